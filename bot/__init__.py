@@ -1,0 +1,1 @@
+"""The Karakana process: composition root, settings, CLI, and (later) channel adapters."""

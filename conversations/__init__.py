@@ -1,0 +1,1 @@
+"""Channel-neutral conversation state machines for artisans, field agents and admins."""

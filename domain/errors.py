@@ -1,0 +1,38 @@
+"""Domain errors: each carries a message a person can act on."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A rule of the factory was broken; the message says which and why."""
+
+
+class NotFound(DomainError):
+    def __init__(self, what: str, key: object) -> None:
+        super().__init__(f"{what} {key} does not exist")
+        self.what = what
+        self.key = key
+
+
+class IllegalTransition(DomainError):
+    def __init__(self, entity: str, current: str, target: str, allowed: frozenset[str]) -> None:
+        options = ", ".join(sorted(allowed)) if allowed else "nothing (it is final)"
+        super().__init__(
+            f"a {entity} that is {current} cannot become {target}; from {current} it can become "
+            f"{options}"
+        )
+        self.entity = entity
+        self.current = current
+        self.target = target
+
+
+class InvalidQuantity(DomainError):
+    """A count that breaks the job quantity invariant or is not a positive whole number."""
+
+
+class Forbidden(DomainError):
+    """Somebody tried to act outside their role or on something that is not theirs."""
+
+
+class LedgerError(DomainError):
+    """A transfer that would break the ledger's rules (unbalanced, edited, paid twice)."""

@@ -1,0 +1,147 @@
+"""The double-entry ledger and the payout records that move money to M-Pesa.
+
+Modelled on TigerBeetle: every transfer debits one account and credits another by the same
+positive amount in cents, so every transfer balances by construction. Rows are immutable. A
+*pending* transfer reserves money; it is resolved exactly once by a second transfer that posts or
+voids it (``pending_id`` is unique). Corrections are new reversing transfers (``reverses_id``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from domain.model.columns import UTCDateTime, enum_type
+from domain.statemachine import Transitions
+
+
+class AccountKind(StrEnum):
+    ASSET = "asset"
+    LIABILITY = "liability"
+    EQUITY = "equity"
+    REVENUE = "revenue"
+    EXPENSE = "expense"
+
+
+class TransferPhase(StrEnum):
+    POSTED = "posted"  # single-phase: final at once
+    PENDING = "pending"  # reserves; final only when posted or voided
+    POST_PENDING = "post_pending"  # completes a pending transfer
+    VOID_PENDING = "void_pending"  # releases a pending transfer
+
+
+class Account(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=60, unique=True)
+    name: str = Field(max_length=120)
+    kind: AccountKind = Field(sa_type=enum_type(AccountKind))
+    artisan_id: int | None = Field(default=None, foreign_key="person.id", unique=True)
+
+
+class Transfer(SQLModel, table=True):
+    __table_args__ = (
+        sa.CheckConstraint("amount_cents > 0", name="ck_transfer_positive"),
+        sa.CheckConstraint(
+            "debit_account_id <> credit_account_id", name="ck_transfer_two_accounts"
+        ),
+    )
+
+    id: str = Field(primary_key=True, max_length=36)  # uuid4, chosen by the caller
+    idempotency_key: str = Field(max_length=120, unique=True)
+    debit_account_id: int = Field(foreign_key="account.id", index=True)
+    credit_account_id: int = Field(foreign_key="account.id", index=True)
+    amount_cents: int
+    phase: TransferPhase = Field(sa_type=enum_type(TransferPhase))
+    pending_id: str | None = Field(default=None, foreign_key="transfer.id", unique=True)
+    reverses_id: str | None = Field(default=None, foreign_key="transfer.id", unique=True)
+    code: str = Field(max_length=40)  # why: earning, payout, reversal, ...
+    reference: str = Field(default="", max_length=120)  # what: delivery:12, payout:7, ...
+    created_at: datetime = Field(sa_type=UTCDateTime())
+
+
+class PayoutBatchStatus(StrEnum):
+    AWAITING_APPROVAL = "awaiting_approval"
+    APPROVED = "approved"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+PAYOUT_BATCH_TRANSITIONS = Transitions[PayoutBatchStatus](
+    "payout batch",
+    {
+        PayoutBatchStatus.AWAITING_APPROVAL: frozenset(
+            {PayoutBatchStatus.APPROVED, PayoutBatchStatus.CANCELLED}
+        ),
+        PayoutBatchStatus.APPROVED: frozenset({PayoutBatchStatus.PROCESSING}),
+        PayoutBatchStatus.PROCESSING: frozenset({PayoutBatchStatus.COMPLETED}),
+        PayoutBatchStatus.COMPLETED: frozenset(),
+        PayoutBatchStatus.CANCELLED: frozenset(),
+    },
+)
+
+
+class PayoutStatus(StrEnum):
+    PENDING = "pending"  # money reserved, waiting for the batch's approval
+    SENDING = "sending"  # request id stored, call to M-Pesa made or about to be
+    UNKNOWN = "unknown"  # no answer; a status query decides
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+PAYOUT_TRANSITIONS = Transitions[PayoutStatus](
+    "payout",
+    {
+        PayoutStatus.PENDING: frozenset({PayoutStatus.SENDING, PayoutStatus.CANCELLED}),
+        PayoutStatus.SENDING: frozenset(
+            {PayoutStatus.UNKNOWN, PayoutStatus.SUCCEEDED, PayoutStatus.FAILED}
+        ),
+        PayoutStatus.UNKNOWN: frozenset(
+            {PayoutStatus.SENDING, PayoutStatus.SUCCEEDED, PayoutStatus.FAILED}
+        ),
+        PayoutStatus.SUCCEEDED: frozenset(),
+        PayoutStatus.FAILED: frozenset(),
+        PayoutStatus.CANCELLED: frozenset(),
+    },
+)
+
+
+class PayoutBatch(SQLModel, table=True):
+    __tablename__ = "payout_batch"
+
+    id: int | None = Field(default=None, primary_key=True)
+    status: PayoutBatchStatus = Field(
+        default=PayoutBatchStatus.AWAITING_APPROVAL, sa_type=enum_type(PayoutBatchStatus)
+    )
+    created_at: datetime = Field(sa_type=UTCDateTime())
+    approved_by: int | None = Field(default=None, foreign_key="person.id")
+    approved_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+
+
+class Payout(SQLModel, table=True):
+    """One artisan's money in one batch.
+
+    ``originator_conversation_id`` is M-Pesa's idempotency key, stored before the first call.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    batch_id: int = Field(foreign_key="payout_batch.id", index=True)
+    artisan_id: int = Field(foreign_key="person.id", index=True)
+    amount_cents: int = Field(gt=0)
+    msisdn: str = Field(max_length=16)
+    status: PayoutStatus = Field(
+        default=PayoutStatus.PENDING, sa_type=enum_type(PayoutStatus), index=True
+    )
+    pending_transfer_id: str = Field(foreign_key="transfer.id", unique=True, max_length=36)
+    originator_conversation_id: str = Field(max_length=64, unique=True)
+    conversation_id: str | None = Field(default=None, max_length=64)
+    mpesa_receipt: str | None = Field(default=None, max_length=32)
+    result_code: str | None = Field(default=None, max_length=16)
+    result_desc: str | None = Field(default=None, max_length=300)
+    created_at: datetime = Field(sa_type=UTCDateTime())
+    updated_at: datetime = Field(sa_type=UTCDateTime())

@@ -1,0 +1,57 @@
+"""What each artisan has in stock, and what they asked us for to finish a job."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from domain.model.columns import UTCDateTime, enum_type
+from domain.statemachine import Transitions
+
+
+class MaterialRequestStatus(StrEnum):
+    OPEN = "open"
+    FULFILLED = "fulfilled"
+    CANCELLED = "cancelled"
+
+
+MATERIAL_REQUEST_TRANSITIONS = Transitions[MaterialRequestStatus](
+    "material request",
+    {
+        MaterialRequestStatus.OPEN: frozenset(
+            {MaterialRequestStatus.FULFILLED, MaterialRequestStatus.CANCELLED}
+        ),
+        MaterialRequestStatus.FULFILLED: frozenset(),
+        MaterialRequestStatus.CANCELLED: frozenset(),
+    },
+)
+
+
+class MaterialStock(SQLModel, table=True):
+    __tablename__ = "material_stock"
+
+    artisan_id: int = Field(foreign_key="person.id", primary_key=True)
+    material: str = Field(max_length=40, primary_key=True)
+    quantity: Decimal = Field(sa_type=sa.Numeric(12, 3), ge=0)
+    unit: str = Field(max_length=12)
+    updated_at: datetime = Field(sa_type=UTCDateTime())
+
+
+class MaterialRequest(SQLModel, table=True):
+    __tablename__ = "material_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    artisan_id: int = Field(foreign_key="person.id", index=True)
+    allocation_id: int | None = Field(default=None, foreign_key="allocation.id")
+    material: str = Field(max_length=40)
+    quantity: Decimal = Field(sa_type=sa.Numeric(12, 3), gt=0)
+    unit: str = Field(max_length=12)
+    status: MaterialRequestStatus = Field(
+        default=MaterialRequestStatus.OPEN, sa_type=enum_type(MaterialRequestStatus), index=True
+    )
+    created_at: datetime = Field(sa_type=UTCDateTime())
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime())

@@ -1,0 +1,1 @@
+"""Matching artisans to jobs: features, models, the assignment optimiser, the simulator."""

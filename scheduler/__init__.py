@@ -1,0 +1,1 @@
+"""APScheduler jobs: matching rounds, offer expiry, reminders, payouts. Plain async functions."""
