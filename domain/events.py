@@ -1,0 +1,111 @@
+"""Things that happened in the factory that someone should be told about.
+
+Domain services record events on the session they work in; whoever owns the transaction (the
+conversation engine, a scheduler job) drains them before commit and turns them into outbox
+messages in each person's language, so the change and its messages commit together. The domain
+itself knows nothing of channels or wording.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+_KEY = "karakana.domain_events"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Base of every domain event."""
+
+
+@dataclass(frozen=True, slots=True)
+class ArtisanRegistered(Event):
+    artisan_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ArtisanVerified(Event):
+    artisan_id: int
+    agent_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class OfferMade(Event):
+    offer_id: int
+    artisan_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class OfferWithdrawn(Event):
+    offer_id: int
+    artisan_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class OfferExpired(Event):
+    offer_id: int
+    artisan_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class SubmissionCreated(Event):
+    submission_id: int
+    artisan_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class BetterPhotosRequested(Event):
+    submission_id: int
+    artisan_id: int
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class QcReviewed(Event):
+    submission_id: int
+    artisan_id: int
+    passed: int
+    rejected: int
+    reasons: tuple[str, ...]
+    rework_due_date: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReceived(Event):
+    delivery_id: int
+    artisan_id: int
+    declared: int
+    received: int
+    earned_cents: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryDiscrepancy(Event):
+    delivery_id: int
+    artisan_id: int
+    declared: int
+    received: int
+    recorded_by: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLineReadyForAssembly(Event):
+    order_line_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class JobCancelled(Event):
+    job_id: int
+
+
+def record(session: AsyncSession, event: Event) -> None:
+    session.info.setdefault(_KEY, []).append(event)
+
+
+def drain(session: AsyncSession) -> list[Event]:
+    """Take every event recorded on this session so far, oldest first."""
+    events: list[Event] = session.info.pop(_KEY, [])
+    return events
