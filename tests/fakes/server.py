@@ -1,0 +1,60 @@
+"""Run an ASGI app with uvicorn on 127.0.0.1, on a free port, inside the test's event loop.
+
+The listening socket is bound before uvicorn starts (port 0: the kernel picks a free port), so
+there is no race between choosing a port and someone else taking it, and the URL is known the
+moment the context is entered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+from urllib.parse import parse_qsl
+
+import uvicorn
+from starlette.requests import Request
+from starlette.types import ASGIApp
+
+
+@contextlib.asynccontextmanager
+async def serving(app: ASGIApp) -> AsyncIterator[str]:
+    """Serve ``app`` for the duration of the block; yields its base URL (no trailing slash)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=2,
+        timeout_keep_alive=1,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]), name=f"uvicorn-127.0.0.1:{port}")
+    try:
+        while not server.started:
+            if task.done():
+                task.result()  # uvicorn failed to start: raise why
+                raise RuntimeError("uvicorn stopped before it started")
+            await asyncio.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+async def form_pairs(request: Request) -> list[tuple[str, str]]:
+    """An ``application/x-www-form-urlencoded`` body as (name, value) pairs, repeats kept,
+    without needing python-multipart."""
+    body = (await request.body()).decode()
+    return parse_qsl(body, keep_blank_values=True)
+
+
+async def form_fields(request: Request) -> dict[str, str]:
+    """The form as a dict; for a repeated name the last value wins."""
+    return dict(await form_pairs(request))
