@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+_READ_ONLY = "karakana_read_only"
 
 
 def is_sqlite(url: str) -> bool:
@@ -44,7 +45,10 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(_READ_ONLY):
+            connection.exec_driver_sql("BEGIN")  # a WAL snapshot; never waits for writers
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
@@ -70,6 +74,16 @@ class Store:
             except BaseException:
                 await session.rollback()
                 raise
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A snapshot for queries that change nothing; on SQLite it takes no write lock."""
+        async with self._sessions() as session:
+            await session.connection(execution_options={_READ_ONLY: True})
+            try:
+                yield session
+            finally:
+                await session.rollback()
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -254,3 +254,18 @@ class TestSqliteStore:
 
         assert before == during == [("Wanjiru",)]
         assert after == [("Achieng",), ("Wanjiru",)]
+
+    async def test_a_read_only_session_does_not_wait_for_an_open_write_transaction(
+        self, store: Store
+    ) -> None:
+        await add_person_with_identity(store, "Wanjiru", Channel.WHATSAPP, "+254711")
+        async with store.transaction() as writer:
+            writer.add(Person(name="Achieng", role=Role.ARTISAN, created_at=WHEN))
+            await writer.flush()  # the writer now holds SQLite's write lock
+
+            async def read_names() -> list[str]:
+                async with store.read() as reader:
+                    return list((await reader.exec(select(Person.name))).all())
+
+            names = await asyncio.wait_for(read_names(), timeout=2)
+        assert names == ["Wanjiru"]
