@@ -1,0 +1,138 @@
+"""Slash commands for field agents and admins, each checked against the sender's role.
+
+For now: ``/pending`` (artisans waiting to be verified, in the agent's areas) and
+``/verify <id>``. Admin commands join this table in a later wave; every entry names the roles that
+may run it, and a refused attempt is logged with who tried.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from sqlmodel import col, func, select
+
+from conversations.commands import SlashCommand
+from conversations.flow import Context
+from conversations.i18n import N_
+from conversations.messages import Reply
+from domain.errors import DomainError, Forbidden, IllegalTransition, NotFound
+from domain.model import (
+    AgentArea,
+    ArtisanProfile,
+    ArtisanSkill,
+    ArtisanStatus,
+    Person,
+    Role,
+)
+from domain.services.people import verify_artisan
+
+log = logging.getLogger(__name__)
+
+MAX_LISTED = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    roles: frozenset[Role]
+    run: Callable[[Context, str], Awaitable[list[Reply]]]
+    usage: str  # msgid of the one-line help
+
+
+async def _agent_areas(ctx: Context) -> list[str]:
+    assert ctx.person is not None
+    assert ctx.person.id is not None
+    rows = await ctx.session.exec(select(AgentArea.area).where(AgentArea.agent_id == ctx.person.id))
+    return [area.casefold() for area in rows]
+
+
+async def _skills(ctx: Context, artisan_id: int) -> str:
+    rows = await ctx.session.exec(
+        select(ArtisanSkill)
+        .where(ArtisanSkill.artisan_id == artisan_id)
+        .order_by(col(ArtisanSkill.skill))
+    )
+    return ", ".join(f"{s.skill} ({s.weekly_capacity})" for s in rows)
+
+
+async def pending_artisans(ctx: Context) -> list[Reply]:
+    """Artisans waiting for a visit: in the agent's areas, or everywhere for admins and for
+    agents who cover no area yet."""
+    statement = (
+        select(Person, ArtisanProfile)
+        .join(ArtisanProfile, col(ArtisanProfile.person_id) == Person.id)
+        .where(ArtisanProfile.status == ArtisanStatus.PENDING)
+        .order_by(col(Person.id))
+    )
+    areas = await _agent_areas(ctx) if ctx.person and ctx.person.role is Role.FIELD_AGENT else []
+    if areas:
+        statement = statement.where(func.lower(col(Person.area)).in_(areas))
+    rows = list(await ctx.session.exec(statement.limit(MAX_LISTED)))
+    if not rows:
+        return [Reply(ctx.t("agent.no_pending"))]
+    lines = []
+    for person, profile in rows:
+        assert person.id is not None
+        lines.append(
+            ctx.t(
+                "agent.pending_line",
+                id=person.id,
+                name=person.name,
+                workshop=profile.workshop,
+                area=person.area or "-",
+                skills=await _skills(ctx, person.id),
+            )
+        )
+    return [Reply(ctx.t("agent.pending_title") + "\n\n" + "\n".join(lines))]
+
+
+async def _verify(ctx: Context, argument: str) -> list[Reply]:
+    assert ctx.person is not None
+    assert ctx.person.id is not None
+    token = argument.strip().lstrip("#")
+    if not token.isdigit() or len(token) > 9:
+        return [Reply(ctx.t("agent.verify_usage"))]
+    artisan_id = int(token)
+    try:
+        await verify_artisan(
+            ctx.session, artisan_id=artisan_id, agent_id=ctx.person.id, now=ctx.now
+        )
+    except NotFound:
+        return [Reply(ctx.t("agent.verify_not_found", id=artisan_id))]
+    except IllegalTransition:
+        return [Reply(ctx.t("agent.verify_not_pending", id=artisan_id))]
+    except DomainError as exc:
+        log.warning("verify of artisan %s by person %s refused: %s", artisan_id, ctx.person.id, exc)
+        return [Reply(ctx.t("command.forbidden"))]
+    artisan = await ctx.session.get(Person, artisan_id)
+    assert artisan is not None
+    return [Reply(ctx.t("agent.verified", id=artisan_id, name=artisan.name))]
+
+
+_AGENTS = frozenset({Role.FIELD_AGENT, Role.ADMIN})
+
+COMMANDS: dict[str, Command] = {
+    "pending": Command(_AGENTS, lambda ctx, _arg: pending_artisans(ctx), N_("agent.help_pending")),
+    "verify": Command(_AGENTS, _verify, N_("agent.help_verify")),
+}
+
+
+def usage_for(role: Role) -> list[str]:
+    """Msgids of the commands this role may run, for the help text."""
+    return [command.usage for command in COMMANDS.values() if role in command.roles]
+
+
+async def run_slash(ctx: Context, slash: SlashCommand) -> list[Reply]:
+    command = COMMANDS.get(slash.name)
+    if command is None:
+        return [Reply(ctx.t("command.unknown", command=f"/{slash.name}"))]
+    if ctx.person is None or ctx.person.role not in command.roles:
+        who = "an unregistered sender" if ctx.person is None else f"person {ctx.person.id}"
+        log.warning("refused /%s from %s on %s", slash.name, who, ctx.channel)
+        return [Reply(ctx.t("command.forbidden"))]
+    try:
+        return await command.run(ctx, slash.argument)
+    except Forbidden as exc:
+        log.warning("refused /%s from person %s: %s", slash.name, ctx.person.id, exc)
+        return [Reply(ctx.t("command.forbidden"))]

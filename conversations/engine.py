@@ -1,0 +1,450 @@
+"""The conversation engine: one incoming message in, the replies out, all in one transaction.
+
+For each message, under a per-address lock (so one person's messages are handled strictly in
+order within this process):
+
+1. the ``InboundMessage`` dedupe record is looked up; a message seen before changes nothing;
+2. the sender is resolved by chat identity and the conversation state loaded (an expired
+   half-finished flow is dropped with a polite note);
+3. global words (menu, help, language, back, cancel, STOP, START) run first, then slash commands,
+   then the current flow's step; input a step cannot use gets a short hint and changes nothing;
+4. domain events are turned into business messages, the state is saved with a version check (a
+   second process that advanced the same conversation makes us roll back and start over), the
+   replies are queued in the outbox, and it all commits together.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from conversations.agent_commands import run_slash, usage_for
+from conversations.commands import Global, GlobalCommand, parse_global, parse_slash
+from conversations.flow import DONE, Answer, Ask, Context, Expect, Finish, Flow, Goto
+from conversations.flows import FLOWS
+from conversations.flows.registration import NAME as REGISTRATION
+from conversations.i18n import N_, Catalogue, default_catalogue
+from conversations.locks import KeyedLocks
+from conversations.messages import Choice, Incoming, MediaItem, Reply
+from conversations.notifications import queue_notifications
+from conversations.outbox import enqueue
+from conversations.state import Conversation, StateConflict, load_conversation, save_conversation
+from domain import events
+from domain.model import (
+    ArtisanProfile,
+    ArtisanStatus,
+    Channel,
+    InboundMessage,
+    InboundStatus,
+    Language,
+    OutboxKind,
+    Person,
+    Role,
+)
+from domain.services.people import person_by_identity, set_language, set_opted_out
+from domain.store import Store
+
+log = logging.getLogger(__name__)
+
+DEFAULT_IDLE_TIMEOUT = timedelta(hours=12)
+MAX_TEXT_LENGTH = 500  # longer than any answer we ask for; a pasted essay gets a hint instead
+MAX_ATTEMPTS = 5
+
+
+class ConversationBusy(RuntimeError):
+    """The same conversation kept changing under us; the message was not handled."""
+
+
+class Engine:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        catalogue: Catalogue | None = None,
+        idle_timeout: timedelta = DEFAULT_IDLE_TIMEOUT,
+        flows: Mapping[str, Flow] = FLOWS,
+        max_attempts: int = MAX_ATTEMPTS,
+    ) -> None:
+        self._store = store
+        self._catalogue = catalogue or default_catalogue()
+        self._idle_timeout = idle_timeout
+        self._flows = flows
+        self._max_attempts = max_attempts
+        self._locks: KeyedLocks[tuple[Channel, str]] = KeyedLocks()
+
+    @property
+    def catalogue(self) -> Catalogue:
+        return self._catalogue
+
+    @property
+    def locks_held(self) -> int:
+        return len(self._locks)
+
+    def is_valid_state(self, flow: str, step: str) -> bool:
+        if flow == "idle":
+            return step == "idle"
+        return flow in self._flows and step in self._flows[flow].steps
+
+    # --- entry points ----------------------------------------------------------------------
+
+    async def accept(self, incoming: Incoming, *, now: datetime) -> bool:
+        """Persist a message before acknowledging its webhook; False if we have seen it before.
+
+        ``handle`` later processes it (and ``unprocessed`` finds it again after a crash).
+        """
+        try:
+            async with self._store.transaction() as session:
+                if await self._inbound(session, incoming) is not None:
+                    return False
+                session.add(self._new_inbound(incoming, now))
+            return True
+        except IntegrityError:  # a concurrent delivery of the same message won the insert
+            return False
+
+    async def unprocessed(self) -> list[Incoming]:
+        """Messages accepted but never handled (the process died in between), oldest first."""
+        async with self._store.transaction() as session:
+            rows = await session.exec(
+                select(InboundMessage)
+                .where(InboundMessage.status == InboundStatus.RECEIVED)
+                .order_by(col(InboundMessage.id))
+            )
+            return [Incoming.from_json(row.payload) for row in rows]
+
+    async def handle(self, incoming: Incoming, *, now: datetime | None = None) -> list[Reply]:
+        """Handle one message exactly once; the replies are also in the outbox when this returns.
+
+        ``now`` defaults to the message's ``received_at``; one of them must be given.
+        """
+        when = now or incoming.received_at
+        if when is None:
+            raise ValueError("pass now= or set Incoming.received_at: the engine has no clock")
+        async with self._locks.hold((incoming.channel, incoming.address)):
+            last_conflict: Exception | None = None
+            for _ in range(self._max_attempts):
+                try:
+                    async with self._store.transaction() as session:
+                        return await self._process(session, incoming, when)
+                except (StateConflict, IntegrityError) as exc:
+                    # Another process touched this conversation (or the same message): retry on
+                    # fresh state; the dedupe check at the top makes a retry safe.
+                    log.info("conflict on %s, retrying: %s", incoming.channel, exc)
+                    last_conflict = exc
+                except Exception:
+                    log.exception(
+                        "message %s on %s failed", incoming.provider_message_id, incoming.channel
+                    )
+                    return await self._record_failure(incoming, when)
+            raise ConversationBusy(
+                f"conversation on {incoming.channel} kept changing; gave up after "
+                f"{self._max_attempts} attempts"
+            ) from last_conflict
+
+    # --- one message, inside one transaction --------------------------------------------------
+
+    async def _inbound(self, session: AsyncSession, incoming: Incoming) -> InboundMessage | None:
+        statement = (
+            select(InboundMessage)
+            .where(
+                InboundMessage.channel == incoming.channel,
+                InboundMessage.provider_message_id == incoming.provider_message_id,
+            )
+            .with_for_update()
+        )
+        return (await session.exec(statement)).first()
+
+    @staticmethod
+    def _new_inbound(incoming: Incoming, now: datetime) -> InboundMessage:
+        return InboundMessage(
+            channel=incoming.channel,
+            provider_message_id=incoming.provider_message_id,
+            address=incoming.address,
+            payload=incoming.to_json(),
+            received_at=incoming.received_at or now,
+        )
+
+    async def _process(
+        self, session: AsyncSession, incoming: Incoming, now: datetime
+    ) -> list[Reply]:
+        inbound = await self._inbound(session, incoming)
+        if inbound is not None and inbound.status is not InboundStatus.RECEIVED:
+            return []
+        if inbound is None:
+            inbound = self._new_inbound(incoming, now)
+            session.add(inbound)
+            await session.flush()
+
+        person = await person_by_identity(session, incoming.channel, incoming.address)
+        conversation = await load_conversation(session, incoming.channel, incoming.address)
+        language = _language(person, conversation)
+        replies: list[Reply] = []
+        if not self.is_valid_state(conversation.flow, conversation.step):
+            log.warning("dropping unknown state %s/%s", conversation.flow, conversation.step)
+            conversation.reset()
+        if conversation.expired(now):
+            conversation.reset()
+            replies.append(Reply(self._catalogue.t(language, "engine.started_over")))
+
+        ctx = Context(
+            session=session,
+            now=now,
+            channel=incoming.channel,
+            address=incoming.address,
+            person=person,
+            language=language,
+            data=conversation.answers(),
+            catalogue=self._catalogue,
+        )
+        replies.extend(await self._respond(ctx, conversation, incoming))
+
+        person = ctx.person  # a registration may have just created them
+        conversation.person_id = None if person is None else person.id
+        flow = None if conversation.idle else self._flows[conversation.flow]
+        conversation.expires_at = (
+            now + self._idle_timeout if flow is not None and flow.times_out else None
+        )
+        await queue_notifications(
+            session, events.drain(session), catalogue=self._catalogue, now=now
+        )
+        await save_conversation(session, conversation, now=now)
+        for reply in replies:
+            await enqueue(
+                session,
+                channel=incoming.channel,
+                address=incoming.address,
+                reply=reply,
+                kind=OutboxKind.REPLY,
+                now=now,
+                person_id=conversation.person_id,
+                in_reply_to=inbound.id,
+            )
+        inbound.status = InboundStatus.PROCESSED
+        inbound.processed_at = now
+        inbound.person_id = conversation.person_id
+        await session.flush()
+        return replies
+
+    async def _respond(
+        self, ctx: Context, conversation: Conversation, incoming: Incoming
+    ) -> list[Reply]:
+        command = parse_global(incoming.text, incoming.button_payload)
+        if command is not None:
+            return await self._global(command, ctx, conversation)
+        slash = parse_slash(incoming.text, incoming.button_payload)
+        if slash is not None:
+            return await run_slash(ctx, slash)
+        if conversation.idle:
+            return await self._home(ctx, conversation)
+        return await self._step(ctx, conversation, incoming)
+
+    # --- flows --------------------------------------------------------------------------------
+
+    async def _home(self, ctx: Context, conversation: Conversation) -> list[Reply]:
+        """Where someone with nothing in progress lands: registration, a wait, or the menu."""
+        conversation.reset()
+        if ctx.person is None:
+            return [await self._enter(ctx, conversation, REGISTRATION)]
+        if ctx.person.role is Role.ARTISAN:
+            profile = await ctx.session.get(ArtisanProfile, ctx.person.id)
+            if profile is not None and profile.status is ArtisanStatus.PENDING:
+                return [Reply(ctx.t("registration.pending", name=ctx.person.name))]
+        return [await self._enter(ctx, conversation, "menu")]
+
+    async def _enter(self, ctx: Context, conversation: Conversation, name: str) -> Reply:
+        flow = self._flows[name]
+        conversation.enter(flow.name, flow.first)
+        return await self._prompt(ctx, conversation)
+
+    async def _prompt(self, ctx: Context, conversation: Conversation) -> Reply:
+        """Ask the current step's question and remember the choices offered with it."""
+        ctx.data = conversation.data
+        reply = await self._flows[conversation.flow].step(conversation.step).prompt(ctx)
+        conversation.offer(reply.choices)
+        return reply
+
+    async def _step(
+        self, ctx: Context, conversation: Conversation, incoming: Incoming
+    ) -> list[Reply]:
+        flow = self._flows[conversation.flow]
+        step = flow.step(conversation.step)
+        ctx.choices = conversation.choices
+        screened = self._screen(ctx, step.expects, incoming)
+        if isinstance(screened, str):
+            return [Reply(screened, choices=ctx.choices)]
+        outcome = await step.answer(ctx, screened)
+        if isinstance(outcome, Ask):
+            return [Reply(outcome.problem, choices=ctx.choices)]
+        conversation.data = ctx.data
+        if isinstance(outcome, Goto):
+            flow.check(conversation.step, outcome.step)
+            conversation.advance(outcome.step)
+            return [*outcome.say, await self._prompt(ctx, conversation)]
+        assert isinstance(outcome, Finish)
+        flow.check(conversation.step, DONE)
+        conversation.reset()
+        return list(outcome.say)
+
+    def _screen(self, ctx: Context, expects: Expect, incoming: Incoming) -> Answer | str:
+        """The answer a step can use, or a short hint saying what we need instead."""
+        if incoming.button_payload is not None:
+            for offered in ctx.choices:
+                if offered.payload == incoming.button_payload:
+                    return Answer(offered.label, offered)
+            return ctx.t("engine.button_expired")
+        if incoming.media:
+            return ctx.t(_media_hint(incoming.media))
+        text = incoming.text.strip()
+        if not text:
+            return ctx.t("engine.empty")
+        if len(text) > MAX_TEXT_LENGTH:
+            return ctx.t("engine.too_long", max=MAX_TEXT_LENGTH)
+        if not any(ch.isalnum() for ch in text):
+            return ctx.t("engine.not_understood")
+        choice = _resolve(text, ctx.choices)
+        if expects is Expect.CHOICE and choice is None:
+            if not ctx.choices:
+                return ctx.t("engine.not_understood")
+            return ctx.t("engine.choose_one", count=len(ctx.choices))
+        return Answer(text, choice)
+
+    # --- global words -------------------------------------------------------------------------
+
+    async def _global(
+        self, command: GlobalCommand, ctx: Context, conversation: Conversation
+    ) -> list[Reply]:
+        person = ctx.person
+        match command.command:
+            case Global.STOP:
+                if person is not None and person.id is not None:
+                    await set_opted_out(ctx.session, person_id=person.id, opted_out=True)
+                else:
+                    conversation.reset()
+                return [Reply(ctx.t("engine.stopped"))]
+            case Global.START:
+                replies = []
+                if person is not None and person.id is not None and person.opted_out:
+                    await set_opted_out(ctx.session, person_id=person.id, opted_out=False)
+                    replies.append(Reply(ctx.t("engine.started")))
+                return replies + await self._resume(ctx, conversation)
+            case Global.HELP:
+                return [Reply(self._help(ctx)), *await self._reprompt(ctx, conversation)]
+            case Global.MENU:
+                if person is None and not conversation.idle:
+                    return [Reply(self._help(ctx)), *await self._reprompt(ctx, conversation)]
+                return await self._home(ctx, conversation)
+            case Global.CANCEL:
+                if conversation.idle:
+                    return [
+                        Reply(ctx.t("engine.nothing_to_cancel")),
+                        *await self._home(ctx, conversation),
+                    ]
+                conversation.reset()
+                if person is None:
+                    return [Reply(ctx.t("engine.cancelled_registration"))]
+                return [Reply(ctx.t("engine.cancelled")), *await self._home(ctx, conversation)]
+            case Global.BACK:
+                if conversation.idle:
+                    return await self._home(ctx, conversation)
+                if conversation.go_back() is None:
+                    return [
+                        Reply(ctx.t("engine.back_at_start")),
+                        *await self._reprompt(ctx, conversation),
+                    ]
+                return [await self._prompt(ctx, conversation)]
+            case Global.LANGUAGE:
+                if command.language is None:
+                    return [Reply(ctx.t("engine.language_how"))]
+                if person is not None and person.id is not None:
+                    await set_language(ctx.session, person_id=person.id, language=command.language)
+                conversation.data["lang"] = str(command.language)
+                ctx.language = command.language
+                return [
+                    Reply(ctx.t("engine.language_set")),
+                    *await self._reprompt(ctx, conversation),
+                ]
+        raise AssertionError(f"unhandled global command {command}")  # pragma: no cover
+
+    async def _resume(self, ctx: Context, conversation: Conversation) -> list[Reply]:
+        if conversation.idle:
+            return await self._home(ctx, conversation)
+        return await self._reprompt(ctx, conversation)
+
+    async def _reprompt(self, ctx: Context, conversation: Conversation) -> list[Reply]:
+        return [] if conversation.idle else [await self._prompt(ctx, conversation)]
+
+    def _help(self, ctx: Context) -> str:
+        text = ctx.t("engine.help")
+        if ctx.person is None:
+            return ctx.t("engine.help_unregistered") + "\n\n" + text
+        commands = [ctx.t(msgid) for msgid in usage_for(ctx.person.role)]
+        if commands:
+            text += "\n\n" + ctx.t("engine.help_commands") + "\n" + "\n".join(commands)
+        return text
+
+    # --- failure ------------------------------------------------------------------------------
+
+    async def _record_failure(self, incoming: Incoming, now: datetime) -> list[Reply]:
+        """Mark the message failed (so a redelivery does not fail again) and apologise."""
+        async with self._store.transaction() as session:
+            inbound = await self._inbound(session, incoming)
+            if inbound is not None and inbound.status is not InboundStatus.RECEIVED:
+                return []
+            if inbound is None:
+                inbound = self._new_inbound(incoming, now)
+                session.add(inbound)
+            inbound.status = InboundStatus.FAILED
+            inbound.processed_at = now
+            await session.flush()
+            person = await person_by_identity(session, incoming.channel, incoming.address)
+            language = person.language if person is not None else Language.EN
+            reply = Reply(self._catalogue.t(language, "engine.failed"))
+            await enqueue(
+                session,
+                channel=incoming.channel,
+                address=incoming.address,
+                reply=reply,
+                kind=OutboxKind.REPLY,
+                now=now,
+                person_id=None if person is None else person.id,
+                in_reply_to=inbound.id,
+            )
+            return [reply]
+
+
+def _language(person: Person | None, conversation: Conversation) -> Language:
+    if person is not None:
+        return person.language
+    try:
+        return Language(conversation.data.get("lang", Language.EN))
+    except ValueError:
+        return Language.EN
+
+
+def _media_hint(media: tuple[MediaItem, ...]) -> str:
+    kinds = {item.content_type.split("/", 1)[0] for item in media}
+    if "audio" in kinds:
+        return N_("engine.voice_not_expected")
+    if kinds == {"image"}:
+        return N_("engine.photo_not_expected")
+    return N_("engine.media_not_expected")
+
+
+def _resolve(text: str, choices: tuple[Choice, ...]) -> Choice | None:
+    """The choice a typed reply means: its number ("2", "2.") or its label, ignoring case."""
+    token = text.strip().rstrip(".)").strip()
+    if token.isdigit() and len(token) <= 3:
+        index = int(token)
+        return choices[index - 1] if 1 <= index <= len(choices) else None
+    folded = " ".join(text.split()).casefold()
+    for choice in choices:
+        if choice.label.casefold() == folded:
+            return choice
+    return None
+
+
+__all__ = ["DEFAULT_IDLE_TIMEOUT", "MAX_TEXT_LENGTH", "ConversationBusy", "Engine"]

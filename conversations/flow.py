@@ -1,0 +1,114 @@
+"""The shape of a conversation flow: a declared table of steps, each a question and its answer.
+
+A flow is a module that declares its steps as a ``StrEnum``, its legal moves as a ``Transitions``
+table (the same checker the domain's life cycles use), and a ``Step`` per state: the ``prompt``
+that asks the question and the ``answer`` that reads the reply. A Mermaid diagram of the table
+sits beside the module, and a test keeps the two equal. The engine owns everything around a step:
+locking, dedupe, global commands, screening input a step cannot use, persistence and the outbox.
+
+A step's ``answer`` returns one outcome:
+- ``Ask(problem)``: the reply cannot be used; say why, keep the state exactly as it was;
+- ``Goto(step)``: move on (checked against the table) and ask the next question;
+- ``Finish(replies)``: the flow is done; the conversation goes back to idle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from conversations.i18n import Catalogue
+from conversations.messages import Choice, MediaItem, Reply
+from domain.model import Channel, Language, Person
+from domain.statemachine import Transitions
+
+DONE = "done"  # every flow's final pseudo-step: ``[*]`` in the diagram
+
+
+class Expect(StrEnum):
+    TEXT = "text"  # typed words; a number picks one of the offered choices when there are any
+    CHOICE = "choice"  # one of the offered choices: a button, its number or its label
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    text: str
+    choice: Choice | None = None
+    media: tuple[MediaItem, ...] = ()
+
+
+@dataclass
+class Context:
+    """What a step may use: the open session, the time, who is talking, the flow's answers."""
+
+    session: AsyncSession
+    now: datetime
+    channel: Channel
+    address: str
+    person: Person | None
+    language: Language
+    data: dict[str, Any]
+    catalogue: Catalogue
+    choices: tuple[Choice, ...] = ()  # offered with the question being answered
+
+    def t(self, msgid: str, /, **params: object) -> str:
+        return self.catalogue.t(self.language, msgid, **params)
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    problem: str
+
+
+@dataclass(frozen=True, slots=True)
+class Goto:
+    step: str
+    say: tuple[Reply, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    say: tuple[Reply, ...] = ()
+
+
+Outcome = Ask | Goto | Finish
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    expects: Expect
+    prompt: Callable[[Context], Awaitable[Reply]]
+    answer: Callable[[Context, Answer], Awaitable[Outcome]]
+
+
+@dataclass(frozen=True)
+class Flow:
+    name: str
+    first: str
+    steps: Mapping[str, Step]
+    table: Transitions[Any]
+    diagram: Path | None = None
+    times_out: bool = True  # half-finished work is dropped after the idle timeout
+
+    def __post_init__(self) -> None:
+        declared = {str(s) for s in self.table.table}
+        missing = declared - set(self.steps) - {DONE}
+        if missing or self.first not in self.steps:
+            raise ValueError(f"flow {self.name}: steps {sorted(missing)} have no handler")
+        if DONE not in declared:
+            raise ValueError(f"flow {self.name}: its table must declare the final step {DONE!r}")
+
+    def step(self, name: str) -> Step:
+        return self.steps[name]
+
+    def check(self, current: str, target: str) -> str:
+        """``target`` if the table allows the move; a flow bug raises ``IllegalTransition``."""
+        states = {str(s): s for s in self.table.table}
+        self.table.check(states[current], states[target])
+        return target

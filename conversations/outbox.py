@@ -1,0 +1,127 @@
+"""Putting messages into the outbox, inside the caller's transaction.
+
+Nothing here sends anything: the channel's dispatcher reads queued rows in ``sequence`` order per
+address. Because the rows commit with the change that caused them, a crash either loses both or
+neither.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from conversations.messages import Reply
+from domain.model import (
+    Channel,
+    ChannelIdentity,
+    ConversationState,
+    OutboxKind,
+    OutboxMessage,
+    OutboxStatus,
+    Person,
+)
+
+# Channels a person can be reached on unprompted, best first, when they have never written to us.
+_REACHABLE = (Channel.WHATSAPP, Channel.TELEGRAM, Channel.WEB, Channel.CONSOLE)
+
+
+async def _next_sequence(session: AsyncSession, channel: Channel, address: str) -> int:
+    statement = select(sa.func.max(OutboxMessage.sequence)).where(
+        OutboxMessage.channel == channel, OutboxMessage.address == address
+    )
+    latest = (await session.exec(statement)).one()
+    return (latest or 0) + 1
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    channel: Channel,
+    address: str,
+    reply: Reply,
+    kind: OutboxKind,
+    now: datetime,
+    person_id: int | None = None,
+    in_reply_to: int | None = None,
+) -> OutboxMessage:
+    """Queue ``reply`` for one address; the unique sequence makes concurrent writers conflict
+    (and retry) rather than interleave."""
+    message = OutboxMessage(
+        person_id=person_id,
+        channel=channel,
+        address=address,
+        sequence=await _next_sequence(session, channel, address),
+        kind=kind,
+        body=reply.to_json(),
+        next_attempt_at=now,
+        created_at=now,
+        in_reply_to=in_reply_to,
+    )
+    session.add(message)
+    await session.flush()
+    return message
+
+
+async def preferred_identity(session: AsyncSession, person_id: int) -> ChannelIdentity | None:
+    """Where to reach a person unprompted: the address they last wrote from, else their first
+    identity on the best channel they have."""
+    latest = (
+        await session.exec(
+            select(ConversationState)
+            .where(ConversationState.person_id == person_id)
+            .order_by(col(ConversationState.updated_at).desc())
+        )
+    ).first()
+    identities = list(
+        await session.exec(
+            select(ChannelIdentity)
+            .where(ChannelIdentity.person_id == person_id)
+            .order_by(col(ChannelIdentity.id))
+        )
+    )
+    if latest is not None:
+        for identity in identities:
+            if (identity.channel, identity.address) == (latest.channel, latest.address):
+                return identity
+    for channel in _REACHABLE:
+        for identity in identities:
+            if identity.channel is channel:
+                return identity
+    return None
+
+
+async def notify_person(
+    session: AsyncSession, person: Person, reply: Reply, *, now: datetime
+) -> OutboxMessage | None:
+    """Queue a business message to ``person``, unless they said STOP or cannot be reached."""
+    if person.opted_out or person.id is None:
+        return None
+    identity = await preferred_identity(session, person.id)
+    if identity is None:
+        return None
+    return await enqueue(
+        session,
+        channel=identity.channel,
+        address=identity.address,
+        reply=reply,
+        kind=OutboxKind.BUSINESS,
+        now=now,
+        person_id=person.id,
+    )
+
+
+async def queued_for(session: AsyncSession, channel: Channel, address: str) -> list[OutboxMessage]:
+    """Messages not yet handed to the channel for one address, in the order they must go."""
+    statement = (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.channel == channel,
+            OutboxMessage.address == address,
+            OutboxMessage.status == OutboxStatus.QUEUED,
+        )
+        .order_by(col(OutboxMessage.sequence))
+    )
+    return list(await session.exec(statement))
