@@ -97,8 +97,53 @@ class OrderLineReadyForAssembly(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class OrderReady(Event):
+    """Every line of the order is assembled: it can be shipped."""
+
+    order_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class JobCancelled(Event):
     job_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutBatchCreated(Event):
+    batch_id: int
+    payout_count: int
+    total_cents: int
+    created_by: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutBatchApproved(Event):
+    batch_id: int
+    approved_by: int | None  # None: approved automatically, under the configured limit
+    total_cents: int
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutSucceeded(Event):
+    payout_id: int
+    artisan_id: int
+    amount_cents: int
+    mpesa_receipt: str
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutFailed(Event):
+    payout_id: int
+    artisan_id: int
+    amount_cents: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutBatchCompleted(Event):
+    batch_id: int
+    succeeded: int
+    failed: int
 
 
 def record(session: AsyncSession, event: Event) -> None:
