@@ -30,6 +30,7 @@ from bot.catalogue_io import (
     read_catalogue,
     wholesale_shares,
 )
+from bot.console import run_console
 from bot.database import DatabaseNotCurrent, hide_password, upgrade_database
 from bot.demo import DemoSummary, seed_demo
 from bot.main import Factory
@@ -545,6 +546,37 @@ def _show_status(factory: FactoryStatus) -> None:
     for role, title in ((Role.ADMIN, "Admins"), (Role.FIELD_AGENT, "Field agents")):
         if names := factory.staff.get(role):
             console.print(Text(f"{title}: {', '.join(names)}"), soft_wrap=True)
+
+
+# --- chat ---------------------------------------------------------------------------------------
+
+
+@app.command()
+def chat(
+    address: Annotated[
+        str,
+        typer.Option(
+            "--as",
+            help="Who you are: a WhatsApp number (0712 345 678), a Telegram id, or a new address "
+            "to register from.",
+        ),
+    ],
+) -> None:
+    """Chat with Karakana in the terminal as anyone in the database.
+
+    Each line is one message; `photo: /path/to/picture.jpg` sends a photo; /quit leaves.
+    """
+
+    async def work(factory: Factory) -> None:
+        await run_console(
+            factory.store,
+            channel_address=address,
+            engine=factory.engine(),
+            media_dir=factory.settings.media_dir,
+            clock=factory.now,
+        )
+
+    _run(work)
 
 
 # --- run ------------------------------------------------------------------------------------------

@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.database import check_database_current
 from bot.settings import Settings
+from conversations.engine import Engine
 from domain.explosion import factory_today
 from domain.store import Store
 
@@ -41,6 +42,13 @@ class Factory:
 
     def now(self) -> datetime:
         return utc_now()
+
+    def engine(self) -> Engine:
+        """The conversation engine every channel shares."""
+        return Engine(
+            self.store,
+            idle_timeout=timedelta(minutes=self.settings.conversation_idle_minutes),
+        )
 
     def today(self) -> date:
         """The calendar day at the factory (Nairobi), which is what due dates are read in."""

@@ -7,6 +7,7 @@ receives plain values as arguments. Every field here is documented in ``.env.exa
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
@@ -27,6 +28,10 @@ class Settings(BaseSettings):
     revenue_share_min: Decimal = Field(default=Decimal("0.25"), ge=0, le=1)
     revenue_share_max: Decimal = Field(default=Decimal("0.35"), ge=0, le=1)
     log_level: str = Field(default="INFO")
+    media_dir: Path = Field(default=Path("media"), description="Where received photos are kept.")
+    conversation_idle_minutes: int = Field(
+        default=720, gt=0, description="A half-finished conversation starts over after this."
+    )
 
     @field_validator("database_url")
     @classmethod

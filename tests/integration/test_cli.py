@@ -570,3 +570,51 @@ def test_a_whatsapp_number_that_already_belongs_to_someone_is_refused(
     assert failed_politely(second)
     assert "already registered" in second.output
     assert count(upgraded, Person) == 1
+
+
+# --- chat -----------------------------------------------------------------------------------------
+
+
+def test_chat_lets_a_new_sender_start_registering_in_the_terminal(
+    seeded: str, tmp_path: Path
+) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["chat", "--as", "0799000111"],
+        input="hello\n2\n/quit\n",
+        env={"DATABASE_URL": seeded, "MEDIA_DIR": str(tmp_path / "media"), "NO_COLOR": "1"},
+    )
+    assert result.exit_code == 0, result.output
+    assert "Welcome to Karakana" in result.output
+    assert "Karibu Karakana" in result.output
+    # Choosing Kiswahili (option 2) moves the registration on, in Kiswahili.
+    after_choice = result.output.split("you> 2", 1)[1]
+    assert "jina" in after_choice.lower()
+
+
+def test_chat_as_an_admin_opens_the_admin_menu(seeded: str, tmp_path: Path) -> None:
+    admin_address = asyncio.run(_address_of_role(seeded, Role.ADMIN))
+    result = CliRunner().invoke(
+        app,
+        ["chat", "--as", admin_address],
+        input="menu\n/quit\n",
+        env={"DATABASE_URL": seeded, "MEDIA_DIR": str(tmp_path / "media"), "NO_COLOR": "1"},
+    )
+    assert result.exit_code == 0, result.output
+    menu = result.output.split("you> menu", 1)[1]
+    for item in ("Artisans to verify", "Orders", "Payouts", "Statistics"):
+        assert item in menu
+
+
+async def _address_of_role(url: str, role: Role) -> str:
+    store = Store.from_url(url)
+    try:
+        async with store.read() as session:
+            statement = (
+                select(ChannelIdentity.address)
+                .join(Person, Person.id == ChannelIdentity.person_id)  # type: ignore[arg-type]
+                .where(Person.role == role)
+            )
+            return (await session.exec(statement)).first() or ""
+    finally:
+        await store.close()
