@@ -15,6 +15,7 @@ import string
 from collections.abc import Mapping
 from pathlib import Path
 
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -28,8 +29,8 @@ FALLBACK = Language.EN
 class MissingMessage(LookupError):
     def __init__(self, msgid: str) -> None:
         super().__init__(
-            f"message {msgid!r} is in no catalogue; add it to conversations/locale/*/LC_MESSAGES/"
-            f"{DOMAIN}.po"
+            f"message {msgid!r} is in no catalogue; add it to a .po file in "
+            "conversations/locale/*/LC_MESSAGES/"
         )
         self.msgid = msgid
 
@@ -40,14 +41,40 @@ def N_(msgid: str) -> str:  # gettext's conventional name for "mark for translat
 
 
 def po_path(language: Language, locale_dir: Path = LOCALE_DIR) -> Path:
+    """The main catalogue file of a language (registration, menus, the engine's own words)."""
     return locale_dir / str(language) / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
-def _compile(po_file: Path, language: Language) -> gettext.GNUTranslations:
-    with po_file.open("rb") as source:
-        catalog = read_po(source, locale=str(language), domain=DOMAIN)
+def po_paths(language: Language, locale_dir: Path = LOCALE_DIR) -> list[Path]:
+    """Every catalogue file of a language: one per area (artisan, agent, admin...), merged on load.
+
+    Splitting by area keeps each file small and lets each flow's author own its words.
+    """
+    return sorted((locale_dir / str(language) / "LC_MESSAGES").glob("*.po"))
+
+
+def read_catalog(language: Language, locale_dir: Path = LOCALE_DIR) -> Catalog:
+    """All of a language's ``.po`` files as one Babel catalogue; a message id defined twice is an
+    error naming both files, so two areas cannot silently disagree."""
+    merged = Catalog(locale=str(language), domain=DOMAIN)
+    origin: dict[str, Path] = {}
+    for po_file in po_paths(language, locale_dir):
+        with po_file.open("rb") as source:
+            part = read_po(source, locale=str(language), domain=DOMAIN)
+        for message in part:
+            if not message.id:
+                continue  # the header
+            msgid = str(message.id)
+            if msgid in origin:
+                raise ValueError(f"{msgid!r} is defined in both {origin[msgid]} and {po_file}")
+            origin[msgid] = po_file
+            merged[msgid] = message
+    return merged
+
+
+def _compile(language: Language, locale_dir: Path) -> gettext.GNUTranslations:
     compiled = io.BytesIO()
-    write_mo(compiled, catalog)
+    write_mo(compiled, read_catalog(language, locale_dir))
     compiled.seek(0)
     return gettext.GNUTranslations(compiled)
 
@@ -65,7 +92,7 @@ class Catalogue:
 
     @classmethod
     def load(cls, locale_dir: Path = LOCALE_DIR) -> Catalogue:
-        return cls({lang: _compile(po_path(lang, locale_dir), lang) for lang in Language})
+        return cls({lang: _compile(lang, locale_dir) for lang in Language})
 
     def has(self, language: Language, msgid: str) -> bool:
         return self._translations[language].gettext(msgid) != msgid

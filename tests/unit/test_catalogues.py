@@ -13,10 +13,16 @@ import re
 from pathlib import Path
 
 import pytest
-from babel.messages.pofile import read_po
 
 import conversations
-from conversations.i18n import Catalogue, MissingMessage, placeholders, po_path
+from conversations.i18n import (
+    Catalogue,
+    MissingMessage,
+    placeholders,
+    po_path,
+    po_paths,
+    read_catalog,
+)
 from domain.model import Language
 
 CODE = Path(conversations.__file__).parent
@@ -50,9 +56,7 @@ def used_msgids() -> set[str]:
 
 
 def catalogue_entries(language: Language) -> dict[str, str]:
-    with po_path(language).open("rb") as source:
-        catalog = read_po(source, locale=str(language))
-    return {str(m.id): str(m.string) for m in catalog if m.id}
+    return {str(m.id): str(m.string) for m in read_catalog(language) if m.id}
 
 
 def test_the_code_scan_finds_the_messages_it_should() -> None:
@@ -76,8 +80,7 @@ def test_the_catalogue_has_no_message_the_code_no_longer_uses(language: Language
 
 @pytest.mark.parametrize("language", list(Language))
 def test_no_translation_is_empty_or_fuzzy(language: Language) -> None:
-    with po_path(language).open("rb") as source:
-        catalog = read_po(source, locale=str(language))
+    catalog = read_catalog(language)
     empty = [m.id for m in catalog if m.id and not str(m.string).strip()]
     fuzzy = [m.id for m in catalog if m.id and m.fuzzy]
     assert (empty, fuzzy) == ([], [])
@@ -113,3 +116,20 @@ def test_messages_compile_and_fill_in_their_placeholders() -> None:
 def test_an_unknown_message_id_is_an_error_not_a_key_shown_to_a_person() -> None:
     with pytest.raises(MissingMessage, match=r"no\.such\.message"):
         Catalogue.load().t(Language.EN, "no.such.message")
+
+
+def test_every_language_has_the_same_catalogue_files() -> None:
+    names = {language: [path.name for path in po_paths(language)] for language in Language}
+    assert names[Language.EN] == names[Language.SW]
+    assert po_path(Language.EN).name in names[Language.EN]
+
+
+def test_a_message_defined_in_two_files_of_one_language_is_refused(tmp_path: Path) -> None:
+    entry = 'msgid ""\nmsgstr ""\n\nmsgid "menu.hello"\nmsgstr "Hello"\n'
+    for language in Language:
+        folder = tmp_path / str(language) / "LC_MESSAGES"
+        folder.mkdir(parents=True)
+        (folder / "karakana.po").write_text(entry, encoding="utf-8")
+        (folder / "artisan.po").write_text(entry, encoding="utf-8")
+    with pytest.raises(ValueError, match="defined in both"):
+        Catalogue.load(tmp_path)
