@@ -1,0 +1,93 @@
+"""A job's life after its order is confirmed: into production, offers withdrawn, cancelled.
+
+Orders and offers both move jobs, so the steps live here, below both.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain import events
+from domain.model import (
+    ALLOCATION_TRANSITIONS,
+    JOB_TRANSITIONS,
+    OFFER_TRANSITIONS,
+    ORDER_TRANSITIONS,
+    Allocation,
+    AllocationStatus,
+    Job,
+    JobStatus,
+    Offer,
+    OfferStatus,
+    Order,
+    OrderLine,
+    OrderStatus,
+)
+from domain.services.guards import load
+
+
+async def order_of_job(session: AsyncSession, job: Job) -> Order:
+    line = await load(session, OrderLine, job.order_line_id, what="order line")
+    return await load(session, Order, line.order_id, what="order")
+
+
+async def lock_job(session: AsyncSession, job_id: int) -> tuple[Job, Order]:
+    """Lock a job and its order, order first: the order in which every service takes them.
+
+    Cancelling an order locks the order and then its jobs; taking the locks in that same order
+    everywhere keeps two transactions from each holding what the other waits for.
+    """
+    job = await load(session, Job, job_id, what="job")
+    line = await load(session, OrderLine, job.order_line_id, what="order line")
+    order = await load(session, Order, line.order_id, what="order", for_update=True)
+    job = await load(session, Job, job_id, what="job", for_update=True)
+    return job, order
+
+
+async def mark_in_production(session: AsyncSession, job_id: int, *, now: datetime) -> Job:
+    """Work has been allocated: the job, and its order if this is the first, are in production.
+
+    Safe to call on every allocation: a job or order already in production stays so.
+    """
+    job, order = await lock_job(session, job_id)
+    if job.status is not JobStatus.IN_PRODUCTION:
+        job.status = JOB_TRANSITIONS.check(job.status, JobStatus.IN_PRODUCTION)
+    if order.status is not OrderStatus.IN_PRODUCTION:
+        order.status = ORDER_TRANSITIONS.check(order.status, OrderStatus.IN_PRODUCTION)
+    await session.flush()
+    return job
+
+
+def withdraw(session: AsyncSession, offer: Offer) -> Offer:
+    """Take back an offer the artisan has not answered; they are told it is gone."""
+    offer.status = OFFER_TRANSITIONS.check(offer.status, OfferStatus.WITHDRAWN)
+    assert offer.id is not None
+    events.record(session, events.OfferWithdrawn(offer_id=offer.id, artisan_id=offer.artisan_id))
+    return offer
+
+
+async def cancel_job(session: AsyncSession, job: Job, *, now: datetime) -> Job:
+    """Stop a job: open offers withdrawn, active allocations cancelled, the artisans told."""
+    job.status = JOB_TRANSITIONS.check(job.status, JobStatus.CANCELLED)
+    offers = await session.exec(
+        select(Offer).where(Offer.job_id == job.id, Offer.status == OfferStatus.OPEN)
+    )
+    for offer in list(offers):
+        withdraw(session, offer)
+    allocations = await session.exec(
+        select(Allocation).where(
+            Allocation.job_id == job.id, Allocation.status == AllocationStatus.ACTIVE
+        )
+    )
+    for allocation in list(allocations):
+        allocation.status = ALLOCATION_TRANSITIONS.check(
+            allocation.status, AllocationStatus.CANCELLED
+        )
+        allocation.closed_at = now
+    assert job.id is not None
+    events.record(session, events.JobCancelled(job_id=job.id))
+    await session.flush()
+    return job

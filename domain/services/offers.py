@@ -1,0 +1,245 @@
+"""Offers: a share of a job proposed to one artisan, accepted (fully or partly), declined or lapsed.
+
+A job's pieces are either allocated (active or completed allocations), reserved by open offers,
+or free (``job_remainder``). Offers only ever take from the free pieces and give back what they
+do not turn into allocations, so allocated + offered never exceeds the job's quantity.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain import events
+from domain.errors import DomainError, Forbidden, InvalidQuantity
+from domain.model import (
+    OFFER_TRANSITIONS,
+    OPEN_JOB_STATUSES,
+    Allocation,
+    AllocationStatus,
+    ArtisanProfile,
+    ArtisanSkill,
+    ArtisanStatus,
+    Component,
+    DeclineReason,
+    Job,
+    Offer,
+    OfferStatus,
+    Person,
+    Role,
+)
+from domain.services.guards import clean_text, load
+from domain.services.jobs import lock_job, mark_in_production, withdraw
+
+ALLOCATED = (AllocationStatus.ACTIVE, AllocationStatus.COMPLETED)
+
+
+class OfferClosed(DomainError):
+    """The offer can no longer be answered: it was answered, withdrawn, or it lapsed."""
+
+
+class NotOfferable(DomainError):
+    """This job cannot be offered to this artisan right now; the message says why."""
+
+
+def _said(status: OfferStatus) -> str:
+    return str(status).replace("_", " ")
+
+
+def _whole(value: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+async def job_remainder(session: AsyncSession, job_id: int) -> int:
+    """Pieces of the job neither allocated nor reserved by an open offer."""
+    job = await load(session, Job, job_id, what="job")
+    allocated = (
+        await session.exec(
+            select(func.coalesce(func.sum(Allocation.quantity), 0)).where(
+                Allocation.job_id == job_id, col(Allocation.status).in_(ALLOCATED)
+            )
+        )
+    ).one()
+    offered = (
+        await session.exec(
+            select(func.coalesce(func.sum(Offer.quantity), 0)).where(
+                Offer.job_id == job_id, Offer.status == OfferStatus.OPEN
+            )
+        )
+    ).one()
+    return job.quantity - int(allocated) - int(offered)
+
+
+async def _offerable_artisan(session: AsyncSession, artisan_id: int, skill: str) -> Person:
+    person = await load(session, Person, artisan_id, what="person")
+    profile = await session.get(ArtisanProfile, artisan_id)
+    if person.role is not Role.ARTISAN or profile is None:
+        raise NotOfferable(f"{person.name} is not an artisan")
+    if profile.status is not ArtisanStatus.ACTIVE:
+        raise NotOfferable(f"{person.name} is {profile.status}, not active")
+    if person.opted_out:
+        raise NotOfferable(f"{person.name} has opted out of messages")
+    if await session.get(ArtisanSkill, (artisan_id, skill)) is None:
+        raise NotOfferable(f"{person.name} does not have the {skill} skill")
+    return person
+
+
+async def make_offer(
+    session: AsyncSession,
+    *,
+    job_id: int,
+    artisan_id: int,
+    quantity: int,
+    expires_at: datetime,
+    now: datetime,
+) -> Offer:
+    """Propose ``quantity`` free pieces of a job to an active artisan with the skill for it."""
+    # Lock the job so two matchers cannot both offer its last free pieces (PostgreSQL).
+    job = await load(session, Job, job_id, what="job", for_update=True)
+    if job.status not in OPEN_JOB_STATUSES:
+        raise NotOfferable(f"job {job_id} is {job.status}; only open work can be offered")
+    component = await load(session, Component, job.component_id, what="component")
+    await _offerable_artisan(session, artisan_id, component.skill)
+    if expires_at <= now:
+        raise DomainError("an offer must expire after it is made")
+    if not _whole(quantity) or quantity < 1:
+        raise InvalidQuantity(f"an offer needs at least one piece (got {quantity!r})")
+    free = await job_remainder(session, job_id)
+    if quantity > free:
+        raise InvalidQuantity(
+            f"job {job_id} has {free} piece(s) not yet allocated or offered; "
+            f"cannot offer {quantity}"
+        )
+    already = (
+        await session.exec(
+            select(Offer).where(
+                Offer.job_id == job_id,
+                Offer.artisan_id == artisan_id,
+                Offer.status == OfferStatus.OPEN,
+            )
+        )
+    ).first()
+    if already is not None:
+        raise NotOfferable(f"the artisan already has open offer {already.id} for job {job_id}")
+    offer = Offer(
+        job_id=job_id,
+        artisan_id=artisan_id,
+        quantity=quantity,
+        piece_rate_cents=component.piece_rate_cents,
+        due_date=job.due_date,
+        offered_at=now,
+        expires_at=expires_at,
+    )
+    session.add(offer)
+    await session.flush()
+    assert offer.id is not None
+    events.record(session, events.OfferMade(offer_id=offer.id, artisan_id=artisan_id))
+    return offer
+
+
+async def _answerable(
+    session: AsyncSession, offer_id: int, artisan_id: int, now: datetime, *, lock: bool = False
+) -> Offer:
+    """The artisan's own offer, still open and not past its expiry (swept or not)."""
+    offer = await load(session, Offer, offer_id, what="offer", for_update=lock)
+    if offer.artisan_id != artisan_id:
+        raise Forbidden(f"offer {offer_id} was made to someone else")
+    if offer.status is not OfferStatus.OPEN:
+        raise OfferClosed(f"offer {offer_id} is already {_said(offer.status)}")
+    if now >= offer.expires_at:
+        raise OfferClosed(f"offer {offer_id} expired at {offer.expires_at:%Y-%m-%d %H:%M} UTC")
+    return offer
+
+
+async def accept_offer(
+    session: AsyncSession,
+    *,
+    offer_id: int,
+    artisan_id: int,
+    quantity: int | None = None,
+    now: datetime,
+) -> Allocation:
+    """The artisan takes the offer, or part of it; the rest returns to the job to offer again.
+
+    The allocation keeps the offer's piece rate and due date: what was promised is what is paid.
+    """
+    unlocked = await load(session, Offer, offer_id, what="offer")
+    job, _ = await lock_job(session, unlocked.job_id)  # order, job, then offer: see lock_job
+    offer = await _answerable(session, offer_id, artisan_id, now, lock=True)
+    taken = offer.quantity if quantity is None else quantity
+    if not _whole(taken) or not 1 <= taken <= offer.quantity:
+        raise InvalidQuantity(
+            f"offer {offer_id} is for {offer.quantity} piece(s); accept between 1 and "
+            f"{offer.quantity} (got {quantity!r})"
+        )
+    if job.status not in OPEN_JOB_STATUSES:
+        # Cancelling a job withdraws its offers, so this is belt and braces.
+        raise OfferClosed(f"job {job.id} is {job.status}")
+    target = OfferStatus.ACCEPTED if taken == offer.quantity else OfferStatus.PARTLY_ACCEPTED
+    offer.status = OFFER_TRANSITIONS.check(offer.status, target)
+    offer.accepted_quantity = taken
+    offer.responded_at = now
+    allocation = Allocation(
+        job_id=offer.job_id,
+        artisan_id=artisan_id,
+        offer_id=offer.id,
+        quantity=taken,
+        piece_rate_cents=offer.piece_rate_cents,
+        due_date=offer.due_date,
+        created_at=now,
+    )
+    session.add(allocation)
+    await session.flush()
+    await mark_in_production(session, offer.job_id, now=now)
+    return allocation
+
+
+async def decline_offer(
+    session: AsyncSession,
+    *,
+    offer_id: int,
+    artisan_id: int,
+    reason: DeclineReason,
+    note: str | None = None,
+    now: datetime,
+) -> Offer:
+    """The artisan turns the offer down; its pieces return to the job."""
+    offer = await _answerable(session, offer_id, artisan_id, now, lock=True)
+    offer.status = OFFER_TRANSITIONS.check(offer.status, OfferStatus.DECLINED)
+    offer.decline_reason = DeclineReason(reason)
+    offer.decline_note = (
+        None if note is None or not note.strip() else clean_text(note, field="note", max_length=200)
+    )
+    offer.responded_at = now
+    await session.flush()
+    return offer
+
+
+async def expire_offers(session: AsyncSession, *, now: datetime) -> list[Offer]:
+    """Lapse every open offer whose time is up; their pieces return to their jobs."""
+    due = await session.exec(
+        select(Offer)
+        .where(Offer.status == OfferStatus.OPEN, col(Offer.expires_at) <= now)
+        .order_by(col(Offer.expires_at), col(Offer.id))
+        .with_for_update(skip_locked=True)
+    )
+    expired = list(due)
+    for offer in expired:
+        offer.status = OFFER_TRANSITIONS.check(offer.status, OfferStatus.EXPIRED)
+        assert offer.id is not None
+        events.record(session, events.OfferExpired(offer_id=offer.id, artisan_id=offer.artisan_id))
+    await session.flush()
+    return expired
+
+
+async def withdraw_offer(session: AsyncSession, *, offer_id: int, now: datetime) -> Offer:
+    """Take back an open offer (the job changed, or the artisan was paused)."""
+    offer = await load(session, Offer, offer_id, what="offer", for_update=True)
+    if offer.status is not OfferStatus.OPEN:
+        raise OfferClosed(f"offer {offer_id} is already {_said(offer.status)}")
+    withdraw(session, offer)
+    await session.flush()
+    return offer

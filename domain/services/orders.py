@@ -1,0 +1,274 @@
+"""Customers and their orders, from draft to shipped; confirming one explodes it into jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime, tzinfo
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.errors import DomainError
+from domain.explosion import (
+    FACTORY_ZONE,
+    BomItem,
+    LineDemand,
+    explode,
+    factory_today,
+    is_at_risk,
+)
+from domain.model import (
+    OPEN_JOB_STATUSES,
+    ORDER_TRANSITIONS,
+    BomLine,
+    Component,
+    Customer,
+    CustomerKind,
+    Job,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Product,
+)
+from domain.services.guards import clean_text, load
+from domain.services.jobs import cancel_job
+from domain.services.jobs import mark_in_production as mark_in_production
+
+
+class OrderRejected(DomainError):
+    """An order that cannot be taken as given; ``problems`` names every reason, not just one."""
+
+    def __init__(self, reference: str, problems: Iterable[str]) -> None:
+        self.reference = reference
+        self.problems = tuple(problems)
+        super().__init__(f"order {reference} refused: " + "; ".join(self.problems))
+
+
+async def get_or_create_customer(
+    session: AsyncSession, *, name: str, kind: CustomerKind, contact: str | None = None
+) -> Customer:
+    """The customer called ``name``, created on first sight; a new contact replaces the old."""
+    name = clean_text(name, field="customer name", max_length=120)
+    cleaned_contact = (
+        None if contact is None else clean_text(contact, field="contact", max_length=120)
+    )
+    customer = (await session.exec(select(Customer).where(Customer.name == name))).first()
+    if customer is None:
+        customer = Customer(name=name, kind=kind, contact=cleaned_contact)
+        session.add(customer)
+    else:
+        if customer.kind is not kind:
+            raise DomainError(
+                f"customer {name} is a {_kind_name(customer.kind)}, not a {_kind_name(kind)}"
+            )
+        if cleaned_contact is not None:
+            customer.contact = cleaned_contact
+    await session.flush()
+    return customer
+
+
+def _kind_name(kind: CustomerKind) -> str:
+    return str(kind).replace("_", " ")
+
+
+def _default_price(product: Product, kind: CustomerKind) -> int:
+    return (
+        product.wholesale_price_cents
+        if kind is CustomerKind.RETAILER
+        else product.retail_price_cents
+    )
+
+
+async def create_order(
+    session: AsyncSession,
+    *,
+    customer_id: int,
+    reference: str,
+    due_date: date,
+    lines: Sequence[tuple[str, int]],
+    now: datetime,
+    unit_prices: Mapping[str, int] | None = None,
+    zone: tzinfo = FACTORY_ZONE,
+) -> Order:
+    """A draft order of ``(sku, quantity)`` lines; nothing is made until it is confirmed.
+
+    Unit prices default to wholesale for retailers and retail for the web shop. Every problem
+    with the order is reported at once, so a buyer can fix their purchase order in one go.
+    """
+    customer = await load(session, Customer, customer_id, what="customer")
+    reference = clean_text(reference, field="order reference", max_length=60)
+    prices = dict(unit_prices or {})
+    problems: list[str] = []
+
+    today = factory_today(now, zone)
+    if due_date < today:
+        problems.append(f"due date {due_date.isoformat()} is in the past (today is {today})")
+    duplicate = (
+        await session.exec(
+            select(Order.id).where(Order.customer_id == customer_id, Order.reference == reference)
+        )
+    ).first()
+    if duplicate is not None:
+        problems.append(f"{customer.name} already has an order with reference {reference}")
+    if not lines:
+        problems.append("an order needs at least one line")
+
+    wanted: dict[str, int] = {}
+    for raw_sku, quantity in lines:
+        sku = raw_sku.strip()
+        if sku in wanted:
+            problems.append(f"{sku} is on more than one line; put its whole quantity on one")
+            continue
+        wanted[sku] = quantity
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
+            problems.append(
+                f"{sku}: quantity must be a whole number of at least 1 (got {quantity!r})"
+            )
+    products = {
+        p.sku: p for p in await session.exec(select(Product).where(col(Product.sku).in_(wanted)))
+    }
+    problems.extend(f"unknown SKU {sku}" for sku in wanted if sku not in products)
+    for sku, price in prices.items():
+        if sku not in wanted:
+            problems.append(f"a unit price is given for {sku}, which is not on the order")
+        elif isinstance(price, bool) or not isinstance(price, int) or price <= 0:
+            problems.append(
+                f"{sku}: unit price must be a whole number of cents above 0 (got {price!r})"
+            )
+    if problems:
+        raise OrderRejected(reference, problems)
+
+    order = Order(customer_id=customer_id, reference=reference, due_date=due_date, created_at=now)
+    session.add(order)
+    await session.flush()
+    assert order.id is not None
+    for sku, quantity in wanted.items():
+        product = products[sku]
+        assert product.id is not None
+        session.add(
+            OrderLine(
+                order_id=order.id,
+                product_id=product.id,
+                quantity=quantity,
+                unit_price_cents=prices.get(sku, _default_price(product, customer.kind)),
+            )
+        )
+    await session.flush()
+    return order
+
+
+async def order_lines(session: AsyncSession, order_id: int) -> list[tuple[OrderLine, Product]]:
+    rows = await session.exec(
+        select(OrderLine, Product)
+        .join(Product, col(Product.id) == OrderLine.product_id)
+        .where(OrderLine.order_id == order_id)
+        .order_by(col(OrderLine.id))
+    )
+    return list(rows.all())
+
+
+async def jobs_of_order(session: AsyncSession, order_id: int) -> list[Job]:
+    rows = await session.exec(
+        select(Job)
+        .join(OrderLine, col(OrderLine.id) == Job.order_line_id)
+        .where(OrderLine.order_id == order_id)
+        .order_by(col(Job.id))
+    )
+    return list(rows.all())
+
+
+async def confirm_order(session: AsyncSession, order_id: int, *, now: datetime) -> list[Job]:
+    """Commit to the order: explode each line through its product's BOM into open jobs.
+
+    A line whose product has no BOM refuses the confirmation, and nothing is created.
+    """
+    order = await load(session, Order, order_id, what="order", for_update=True)
+    target = ORDER_TRANSITIONS.check(order.status, OrderStatus.CONFIRMED)
+    lines = await order_lines(session, order_id)
+    product_ids = {product.id for _, product in lines}
+    bom_rows = await session.exec(
+        select(BomLine, Product.sku)
+        .join(Product, col(Product.id) == BomLine.product_id)
+        .where(col(BomLine.product_id).in_(product_ids))
+    )
+    boms: dict[str, list[BomItem]] = {}
+    for bom_line, sku in bom_rows:
+        boms.setdefault(sku, []).append(
+            BomItem(
+                component_id=bom_line.component_id, quantity_per_unit=bom_line.quantity_per_unit
+            )
+        )
+    demands = []
+    for line, product in lines:
+        assert line.id is not None
+        demands.append(
+            LineDemand(
+                line_id=line.id,
+                sku=product.sku,
+                quantity=line.quantity,
+                assembly_days=product.assembly_days,
+            )
+        )
+    specs = explode(demands, boms, order.due_date)
+
+    order.status = target
+    order.confirmed_at = now
+    jobs = [
+        Job(
+            order_line_id=spec.order_line_id,
+            component_id=spec.component_id,
+            quantity=spec.quantity,
+            due_date=spec.due_date,
+            created_at=now,
+        )
+        for spec in specs
+    ]
+    session.add_all(jobs)
+    await session.flush()
+    return jobs
+
+
+async def jobs_at_risk(
+    session: AsyncSession, *, now: datetime, zone: tzinfo = FACTORY_ZONE
+) -> list[tuple[Job, Component]]:
+    """Unfinished jobs whose latest start has passed, soonest due first."""
+    today = factory_today(now, zone)
+    rows = await session.exec(
+        select(Job, Component)
+        .join(Component, col(Component.id) == Job.component_id)
+        .where(col(Job.status).in_(OPEN_JOB_STATUSES))
+        .order_by(col(Job.due_date), col(Job.id))
+    )
+    return [
+        (job, component)
+        for job, component in rows
+        if is_at_risk(job.due_date, component.lead_time_days, today)
+    ]
+
+
+async def cancel_order(
+    session: AsyncSession, order_id: int, *, reason: str, now: datetime
+) -> Order:
+    """Call the order off: its unfinished jobs are cancelled, open offers withdrawn.
+
+    A shipped order cannot be cancelled, nor one that is ready to ship.
+    """
+    reason = clean_text(reason, field="cancellation reason", max_length=200)
+    order = await load(session, Order, order_id, what="order", for_update=True)
+    order.status = ORDER_TRANSITIONS.check(order.status, OrderStatus.CANCELLED)
+    order.cancel_reason = reason
+    order.closed_at = now
+    for job in await jobs_of_order(session, order_id):
+        if job.status in OPEN_JOB_STATUSES:
+            await cancel_job(session, job, now=now)
+    await session.flush()
+    return order
+
+
+async def ship_order(session: AsyncSession, order_id: int, *, now: datetime) -> Order:
+    """The assembled order leaves the central workshop for its customer."""
+    order = await load(session, Order, order_id, what="order", for_update=True)
+    order.status = ORDER_TRANSITIONS.check(order.status, OrderStatus.SHIPPED)
+    order.closed_at = now
+    await session.flush()
+    return order
