@@ -8,16 +8,13 @@ may run it, and a refused attempt is logged with who tried.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from sqlmodel import col, func, select
 
-from conversations.commands import SlashCommand
-from conversations.flow import Context
+from conversations.flow import Command, Context
 from conversations.i18n import N_
 from conversations.messages import Reply
-from domain.errors import DomainError, Forbidden, IllegalTransition, NotFound
+from domain.errors import DomainError, IllegalTransition, NotFound
 from domain.model import (
     AgentArea,
     ArtisanProfile,
@@ -31,13 +28,6 @@ from domain.services.people import verify_artisan
 log = logging.getLogger(__name__)
 
 MAX_LISTED = 20
-
-
-@dataclass(frozen=True, slots=True)
-class Command:
-    roles: frozenset[Role]
-    run: Callable[[Context, str], Awaitable[list[Reply]]]
-    usage: str  # msgid of the one-line help
 
 
 async def _agent_areas(ctx: Context) -> list[str]:
@@ -114,25 +104,5 @@ _AGENTS = frozenset({Role.FIELD_AGENT, Role.ADMIN})
 
 COMMANDS: dict[str, Command] = {
     "pending": Command(_AGENTS, lambda ctx, _arg: pending_artisans(ctx), N_("agent.help_pending")),
-    "verify": Command(_AGENTS, _verify, N_("agent.help_verify")),
+    "verify": Command(_AGENTS, _verify, N_("agent.help_verify"), button=True),
 }
-
-
-def usage_for(role: Role) -> list[str]:
-    """Msgids of the commands this role may run, for the help text."""
-    return [command.usage for command in COMMANDS.values() if role in command.roles]
-
-
-async def run_slash(ctx: Context, slash: SlashCommand) -> list[Reply]:
-    command = COMMANDS.get(slash.name)
-    if command is None:
-        return [Reply(ctx.t("command.unknown", command=f"/{slash.name}"))]
-    if ctx.person is None or ctx.person.role not in command.roles:
-        who = "an unregistered sender" if ctx.person is None else f"person {ctx.person.id}"
-        log.warning("refused /%s from %s on %s", slash.name, who, ctx.channel)
-        return [Reply(ctx.t("command.forbidden"))]
-    try:
-        return await command.run(ctx, slash.argument)
-    except Forbidden as exc:
-        log.warning("refused /%s from person %s: %s", slash.name, ctx.person.id, exc)
-        return [Reply(ctx.t("command.forbidden"))]

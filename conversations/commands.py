@@ -9,6 +9,7 @@ be able to say STOP.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -85,16 +86,14 @@ class SlashCommand:
     argument: str
 
 
-def parse_slash(text: str, payload: str | None = None) -> SlashCommand | None:
-    """``/verify 12`` typed, or a ``verify:12`` button; None for anything else."""
+def parse_slash(
+    text: str, payload: str | None = None, *, button_commands: Collection[str] = ()
+) -> SlashCommand | None:
+    """``/verify 12`` typed, or a ``verify:12`` button for a command in ``button_commands``."""
     if payload is not None:
         name, _, argument = payload.partition(":")
-        return SlashCommand(name, argument.replace(":", " ")) if name in _PAYLOAD_COMMANDS else None
+        return SlashCommand(name, argument.replace(":", " ")) if name in button_commands else None
     match = _SLASH.fullmatch(text.strip())
     if match is None:
         return None
     return SlashCommand(match.group(1), (match.group(2) or "").strip())
-
-
-# Button payloads that run a slash command (``verify:12`` is ``/verify 12``).
-_PAYLOAD_COMMANDS = frozenset({"verify"})

@@ -23,9 +23,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from conversations.agent_commands import run_slash, usage_for
 from conversations.commands import Global, GlobalCommand, parse_global, parse_slash
-from conversations.flow import DONE, Answer, Ask, Context, Expect, Finish, Flow, Goto
+from conversations.flow import DONE, Answer, Ask, Context, Expect, Flow, Goto, Start
 from conversations.flows import FLOWS
 from conversations.flows.registration import NAME as REGISTRATION
 from conversations.i18n import N_, Catalogue, default_catalogue
@@ -33,6 +32,7 @@ from conversations.locks import KeyedLocks
 from conversations.messages import Choice, Incoming, MediaItem, Reply
 from conversations.notifications import queue_notifications
 from conversations.outbox import enqueue
+from conversations.slash import BUTTON_COMMANDS, run_slash, usage_for
 from conversations.state import Conversation, StateConflict, load_conversation, save_conversation
 from domain import events
 from domain.model import (
@@ -235,9 +235,12 @@ class Engine:
         command = parse_global(incoming.text, incoming.button_payload)
         if command is not None:
             return await self._global(command, ctx, conversation)
-        slash = parse_slash(incoming.text, incoming.button_payload)
+        slash = parse_slash(incoming.text, incoming.button_payload, button_commands=BUTTON_COMMANDS)
         if slash is not None:
-            return await run_slash(ctx, slash)
+            result = await run_slash(ctx, slash)
+            if isinstance(result, Start):
+                return await self._start(ctx, conversation, result)
+            return result
         if conversation.idle:
             return await self._home(ctx, conversation)
         return await self._step(ctx, conversation, incoming)
@@ -284,10 +287,20 @@ class Engine:
             flow.check(conversation.step, outcome.step)
             conversation.advance(outcome.step)
             return [*outcome.say, await self._prompt(ctx, conversation)]
-        assert isinstance(outcome, Finish)
         flow.check(conversation.step, DONE)
+        if isinstance(outcome, Start):
+            return await self._start(ctx, conversation, outcome)
         conversation.reset()
         return list(outcome.say)
+
+    async def _start(self, ctx: Context, conversation: Conversation, start: Start) -> list[Reply]:
+        """Leave whatever was in progress and begin ``start.flow`` with its seed data."""
+        if start.flow not in self._flows:
+            raise ValueError(f"no flow named {start.flow!r}")
+        conversation.reset()
+        conversation.enter(start.flow, self._flows[start.flow].first)
+        conversation.data.update(start.data)
+        return [*start.say, await self._prompt(ctx, conversation)]
 
     def _screen(self, ctx: Context, expects: Expect, incoming: Incoming) -> Answer | str:
         """The answer a step can use, or a short hint saying what we need instead."""

@@ -9,13 +9,18 @@ locking, dedupe, global commands, screening input a step cannot use, persistence
 A step's ``answer`` returns one outcome:
 - ``Ask(problem)``: the reply cannot be used; say why, keep the state exactly as it was;
 - ``Goto(step)``: move on (checked against the table) and ask the next question;
-- ``Finish(replies)``: the flow is done; the conversation goes back to idle.
+- ``Finish(replies)``: the flow is done; the conversation goes back to idle;
+- ``Start(flow, data)``: this flow is done and another begins, seeded with ``data`` (the menu
+  starting "submit work", an offer button starting "how many can you make?").
+
+
+
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -25,7 +30,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from conversations.i18n import Catalogue
 from conversations.messages import Choice, MediaItem, Reply
-from domain.model import Channel, Language, Person
+from domain.model import Channel, Language, Person, Role
 from domain.statemachine import Transitions
 
 DONE = "done"  # every flow's final pseudo-step: ``[*]`` in the diagram
@@ -77,7 +82,29 @@ class Finish:
     say: tuple[Reply, ...] = ()
 
 
-Outcome = Ask | Goto | Finish
+@dataclass(frozen=True, slots=True)
+class Start:
+    flow: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+    say: tuple[Reply, ...] = ()
+
+
+Outcome = Ask | Goto | Finish | Start
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A slash command: who may run it, what it does, its one-line help (a msgid).
+
+    ``button`` commands can also arrive as a button payload ``name:arg1:arg2`` (for instance on a
+    business message such as a job offer), which is why their arguments are re-checked against
+    the sender like any typed command.
+    """
+
+    roles: frozenset[Role]
+    run: Callable[[Context, str], Awaitable[list[Reply] | Start]]
+    usage: str
+    button: bool = False
 
 
 @dataclass(frozen=True, slots=True)

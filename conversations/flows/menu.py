@@ -11,7 +11,18 @@ from enum import StrEnum
 from pathlib import Path
 
 from conversations.agent_commands import pending_artisans
-from conversations.flow import DONE, Answer, Ask, Context, Expect, Finish, Flow, Outcome, Step
+from conversations.flow import (
+    DONE,
+    Answer,
+    Ask,
+    Context,
+    Expect,
+    Finish,
+    Flow,
+    Outcome,
+    Start,
+    Step,
+)
 from conversations.i18n import N_
 from conversations.messages import Choice, Reply
 from domain.model import ArtisanProfile, ArtisanStatus, Role
@@ -56,8 +67,9 @@ ITEMS: dict[Role, tuple[tuple[str, str], ...]] = {
     ),
 }
 
-# Items that work today; every other item is "coming soon".
-ACTIONS: dict[str, Callable[[Context], Awaitable[list[Reply]]]] = {
+# Items that work today; every other item is "coming soon". An action answers at once (a list of
+# replies) or starts a flow (``Start``).
+ACTIONS: dict[str, Callable[[Context], Awaitable[list[Reply] | Start]]] = {
     "pending": pending_artisans,
 }
 
@@ -78,7 +90,8 @@ async def _on_choice(ctx: Context, answer: Answer) -> Outcome:
     key = answer.choice.payload.removeprefix("menu:")
     action = ACTIONS.get(key)
     if action is not None:
-        return Finish(say=tuple(await action(ctx)))
+        result = await action(ctx)
+        return result if isinstance(result, Start) else Finish(say=tuple(result))
     if ctx.person is None or key not in {k for k, _ in ITEMS[ctx.person.role]}:
         return Ask(ctx.t("engine.choose_one", count=len(ctx.choices)))
     return Finish(say=(Reply(ctx.t("menu.coming_soon", item=answer.choice.label)),))
