@@ -13,8 +13,8 @@ A step's ``answer`` returns one outcome:
 - ``Start(flow, data)``: this flow is done and another begins, seeded with ``data`` (the menu
   starting "submit work", an offer button starting "how many can you make?").
 
-
-
+Slash commands (``/verify 12``) and the buttons standing for them (``verify:12``) work from any
+state; each area declares its own ``COMMANDS`` table of ``Command`` (merged in slash.py).
 """
 
 from __future__ import annotations
