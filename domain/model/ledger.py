@@ -43,10 +43,8 @@ class Account(SQLModel, table=True):
 
 class Transfer(SQLModel, table=True):
     __table_args__ = (
-        sa.CheckConstraint("amount_cents > 0", name="ck_transfer_positive"),
-        sa.CheckConstraint(
-            "debit_account_id <> credit_account_id", name="ck_transfer_two_accounts"
-        ),
+        sa.CheckConstraint("amount_cents > 0", name="positive"),
+        sa.CheckConstraint("debit_account_id <> credit_account_id", name="two_accounts"),
     )
 
     id: str = Field(primary_key=True, max_length=36)  # uuid4, chosen by the caller
@@ -55,8 +53,12 @@ class Transfer(SQLModel, table=True):
     credit_account_id: int = Field(foreign_key="account.id", index=True)
     amount_cents: int
     phase: TransferPhase = Field(sa_type=enum_type(TransferPhase))
-    pending_id: str | None = Field(default=None, foreign_key="transfer.id", unique=True)
-    reverses_id: str | None = Field(default=None, foreign_key="transfer.id", unique=True)
+    pending_id: str | None = Field(
+        default=None, foreign_key="transfer.id", unique=True, max_length=36
+    )
+    reverses_id: str | None = Field(
+        default=None, foreign_key="transfer.id", unique=True, max_length=36
+    )
     code: str = Field(max_length=40)  # why: earning, payout, reversal, ...
     reference: str = Field(default="", max_length=120)  # what: delivery:12, payout:7, ...
     created_at: datetime = Field(sa_type=UTCDateTime())

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: nothing, the first revision
-Create Date: 2026-11-28 07:34:10.229361
+Create Date: 2026-11-28 08:01:55.757094
 """
 
 from collections.abc import Sequence
@@ -38,8 +38,8 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=120), nullable=False),
         sa.Column("kind", sa.String(length=24), nullable=False),
         sa.Column("contact", sa.String(length=120), nullable=True),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("name"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_customer")),
+        sa.UniqueConstraint("name", name=op.f("uq_customer_name")),
     )
     op.create_table(
         "person",
@@ -50,7 +50,7 @@ def upgrade() -> None:
         sa.Column("area", sa.String(length=60), nullable=True),
         sa.Column("opted_out", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_person")),
     )
     with op.batch_alter_table("person", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_person_area"), ["area"], unique=False)
@@ -76,22 +76,20 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=24), nullable=False),
         sa.Column("artisan_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
-            ["artisan_id"],
-            ["person.id"],
+            ["artisan_id"], ["person.id"], name=op.f("fk_account_artisan_id_person")
         ),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("artisan_id"),
-        sa.UniqueConstraint("code"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_account")),
+        sa.UniqueConstraint("artisan_id", name=op.f("uq_account_artisan_id")),
+        sa.UniqueConstraint("code", name=op.f("uq_account_code")),
     )
     op.create_table(
         "agent_area",
         sa.Column("agent_id", sa.Integer(), nullable=False),
         sa.Column("area", sa.String(length=60), nullable=False),
         sa.ForeignKeyConstraint(
-            ["agent_id"],
-            ["person.id"],
+            ["agent_id"], ["person.id"], name=op.f("fk_agent_area_agent_id_person")
         ),
-        sa.PrimaryKeyConstraint("agent_id", "area"),
+        sa.PrimaryKeyConstraint("agent_id", "area", name=op.f("pk_agent_area")),
     )
     op.create_table(
         "artisan_profile",
@@ -102,14 +100,12 @@ def upgrade() -> None:
         sa.Column("verified_by", sa.Integer(), nullable=True),
         sa.Column("verified_at", sa.DateTime(), nullable=True),
         sa.ForeignKeyConstraint(
-            ["person_id"],
-            ["person.id"],
+            ["person_id"], ["person.id"], name=op.f("fk_artisan_profile_person_id_person")
         ),
         sa.ForeignKeyConstraint(
-            ["verified_by"],
-            ["person.id"],
+            ["verified_by"], ["person.id"], name=op.f("fk_artisan_profile_verified_by_person")
         ),
-        sa.PrimaryKeyConstraint("person_id"),
+        sa.PrimaryKeyConstraint("person_id", name=op.f("pk_artisan_profile")),
     )
     with op.batch_alter_table("artisan_profile", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_artisan_profile_status"), ["status"], unique=False)
@@ -120,10 +116,9 @@ def upgrade() -> None:
         sa.Column("skill", sa.String(length=40), nullable=False),
         sa.Column("weekly_capacity", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["artisan_id"],
-            ["person.id"],
+            ["artisan_id"], ["person.id"], name=op.f("fk_artisan_skill_artisan_id_person")
         ),
-        sa.PrimaryKeyConstraint("artisan_id", "skill"),
+        sa.PrimaryKeyConstraint("artisan_id", "skill", name=op.f("pk_artisan_skill")),
     )
     op.create_table(
         "bom_line",
@@ -147,10 +142,9 @@ def upgrade() -> None:
         sa.Column("channel", sa.String(length=24), nullable=False),
         sa.Column("address", sa.String(length=64), nullable=False),
         sa.ForeignKeyConstraint(
-            ["person_id"],
-            ["person.id"],
+            ["person_id"], ["person.id"], name=op.f("fk_channel_identity_person_id_person")
         ),
-        sa.PrimaryKeyConstraint("id"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_channel_identity")),
         sa.UniqueConstraint("channel", "address", name="uq_identity_address"),
     )
     with op.batch_alter_table("channel_identity", schema=None) as batch_op:
@@ -182,10 +176,9 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.Column("expires_at", sa.DateTime(), nullable=True),
         sa.ForeignKeyConstraint(
-            ["person_id"],
-            ["person.id"],
+            ["person_id"], ["person.id"], name=op.f("fk_conversation_state_person_id_person")
         ),
-        sa.PrimaryKeyConstraint("channel", "address"),
+        sa.PrimaryKeyConstraint("channel", "address", name=op.f("pk_conversation_state")),
     )
     with op.batch_alter_table("conversation_state", schema=None) as batch_op:
         batch_op.create_index(
@@ -207,10 +200,9 @@ def upgrade() -> None:
         sa.Column("closed_at", sa.DateTime(), nullable=True),
         sa.Column("cancel_reason", sa.String(length=200), nullable=True),
         sa.ForeignKeyConstraint(
-            ["customer_id"],
-            ["customer.id"],
+            ["customer_id"], ["customer.id"], name=op.f("fk_customer_order_customer_id_customer")
         ),
-        sa.PrimaryKeyConstraint("id"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_customer_order")),
         sa.UniqueConstraint("customer_id", "reference", name="uq_order_reference"),
     )
     with op.batch_alter_table("customer_order", schema=None) as batch_op:
@@ -231,10 +223,9 @@ def upgrade() -> None:
         sa.Column("processed_at", sa.DateTime(), nullable=True),
         sa.Column("status", sa.String(length=24), nullable=False),
         sa.ForeignKeyConstraint(
-            ["person_id"],
-            ["person.id"],
+            ["person_id"], ["person.id"], name=op.f("fk_inbound_message_person_id_person")
         ),
-        sa.PrimaryKeyConstraint("id"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_inbound_message")),
         sa.UniqueConstraint("channel", "provider_message_id", name="uq_inbound_provider_id"),
     )
     with op.batch_alter_table("inbound_message", schema=None) as batch_op:
@@ -252,10 +243,9 @@ def upgrade() -> None:
         sa.Column("unit", sa.String(length=12), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["artisan_id"],
-            ["person.id"],
+            ["artisan_id"], ["person.id"], name=op.f("fk_material_stock_artisan_id_person")
         ),
-        sa.PrimaryKeyConstraint("artisan_id", "material"),
+        sa.PrimaryKeyConstraint("artisan_id", "material", name=op.f("pk_material_stock")),
     )
     op.create_table(
         "payout_batch",
@@ -266,10 +256,9 @@ def upgrade() -> None:
         sa.Column("approved_at", sa.DateTime(), nullable=True),
         sa.Column("closed_at", sa.DateTime(), nullable=True),
         sa.ForeignKeyConstraint(
-            ["approved_by"],
-            ["person.id"],
+            ["approved_by"], ["person.id"], name=op.f("fk_payout_batch_approved_by_person")
         ),
-        sa.PrimaryKeyConstraint("id"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_payout_batch")),
     )
     op.create_table(
         "order_line",
@@ -279,14 +268,12 @@ def upgrade() -> None:
         sa.Column("quantity", sa.Integer(), nullable=False),
         sa.Column("unit_price_cents", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["order_id"],
-            ["customer_order.id"],
+            ["order_id"], ["customer_order.id"], name=op.f("fk_order_line_order_id_customer_order")
         ),
         sa.ForeignKeyConstraint(
-            ["product_id"],
-            ["product.id"],
+            ["product_id"], ["product.id"], name=op.f("fk_order_line_product_id_product")
         ),
-        sa.PrimaryKeyConstraint("id"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_order_line")),
         sa.UniqueConstraint("order_id", "product_id", name="uq_line_product"),
     )
     with op.batch_alter_table("order_line", schema=None) as batch_op:
@@ -311,12 +298,12 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["in_reply_to"],
             ["inbound_message.id"],
+            name=op.f("fk_outbox_message_in_reply_to_inbound_message"),
         ),
         sa.ForeignKeyConstraint(
-            ["person_id"],
-            ["person.id"],
+            ["person_id"], ["person.id"], name=op.f("fk_outbox_message_person_id_person")
         ),
-        sa.PrimaryKeyConstraint("id"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_message")),
         sa.UniqueConstraint("channel", "address", "sequence", name="uq_outbox_sequence"),
     )
     with op.batch_alter_table("outbox_message", schema=None) as batch_op:
@@ -341,35 +328,33 @@ def upgrade() -> None:
         sa.Column("credit_account_id", sa.Integer(), nullable=False),
         sa.Column("amount_cents", sa.Integer(), nullable=False),
         sa.Column("phase", sa.String(length=24), nullable=False),
-        sa.Column("pending_id", sa.String(), nullable=True),
-        sa.Column("reverses_id", sa.String(), nullable=True),
+        sa.Column("pending_id", sa.String(length=36), nullable=True),
+        sa.Column("reverses_id", sa.String(length=36), nullable=True),
         sa.Column("code", sa.String(length=40), nullable=False),
         sa.Column("reference", sa.String(length=120), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.CheckConstraint("amount_cents > 0", name="ck_transfer_positive"),
+        sa.CheckConstraint("amount_cents > 0", name=op.f("ck_transfer_positive")),
         sa.CheckConstraint(
-            "debit_account_id <> credit_account_id", name="ck_transfer_two_accounts"
+            "debit_account_id <> credit_account_id", name=op.f("ck_transfer_two_accounts")
         ),
         sa.ForeignKeyConstraint(
             ["credit_account_id"],
             ["account.id"],
+            name=op.f("fk_transfer_credit_account_id_account"),
         ),
         sa.ForeignKeyConstraint(
-            ["debit_account_id"],
-            ["account.id"],
+            ["debit_account_id"], ["account.id"], name=op.f("fk_transfer_debit_account_id_account")
         ),
         sa.ForeignKeyConstraint(
-            ["pending_id"],
-            ["transfer.id"],
+            ["pending_id"], ["transfer.id"], name=op.f("fk_transfer_pending_id_transfer")
         ),
         sa.ForeignKeyConstraint(
-            ["reverses_id"],
-            ["transfer.id"],
+            ["reverses_id"], ["transfer.id"], name=op.f("fk_transfer_reverses_id_transfer")
         ),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("idempotency_key"),
-        sa.UniqueConstraint("pending_id"),
-        sa.UniqueConstraint("reverses_id"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_transfer")),
+        sa.UniqueConstraint("idempotency_key", name=op.f("uq_transfer_idempotency_key")),
+        sa.UniqueConstraint("pending_id", name=op.f("uq_transfer_pending_id")),
+        sa.UniqueConstraint("reverses_id", name=op.f("uq_transfer_reverses_id")),
     )
     with op.batch_alter_table("transfer", schema=None) as batch_op:
         batch_op.create_index(
@@ -386,15 +371,13 @@ def upgrade() -> None:
         sa.Column("recorded_by", sa.Integer(), nullable=True),
         sa.Column("assembled_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["order_line_id"],
-            ["order_line.id"],
+            ["order_line_id"], ["order_line.id"], name=op.f("fk_assembly_order_line_id_order_line")
         ),
         sa.ForeignKeyConstraint(
-            ["recorded_by"],
-            ["person.id"],
+            ["recorded_by"], ["person.id"], name=op.f("fk_assembly_recorded_by_person")
         ),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("order_line_id"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_assembly")),
+        sa.UniqueConstraint("order_line_id", name=op.f("uq_assembly_order_line_id")),
     )
     op.create_table(
         "job",
@@ -406,14 +389,12 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=24), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["component_id"],
-            ["component.id"],
+            ["component_id"], ["component.id"], name=op.f("fk_job_component_id_component")
         ),
         sa.ForeignKeyConstraint(
-            ["order_line_id"],
-            ["order_line.id"],
+            ["order_line_id"], ["order_line.id"], name=op.f("fk_job_order_line_id_order_line")
         ),
-        sa.PrimaryKeyConstraint("id"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_job")),
         sa.UniqueConstraint("order_line_id", "component_id", name="uq_job_line"),
     )
     with op.batch_alter_table("job", schema=None) as batch_op:
@@ -439,20 +420,21 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["artisan_id"],
-            ["person.id"],
+            ["artisan_id"], ["person.id"], name=op.f("fk_payout_artisan_id_person")
         ),
         sa.ForeignKeyConstraint(
-            ["batch_id"],
-            ["payout_batch.id"],
+            ["batch_id"], ["payout_batch.id"], name=op.f("fk_payout_batch_id_payout_batch")
         ),
         sa.ForeignKeyConstraint(
             ["pending_transfer_id"],
             ["transfer.id"],
+            name=op.f("fk_payout_pending_transfer_id_transfer"),
         ),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("originator_conversation_id"),
-        sa.UniqueConstraint("pending_transfer_id"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_payout")),
+        sa.UniqueConstraint(
+            "originator_conversation_id", name=op.f("uq_payout_originator_conversation_id")
+        ),
+        sa.UniqueConstraint("pending_transfer_id", name=op.f("uq_payout_pending_transfer_id")),
     )
     with op.batch_alter_table("payout", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_payout_artisan_id"), ["artisan_id"], unique=False)
@@ -475,14 +457,10 @@ def upgrade() -> None:
         sa.Column("decline_note", sa.String(length=200), nullable=True),
         sa.Column("responded_at", sa.DateTime(), nullable=True),
         sa.ForeignKeyConstraint(
-            ["artisan_id"],
-            ["person.id"],
+            ["artisan_id"], ["person.id"], name=op.f("fk_offer_artisan_id_person")
         ),
-        sa.ForeignKeyConstraint(
-            ["job_id"],
-            ["job.id"],
-        ),
-        sa.PrimaryKeyConstraint("id"),
+        sa.ForeignKeyConstraint(["job_id"], ["job.id"], name=op.f("fk_offer_job_id_job")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_offer")),
     )
     with op.batch_alter_table("offer", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_offer_artisan_id"), ["artisan_id"], unique=False)
@@ -503,19 +481,14 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("closed_at", sa.DateTime(), nullable=True),
         sa.ForeignKeyConstraint(
-            ["artisan_id"],
-            ["person.id"],
+            ["artisan_id"], ["person.id"], name=op.f("fk_allocation_artisan_id_person")
         ),
+        sa.ForeignKeyConstraint(["job_id"], ["job.id"], name=op.f("fk_allocation_job_id_job")),
         sa.ForeignKeyConstraint(
-            ["job_id"],
-            ["job.id"],
+            ["offer_id"], ["offer.id"], name=op.f("fk_allocation_offer_id_offer")
         ),
-        sa.ForeignKeyConstraint(
-            ["offer_id"],
-            ["offer.id"],
-        ),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("offer_id"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_allocation")),
+        sa.UniqueConstraint("offer_id", name=op.f("uq_allocation_offer_id")),
     )
     with op.batch_alter_table("allocation", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_allocation_artisan_id"), ["artisan_id"], unique=False)
@@ -536,14 +509,12 @@ def upgrade() -> None:
         sa.Column("discrepancy_note", sa.String(length=300), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["allocation_id"],
-            ["allocation.id"],
+            ["allocation_id"], ["allocation.id"], name=op.f("fk_delivery_allocation_id_allocation")
         ),
         sa.ForeignKeyConstraint(
-            ["received_by"],
-            ["person.id"],
+            ["received_by"], ["person.id"], name=op.f("fk_delivery_received_by_person")
         ),
-        sa.PrimaryKeyConstraint("id"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_delivery")),
     )
     with op.batch_alter_table("delivery", schema=None) as batch_op:
         batch_op.create_index(
@@ -565,12 +536,12 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["allocation_id"],
             ["allocation.id"],
+            name=op.f("fk_material_request_allocation_id_allocation"),
         ),
         sa.ForeignKeyConstraint(
-            ["artisan_id"],
-            ["person.id"],
+            ["artisan_id"], ["person.id"], name=op.f("fk_material_request_artisan_id_person")
         ),
-        sa.PrimaryKeyConstraint("id"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_material_request")),
     )
     with op.batch_alter_table("material_request", schema=None) as batch_op:
         batch_op.create_index(
@@ -589,8 +560,9 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["allocation_id"],
             ["allocation.id"],
+            name=op.f("fk_submission_allocation_id_allocation"),
         ),
-        sa.PrimaryKeyConstraint("id"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_submission")),
     )
     with op.batch_alter_table("submission", schema=None) as batch_op:
         batch_op.create_index(
@@ -608,14 +580,14 @@ def upgrade() -> None:
         sa.Column("photo_refs", sa.String(length=600), nullable=False),
         sa.Column("visited_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["agent_id"],
-            ["person.id"],
+            ["agent_id"], ["person.id"], name=op.f("fk_workshop_visit_agent_id_person")
         ),
         sa.ForeignKeyConstraint(
             ["allocation_id"],
             ["allocation.id"],
+            name=op.f("fk_workshop_visit_allocation_id_allocation"),
         ),
-        sa.PrimaryKeyConstraint("id"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_workshop_visit")),
     )
     with op.batch_alter_table("workshop_visit", schema=None) as batch_op:
         batch_op.create_index(
@@ -634,15 +606,13 @@ def upgrade() -> None:
         sa.Column("rework_due_date", sa.Date(), nullable=True),
         sa.Column("reviewed_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["reviewer_id"],
-            ["person.id"],
+            ["reviewer_id"], ["person.id"], name=op.f("fk_qc_review_reviewer_id_person")
         ),
         sa.ForeignKeyConstraint(
-            ["submission_id"],
-            ["submission.id"],
+            ["submission_id"], ["submission.id"], name=op.f("fk_qc_review_submission_id_submission")
         ),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("submission_id"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_qc_review")),
+        sa.UniqueConstraint("submission_id", name=op.f("uq_qc_review_submission_id")),
     )
     op.create_table(
         "submission_photo",
@@ -654,8 +624,9 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["submission_id"],
             ["submission.id"],
+            name=op.f("fk_submission_photo_submission_id_submission"),
         ),
-        sa.PrimaryKeyConstraint("id"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_submission_photo")),
     )
     with op.batch_alter_table("submission_photo", schema=None) as batch_op:
         batch_op.create_index(
