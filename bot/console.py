@@ -90,10 +90,13 @@ def _candidates(address: str) -> list[str]:
     return [*found, e164, f"whatsapp:{e164}"]
 
 
-async def resolve_identity(store: Store, address: str) -> ConsoleIdentity:
-    """The person behind ``address`` on any channel, linked to a console identity of that address.
+async def resolve_identity(
+    store: Store, address: str, *, channel: Channel = Channel.CONSOLE
+) -> ConsoleIdentity:
+    """The person behind ``address`` on any channel, linked to an identity of that address on
+    ``channel`` (the console, or the local web chat, which chats "as" someone the same way).
 
-    An address nobody has is a stranger on the console: they are offered registration.
+    An address nobody has is a stranger on that channel: they are offered registration.
     """
     address = address.strip()
     async with store.transaction() as session:
@@ -102,27 +105,33 @@ async def resolve_identity(store: Store, address: str) -> ConsoleIdentity:
             .where(col(ChannelIdentity.address).in_(_candidates(address)))
             .order_by(col(ChannelIdentity.id))
         )
-        identities = list(rows)
-        console = next((i for i in identities if i.channel is Channel.CONSOLE), None)
+        # The address exactly as given wins over its phone-number readings: a Telegram chat id
+        # such as 712345678 also reads as a Kenyan mobile, which may be somebody else's.
+        identities = sorted(rows, key=lambda identity: identity.address != address)
+        owner = identities[0].person_id if identities else None
+        console = next(
+            (i for i in identities if i.channel is channel and i.person_id == owner), None
+        )
         if console is None and identities:
             console = await link_identity(
-                session, person_id=identities[0].person_id, channel=Channel.CONSOLE, address=address
+                session, person_id=identities[0].person_id, channel=channel, address=address
             )
         if console is None:
             return ConsoleIdentity(address, None)
         return ConsoleIdentity(console.address, await session.get(Person, console.person_id))
 
 
-async def deliver(store: Store, address: str) -> list[Reply]:
-    """Everything queued for this console address, oldest first, marked sent."""
+async def deliver(store: Store, address: str, *, channel: Channel = Channel.CONSOLE) -> list[Reply]:
+    """Everything queued for this address on a self-dispatching channel (the console, the local
+    web chat), oldest first, marked sent."""
     async with store.transaction() as session:
-        messages = await queued_for(session, Channel.CONSOLE, address)
+        messages = await queued_for(session, channel, address)
         replies = []
         for message in messages:
             OUTBOX_TRANSITIONS.check(message.status, OutboxStatus.SENDING)
             message.status = OUTBOX_TRANSITIONS.check(OutboxStatus.SENDING, OutboxStatus.SENT)
             message.attempts += 1
-            message.provider_message_id = f"console-{message.id}"
+            message.provider_message_id = f"{channel}-{message.id}"
             replies.append(Reply.from_json(message.body))
         return replies
 

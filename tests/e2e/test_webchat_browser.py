@@ -1,0 +1,201 @@
+"""The local web chat in a real browser: Debian's headless Chromium driven by Selenium.
+
+The app is served by uvicorn on a free loopback port from the demo factory in SQLite. Only the
+browser and driver the machine's packages installed are used (``/usr/bin/chromium`` and
+``/usr/bin/chromedriver``); Selenium Manager is never asked to find or download one. Without them
+the test skips with a message, except in CI (``CI=true``), where it must run and so fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlmodel import col, select
+from starlette.applications import Starlette
+
+from bot.demo import seed_demo
+from bot.media import LocalMediaStore
+from bot.webchat import webchat_routes
+from conversations.engine import Engine
+from conversations.i18n import t
+from conversations.messages import Incoming
+from domain.model import Channel, ChannelIdentity, InboundMessage, Person, Role
+from domain.store import Store
+from tests.conftest import FakeClock
+from tests.fakes.server import serving
+from tests.integration.test_webchat_api import kept_files, png
+
+try:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.remote.webdriver import WebDriver
+    from selenium.webdriver.support.select import Select
+    from selenium.webdriver.support.wait import WebDriverWait
+except ImportError:  # a dev dependency; CI installs it, so there it must be present
+    if os.environ.get("CI") == "true":
+        raise
+    pytest.skip(
+        "selenium is not installed: `pip install -e '.[dev]'` to run the browser test",
+        allow_module_level=True,
+    )
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+# As this machine runs Chromium: no sandbox (we are root in a container), and nothing that
+# phones home, which the closed network would refuse over and over.
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=412,860",  # a phone's screen
+)
+WAIT_SECONDS = 15
+
+
+def _chromium_or_skip() -> None:
+    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.is_file()]
+    if not missing:
+        return
+    message = (
+        f"headless Chromium is not installed ({' and '.join(missing)} missing); "
+        "install Debian's packages with `apt-get install chromium chromium-driver` "
+        "(.ci/run does this in CI)"
+    )
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message}. CI must run the browser test.")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[WebDriver]:
+    _chromium_or_skip()
+    monkeypatch.setenv("SE_OFFLINE", "true")  # belt and braces: Selenium Manager stays offline
+    options = Options()
+    options.binary_location = str(CHROMIUM)
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
+    # An explicit driver path is what keeps Selenium from looking for (or fetching) a driver.
+    service = Service(
+        executable_path=str(CHROMEDRIVER), log_output=str(tmp_path / "chromedriver.log")
+    )
+    driver = webdriver.Chrome(service=service, options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _replies(driver: WebDriver) -> list[str]:
+    return [item.text for item in driver.find_elements(By.CSS_SELECTOR, "#log li.them")]
+
+
+def _wait_for_reply(driver: WebDriver, starting: str, after: int) -> str:
+    """The first reply after the ``after`` already shown that starts with ``starting``."""
+
+    def found(d: WebDriver) -> str | bool:
+        fresh = _replies(d)[after:]
+        return next((text for text in fresh if text.startswith(starting)), False)
+
+    return str(WebDriverWait(driver, WAIT_SECONDS).until(found))
+
+
+def _chat_in_the_browser(
+    driver: WebDriver, base: str, admin: Person, admin_address: str, photo: Path, shot: Path
+) -> None:
+    driver.get(f"{base}/")
+    wait = WebDriverWait(driver, WAIT_SECONDS)
+    who = driver.find_element(By.ID, "who")
+    wait.until(lambda _: who.is_enabled())
+    new_person = Select(who).first_selected_option
+    assert new_person.text == "A new person (try registering)"
+
+    # Pick the admin, say "menu" from the keyboard, and see the menu's buttons.
+    Select(who).select_by_value(admin_address)
+    wait.until(lambda d: d.find_element(By.ID, "chatting-as").text.startswith("Chatting as"))
+    assert admin.name in driver.find_element(By.ID, "chatting-as").text
+    message = driver.find_element(By.ID, "text")
+    message.send_keys("menu", Keys.ENTER)
+    title = t("en", "menu.title", name=admin.name)
+    assert _wait_for_reply(driver, title, 0).startswith(title)
+    pending_label = t("en", "menu.item.pending")
+    button = wait.until(
+        lambda d: next(
+            (b for b in d.find_elements(By.CSS_SELECTOR, "#log .choices button")
+             if b.text == pending_label),
+            False,
+        )
+    )  # fmt: skip
+    assert button.get_attribute("data-payload") == "menu:pending"
+
+    # Press a choice: its payload goes to the engine, which lists the artisans awaiting a visit.
+    shown = len(_replies(driver))
+    button.click()
+    pending = _wait_for_reply(driver, t("en", "agent.pending_title"), shown)
+    assert "/verify" in pending
+    mine = [item.text for item in driver.find_elements(By.CSS_SELECTOR, "#log li.me")]
+    assert mine == ["menu", pending_label]
+
+    # Send a photo file: it shows in the chat and the engine answers it.
+    shown = len(_replies(driver))
+    driver.find_element(By.ID, "photo").send_keys(str(photo))
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#log li.me img")) == 1)
+    wait.until(lambda d: len(_replies(d)) > shown)
+    assert driver.find_element(By.ID, "problem").get_attribute("hidden") is not None
+    driver.save_screenshot(str(shot))
+
+
+async def test_someone_picks_a_person_chats_presses_a_choice_and_sends_a_photo_in_chromium(
+    browser: WebDriver, store: Store, clock: FakeClock, tmp_path: Path
+) -> None:
+    async with store.transaction() as session:
+        await seed_demo(session, now=clock.now())
+        admin = (await session.exec(select(Person).where(Person.role == Role.ADMIN))).first()
+        assert admin is not None
+        whatsapp = (
+            await session.exec(select(ChannelIdentity).where(ChannelIdentity.person_id == admin.id))
+        ).one()
+    photo = tmp_path / "necklace.png"
+    photo_bytes = png(width=64, height=48)
+    photo.write_bytes(photo_bytes)
+    media_dir = tmp_path / "media"
+    shot = Path(os.environ.get("KARAKANA_WEBCHAT_SCREENSHOT", tmp_path / "webchat.png"))
+    app = Starlette(
+        routes=webchat_routes(store, Engine(store), LocalMediaStore(media_dir), clock=clock.now)
+    )
+
+    async with serving(app) as base:
+        await asyncio.to_thread(
+            _chat_in_the_browser, browser, base, admin, whatsapp.address, photo, shot
+        )
+
+    [(kept, content)] = kept_files(media_dir).items()
+    assert content == photo_bytes
+    async with store.transaction() as session:
+        inbound = [
+            Incoming.from_json(row.payload)
+            for row in await session.exec(
+                select(InboundMessage)
+                .where(InboundMessage.channel == Channel.WEB)
+                .order_by(col(InboundMessage.id))
+            )
+        ]
+    assert [m.button_payload for m in inbound] == [None, "menu:pending", None]
+    assert [(m.media[0].ref, m.media[0].content_type) for m in inbound if m.media] == [
+        (kept, "image/png")
+    ]
+    assert {m.address for m in inbound} == {whatsapp.address}
+    assert (await asyncio.to_thread(shot.read_bytes)).startswith(b"\x89PNG")
