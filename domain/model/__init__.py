@@ -73,6 +73,7 @@ from domain.model.production import (
     SubmissionStatus,
     WorkshopVisit,
 )
+from domain.model.scheduling import SchedulerLease
 
 __all__ = [
     "ALLOCATION_TRANSITIONS",
@@ -133,6 +134,7 @@ __all__ = [
     "QcReason",
     "QcReview",
     "Role",
+    "SchedulerLease",
     "Submission",
     "SubmissionPhoto",
     "SubmissionStatus",

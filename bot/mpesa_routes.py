@@ -1,0 +1,133 @@
+"""Daraja's callbacks: B2C results, queue timeouts, and transaction status answers.
+
+Every callback is answered 200 with Daraja's acknowledgement body, whatever we made of it,
+because Daraja keeps retrying anything else; what we made of it is logged and, for tests and
+operators, put in ``ResultDesc``. Only a payout we know (by its OriginatorConversationID) is ever
+touched, a repeat changes nothing, and a result that arrives before the request's own answer
+settles the payout from the stored originator id alone.
+
+Daraja does not sign callbacks. Nothing here trusts a callback beyond the originator ids we made
+ourselves (random UUIDs), and a contradictory result never moves money: it is logged for a
+person to check with Safaricom.
+
+Routes (mounted under the public base URL given to Daraja):
+
+- ``POST /mpesa/b2c/result``      B2C ResultURL
+- ``POST /mpesa/b2c/timeout``     B2C QueueTimeOutURL
+- ``POST /mpesa/status/result``   transaction status ResultURL (``?originator=<id>``)
+- ``POST /mpesa/status/timeout``  transaction status QueueTimeOutURL
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from bot.mpesa import (
+    MalformedCallback,
+    PaymentState,
+    parse_payment_result,
+    parse_status_result,
+)
+from bot.payout_runner import Applied, Notifier, PaymentGateway, PayoutRunner, no_notifications
+from domain.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def _ack(what: str) -> JSONResponse:
+    return JSONResponse({"ResultCode": 0, "ResultDesc": what})
+
+
+async def _body(request: Request) -> dict[str, Any] | None:
+    try:
+        body = json.loads(await request.body())
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def mpesa_routes(
+    store: Store,
+    *,
+    gateway: PaymentGateway,
+    clock: Callable[[], datetime],
+    notify: Notifier = no_notifications,
+) -> list[BaseRoute]:
+    """The callback endpoints. ``gateway`` (the Daraja client) is needed to resend a request
+    M-Pesa never got; ``notify`` queues the messages about a settlement in its transaction."""
+    runner = PayoutRunner(store, gateway, clock=clock, notify=notify)
+
+    async def b2c_result(request: Request) -> JSONResponse:
+        body = await _body(request)
+        try:
+            result = parse_payment_result(body or {})
+        except MalformedCallback as exc:
+            log.warning("B2C result callback ignored: %s", exc)
+            return _ack(f"ignored: {exc}")
+        applied = await runner.apply_payment_result(result)
+        if applied is Applied.UNKNOWN_ID:
+            log.warning(
+                "B2C result for unknown OriginatorConversationID %s ignored",
+                result.originator_conversation_id,
+            )
+            return _ack("ignored: unknown OriginatorConversationID")
+        return _ack(applied.value)
+
+    async def b2c_timeout(request: Request) -> JSONResponse:
+        body = await _body(request)
+        try:
+            result = parse_payment_result(body or {})
+        except MalformedCallback as exc:
+            log.warning("B2C queue timeout callback ignored: %s", exc)
+            return _ack(f"ignored: {exc}")
+        applied = await runner.apply_queue_timeout(result.originator_conversation_id)
+        if applied is Applied.UNKNOWN_ID:
+            log.warning(
+                "B2C queue timeout for unknown OriginatorConversationID %s ignored",
+                result.originator_conversation_id,
+            )
+            return _ack("ignored: unknown OriginatorConversationID")
+        return _ack(applied.value)
+
+    async def status_result(request: Request) -> JSONResponse:
+        originator = request.query_params.get("originator", "")
+        body = await _body(request)
+        try:
+            status = parse_status_result(body or {})
+        except MalformedCallback as exc:
+            log.warning("status result callback ignored: %s", exc)
+            return _ack(f"ignored: {exc}")
+        if not originator:
+            return _ack("ignored: no originator in the URL")
+        if status.state is PaymentState.MISSING:
+            # The resend is a network call: answer Daraja first, then send.
+            return JSONResponse(
+                {"ResultCode": 0, "ResultDesc": "resending"},
+                background=BackgroundTask(runner.apply_status_result, originator, status),
+            )
+        applied = await runner.apply_status_result(originator, status)
+        if applied is Applied.UNKNOWN_ID:
+            log.warning("status result for unknown OriginatorConversationID %s ignored", originator)
+            return _ack("ignored: unknown OriginatorConversationID")
+        return _ack(applied.value)
+
+    async def status_timeout(request: Request) -> JSONResponse:
+        # The query itself timed out in M-Pesa's queue; the next in-doubt sweep asks again.
+        log.info("status query timed out for %s", request.query_params.get("originator", "?"))
+        return _ack("noted")
+
+    return [
+        Route("/mpesa/b2c/result", b2c_result, methods=["POST"]),
+        Route("/mpesa/b2c/timeout", b2c_timeout, methods=["POST"]),
+        Route("/mpesa/status/result", status_result, methods=["POST"]),
+        Route("/mpesa/status/timeout", status_timeout, methods=["POST"]),
+    ]

@@ -1,0 +1,307 @@
+"""Sending approved payouts to M-Pesa exactly once, and settling them from what M-Pesa says.
+
+The rule that makes it exactly once: a payout's ``OriginatorConversationID`` is stored with the
+payout when the batch is made, the payout is marked *sending* and committed before the request
+goes out, and no transaction is open while we wait for M-Pesa. So whatever dies when:
+
+- before the commit of *sending*: the payout is still pending and is simply sent next time;
+- after it: the payout is in doubt (sending or unknown). It is never sent again blindly: a
+  transaction status query asks M-Pesa, whose answer (by callback) settles it, or, if M-Pesa has
+  no such payment, lets the same request — same originator id, which M-Pesa deduplicates — go
+  again.
+
+Settling posts or voids the payout's pending ledger transfer (``domain.payouts``) and queues the
+messages about it in the same transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.mpesa import PaymentResult, PaymentState, RequestAnswer, RequestOutcome, StatusResult
+from domain import events, payouts
+from domain.errors import DomainError, NotFound
+from domain.model import PAYOUT_TRANSITIONS, Payout, PayoutStatus
+from domain.phone import mask
+from domain.store import Store
+
+log = logging.getLogger(__name__)
+
+Notifier = Callable[[AsyncSession, Sequence[events.Event], datetime], Awaitable[object]]
+"""Turns the events of a settlement into outbox messages, inside its transaction."""
+
+
+class PaymentGateway(Protocol):
+    """What the runner needs from M-Pesa (``bot.mpesa.DarajaClient`` in production)."""
+
+    async def send_payment(
+        self, *, originator_conversation_id: str, msisdn: str, amount_cents: int, occasion: str = ""
+    ) -> RequestAnswer: ...
+
+    async def query_status(
+        self, *, originator_conversation_id: str, transaction_id: str | None = None
+    ) -> bool: ...
+
+
+class Applied(StrEnum):
+    """What a callback or answer did to a payout."""
+
+    SETTLED = "settled"  # the payout is now paid or failed
+    UNCHANGED = "unchanged"  # it was already final, or the news changes nothing (a repeat)
+    IN_DOUBT = "in_doubt"  # now waiting for a status query
+    RESENT = "resent"  # M-Pesa never got it: the same request went again
+    UNKNOWN_ID = "unknown_id"  # no payout has this originator id: ignored
+    CONFLICT = "conflict"  # contradicts what we recorded: left alone for a person to check
+
+
+@dataclass
+class RunReport:
+    sent: list[str] = field(default_factory=list)  # originator ids requested
+    queried: list[str] = field(default_factory=list)  # originator ids asked about
+
+
+async def no_notifications(_s: AsyncSession, _e: Sequence[events.Event], _n: datetime) -> None:
+    return None
+
+
+def _failure_code(answer: RequestAnswer) -> str:
+    code = (answer.code or "").strip()
+    return code if code.lstrip("-").isdigit() else "-1"
+
+
+class PayoutRunner:
+    """Drives payouts through M-Pesa; shared by the batch job and the callback routes."""
+
+    def __init__(
+        self,
+        store: Store,
+        gateway: PaymentGateway,
+        *,
+        clock: Callable[[], datetime],
+        notify: Notifier = no_notifications,
+    ) -> None:
+        self.store = store
+        self.gateway = gateway
+        self.clock = clock
+        self.notify = notify
+
+    # -- sending -------------------------------------------------------------------------------
+
+    async def run(self, *, in_doubt_after: timedelta = timedelta(0)) -> RunReport:
+        """Resolve payouts left in doubt (by a query, never a resend), then send every payout of
+        an approved batch that has not gone yet. Safe to run again at any time."""
+        report = RunReport()
+        report.queried = await self.query_in_doubt(older_than=in_doubt_after)
+        async with self.store.read() as session:
+            waiting = [p.originator_conversation_id for p in await payouts.payouts_to_send(session)]
+        for originator_id in waiting:
+            if await self.send(originator_id):
+                report.sent.append(originator_id)
+        return report
+
+    async def send(self, originator_id: str) -> bool:
+        """Send one payout that has not been sent; False if it was no longer waiting."""
+        async with self.store.transaction() as session:
+            if (await _locked(session, originator_id)).status is not PayoutStatus.PENDING:
+                return False  # sent meanwhile (another run): in doubt, so queried, not resent
+            payout = await payouts.mark_sending(
+                session, originator_conversation_id=originator_id, now=self.clock()
+            )
+        # Committed: from here on a crash leaves the payout in doubt, to be queried.
+        await self._request(payout)
+        return True
+
+    async def _request(self, payout: Payout) -> Applied:
+        answer = await self.gateway.send_payment(
+            originator_conversation_id=payout.originator_conversation_id,
+            msisdn=payout.msisdn,
+            amount_cents=payout.amount_cents,
+            occasion=f"payout {payout.id}",
+        )
+        return await self.record_answer(payout.originator_conversation_id, answer)
+
+    async def record_answer(self, originator_id: str, answer: RequestAnswer) -> Applied:
+        """Record M-Pesa's immediate answer to a payment request.
+
+        The result callback may have come first and settled the payout already; then only
+        M-Pesa's ConversationID is kept.
+        """
+        now = self.clock()
+        outcome = answer.outcome
+        async with self.store.transaction() as session:
+            payout = await _locked(session, originator_id)
+            if answer.conversation_id:
+                await payouts.record_conversation_id(
+                    session,
+                    originator_conversation_id=originator_id,
+                    conversation_id=answer.conversation_id,
+                    now=now,
+                )
+            if PAYOUT_TRANSITIONS.is_final(payout.status) or outcome is RequestOutcome.ACCEPTED:
+                return Applied.UNCHANGED
+            if outcome is RequestOutcome.REJECTED:
+                await payouts.settle_failure(
+                    session,
+                    originator_conversation_id=originator_id,
+                    result_code=_failure_code(answer),
+                    result_desc=f"M-Pesa refused the request: {answer.code} {answer.description}",
+                    now=now,
+                )
+                await self.notify(session, events.drain(session), now)
+                log.warning("payout %s refused by M-Pesa: %s", payout.id, answer.description)
+                return Applied.SETTLED
+            await payouts.mark_unknown(session, originator_conversation_id=originator_id, now=now)
+        if outcome is RequestOutcome.DUPLICATE:
+            # M-Pesa already has this request: ask what became of it, never send it again.
+            await self.gateway.query_status(originator_conversation_id=originator_id)
+        return Applied.IN_DOUBT
+
+    async def query_in_doubt(self, *, older_than: timedelta = timedelta(0)) -> list[str]:
+        """Ask M-Pesa about every payout sent without a final answer for ``older_than``."""
+        cutoff = self.clock() - older_than
+        async with self.store.read() as session:
+            doubtful = [
+                (p.originator_conversation_id, p.mpesa_receipt)
+                for p in await payouts.payouts_in_doubt(session)
+                if p.updated_at <= cutoff
+            ]
+        asked = []
+        for originator_id, receipt in doubtful:
+            if await self.gateway.query_status(
+                originator_conversation_id=originator_id, transaction_id=receipt
+            ):
+                asked.append(originator_id)
+        return asked
+
+    # -- settling from callbacks ------------------------------------------------------------------
+
+    async def apply_payment_result(self, result: PaymentResult) -> Applied:
+        """A B2C result callback: settle the payout from its originator id alone (it may come
+        before the request's own answer). A repeat changes nothing."""
+        now = self.clock()
+        originator_id = result.originator_conversation_id
+        try:
+            async with self.store.transaction() as session:
+                payout = await _locked(session, originator_id)
+                before = payout.status
+                if result.conversation_id:
+                    await payouts.record_conversation_id(
+                        session,
+                        originator_conversation_id=originator_id,
+                        conversation_id=result.conversation_id,
+                        now=now,
+                    )
+                if result.succeeded:
+                    if not result.transaction_id:
+                        log.error("payout %s: success without a transaction id", payout.id)
+                        return Applied.CONFLICT
+                    payout = await payouts.settle_success(
+                        session,
+                        originator_conversation_id=originator_id,
+                        mpesa_receipt=result.transaction_id,
+                        result_code=0,
+                        result_desc=result.result_desc,
+                        now=now,
+                    )
+                else:
+                    payout = await payouts.settle_failure(
+                        session,
+                        originator_conversation_id=originator_id,
+                        result_code=result.result_code,
+                        result_desc=result.result_desc or None,
+                        now=now,
+                    )
+                await self.notify(session, events.drain(session), now)
+        except NotFound:
+            return Applied.UNKNOWN_ID
+        except DomainError as exc:
+            log.error("payout result for %s not applied: %s", originator_id, exc)
+            return Applied.CONFLICT
+        if payout.status is before:
+            return Applied.UNCHANGED
+        log.info("payout %s to %s %s", payout.id, mask(payout.msisdn), payout.status.value)
+        return Applied.SETTLED
+
+    async def apply_queue_timeout(self, originator_id: str) -> Applied:
+        """M-Pesa's queue timed out on a request: its fate is unknown until a status query."""
+        now = self.clock()
+        try:
+            async with self.store.transaction() as session:
+                payout = await _locked(session, originator_id)
+                if payout.status is not PayoutStatus.SENDING:
+                    return Applied.UNCHANGED  # already final (out of order) or already in doubt
+                await payouts.mark_unknown(
+                    session, originator_conversation_id=originator_id, now=now
+                )
+        except NotFound:
+            return Applied.UNKNOWN_ID
+        return Applied.IN_DOUBT
+
+    async def apply_status_result(self, originator_id: str, status: StatusResult) -> Applied:
+        """A transaction status query's answer: settle, or resend the very same request."""
+        if status.state is PaymentState.PAID:
+            assert status.receipt is not None
+            return await self.apply_payment_result(
+                PaymentResult(
+                    originator_conversation_id=originator_id,
+                    conversation_id=None,
+                    result_code=0,
+                    result_desc=status.result_desc,
+                    transaction_id=status.receipt,
+                    completed_at=None,
+                )
+            )
+        if status.state is PaymentState.FAILED:
+            return await self.apply_payment_result(
+                PaymentResult(
+                    originator_conversation_id=originator_id,
+                    conversation_id=None,
+                    result_code=status.result_code if status.result_code != 0 else -1,
+                    result_desc=status.result_desc,
+                    transaction_id=None,
+                    completed_at=None,
+                )
+            )
+        if status.state is PaymentState.PENDING:
+            return Applied.UNCHANGED
+        return await self.resend(originator_id)
+
+    async def resend(self, originator_id: str) -> Applied:
+        """M-Pesa has no payment with this id: send the same request again (same id, so if the
+        first copy turns up after all, M-Pesa refuses one of them as a duplicate)."""
+        now = self.clock()
+        try:
+            async with self.store.transaction() as session:
+                payout = await _locked(session, originator_id)
+                if payout.status not in (PayoutStatus.SENDING, PayoutStatus.UNKNOWN):
+                    return Applied.UNCHANGED
+                payout = await payouts.mark_sending(
+                    session, originator_conversation_id=originator_id, now=now
+                )
+        except NotFound:
+            return Applied.UNKNOWN_ID
+        applied = await self._request(payout)
+        return Applied.RESENT if applied is not Applied.SETTLED else applied
+
+
+async def _locked(session: AsyncSession, originator_id: str) -> Payout:
+    """The payout, locked for this transaction and re-read (callbacks and answers may race)."""
+    payout = (
+        await session.exec(
+            select(Payout)
+            .where(Payout.originator_conversation_id == originator_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).first()
+    if payout is None:
+        raise NotFound("payout with originator conversation id", originator_id)
+    return payout

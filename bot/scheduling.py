@@ -1,0 +1,242 @@
+"""APScheduler's AsyncIOScheduler, with Karakana's jobs and their dependencies wired in.
+
+Every job fires on its trigger *and once at start-up*; each firing goes through
+``scheduler.leases.run_once``, so with several bot processes on one database each scheduled run
+happens in exactly one of them, and a run missed while every process was down happens once when
+the first one starts (the lease remembers the last slot that ran). APScheduler's own
+``coalesce`` and ``misfire_grace_time`` fold runs missed while the process was merely busy.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from functools import partial
+from pathlib import Path
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
+from apscheduler.triggers.base import BaseTrigger  # type: ignore[import-untyped]
+from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
+from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.payout_runner import PayoutRunner
+from conversations.i18n import Catalogue
+from conversations.payout_notices import RevenueBand, queue_payout_notifications
+from domain import events
+from domain.store import Store
+from scheduler import jobs
+from scheduler.leases import NAIROBI, Daily, Every, Schedule, Weekly, run_once
+
+log = logging.getLogger(__name__)
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledJob:
+    name: str
+    schedule: Schedule
+    work: Callable[[], Awaitable[object]]
+    ttl: timedelta = timedelta(minutes=30)  # how long a claim holds before another may take over
+
+
+def default_holder() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def trigger_for(schedule: Schedule) -> BaseTrigger:
+    if isinstance(schedule, Every):
+        # Counted from the same epoch as the slots, so firings land on slot boundaries.
+        return IntervalTrigger(
+            seconds=schedule.interval.total_seconds(),
+            start_date=schedule.slot(datetime(2000, 1, 3, tzinfo=NAIROBI)),
+            timezone=NAIROBI,
+        )
+    if isinstance(schedule, Daily):
+        at = schedule.at
+        return CronTrigger(hour=at.hour, minute=at.minute, second=at.second, timezone=schedule.zone)
+    at = schedule.at
+    return CronTrigger(
+        day_of_week=WEEKDAYS[schedule.weekday],
+        hour=at.hour,
+        minute=at.minute,
+        second=at.second,
+        timezone=schedule.zone,
+    )
+
+
+async def _fire(
+    store: Store, job: ScheduledJob, holder: str, clock: Callable[[], datetime]
+) -> None:
+    try:
+        ran = await run_once(
+            store, job.name, job.schedule, job.work, holder=holder, clock=clock, ttl=job.ttl
+        )
+    except Exception:
+        return  # logged by run_once; the claim is released so the next firing retries
+    if ran:
+        log.info("scheduled job %s ran", job.name)
+
+
+def build_scheduler(
+    store: Store,
+    scheduled: Sequence[ScheduledJob],
+    *,
+    clock: Callable[[], datetime],
+    holder: str | None = None,
+    catch_up: bool = True,
+) -> AsyncIOScheduler:
+    """A scheduler (not started) firing ``scheduled``; start it inside the running loop."""
+    who = holder or default_holder()
+    scheduler = AsyncIOScheduler(
+        timezone=NAIROBI,
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
+    )
+    for job in scheduled:
+        options: dict[str, object] = {}
+        if catch_up:
+            options["next_run_time"] = clock()  # a missed slot runs now; a done one is skipped
+        scheduler.add_job(
+            partial(_fire, store, job, who, clock),
+            trigger_for(job.schedule),
+            id=job.name,
+            name=job.name,
+            replace_existing=True,
+            **options,
+        )
+    return scheduler
+
+
+# --- Karakana's jobs ------------------------------------------------------------------------
+
+
+def payout_notifier(
+    catalogue: Catalogue, band: RevenueBand | None
+) -> Callable[[AsyncSession, Sequence[events.Event], datetime], Awaitable[object]]:
+    async def notify(
+        session: AsyncSession, recorded: Sequence[events.Event], now: datetime
+    ) -> None:
+        await queue_payout_notifications(session, recorded, catalogue=catalogue, now=now, band=band)
+
+    return notify
+
+
+@dataclass(frozen=True, slots=True)
+class JobSettings:
+    """The settings the jobs read; bot/main.py fills it from ``Settings``."""
+
+    match_interval: timedelta = timedelta(minutes=15)
+    offer_expiry_interval: timedelta = timedelta(minutes=5)
+    payout_weekday: int = 4  # Friday
+    payout_time: time = time(10, 0)
+    payout_minimum_cents: int = 50_000
+    payout_auto_approve_limit_cents: int = 0  # 0: an admin always approves
+    payout_send_interval: timedelta = timedelta(minutes=10)
+    payouts_in_doubt_after: timedelta = timedelta(minutes=10)
+    reminders_time: time = time(8, 0)
+    reminders_due_soon: timedelta = timedelta(days=2)
+    housekeeping_time: time = time(3, 0)
+    retraining_time: time = time(2, 0)
+    media_root: Path | None = None
+    media_max_age: timedelta = timedelta(days=30)
+    outbox_max_age: timedelta = timedelta(days=30)
+    revenue_band: RevenueBand | None = None  # the configured REVENUE_SHARE band
+
+
+def karakana_jobs(
+    store: Store,
+    *,
+    clock: Callable[[], datetime],
+    catalogue: Catalogue,
+    settings: JobSettings,
+    runner: PayoutRunner | None = None,
+    match: jobs.MatchRound | None = None,
+    retrain: Callable[[], Awaitable[object]] | None = None,
+) -> list[ScheduledJob]:
+    """The standard job list; a job whose dependency is missing (no M-Pesa, no matching model
+    yet) is left out rather than failing at run time."""
+    notify = jobs.default_notify(catalogue)
+    listed: list[ScheduledJob] = []
+    if match is not None:
+        listed.append(
+            ScheduledJob(
+                "matching_round",
+                Every(settings.match_interval),
+                partial(jobs.run_matching_round, store, clock=clock, match=match, notify=notify),
+            )
+        )
+    listed.append(
+        ScheduledJob(
+            "expire_offers",
+            Every(settings.offer_expiry_interval),
+            partial(jobs.expire_offers, store, clock=clock, notify=notify, rematch=match),
+        )
+    )
+    listed.append(
+        ScheduledJob(
+            "reminders",
+            Daily(settings.reminders_time),
+            partial(
+                jobs.send_reminders,
+                store,
+                clock=clock,
+                catalogue=catalogue,
+                due_soon=settings.reminders_due_soon,
+            ),
+        )
+    )
+    if runner is not None:
+        listed.append(
+            ScheduledJob(
+                "weekly_payout_batch",
+                Weekly(settings.payout_weekday, settings.payout_time),
+                partial(
+                    jobs.weekly_payout_batch,
+                    store,
+                    clock=clock,
+                    minimum_cents=settings.payout_minimum_cents,
+                    auto_approve_limit_cents=settings.payout_auto_approve_limit_cents,
+                    notify=payout_notifier(catalogue, settings.revenue_band),
+                    send=partial(runner.run, in_doubt_after=settings.payouts_in_doubt_after),
+                ),
+                ttl=timedelta(hours=2),
+            )
+        )
+        # Sends batches an admin approved since, and asks M-Pesa about payouts in doubt.
+        listed.append(
+            ScheduledJob(
+                "send_payouts",
+                Every(settings.payout_send_interval),
+                partial(runner.run, in_doubt_after=settings.payouts_in_doubt_after),
+                ttl=timedelta(hours=1),
+            )
+        )
+    listed.append(
+        ScheduledJob(
+            "housekeeping",
+            Daily(settings.housekeeping_time),
+            partial(
+                jobs.housekeeping,
+                store,
+                clock=clock,
+                media_root=settings.media_root,
+                media_max_age=settings.media_max_age,
+                outbox_max_age=settings.outbox_max_age,
+            ),
+        )
+    )
+    if retrain is not None:
+        listed.append(
+            ScheduledJob(
+                "nightly_retraining",
+                Daily(settings.retraining_time),
+                partial(jobs.nightly_retraining, retrain),
+                ttl=timedelta(hours=3),
+            )
+        )
+    return listed

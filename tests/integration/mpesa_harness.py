@@ -1,0 +1,178 @@
+"""Payouts wired to a fake Daraja over loopback: our callback routes on one uvicorn, the fake on
+another, a real Daraja client between them, a real SQLite (or PostgreSQL) store underneath."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.applications import Starlette
+
+from bot.mpesa import DarajaClient, DarajaConfig, RequestAnswer, security_credential
+from bot.mpesa_routes import mpesa_routes
+from bot.payout_runner import Notifier, PayoutRunner
+from conversations.i18n import Catalogue
+from conversations.payout_notices import RevenueBand, queue_payout_notifications
+from domain import events, ledger, payouts
+from domain.model import Channel, ChannelIdentity, Payout, Role
+from domain.store import Store
+from tests.fakes.daraja_api import FakeDaraja
+from tests.fakes.server import serving
+from tests.integration.ledger_people import add_artisan, add_person
+
+INITIATOR_PASSWORD = "Safaricom999!*!"
+BAND = RevenueBand(low=Decimal("0.25"), high=Decimal("0.40"))
+
+
+def self_signed_certificate() -> tuple[bytes, rsa.RSAPrivateKey]:
+    """A throwaway certificate in the role of M-Pesa's public one, with its private key."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fake.safaricom.test")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    return certificate.public_bytes(serialization.Encoding.PEM), key
+
+
+_CERTIFICATE: tuple[bytes, rsa.RSAPrivateKey] | None = None
+
+
+def certificate() -> tuple[bytes, rsa.RSAPrivateKey]:
+    global _CERTIFICATE
+    if _CERTIFICATE is None:
+        _CERTIFICATE = self_signed_certificate()
+    return _CERTIFICATE
+
+
+def daraja_config(api_base_url: str, callback_base_url: str, *, timeout: float) -> DarajaConfig:
+    return DarajaConfig(
+        api_base_url=api_base_url,
+        consumer_key=FakeDaraja.consumer_key,
+        consumer_secret=FakeDaraja.consumer_secret,
+        shortcode="600999",
+        initiator_name="karakana_api",
+        security_credential=security_credential(INITIATOR_PASSWORD, certificate()[0]),
+        callback_base_url=callback_base_url,
+        request_timeout=timeout,
+    )
+
+
+class LateGateway:
+    """The routes need a gateway before the client (which needs the routes' URL) exists."""
+
+    client: DarajaClient
+
+    async def send_payment(
+        self, *, originator_conversation_id: str, msisdn: str, amount_cents: int, occasion: str = ""
+    ) -> RequestAnswer:
+        return await self.client.send_payment(
+            originator_conversation_id=originator_conversation_id,
+            msisdn=msisdn,
+            amount_cents=amount_cents,
+            occasion=occasion,
+        )
+
+    async def query_status(
+        self, *, originator_conversation_id: str, transaction_id: str | None = None
+    ) -> bool:
+        return await self.client.query_status(
+            originator_conversation_id=originator_conversation_id, transaction_id=transaction_id
+        )
+
+
+def notifier(catalogue: Catalogue | None = None) -> Notifier:
+    loaded = catalogue or Catalogue.load()
+
+    async def notify(
+        session: AsyncSession, recorded: Sequence[events.Event], now: datetime
+    ) -> None:
+        await queue_payout_notifications(session, recorded, catalogue=loaded, now=now, band=BAND)
+
+    return notify
+
+
+@dataclass
+class Harness:
+    store: Store
+    daraja: FakeDaraja
+    client: DarajaClient
+    runner: PayoutRunner
+    callbacks_url: str
+
+
+@contextlib.asynccontextmanager
+async def mpesa_harness(
+    store: Store, clock: Callable[[], datetime], *, request_timeout: float = 1.0, hang: float = 2.0
+) -> AsyncIterator[Harness]:
+    gateway = LateGateway()
+    notify = notifier()
+    app = Starlette(routes=mpesa_routes(store, gateway=gateway, clock=clock, notify=notify))
+    async with (
+        serving(app) as callbacks_url,  # outermost: the fake's callback client closes first
+        FakeDaraja(hang_seconds=hang).running() as daraja,
+        DarajaClient(
+            daraja_config(daraja.base_url, callbacks_url, timeout=request_timeout)
+        ) as client,
+    ):
+        gateway.client = client
+        runner = PayoutRunner(store, client, clock=clock, notify=notify)
+        yield Harness(store, daraja, client, runner, callbacks_url)
+
+
+async def approved_batch(
+    store: Store,
+    now: datetime,
+    earnings: Sequence[int],
+    *,
+    with_identities: bool = True,
+) -> tuple[int, list[int]]:
+    """Artisans owed ``earnings`` (cents), an admin, and one approved batch paying them all."""
+    async with store.transaction() as session:
+        admin = await add_person(session, "Amina", Role.ADMIN, now=now)
+        artisans = []
+        for n, cents in enumerate(earnings):
+            artisan = await add_artisan(
+                session, f"Artisan {n}", now=now, mpesa_number=f"+2547{n:08d}"
+            )
+            await ledger.record_earning(
+                session, artisan_id=artisan, amount_cents=cents, reference=f"work:{n}", now=now
+            )
+            artisans.append(artisan)
+            if with_identities:
+                session.add(
+                    ChannelIdentity(
+                        person_id=artisan, channel=Channel.TELEGRAM, address=f"tg-{artisan}"
+                    )
+                )
+        if with_identities:
+            session.add(ChannelIdentity(person_id=admin, channel=Channel.TELEGRAM, address="tg-a"))
+        batch = await payouts.create_payout_batch(session, minimum_cents=100, now=now)
+        assert batch is not None
+        assert batch.id is not None
+        await payouts.approve_batch(session, batch_id=batch.id, admin_id=admin, now=now)
+        events.drain(session)
+    return batch.id, artisans
+
+
+async def all_payouts(store: Store) -> list[Payout]:
+    async with store.read() as session:
+        rows = list((await session.exec(select(Payout).order_by(Payout.id))).all())
+        session.expunge_all()  # keep them readable after the snapshot ends
+    return rows

@@ -1,0 +1,123 @@
+"""Each scheduled run happens in exactly one process, and a run missed while down happens once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+
+from bot.scheduling import ScheduledJob, build_scheduler
+from domain.store import Store
+from scheduler.leases import Daily, Every, Weekly, run_once, slot_key
+from tests.conftest import FakeClock, _fresh_schema
+
+
+def test_slots_fall_on_the_schedule_in_nairobi_time() -> None:
+    tuesday = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)  # 15:00 in Nairobi
+    assert slot_key(Weekly(0, time(9, 0)).slot(tuesday)) == "2026-03-02T09:00:00"
+    assert slot_key(Weekly(1, time(16, 0)).slot(tuesday)) == "2026-02-24T16:00:00"
+    assert slot_key(Daily(time(15, 0)).slot(tuesday)) == "2026-03-03T15:00:00"
+    assert slot_key(Every(timedelta(minutes=15)).slot(tuesday + timedelta(minutes=7))) == (
+        "2026-03-03T15:00:00"
+    )
+
+
+async def test_a_run_missed_while_down_happens_once_at_start_up(
+    any_store: Store, clock: FakeClock
+) -> None:
+    ran: list[datetime] = []
+
+    async def work() -> None:
+        ran.append(clock.now())
+
+    weekly = Weekly(0, time(9, 0))  # Mondays 09:00 Nairobi; the clock starts Monday 10:00
+    assert await run_once(any_store, "payouts", weekly, work, holder="a", clock=clock.now)
+    clock.advance(days=8)  # down over the next Monday's run
+    assert await run_once(any_store, "payouts", weekly, work, holder="b", clock=clock.now)
+    assert not await run_once(any_store, "payouts", weekly, work, holder="c", clock=clock.now)
+    clock.advance(hours=1)
+    assert not await run_once(any_store, "payouts", weekly, work, holder="a", clock=clock.now)
+    assert len(ran) == 2
+
+
+async def test_a_failed_run_is_released_and_retried(any_store: Store, clock: FakeClock) -> None:
+    attempts: list[int] = []
+
+    async def flaky() -> None:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("M-Pesa was down")
+
+    daily = Daily(time(8, 0))
+    with pytest.raises(RuntimeError, match="M-Pesa was down"):
+        await run_once(any_store, "reminders", daily, flaky, holder="a", clock=clock.now)
+    assert await run_once(any_store, "reminders", daily, flaky, holder="b", clock=clock.now)
+    assert len(attempts) == 2
+
+
+async def test_many_processes_firing_the_same_slot_run_it_once(backend_url: str) -> None:
+    stores = [Store.from_url(backend_url) for _ in range(4)]
+    await _fresh_schema(stores[0])
+    ran: list[str] = []
+
+    async def work(who: str) -> None:
+        ran.append(who)
+        await asyncio.sleep(0.05)
+
+    now = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
+    try:
+        results = await asyncio.gather(
+            *(
+                run_once(
+                    s,
+                    "matching_round",
+                    Every(timedelta(minutes=15)),
+                    lambda who=f"p{n}": work(who),
+                    holder=f"p{n}",
+                    clock=lambda: now,
+                )
+                for n, s in enumerate(stores)
+                for _ in range(3)
+            )
+        )
+    finally:
+        for s in stores:
+            await s.close()
+    assert sum(results) == 1
+    assert len(ran) == 1
+
+
+async def test_two_schedulers_on_one_database_run_each_job_run_once(backend_url: str) -> None:
+    stores = [Store.from_url(backend_url), Store.from_url(backend_url)]
+    await _fresh_schema(stores[0])
+    runs: list[tuple[str, str]] = []
+
+    def now() -> datetime:
+        return datetime.now(UTC)
+
+    def job_for(holder: str) -> ScheduledJob:
+        async def work() -> None:
+            runs.append((holder, slot_key(Every(timedelta(seconds=1)).slot(now()))))
+
+        return ScheduledJob("tick", Every(timedelta(seconds=1)), work)
+
+    schedulers = [
+        build_scheduler(store, [job_for(name)], clock=now, holder=name)
+        for store, name in zip(stores, ("first", "second"), strict=True)
+    ]
+    try:
+        for scheduler in schedulers:
+            scheduler.start()
+        await asyncio.sleep(2.6)
+    finally:
+        for scheduler in schedulers:
+            scheduler.shutdown(wait=False)
+        await asyncio.sleep(0.1)
+        for store in stores:
+            await store.close()
+    per_slot = Counter(slot for _, slot in runs)
+    assert per_slot, "nothing ran"
+    assert max(per_slot.values()) == 1, per_slot
+    assert len(per_slot) >= 2
