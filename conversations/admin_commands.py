@@ -1,0 +1,805 @@
+"""Slash commands for admins, the same on every channel, each answered in the admin's language.
+
+Orders: ``/orders [status]``, ``/order <id>``, ``/neworder`` (guided), ``/import_orders`` (caption
+of an attached CSV), ``/confirm <id>``, ``/cancel <id> [reason]``, ``/ship <id>``. Production:
+``/jobs [late]``, ``/match``, ``/why <artisan> <job>``. Artisans: ``/artisans [skill|area]``,
+``/artisan <id>``, ``/pause <id>``, ``/resume <id>``, ``/broadcast <skill|area|all> <text>``.
+Money: ``/payouts``, ``/approve_payouts [batch]``. The factory: ``/stats``, ``/deadletters``,
+``/retry <id>``. ``/help`` (a global word) lists them from the usage msgids below.
+
+Only admins may run any of them: ``slash.run_slash`` refuses everybody else with a clear reply and
+logs who tried. Domain errors each map to a polite reply; the domain's own English reason is
+shown only where an admin needs it to fix something (a refused CSV line, a BOM missing).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import date
+from decimal import Decimal
+
+from sqlmodel import col, select
+
+from conversations import admin_reports as reports
+from conversations.flow import Command, Context, Start
+from conversations.i18n import N_
+from conversations.messages import Reply
+from conversations.outbox import notify_person
+from conversations.payout_notices import RevenueBand, queue_payout_notifications
+from conversations.ports import DocumentUnreadable, MatchExplainer
+from domain import events
+from domain.csv_formats import CsvRejected, parse_orders_csv
+from domain.errors import DomainError, IllegalTransition, NotFound
+from domain.explosion import factory_today
+from domain.ledger import artisan_balance
+from domain.model import (
+    OUTBOX_TRANSITIONS,
+    ArtisanProfile,
+    ArtisanSkill,
+    ArtisanStatus,
+    Component,
+    Customer,
+    CustomerKind,
+    Job,
+    JobStatus,
+    Order,
+    OrderStatus,
+    OutboxMessage,
+    OutboxStatus,
+    Person,
+    Role,
+)
+from domain.payouts import approve_batch
+from domain.quantities import job_tally
+from domain.reputation import artisan_history, reputation
+from domain.revenue_share import BandCheck
+from domain.services.orders import (
+    cancel_order,
+    confirm_order,
+    create_order,
+    get_or_create_customer,
+    jobs_at_risk,
+    jobs_of_order,
+    order_lines,
+    ship_order,
+)
+from domain.services.people import pause_artisan, resume_artisan
+
+log = logging.getLogger(__name__)
+
+ADMINS = frozenset({Role.ADMIN})
+NEW_ORDER_FLOW = "new_order"  # conversations/flows/new_order.py (importing it here would loop)
+MAX_LISTED = 15
+MAX_REPLY = 1_500  # characters per message when a list is long (WhatsApp allows 1,600)
+MAX_CSV_BYTES = 1_000_000
+MAX_BROADCAST = 1_000
+_LATE = frozenset({"late", "risk", "at risk", "chelewa", "kuchelewa", "hatari"})
+_EVERYONE = frozenset({"all", "everyone", "wote", "kila mtu"})
+
+Replies = list[Reply]
+
+ORDER_STATUS: dict[OrderStatus, str] = {
+    OrderStatus.DRAFT: N_("admin.status_draft"),
+    OrderStatus.CONFIRMED: N_("admin.status_confirmed"),
+    OrderStatus.IN_PRODUCTION: N_("admin.status_in_production"),
+    OrderStatus.READY: N_("admin.status_ready"),
+    OrderStatus.SHIPPED: N_("admin.status_shipped"),
+    OrderStatus.CANCELLED: N_("admin.status_cancelled"),
+}
+JOB_STATUS: dict[JobStatus, str] = {
+    JobStatus.OPEN: N_("admin.job_open"),
+    JobStatus.IN_PRODUCTION: N_("admin.job_in_production"),
+    JobStatus.COMPLETED: N_("admin.job_completed"),
+    JobStatus.CANCELLED: N_("admin.job_cancelled"),
+}
+ARTISAN_STATUS: dict[ArtisanStatus, str] = {
+    ArtisanStatus.PENDING: N_("admin.artisan_pending"),
+    ArtisanStatus.ACTIVE: N_("admin.artisan_active"),
+    ArtisanStatus.PAUSED: N_("admin.artisan_paused"),
+}
+CUSTOMER_KIND: dict[CustomerKind, str] = {
+    CustomerKind.RETAILER: N_("admin.kind_retailer"),
+    CustomerKind.WEB_SHOP: N_("admin.kind_web_shop"),
+}
+
+
+# --- how numbers look -------------------------------------------------------------------------
+
+
+def money(cents: int) -> str:
+    """``125000`` -> ``KES 1,250``; cents shown only when there are any."""
+    whole, part = divmod(cents, 100)
+    return f"KES {whole:,}" if part == 0 else f"KES {whole:,}.{part:02d}"
+
+
+def day(value: date) -> str:
+    """A factory date (already Nairobi's) as Kenyans write it."""
+    return value.strftime("%d/%m/%Y")
+
+
+def percent(value: Decimal | None) -> str:
+    return "–" if value is None else f"{(value * 100).quantize(Decimal('1'))}%"
+
+
+def _an_id(argument: str) -> int | None:
+    token = argument.strip().split(maxsplit=1)[0].lstrip("#") if argument.strip() else ""
+    return int(token) if token.isdigit() and len(token) <= 9 else None
+
+
+def _chunks(header: str, lines: Iterable[str]) -> Replies:
+    """``header`` and ``lines`` as few messages as fit WhatsApp's length."""
+    replies: list[str] = [header]
+    for line in lines:
+        if len(replies[-1]) + 1 + len(line) > MAX_REPLY:
+            replies.append(line)
+        else:
+            replies[-1] += "\n" + line
+    return [Reply(text) for text in replies]
+
+
+def _admin_id(ctx: Context) -> int:
+    assert ctx.person is not None  # run_slash checked the role
+    assert ctx.person.id is not None
+    return ctx.person.id
+
+
+def _share_line(ctx: Context, check: BandCheck | None) -> str:
+    if check is None:
+        return ctx.t("admin.share_none")
+    params = {
+        "share": percent(check.share),
+        "low": percent(check.low),
+        "high": percent(check.high),
+    }
+    if check.share < check.low:
+        return ctx.t("admin.share_below", **params)
+    if check.share > check.high:
+        return ctx.t("admin.share_above", **params)
+    return ctx.t("admin.share_within", **params)
+
+
+# --- orders -----------------------------------------------------------------------------------
+
+
+async def list_orders(ctx: Context, argument: str = "") -> Replies:
+    wanted = argument.strip().casefold().replace(" ", "_")
+    status = None
+    if wanted:
+        named = {ctx.t(msgid).casefold().replace(" ", "_"): s for s, msgid in ORDER_STATUS.items()}
+        status = {str(s): s for s in OrderStatus}.get(wanted) or named.get(wanted)
+        if status is None:
+            choices = ", ".join(str(s) for s in OrderStatus)
+            return [Reply(ctx.t("admin.orders_usage", statuses=choices))]
+    rows, total = await reports.recent_orders(ctx.session, status=status, limit=MAX_LISTED)
+    if not rows:
+        return [Reply(ctx.t("admin.orders_none"))]
+    lines: list[str] = []
+    for current in OrderStatus:
+        group = [row for row in rows if row.order.status is current]
+        if not group:
+            continue
+        lines.append(f"*{ctx.t(ORDER_STATUS[current])}*")
+        lines += [
+            ctx.t(
+                "admin.order_line",
+                id=row.order.id,
+                customer=row.customer.name,
+                reference=row.order.reference,
+                pieces=row.pieces,
+                due=day(row.order.due_date),
+            )
+            for row in group
+        ]
+    if total > len(rows):
+        lines.append(ctx.t("admin.more", count=total - len(rows)))
+    lines.append(ctx.t("admin.orders_hint"))
+    return _chunks(ctx.t("admin.orders_title", count=total), lines)
+
+
+async def _order(ctx: Context, argument: str) -> Replies:
+    order_id = _an_id(argument)
+    if order_id is None:
+        return [Reply(ctx.t("admin.order_usage"))]
+    order = await ctx.session.get(Order, order_id)
+    if order is None:
+        return [Reply(ctx.t("admin.order_not_found", id=order_id))]
+    customer = await ctx.session.get(Customer, order.customer_id)
+    assert customer is not None
+    header = ctx.t(
+        "admin.order_header",
+        id=order_id,
+        customer=customer.name,
+        kind=ctx.t(CUSTOMER_KIND[customer.kind]),
+        reference=order.reference,
+        status=ctx.t(ORDER_STATUS[order.status]),
+        due=day(order.due_date),
+    )
+    lines: list[str] = []
+    if order.cancel_reason:
+        lines.append(ctx.t("admin.order_cancel_reason", reason=order.cancel_reason))
+    total = 0
+    for line, product in await order_lines(ctx.session, order_id):
+        total += line.quantity * line.unit_price_cents
+        lines.append(
+            ctx.t(
+                "admin.order_item",
+                sku=product.sku,
+                name=product.name,
+                quantity=line.quantity,
+                price=money(line.unit_price_cents),
+                total=money(line.quantity * line.unit_price_cents),
+            )
+        )
+    lines.append(ctx.t("admin.order_total", total=money(total)))
+    jobs = await jobs_of_order(ctx.session, order_id)
+    if jobs:
+        lines.append(ctx.t("admin.order_jobs"))
+        lines += [await _job_line(ctx, job) for job in jobs]
+    elif order.status is OrderStatus.DRAFT:
+        lines.append(ctx.t("admin.order_draft_hint", id=order_id))
+    lines.append(_share_line(ctx, await reports.order_share(ctx.session, [order_id], ctx.policy)))
+    return _chunks(header, lines)
+
+
+async def _job_line(ctx: Context, job: Job, order_id: int | None = None) -> str:
+    assert job.id is not None
+    component = await ctx.session.get(Component, job.component_id)
+    assert component is not None
+    tally = await job_tally(ctx.session, job.id)
+    text = ctx.t(
+        "admin.job_line",
+        id=job.id,
+        component=component.name,
+        ordered=tally.ordered,
+        due=day(job.due_date),
+        status=ctx.t(JOB_STATUS[job.status]),
+        allocated=tally.allocated,
+        passed=tally.passed,
+        received=tally.received,
+    )
+    if order_id is not None:
+        text += " " + ctx.t("admin.job_of_order", order=order_id)
+    return text
+
+
+async def _new_order(ctx: Context, _argument: str) -> Start:
+    return Start(NEW_ORDER_FLOW)
+
+
+async def _import_orders(ctx: Context, _argument: str) -> Replies:
+    if not ctx.media:
+        return [Reply(ctx.t("admin.import_usage"))]
+    if ctx.documents is None:
+        return [Reply(ctx.t("admin.import_not_configured"))]
+    if len(ctx.media) > 1:
+        return [Reply(ctx.t("admin.import_one_file"))]
+    [document] = ctx.media
+    if document.size > MAX_CSV_BYTES:
+        return [Reply(ctx.t("admin.import_too_big", max_kb=MAX_CSV_BYTES // 1000))]
+    try:
+        text = await ctx.documents.read_text(document.ref)
+    except (DocumentUnreadable, OSError, UnicodeDecodeError) as exc:
+        log.warning("could not read document %s: %s", document.ref, exc)
+        return [Reply(ctx.t("admin.import_unreadable"))]
+    known = await reports.order_context(ctx.session)
+    try:
+        specs = parse_orders_csv(
+            text,
+            known_skus=known.known_skus,
+            today=factory_today(ctx.now),
+            existing_orders=known.existing_orders,
+            customer_kinds=known.customer_kinds,
+        )
+    except CsvRejected as rejected:
+        header = ctx.t("admin.import_rejected", count=len(rejected.errors))
+        return _chunks(header, (f"• {error}" for error in rejected.errors))
+    if not specs:
+        return [Reply(ctx.t("admin.import_empty"))]
+    created: list[tuple[Order, str]] = []
+    try:
+        # A savepoint: should the database refuse one order after all, none is kept.
+        async with ctx.session.begin_nested():
+            for spec in specs:
+                customer = await get_or_create_customer(
+                    ctx.session, name=spec.customer, kind=spec.customer_kind
+                )
+                assert customer.id is not None
+                order = await create_order(
+                    ctx.session,
+                    customer_id=customer.id,
+                    reference=spec.reference,
+                    due_date=spec.due_date,
+                    lines=[(line.sku, line.quantity) for line in spec.lines],
+                    now=ctx.now,
+                )
+                created.append((order, customer.name))
+    except DomainError as exc:
+        return [Reply(ctx.t("admin.import_failed", reason=str(exc)))]
+    pieces = sum(line.quantity for spec in specs for line in spec.lines)
+    lines = [
+        ctx.t("admin.imported_line", id=order.id, customer=name, reference=order.reference)
+        for order, name in created
+    ]
+    lines.append(ctx.t("admin.imported_hint"))
+    return _chunks(ctx.t("admin.imported", count=len(created), pieces=pieces), lines)
+
+
+async def _confirm(ctx: Context, argument: str) -> Replies:
+    order_id = _an_id(argument)
+    if order_id is None:
+        return [Reply(ctx.t("admin.confirm_usage"))]
+    try:
+        jobs = await confirm_order(ctx.session, order_id, now=ctx.now)
+    except NotFound:
+        return [Reply(ctx.t("admin.order_not_found", id=order_id))]
+    except IllegalTransition as exc:
+        status = OrderStatus(exc.current)
+        return [Reply(ctx.t("admin.confirm_not_draft", id=order_id, status=_said(ctx, status)))]
+    except DomainError as exc:  # a product without a bill of materials
+        return [Reply(ctx.t("admin.confirm_refused", id=order_id, reason=str(exc)))]
+    return [Reply(ctx.t("admin.confirmed", id=order_id, jobs=len(jobs)))]
+
+
+def _said(ctx: Context, status: OrderStatus) -> str:
+    return ctx.t(ORDER_STATUS[status]).casefold()
+
+
+async def _cancel(ctx: Context, argument: str) -> Replies:
+    order_id = _an_id(argument)
+    if order_id is None:
+        return [Reply(ctx.t("admin.cancel_usage"))]
+    parts = argument.split(maxsplit=1)
+    reason = " ".join(parts[1].split())[:200] if len(parts) > 1 else ""
+    assert ctx.person is not None
+    try:
+        open_before = [
+            job
+            for job in await jobs_of_order(ctx.session, order_id)
+            if job.status in (JobStatus.OPEN, JobStatus.IN_PRODUCTION)
+        ]
+        await cancel_order(
+            ctx.session,
+            order_id,
+            reason=reason or f"cancelled by {ctx.person.name}",
+            now=ctx.now,
+        )
+    except NotFound:
+        return [Reply(ctx.t("admin.order_not_found", id=order_id))]
+    except IllegalTransition as exc:
+        status = OrderStatus(exc.current)
+        return [Reply(ctx.t("admin.cancel_refused", id=order_id, status=_said(ctx, status)))]
+    return [Reply(ctx.t("admin.cancelled", id=order_id, jobs=len(open_before)))]
+
+
+async def _ship(ctx: Context, argument: str) -> Replies:
+    order_id = _an_id(argument)
+    if order_id is None:
+        return [Reply(ctx.t("admin.ship_usage"))]
+    try:
+        await ship_order(ctx.session, order_id, now=ctx.now)
+    except NotFound:
+        return [Reply(ctx.t("admin.order_not_found", id=order_id))]
+    except IllegalTransition as exc:
+        status = OrderStatus(exc.current)
+        return [Reply(ctx.t("admin.ship_not_ready", id=order_id, status=_said(ctx, status)))]
+    return [Reply(ctx.t("admin.shipped", id=order_id))]
+
+
+# --- production -------------------------------------------------------------------------------
+
+
+async def _jobs(ctx: Context, argument: str) -> Replies:
+    wanted = " ".join(argument.casefold().split())
+    if wanted and wanted not in _LATE:
+        return [Reply(ctx.t("admin.jobs_usage"))]
+    if wanted:
+        late = await jobs_at_risk(ctx.session, now=ctx.now)
+        if not late:
+            return [Reply(ctx.t("admin.jobs_none_late"))]
+        shown = [job for job, _ in late[:MAX_LISTED]]
+        orders = await reports.order_of_jobs(ctx.session, [j.id for j in shown if j.id])
+        lines = [await _job_line(ctx, job, orders.get(job.id or 0)) for job in shown]
+        if len(late) > len(shown):
+            lines.append(ctx.t("admin.more", count=len(late) - len(shown)))
+        return _chunks(ctx.t("admin.jobs_late_title", count=len(late)), lines)
+    rows, total = await reports.open_jobs(ctx.session, limit=MAX_LISTED)
+    if not rows:
+        return [Reply(ctx.t("admin.jobs_none"))]
+    lines = [await _job_line(ctx, row.job, row.order_id) for row in rows]
+    if total > len(rows):
+        lines.append(ctx.t("admin.more", count=total - len(rows)))
+    return _chunks(ctx.t("admin.jobs_title", count=total), lines)
+
+
+async def _match(ctx: Context, _argument: str) -> Replies:
+    if ctx.matcher is None:
+        return [Reply(ctx.t("admin.match_not_configured"))]
+    try:
+        summary = await ctx.matcher(ctx.session, ctx.now)
+    except DomainError as exc:
+        return [Reply(ctx.t("admin.match_failed", reason=str(exc)))]
+    return [
+        Reply(ctx.t("admin.match_done", offers=summary.offers_made, pieces=summary.pieces_offered))
+    ]
+
+
+async def _why(ctx: Context, argument: str) -> Replies:
+    tokens = [token.lstrip("#") for token in argument.split()]
+    if len(tokens) != 2 or not all(t.isdigit() and len(t) <= 9 for t in tokens):
+        return [Reply(ctx.t("admin.why_usage"))]
+    artisan_id, job_id = int(tokens[0]), int(tokens[1])
+    matcher = ctx.matcher
+    if matcher is None or not isinstance(matcher, MatchExplainer):
+        return [Reply(ctx.t("admin.why_not_configured"))]
+    if await ctx.session.get(ArtisanProfile, artisan_id) is None:
+        return [Reply(ctx.t("admin.artisan_not_found", id=artisan_id))]
+    if await ctx.session.get(Job, job_id) is None:
+        return [Reply(ctx.t("admin.job_not_found", id=job_id))]
+    explanation = await matcher.explain(
+        ctx.session, artisan_id=artisan_id, job_id=job_id, now=ctx.now
+    )
+    return [Reply(ctx.t("admin.why", artisan=artisan_id, job=job_id, explanation=explanation))]
+
+
+# --- artisans ---------------------------------------------------------------------------------
+
+
+def _named(text: str, names: Iterable[str]) -> str | None:
+    """The longest of ``names`` that ``text`` starts with (as a whole word), ignoring case."""
+    folded = " ".join(text.casefold().split())
+    best = None
+    for name in names:
+        key = name.casefold()
+        if (folded == key or folded.startswith(key + " ")) and (
+            best is None or len(key) > len(best)
+        ):
+            best = name
+    return best
+
+
+async def list_artisans(ctx: Context, argument: str = "") -> Replies:
+    wanted = " ".join(argument.split())
+    skill = area = None
+    if wanted:
+        skills = await reports.known_skills(ctx.session)
+        areas = await reports.known_areas(ctx.session)
+        skill = _full(wanted, skills)
+        if skill is None:
+            area = _full(wanted, areas)
+        if skill is None and area is None:
+            return [
+                Reply(
+                    ctx.t(
+                        "admin.artisans_unknown_filter",
+                        filter=wanted,
+                        skills=", ".join(skills) or "–",
+                        areas=", ".join(areas) or "–",
+                    )
+                )
+            ]
+    rows, total = await reports.artisans(ctx.session, skill=skill, area=area, limit=MAX_LISTED)
+    if not rows:
+        return [Reply(ctx.t("admin.artisans_none"))]
+    lines = [
+        ctx.t(
+            "admin.artisan_line",
+            id=row.person.id,
+            name=row.person.name,
+            workshop=row.profile.workshop,
+            area=row.person.area or "–",
+            status=ctx.t(ARTISAN_STATUS[row.profile.status]),
+            skills=", ".join(s.skill for s in row.skills) or "–",
+        )
+        for row in rows
+    ]
+    if total > len(rows):
+        lines.append(ctx.t("admin.more", count=total - len(rows)))
+    lines.append(ctx.t("admin.artisans_hint"))
+    return _chunks(ctx.t("admin.artisans_title", count=total), lines)
+
+
+def _full(text: str, names: Iterable[str]) -> str | None:
+    folded = " ".join(text.casefold().split())
+    return next((name for name in names if name.casefold() == folded), None)
+
+
+async def _artisan_profile(ctx: Context, argument: str) -> Replies:
+    artisan_id = _an_id(argument)
+    if artisan_id is None:
+        return [Reply(ctx.t("admin.artisan_usage"))]
+    profile = await ctx.session.get(ArtisanProfile, artisan_id)
+    person = await ctx.session.get(Person, artisan_id)
+    if profile is None or person is None:
+        return [Reply(ctx.t("admin.artisan_not_found", id=artisan_id))]
+    skills = await ctx.session.exec(
+        select(ArtisanSkill)
+        .where(ArtisanSkill.artisan_id == artisan_id)
+        .order_by(col(ArtisanSkill.skill))
+    )
+    score = reputation(await artisan_history(ctx.session, artisan_id, now=ctx.now))
+    balance = await artisan_balance(ctx.session, artisan_id)
+    text = ctx.t(
+        "admin.artisan_profile",
+        id=artisan_id,
+        name=person.name,
+        workshop=profile.workshop,
+        area=person.area or "–",
+        status=ctx.t(ARTISAN_STATUS[profile.status]),
+        mpesa=profile.mpesa_number,
+        skills=", ".join(f"{s.skill} ({s.weekly_capacity})" for s in skills) or "–",
+        on_time=percent(Decimal(str(score.on_time_rate))),
+        qc=percent(Decimal(str(score.qc_pass_rate))),
+        acceptance=percent(Decimal(str(score.acceptance_rate))),
+        volume=score.volume,
+        active=await reports.active_allocations(ctx.session, artisan_id),
+        earned=money(balance.earned_cents),
+        paid=money(balance.paid_cents),
+        in_flight=money(balance.in_flight_cents),
+        available=money(balance.available_cents),
+    )
+    if person.opted_out:
+        text += "\n" + ctx.t("admin.artisan_opted_out")
+    return [Reply(text)]
+
+
+async def _pause(ctx: Context, argument: str) -> Replies:
+    return await _pause_or_resume(ctx, argument, pause=True)
+
+
+async def _resume(ctx: Context, argument: str) -> Replies:
+    return await _pause_or_resume(ctx, argument, pause=False)
+
+
+async def _pause_or_resume(ctx: Context, argument: str, *, pause: bool) -> Replies:
+    artisan_id = _an_id(argument)
+    if artisan_id is None:
+        usage = N_("admin.pause_usage") if pause else N_("admin.resume_usage")
+        return [Reply(ctx.t(usage))]
+    change = pause_artisan if pause else resume_artisan
+    try:
+        profile = await change(
+            ctx.session, artisan_id=artisan_id, admin_id=_admin_id(ctx), now=ctx.now
+        )
+    except NotFound:
+        return [Reply(ctx.t("admin.artisan_not_found", id=artisan_id))]
+    except IllegalTransition as exc:
+        status = ctx.t(ARTISAN_STATUS[ArtisanStatus(exc.current)]).casefold()
+        msgid = N_("admin.pause_refused") if pause else N_("admin.resume_refused")
+        return [Reply(ctx.t(msgid, id=artisan_id, status=status))]
+    person = await ctx.session.get(Person, profile.person_id)
+    assert person is not None
+    msgid = N_("admin.paused") if pause else N_("admin.resumed")
+    return [Reply(ctx.t(msgid, id=artisan_id, name=person.name))]
+
+
+async def _broadcast(ctx: Context, argument: str) -> Replies:
+    text = argument.strip()
+    if not text:
+        return [Reply(ctx.t("admin.broadcast_usage"))]
+    skills = await reports.known_skills(ctx.session)
+    areas = await reports.known_areas(ctx.session)
+    everyone = _named(text, _EVERYONE)
+    skill = None if everyone else _named(text, skills)
+    area = None if everyone or skill else _named(text, areas)
+    audience = everyone or skill or area
+    if audience is None:
+        return [Reply(ctx.t("admin.broadcast_unknown_audience", audience=text.split()[0]))]
+    message = text[len(audience) :].strip()
+    if not message:
+        return [Reply(ctx.t("admin.broadcast_usage"))]
+    if len(message) > MAX_BROADCAST:
+        return [Reply(ctx.t("admin.broadcast_too_long", max=MAX_BROADCAST))]
+    rows, _ = await reports.artisans(
+        ctx.session,
+        skill=skill,
+        area=area,
+        statuses=(ArtisanStatus.ACTIVE, ArtisanStatus.PAUSED),
+    )
+    if not rows:
+        return [Reply(ctx.t("admin.broadcast_nobody", audience=audience))]
+    sent = 0
+    for row in rows:
+        words = ctx.catalogue.t(row.person.language, "admin.broadcast_message", text=message)
+        if await notify_person(ctx.session, row.person, Reply(words), now=ctx.now) is not None:
+            sent += 1
+    log.info("person %s broadcast to %s: %s of %s sent", _admin_id(ctx), audience, sent, len(rows))
+    return [Reply(ctx.t("admin.broadcast_done", sent=sent, skipped=len(rows) - sent))]
+
+
+# --- payouts ----------------------------------------------------------------------------------
+
+
+async def payouts_preview(ctx: Context, _argument: str = "") -> Replies:
+    minimum = money(ctx.policy.payout_minimum_cents)
+    waiting = await reports.batches_awaiting_approval(ctx.session)
+    replies: Replies = []
+    for batch in waiting:
+        assert batch.id is not None
+        lines = await reports.batch_lines(ctx.session, batch.id)
+        header = ctx.t(
+            "admin.payout_batch",
+            id=batch.id,
+            count=len(lines),
+            total=money(sum(payout.amount_cents for payout, _ in lines)),
+        )
+        replies += _chunks(
+            header,
+            [
+                ctx.t(
+                    "admin.payout_line",
+                    id=person.id,
+                    name=person.name,
+                    amount=money(payout.amount_cents),
+                    msisdn=payout.msisdn,
+                )
+                for payout, person in lines
+            ]
+            + [ctx.t("admin.payout_approve_hint")],
+        )
+    if replies:
+        return replies
+    due = await reports.payable_now(ctx.session, ctx.policy.payout_minimum_cents)
+    if not due:
+        return [Reply(ctx.t("admin.payouts_nothing", minimum=minimum))]
+    header = ctx.t(
+        "admin.payouts_preview",
+        minimum=minimum,
+        count=len(due),
+        total=money(sum(amount for _, amount in due)),
+    )
+    return _chunks(
+        header,
+        [
+            ctx.t("admin.payout_preview_line", id=person.id, name=person.name, amount=money(amount))
+            for person, amount in due
+        ],
+    )
+
+
+async def _approve_payouts(ctx: Context, argument: str) -> Replies:
+    waiting = await reports.batches_awaiting_approval(ctx.session)
+    batch_id = _an_id(argument)
+    if argument.strip() and batch_id is None:
+        return [Reply(ctx.t("admin.approve_usage"))]
+    if batch_id is None:
+        if not waiting:
+            return [Reply(ctx.t("admin.approve_nothing"))]
+        if len(waiting) > 1:
+            ids = ", ".join(f"#{batch.id}" for batch in waiting)
+            return [Reply(ctx.t("admin.approve_which", ids=ids))]
+        batch_id = waiting[0].id
+        assert batch_id is not None
+    try:
+        await approve_batch(ctx.session, batch_id=batch_id, admin_id=_admin_id(ctx), now=ctx.now)
+    except NotFound:
+        return [Reply(ctx.t("admin.batch_not_found", id=batch_id))]
+    except IllegalTransition as exc:
+        log.info("batch %s not approved: %s", batch_id, exc)
+        return [Reply(ctx.t("admin.approve_not_waiting", id=batch_id))]
+    lines = await reports.batch_lines(ctx.session, batch_id)
+    # Other admins hear of the approval as the payout notices word it (the engine only knows the
+    # general notifications); other events recorded so far go on to those as usual.
+    await queue_payout_notifications(
+        ctx.session,
+        events.drain(ctx.session),
+        catalogue=ctx.catalogue,
+        now=ctx.now,
+        band=RevenueBand(ctx.policy.share_low, ctx.policy.share_high),
+    )
+    total = money(sum(payout.amount_cents for payout, _ in lines))
+    return [Reply(ctx.t("admin.approved", id=batch_id, count=len(lines), total=total))]
+
+
+# --- the factory ------------------------------------------------------------------------------
+
+
+async def factory_stats(ctx: Context, _argument: str = "") -> Replies:
+    stats = await reports.factory_stats(ctx.session, now=ctx.now, policy=ctx.policy)
+    text = ctx.t(
+        "admin.stats",
+        since=day(stats.since),
+        on_time=percent(stats.on_time.value),
+        on_time_count=stats.on_time.part,
+        due=stats.on_time.whole,
+        qc=percent(stats.qc_pass.value),
+        passed=stats.qc_pass.part,
+        reviewed=stats.qc_pass.whole,
+        fill=percent(stats.fill.value),
+        allocated=stats.fill.part,
+        ordered=stats.fill.whole,
+        orders=stats.orders,
+    )
+    return [Reply(text + "\n" + _share_line(ctx, stats.share))]
+
+
+async def _dead_letters(ctx: Context, _argument: str) -> Replies:
+    rows, total = await reports.dead_letters(ctx.session, limit=MAX_LISTED)
+    if not rows:
+        return [Reply(ctx.t("admin.deadletters_none"))]
+    lines = []
+    for message, person in rows:
+        preview = " ".join(Reply.from_json(message.body).text.split())
+        lines.append(
+            ctx.t(
+                "admin.deadletter_line",
+                id=message.id,
+                who=person.name if person is not None else message.address,
+                channel=str(message.channel),
+                attempts=message.attempts,
+                error=message.error_code or "–",
+                preview=preview[:60] + ("…" if len(preview) > 60 else ""),
+            )
+        )
+    if total > len(rows):
+        lines.append(ctx.t("admin.more", count=total - len(rows)))
+    lines.append(ctx.t("admin.deadletters_hint"))
+    return _chunks(ctx.t("admin.deadletters_title", count=total), lines)
+
+
+async def _retry(ctx: Context, argument: str) -> Replies:
+    message_id = _an_id(argument)
+    if message_id is None:
+        return [Reply(ctx.t("admin.retry_usage"))]
+    message = await ctx.session.get(OutboxMessage, message_id, with_for_update=True)
+    if message is None:
+        return [Reply(ctx.t("admin.retry_not_found", id=message_id))]
+    if message.status not in (OutboxStatus.DEAD, OutboxStatus.FAILED):
+        return [Reply(ctx.t("admin.retry_not_dead", id=message_id, status=str(message.status)))]
+    message.status = OUTBOX_TRANSITIONS.check(message.status, OutboxStatus.QUEUED)
+    message.attempts = 0
+    message.error_code = None
+    message.next_attempt_at = ctx.now
+    ctx.session.add(message)
+    await ctx.session.flush()
+    log.info("person %s queued outbox message %s again", _admin_id(ctx), message_id)
+    return [Reply(ctx.t("admin.retried", id=message_id))]
+
+
+# --- the menu's admin items -------------------------------------------------------------------
+
+
+def menu_action(
+    show: Callable[[Context, str], Awaitable[Replies]],
+) -> Callable[[Context], Awaitable[Replies]]:
+    """A menu item for admins only: the menu offers it to admins, and checks again here."""
+
+    async def action(ctx: Context) -> Replies:
+        if ctx.person is None or ctx.person.role not in ADMINS:
+            log.warning("refused admin menu item from %s", ctx.person and ctx.person.id)
+            return [Reply(ctx.t("command.forbidden"))]
+        return await show(ctx, "")
+
+    return action
+
+
+MENU_ACTIONS: dict[str, Callable[[Context], Awaitable[Replies]]] = {
+    "orders": menu_action(list_orders),
+    "artisans": menu_action(list_artisans),
+    "payouts": menu_action(payouts_preview),
+    "stats": menu_action(factory_stats),
+}
+
+
+COMMANDS: dict[str, Command] = {
+    "orders": Command(ADMINS, list_orders, N_("admin.help_orders")),
+    "order": Command(ADMINS, _order, N_("admin.help_order")),
+    "neworder": Command(ADMINS, _new_order, N_("admin.help_neworder")),
+    "import_orders": Command(ADMINS, _import_orders, N_("admin.help_import_orders")),
+    "confirm": Command(ADMINS, _confirm, N_("admin.help_confirm")),
+    "cancel": Command(ADMINS, _cancel, N_("admin.help_cancel")),
+    "ship": Command(ADMINS, _ship, N_("admin.help_ship")),
+    "jobs": Command(ADMINS, _jobs, N_("admin.help_jobs")),
+    "match": Command(ADMINS, _match, N_("admin.help_match")),
+    "why": Command(ADMINS, _why, N_("admin.help_why")),
+    "artisans": Command(ADMINS, list_artisans, N_("admin.help_artisans")),
+    "artisan": Command(ADMINS, _artisan_profile, N_("admin.help_artisan")),
+    "pause": Command(ADMINS, _pause, N_("admin.help_pause")),
+    "resume": Command(ADMINS, _resume, N_("admin.help_resume")),
+    "broadcast": Command(ADMINS, _broadcast, N_("admin.help_broadcast")),
+    "payouts": Command(ADMINS, payouts_preview, N_("admin.help_payouts")),
+    "approve_payouts": Command(ADMINS, _approve_payouts, N_("admin.help_approve_payouts")),
+    "stats": Command(ADMINS, factory_stats, N_("admin.help_stats")),
+    "deadletters": Command(ADMINS, _dead_letters, N_("admin.help_deadletters")),
+    "retry": Command(ADMINS, _retry, N_("admin.help_retry")),
+}
