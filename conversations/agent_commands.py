@@ -1,8 +1,10 @@
 """Slash commands for field agents and admins, each checked against the sender's role.
 
-For now: ``/pending`` (artisans waiting to be verified, in the agent's areas) and
-``/verify <id>``. Admin commands join this table in a later wave; every entry names the roles that
-may run it, and a refused attempt is logged with who tried.
+``/pending`` (artisans waiting to be verified, in the agent's areas), ``/verify <id>``, ``/qc``
+(the next submission to check, or ``/qc <id>``), ``/receipt`` (deliveries to count in, or
+``/receipt <id>``), ``/visit`` (work in progress to visit, or ``/visit <id>``) and ``/atrisk``.
+What the QC, receipt and visit commands start lives in ``agent_actions``. Every entry names the
+roles that may run it, and a refused attempt is logged with who tried.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import logging
 
 from sqlmodel import col, func, select
 
+from conversations.agent_actions import at_risk, qc_command, receipt_command, visit_command
 from conversations.flow import Command, Context
 from conversations.i18n import N_
 from conversations.messages import Reply
@@ -101,8 +104,13 @@ async def _verify(ctx: Context, argument: str) -> list[Reply]:
 
 
 _AGENTS = frozenset({Role.FIELD_AGENT, Role.ADMIN})
+_FIELD_AGENTS = frozenset({Role.FIELD_AGENT})  # QC, visits and risk are field work, not admin
 
 COMMANDS: dict[str, Command] = {
     "pending": Command(_AGENTS, lambda ctx, _arg: pending_artisans(ctx), N_("agent.help_pending")),
     "verify": Command(_AGENTS, _verify, N_("agent.help_verify"), button=True),
+    "qc": Command(_FIELD_AGENTS, qc_command, N_("agent.help_qc"), button=True),
+    "receipt": Command(_AGENTS, receipt_command, N_("agent.help_receipt"), button=True),
+    "visit": Command(_FIELD_AGENTS, visit_command, N_("agent.help_visit"), button=True),
+    "atrisk": Command(_FIELD_AGENTS, lambda ctx, _arg: at_risk(ctx), N_("agent.help_atrisk")),
 }
