@@ -32,7 +32,8 @@ from conversations.locks import KeyedLocks
 from conversations.messages import Choice, Incoming, MediaItem, Reply
 from conversations.notifications import queue_notifications
 from conversations.outbox import enqueue
-from conversations.slash import BUTTON_COMMANDS, run_slash, usage_for
+from conversations.ports import DEFAULT_ADMIN_POLICY, AdminPolicy, DocumentReader, MatchRunner
+from conversations.slash import BUTTON_COMMANDS, run_slash, typed_command, usage_for
 from conversations.state import Conversation, StateConflict, load_conversation, save_conversation
 from domain import events
 from domain.model import (
@@ -69,12 +70,18 @@ class Engine:
         idle_timeout: timedelta = DEFAULT_IDLE_TIMEOUT,
         flows: Mapping[str, Flow] = FLOWS,
         max_attempts: int = MAX_ATTEMPTS,
+        documents: DocumentReader | None = None,
+        matcher: MatchRunner | None = None,
+        admin_policy: AdminPolicy = DEFAULT_ADMIN_POLICY,
     ) -> None:
         self._store = store
         self._catalogue = catalogue or default_catalogue()
         self._idle_timeout = idle_timeout
         self._flows = flows
         self._max_attempts = max_attempts
+        self._documents = documents
+        self._matcher = matcher
+        self._admin_policy = admin_policy
         self._locks: KeyedLocks[tuple[Channel, str]] = KeyedLocks()
 
     @property
@@ -199,6 +206,10 @@ class Engine:
             language=language,
             data=conversation.answers(),
             catalogue=self._catalogue,
+            media=incoming.media,
+            documents=self._documents,
+            matcher=self._matcher,
+            policy=self._admin_policy,
         )
         replies.extend(await self._respond(ctx, conversation, incoming))
 
@@ -235,7 +246,10 @@ class Engine:
         command = parse_global(incoming.text, incoming.button_payload)
         if command is not None:
             return await self._global(command, ctx, conversation)
-        slash = parse_slash(incoming.text, incoming.button_payload, button_commands=BUTTON_COMMANDS)
+        role = None if ctx.person is None else ctx.person.role
+        slash = parse_slash(
+            incoming.text, incoming.button_payload, button_commands=BUTTON_COMMANDS
+        ) or typed_command(incoming.text, incoming.button_payload, role)
         if slash is not None:
             result = await run_slash(ctx, slash)
             if isinstance(result, Start):
@@ -310,6 +324,8 @@ class Engine:
                     return Answer(offered.label, offered)
             return ctx.t("engine.button_expired")
         if incoming.media:
+            if expects is Expect.MEDIA:
+                return Answer(incoming.text.strip(), None, incoming.media)
             return ctx.t(_media_hint(incoming.media))
         text = incoming.text.strip()
         if not text:

@@ -30,6 +30,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from conversations.i18n import Catalogue
 from conversations.messages import Choice, MediaItem, Reply
+from conversations.ports import DEFAULT_ADMIN_POLICY, AdminPolicy, DocumentReader, MatchRunner
 from domain.model import Channel, Language, Person, Role
 from domain.statemachine import Transitions
 
@@ -39,6 +40,7 @@ DONE = "done"  # every flow's final pseudo-step: ``[*]`` in the diagram
 class Expect(StrEnum):
     TEXT = "text"  # typed words; a number picks one of the offered choices when there are any
     CHOICE = "choice"  # one of the offered choices: a button, its number or its label
+    MEDIA = "media"  # files (Answer.media) or typed words; the step itself judges what came
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,10 @@ class Context:
     data: dict[str, Any]
     catalogue: Catalogue
     choices: tuple[Choice, ...] = ()  # offered with the question being answered
+    media: tuple[MediaItem, ...] = ()  # sent with this message (a document for /import_orders)
+    documents: DocumentReader | None = None  # ports the composition root may give the engine
+    matcher: MatchRunner | None = None
+    policy: AdminPolicy = DEFAULT_ADMIN_POLICY
 
     def t(self, msgid: str, /, **params: object) -> str:
         return self.catalogue.t(self.language, msgid, **params)
@@ -105,6 +111,9 @@ class Command:
     run: Callable[[Context, str], Awaitable[list[Reply] | Start]]
     usage: str
     button: bool = False
+    # Words that run the command when typed as the first word, before an id, without the slash
+    # ("ACCEPT 12", "kubali 12"): for text-only channels, where buttons become typed codes.
+    words: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

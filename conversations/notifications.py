@@ -9,13 +9,14 @@ Opted-out people get nothing (``outbox.notify_person`` refuses them).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from conversations import agent_notices, artisan_notices
 from conversations.i18n import Catalogue
 from conversations.messages import Choice, Reply
 from conversations.outbox import notify_person
@@ -112,10 +113,37 @@ async def _artisan_verified(
     return [] if message is None else [message]
 
 
-HANDLERS: dict[type[events.Event], Handler] = {
+_CORE: dict[type[events.Event], Handler] = {
     events.ArtisanRegistered: _artisan_registered,
     events.ArtisanVerified: _artisan_verified,
 }
+
+
+def _combine(*tables: Mapping[type[events.Event], Handler]) -> dict[type[events.Event], Handler]:
+    """One handler per event type; when several areas' tables handle the same event (a delivery
+    discrepancy is news to the artisan and to the admins), their handlers run in table order."""
+    by_event: dict[type[events.Event], list[Handler]] = {}
+    for table in tables:
+        for event_type, handler in table.items():
+            by_event.setdefault(event_type, []).append(handler)
+
+    def chained(handlers: list[Handler]) -> Handler:
+        async def run(
+            session: AsyncSession, event: Any, catalogue: Catalogue, now: datetime
+        ) -> list[OutboxMessage]:
+            return [m for h in handlers for m in await h(session, event, catalogue, now)]
+
+        return run
+
+    return {
+        event_type: handlers[0] if len(handlers) == 1 else chained(handlers)
+        for event_type, handlers in by_event.items()
+    }
+
+
+HANDLERS: dict[type[events.Event], Handler] = _combine(
+    _CORE, agent_notices.HANDLERS, artisan_notices.HANDLERS
+)
 
 
 async def queue_notifications(

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from pathlib import Path
 
+from conversations import admin_commands, agent_actions
 from conversations.agent_commands import pending_artisans
 from conversations.flow import (
     DONE,
@@ -23,6 +24,7 @@ from conversations.flow import (
     Start,
     Step,
 )
+from conversations.flows import artisan_flows
 from conversations.i18n import N_
 from conversations.messages import Choice, Reply
 from domain.model import ArtisanProfile, ArtisanStatus, Role
@@ -57,6 +59,7 @@ ITEMS: dict[Role, tuple[tuple[str, str], ...]] = {
         ("qc", N_("menu.item.qc")),
         ("receipt", N_("menu.item.receipt")),
         ("visit", N_("menu.item.visit")),
+        ("atrisk", N_("menu.item.atrisk")),
     ),
     Role.ADMIN: (
         ("pending", N_("menu.item.pending")),
@@ -71,6 +74,9 @@ ITEMS: dict[Role, tuple[tuple[str, str], ...]] = {
 # replies) or starts a flow (``Start``).
 ACTIONS: dict[str, Callable[[Context], Awaitable[list[Reply] | Start]]] = {
     "pending": pending_artisans,
+    **agent_actions.MENU_ACTIONS,  # qc, receipt, visit, atrisk
+    **admin_commands.MENU_ACTIONS,  # orders, artisans, payouts, stats
+    **artisan_flows.MENU_ACTIONS,  # offers, jobs, submit, delivery, earnings, materials, score
 }
 
 

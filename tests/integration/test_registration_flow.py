@@ -382,7 +382,15 @@ async def test_an_agent_verifies_and_the_artisan_is_told_in_their_language_then_
     menu = await chat.send("habari")
     assert menu[0].text == t("sw", "menu.title", name="Wanjiru")
     assert [c.label for c in menu[0].choices][:2] == ["Ofa za kazi", "Kazi zangu"]
-    assert await chat.say("5") == t("sw", "menu.coming_soon", item="Mapato yangu")
+    assert await chat.say("5") == t(  # "Mapato yangu": a newcomer's earnings, all zero
+        "sw",
+        "artisan.earnings",
+        earned="KES 0",
+        paid="KES 0",
+        in_payout="KES 0",
+        available="KES 0",
+        next="Ijm 06/03",
+    ) + "\n\n" + t("sw", "artisan.earnings_none_yet")
 
 
 async def test_the_verify_button_works_like_the_command(

@@ -1,0 +1,177 @@
+"""Artisans arrange deliveries, hear about receipts and see their earnings, through the engine."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlmodel import col, select
+
+from conversations.flows.delivery import next_slots
+from conversations.flows.earnings import next_payout_day
+from conversations.i18n import t
+from domain import payouts
+from domain.model import Delivery, DeliveryMethod, DeliveryStatus, Payout
+from domain.store import Store
+from tests.conftest import FakeClock
+from tests.integration.artisan_world import World, build_world, texts
+
+
+@pytest.fixture
+async def world(store: Store, clock: FakeClock) -> World:
+    return await build_world(store, clock)
+
+
+async def _deliveries(world: World) -> list[Delivery]:
+    async with world.store.transaction() as session:
+        return list((await session.exec(select(Delivery).order_by(col(Delivery.id)))).all())
+
+
+def test_slots_are_on_working_days_in_nairobi_hours_and_never_already_begun() -> None:
+    friday_afternoon = datetime(2026, 3, 6, 12, 30, tzinfo=UTC)  # 15:30 in Nairobi
+    assert [slot.isoformat() for slot in next_slots(friday_afternoon, 3)] == [
+        "2026-03-09T06:00:00+00:00",  # Monday 09:00 Nairobi: nothing left on Friday, no weekend
+        "2026-03-09T11:00:00+00:00",
+        "2026-03-10T06:00:00+00:00",
+    ]
+
+
+def test_the_next_payout_day_is_the_coming_friday_or_today_on_a_friday() -> None:
+    assert next_payout_day(datetime(2026, 3, 2).date()).isoformat() == "2026-03-06"
+    assert next_payout_day(datetime(2026, 3, 6).date()).isoformat() == "2026-03-06"
+    assert next_payout_day(datetime(2026, 3, 7).date()).isoformat() == "2026-03-13"
+
+
+async def test_a_drop_off_in_a_chosen_slot_then_the_receipt_and_the_earnings(world: World) -> None:
+    allocation = await world.passed_pieces("HORN-PENDANT", world.factory.wanjiru, 10)
+    await world.wanjiru.send("hi")
+    [how] = await world.wanjiru.send("Arrange a delivery")
+    assert how.text == t("en", "artisan.delivery_how")
+    [how_many] = await world.wanjiru.send("1")  # drop-off; one job, so no job question
+    assert how_many.text == t("en", "artisan.delivery_how_many", max=10)
+    assert [c.label for c in how_many.choices] == ["All 10"]
+    assert await world.wanjiru.say("12") == t("en", "artisan.delivery_count_invalid", max=10)
+    [when] = await world.wanjiru.send("6")
+    # Monday 10:00 in Nairobi: today 14:00 is the first slot, then the next working days.
+    assert [c.label for c in when.choices][:3] == [
+        "Mon 02/03 14:00",
+        "Tue 03/03 09:00",
+        "Tue 03/03 14:00",
+    ]
+    [booked] = await world.wanjiru.send("2")
+
+    [delivery] = await _deliveries(world)
+    assert booked.text == t(
+        "en", "artisan.delivery_booked_drop_off", id=delivery.id, count=6, when="Tue 03/03 09:00"
+    )
+    assert (delivery.allocation_id, delivery.method, delivery.declared_quantity) == (
+        allocation,
+        DeliveryMethod.DROP_OFF,
+        6,
+    )
+    assert delivery.slot_start == datetime(2026, 3, 3, 6, 0, tzinfo=UTC)
+
+    assert delivery.id is not None
+    await world.receive(delivery.id, 6)
+    assert texts(await world.told(world.wanjiru))[-1] == t(
+        "en",
+        "artisan.delivery_received",
+        id=delivery.id,
+        received=6,
+        component="Horn pendant",
+        earned="KES 900",
+    )
+
+    await world.wanjiru.send("menu")
+    [earnings] = await world.wanjiru.send("My earnings")
+    assert earnings.text.startswith(
+        t(
+            "en",
+            "artisan.earnings",
+            earned="KES 900",
+            paid="KES 0",
+            in_payout="KES 0",
+            available="KES 900",
+            next="Fri 06/03",
+        )
+    )
+
+
+async def test_a_short_delivery_is_flagged_politely_and_only_what_arrived_is_paid(
+    world: World,
+) -> None:
+    await world.passed_pieces("HORN-PENDANT", world.factory.wanjiru, 10)
+    await world.wanjiru.send("hi")
+    for answer in ("4", "1", "All 10", "1"):
+        await world.wanjiru.send(answer)
+    [delivery] = await _deliveries(world)
+    assert delivery.id is not None
+    await world.receive(delivery.id, 8)
+
+    short, received = texts(await world.told(world.wanjiru))[-2:]
+    assert short == t("en", "artisan.delivery_short", id=delivery.id, declared=10, received=8)
+    assert "KES 1,200" in received
+
+
+async def test_kiswahili_pickup_request(world: World) -> None:
+    await world.passed_pieces("BRASS-BANGLE", world.factory.otieno, 6)
+    await world.otieno.send("habari")
+    await world.otieno.send("4")
+    [how_many] = await world.otieno.send("2")  # pickup
+    assert how_many.text == t("sw", "artisan.delivery_how_many", max=6)
+    [when] = await world.otieno.send(payload="qty:all")
+    assert when.text == t("sw", "artisan.delivery_when_pickup")
+    assert when.choices[0].label == "Jtatu 02/03 14:00"
+    [booked] = await world.otieno.send("1")
+
+    [delivery] = await _deliveries(world)
+    assert (delivery.method, delivery.declared_quantity, delivery.status) == (
+        DeliveryMethod.PICKUP,
+        6,
+        DeliveryStatus.ARRANGED,
+    )
+    assert booked.text == t(
+        "sw", "artisan.delivery_booked_pickup", id=delivery.id, count=6, when="Jtatu 02/03 14:00"
+    )
+
+
+async def test_with_nothing_passed_there_is_nothing_to_deliver(world: World) -> None:
+    await world.allocation("HORN-PENDANT", world.factory.wanjiru, 10)
+    await world.wanjiru.send("hi")
+    assert await world.wanjiru.say("4") == t("en", "artisan.nothing_to_deliver")
+
+
+async def test_earnings_show_the_last_payouts_from_m_pesa(world: World) -> None:
+    await world.passed_pieces("HORN-PENDANT", world.factory.wanjiru, 10)
+    await world.wanjiru.send("hi")
+    for answer in ("4", "1", "All 10", "1"):
+        await world.wanjiru.send(answer)
+    [delivery] = await _deliveries(world)
+    assert delivery.id is not None
+    await world.receive(delivery.id, 10)
+
+    now = world.clock.now()
+    batch = await world.act(lambda s: payouts.create_payout_batch(s, minimum_cents=100, now=now))
+    assert batch is not None
+    assert batch.id is not None
+    batch_id = batch.id
+    await world.act(
+        lambda s: payouts.approve_batch(s, batch_id=batch_id, admin_id=world.factory.admin, now=now)
+    )
+    async with world.store.transaction() as session:
+        [payout] = (await session.exec(select(Payout))).all()
+    key = payout.originator_conversation_id
+    await world.act(lambda s: payouts.mark_sending(s, originator_conversation_id=key, now=now))
+    await world.act(
+        lambda s: payouts.settle_success(
+            s, originator_conversation_id=key, mpesa_receipt="QKX12AB", now=now
+        )
+    )
+
+    await world.wanjiru.send("menu")
+    [earnings] = await world.wanjiru.send("5")
+    assert "Paid to your M-Pesa: KES 1,500" in earnings.text
+    assert "Waiting for the next payout: KES 0" in earnings.text
+    assert t(
+        "en", "artisan.payout_line", date="Mon 02/03", amount="KES 1,500", receipt="QKX12AB"
+    ) in (earnings.text)
