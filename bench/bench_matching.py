@@ -48,6 +48,7 @@ from matching.optimiser import (
     plan_assignment,
     rule_violations,
 )
+from matching.planning import capacity_rows
 from matching.priors import OUTCOMES, OutcomePriors
 
 T = TypeVar("T")
@@ -180,13 +181,14 @@ def run_round(
     score = watch.time("blend", blend)
 
     def optimise() -> tuple[JobsToFill, ArtisanCapacity, Plan]:
-        skill_of_pair = jobs.skill[pairs.job]
-        hard_left = artisans.capacity - artisans.load
-        # Capacity is declared per skill, so each (artisan, skill) is its own capacity row.
-        n_skills = artisans.capacity.shape[1]
-        row = pairs.artisan * n_skills + skill_of_pair
-        rows, row_index = np.unique(row, return_inverse=True)
-        hard = hard_left.ravel()[rows].astype(np.int64)
+        # The same pairs -> per-(artisan, skill) rows as the production round; the effective
+        # capacity here is a stand-in (85% of declared), as the benchmark has no history.
+        rows = capacity_rows(
+            frames,
+            pairs,
+            effective_capacity=0.85 * artisans.capacity + 0.15 * artisans.load,
+            income_cents=rng.integers(0, 200_000, artisans.size).astype(float),
+        )
         round_jobs = JobsToFill.of(
             ids=jobs.ids,
             quantity=jobs.quantity.astype(np.int64),
@@ -194,17 +196,11 @@ def run_round(
             min_lot=np.full(jobs.size, 10),
             max_splits=np.full(jobs.size, 6),
         )
-        round_artisans = ArtisanCapacity.of(
-            ids=artisans.ids[rows // n_skills],
-            soft_capacity=(0.85 * hard).astype(np.int64),
-            hard_capacity=hard,
-            income_cents=rng.integers(0, 200_000, rows.size),
-        )
-        candidates = Candidates.of(job=pairs.job, artisan=row_index, score=score)
+        candidates = Candidates.of(job=pairs.job, artisan=rows.row_of_pair, score=score)
         return (
             round_jobs,
-            round_artisans,
-            plan_assignment(round_jobs, round_artisans, candidates, MatchingPolicy()),
+            rows.artisans,
+            plan_assignment(round_jobs, rows.artisans, candidates, MatchingPolicy()),
         )
 
     round_jobs, round_artisans, plan = watch.time("optimise", optimise)

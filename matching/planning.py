@@ -1,0 +1,242 @@
+"""One matching round on plain values: eligible pairs, scores, capacity rows, the optimiser's plan.
+
+This is the part of a round that does not touch the store, shared by the production round
+(:mod:`matching.round`), the simulator (:mod:`matching.simulator`) and
+``bench/bench_matching.py``, so all three score and optimise with exactly the same code.
+
+Scoring a pair is P(accept) x P(on time) x P(QC pass). Without models each factor is the artisan's
+Beta posterior, sampled (Thompson) when exploring and at its mean otherwise. With models each
+factor is the calibrated model's probability blended with that posterior, the posterior counting
+for more while the artisan's own history is short (:func:`matching.models.score_pairs`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from matching.features import (
+    ArtisanStats,
+    Frames,
+    JobSpec,
+    Pairs,
+    build_frames,
+    candidate_pairs,
+    pair_features,
+)
+from matching.models import OutcomeModel, predict_outcomes, score_pairs
+from matching.optimiser import (
+    ArtisanCapacity,
+    Candidates,
+    JobsToFill,
+    Lot,
+    MatchingPolicy,
+    Plan,
+    due_priority,
+    plan_assignment,
+)
+from matching.priors import OUTCOMES, OutcomePriors
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+#: Scores every pair itself (simulator baselines and the oracle); returns one score per pair.
+PairScorer = Callable[[Frames, Pairs], FloatArray]
+
+
+@dataclass(frozen=True, slots=True)
+class CapacityRows:
+    """Capacity is declared per skill, so each (artisan, skill) pair is its own optimiser row."""
+
+    artisans: ArtisanCapacity
+    row_of_pair: IntArray  # per candidate pair, its row in ``artisans``
+    artisan_of_row: IntArray  # index into the artisan frame
+    skill_of_row: IntArray  # index into the vocabulary's skills
+
+
+def capacity_rows(
+    frames: Frames,
+    pairs: Pairs,
+    *,
+    effective_capacity: FloatArray | None = None,
+    income_cents: FloatArray | None = None,
+) -> CapacityRows:
+    """Turn candidate pairs into per-(artisan, skill) capacity rows for the optimiser.
+
+    The hard capacity of a row is the declared weekly capacity left (declared minus committed);
+    the soft one is the learned effective capacity left, ``effective_capacity`` being an
+    (artisans, skills) matrix of whole-week capacities (None: the declared capacity). Income is
+    per artisan and shared by their rows.
+    """
+    artisans, jobs = frames.artisans, frames.jobs
+    n_skills = max(artisans.capacity.shape[1], 1)
+    skill_of_pair = jobs.skill[pairs.job]
+    row = pairs.artisan * n_skills + skill_of_pair
+    rows, row_of_pair = np.unique(row, return_inverse=True)
+    artisan_of_row, skill_of_row = rows // n_skills, rows % n_skills
+    hard = np.maximum(artisans.capacity - artisans.load, 0.0).ravel()[rows]
+    if effective_capacity is None:
+        soft = hard
+    else:
+        left = effective_capacity - artisans.load
+        soft = np.clip(left.ravel()[rows], 0.0, hard)
+    income = (
+        np.zeros(rows.size)
+        if income_cents is None
+        else np.asarray(income_cents, dtype=np.float64)[artisan_of_row]
+    )
+    return CapacityRows(
+        artisans=ArtisanCapacity.of(
+            ids=artisans.ids[artisan_of_row],
+            soft_capacity=np.floor(soft).astype(np.int64),
+            hard_capacity=np.floor(hard).astype(np.int64),
+            income_cents=np.rint(income).astype(np.int64),
+        ),
+        row_of_pair=row_of_pair.astype(np.int64),
+        artisan_of_row=artisan_of_row.astype(np.int64),
+        skill_of_row=skill_of_row.astype(np.int64),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PairScores:
+    """Per candidate pair: each outcome's probability as used, the prior's mean, the score."""
+
+    probability: dict[str, FloatArray]
+    prior_mean: dict[str, FloatArray]
+    model: dict[str, FloatArray] | None
+    score: FloatArray
+
+
+def score_candidates(
+    frames: Frames,
+    pairs: Pairs,
+    *,
+    priors: OutcomePriors,
+    draws: Mapping[str, FloatArray],
+    models: Mapping[str, OutcomeModel] | None = None,
+) -> PairScores:
+    """P(accept) x P(on time) x P(QC pass) per pair, from ``draws`` (per artisan, per outcome:
+    a Thompson sample or the posterior mean) and, when given, the calibrated models."""
+    counts = frames.artisans.counts
+    a = pairs.artisan
+    means = priors.posterior_means(counts)
+    prior_mean = {o: means[o][a] for o in OUTCOMES}
+    at_pair = {o: np.asarray(draws[o], dtype=np.float64)[a] for o in OUTCOMES}
+    if models is None or len(pairs) == 0:
+        score = at_pair["accept"] * at_pair["on_time"] * at_pair["qc_pass"]
+        return PairScores(at_pair, prior_mean, None, score)
+    x = pair_features(frames, pairs, priors=priors)
+    predicted = predict_outcomes(models, x)
+    trials = {o: counts.pair(o)[1][a].astype(np.float64) for o in OUTCOMES}
+    blended, score = score_pairs(predicted, at_pair, trials)
+    return PairScores(blended, prior_mean, predicted, score)
+
+
+@dataclass(frozen=True, slots=True)
+class RoundPlan:
+    """Everything one round decided, kept for the offers, the report and ``/why``."""
+
+    frames: Frames
+    pairs: Pairs
+    scores: PairScores
+    rows: CapacityRows
+    jobs: JobsToFill
+    plan: Plan
+
+    @property
+    def lots(self) -> list[Lot]:
+        return self.plan.lots
+
+    def offered_by_job(self) -> dict[int, int]:
+        totals: dict[int, int] = {}
+        for lot in self.plan.lots:
+            totals[lot.job_id] = totals.get(lot.job_id, 0) + lot.quantity
+        return totals
+
+
+def plan_round(
+    artisans: Sequence[ArtisanStats],
+    jobs: Sequence[JobSpec],
+    *,
+    rng: np.random.Generator,
+    priors: OutcomePriors | None = None,
+    models: Mapping[str, OutcomeModel] | None = None,
+    policy: MatchingPolicy | None = None,
+    min_lot: int = 10,
+    max_splits: int = 4,
+    per_job: int | None = 12,
+    explore: bool = True,
+    effective_capacity: Mapping[tuple[int, str], float] | None = None,
+    income_cents: Mapping[int, int] | None = None,
+    scorer: PairScorer | None = None,
+    excluded: Collection[tuple[int, int]] = (),
+) -> RoundPlan:
+    """Plan one round: which artisan gets how many pieces of which job.
+
+    ``effective_capacity`` maps (artisan id, skill) to the learned weekly capacity (the soft
+    limit; missing entries fall back to the declared capacity). ``scorer`` replaces the scoring
+    (the simulator's baselines and oracle use it); ``explore=False`` scores with posterior means.
+    ``excluded`` lists (artisan id, job id) pairs never to use: the artisan already holds an open
+    offer for the job, or turned it down, so its pieces cascade to somebody else.
+    """
+    if min_lot < 1 or max_splits < 1:
+        raise ValueError("a round needs a minimum lot of at least 1 and at least 1 split per job")
+    priors = priors or OutcomePriors()
+    frames = build_frames(artisans, jobs)
+    a_frame, j_frame = frames.artisans, frames.jobs
+    counts = a_frame.counts
+    draws = (
+        priors.thompson(counts, rng)
+        if explore
+        else {o: m for o, m in priors.posterior_means(counts).items()}
+    )
+    rank = draws["accept"] * draws["on_time"] * draws["qc_pass"]
+    pairs = _without(
+        candidate_pairs(a_frame, j_frame, rank=rank, per_job=per_job), frames, excluded
+    )
+    scores = score_candidates(frames, pairs, priors=priors, draws=draws, models=models)
+    if scorer is not None:
+        own = np.asarray(scorer(frames, pairs), dtype=np.float64)
+        scores = PairScores(scores.probability, scores.prior_mean, scores.model, own)
+
+    effective = None
+    if effective_capacity is not None:
+        effective = a_frame.capacity.copy()
+        skill_code = {s: i for i, s in enumerate(frames.vocabulary.skills)}
+        row_of = {int(v): i for i, v in enumerate(a_frame.ids)}
+        for (artisan_id, skill), value in effective_capacity.items():
+            i, s = row_of.get(artisan_id), skill_code.get(skill)
+            if i is not None and s is not None:
+                effective[i, s] = min(float(value), effective[i, s])
+    income = None
+    if income_cents is not None:
+        income = np.asarray(
+            [float(income_cents.get(int(i), 0)) for i in a_frame.ids], dtype=np.float64
+        )
+    rows = capacity_rows(frames, pairs, effective_capacity=effective, income_cents=income)
+    round_jobs = JobsToFill.of(
+        ids=j_frame.ids,
+        quantity=j_frame.quantity.astype(np.int64),
+        priority=due_priority(j_frame.slack_days),
+        min_lot=np.full(j_frame.size, min_lot),
+        max_splits=np.full(j_frame.size, max_splits),
+    )
+    candidates = Candidates.of(job=pairs.job, artisan=rows.row_of_pair, score=scores.score)
+    plan = plan_assignment(round_jobs, rows.artisans, candidates, policy or MatchingPolicy())
+    return RoundPlan(frames, pairs, scores, rows, round_jobs, plan)
+
+
+def _without(pairs: Pairs, frames: Frames, excluded: Collection[tuple[int, int]]) -> Pairs:
+    if not excluded or len(pairs) == 0:
+        return pairs
+    artisan_ids = frames.artisans.ids[pairs.artisan]
+    job_ids = frames.jobs.ids[pairs.job]
+    banned = np.asarray(sorted(excluded), dtype=np.int64).reshape(-1, 2)
+    # One int64 key per (artisan, job): ids are database ids, far below 2**31.
+    keys = artisan_ids * (1 << 31) + job_ids
+    keep = ~np.isin(keys, banned[:, 0] * (1 << 31) + banned[:, 1])
+    return Pairs(pairs.artisan[keep], pairs.job[keep])

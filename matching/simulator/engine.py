@@ -1,0 +1,361 @@
+"""The week-by-week loop of one simulated factory under one policy, and what it measured.
+
+A fake clock in whole weeks (rounds within a week are numbered): at the start of week ``w``
+the week's orders arrive; ``rounds_per_week`` offer rounds follow, each answered at once from the
+shared streams (accept with the artisan's true propensity); then each artisan works through
+their accepted lots, earliest due first, making at most their *true* capacity in pieces. A
+finished lot is held up one week with probability 1 - reliability, is reviewed piece by piece
+(each passes with the artisan's QC skill) and is on time if delivered by the end of its due week.
+Rejected pieces are lost (no rework), which keeps "good pieces on time" an honest measure.
+
+What a policy sees is built exactly like production's view of the store: the same
+:class:`~matching.features.ArtisanStats` counts (offers answered, allocations due and on time,
+pieces reviewed and passed), committed load = pieces still to make on accepted lots, income over
+the last four weeks, and the learned effective capacity from
+:func:`matching.capacity.effective_capacity` over the artisan's weeks of work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.stats import binom  # type: ignore[import-untyped]
+
+from matching.capacity import WeekOfWork, effective_capacity, population_realism
+from matching.fairness import gini
+from matching.features import ArtisanStats, JobSpec
+from matching.priors import OutcomeCounts, OutcomePriors
+from matching.simulator.policies import Policy, RoundView
+from matching.simulator.truth import MAX_PER_SLOT, Truth
+
+FloatArray = NDArray[np.float64]
+WEEKLY = ("good_on_time", "ordered_due", "accepted", "ordered", "offers")
+
+
+@dataclass
+class _Lot:
+    artisan: int  # index into truth.artisans
+    job: int  # index into truth.jobs
+    quantity: int
+    remaining: int
+    due_week: int
+    accepted_week: int
+
+
+@dataclass
+class _Delivery:
+    week: int
+    lot: _Lot
+    passed: int
+
+
+@dataclass
+class RunResult:
+    """One policy on one seed: headline figures, the weekly series, and calibration logs."""
+
+    metrics: dict[str, float]
+    weekly: dict[str, FloatArray]
+    calibration: dict[str, tuple[FloatArray, FloatArray, FloatArray, FloatArray]] = field(
+        default_factory=dict
+    )  # outcome -> (week, predicted, observed share, weight)
+
+
+def simulate(truth: Truth, policy: Policy) -> RunResult:
+    world = truth.world
+    art = truth.artisans
+    n = art.size
+    horizon = world.weeks + world.drain_weeks
+    skills = world.skills
+    components = [
+        f"{skills[c // world.components_per_skill]}/{c}" for c in range(len(truth.piece_rate))
+    ]
+
+    counts = {
+        k: np.zeros(n, dtype=np.int64)
+        for k in ("offers", "accepted", "due", "on_time", "reviewed", "passed")
+    }
+    by_component: list[dict[str, int]] = [{} for _ in range(n)]
+    last_work = np.full(n, -1, dtype=np.int64)
+    weeks_of_work: list[list[WeekOfWork]] = [[] for _ in range(n)]
+    income = np.zeros((horizon, n), dtype=np.int64)
+    first_offer = np.full(n, -1, dtype=np.int64)
+
+    free = np.asarray([j.quantity for j in truth.jobs], dtype=np.int64)
+    accepted_in_first = np.zeros(len(truth.jobs), dtype=np.int64)
+    good_on_time = np.zeros(len(truth.jobs), dtype=np.int64)
+    accepted_total = np.zeros(len(truth.jobs), dtype=np.int64)
+    delivered_pieces = np.zeros(len(truth.jobs), dtype=np.int64)
+    lead_weighted = 0.0
+    lots: list[_Lot] = []
+    pending: list[_Delivery] = []
+    excluded: set[tuple[int, int]] = set()
+    weekly = {k: np.zeros(horizon) for k in WEEKLY}
+    calib: dict[str, list[tuple[int, float, float, float]]] = {
+        "accept": [],
+        "on_time": [],
+        "qc_pass": [],
+    }
+    jobs_by_week: dict[int, list[int]] = {}
+    for i, job in enumerate(truth.jobs):
+        jobs_by_week.setdefault(job.week, []).append(i)
+    open_jobs: list[int] = []
+    lots_pieces = {"delivered": 0, "on_time": 0, "reviewed": 0, "passed": 0}
+    pending_predictions: dict[int, tuple[int, int]] = {}  # id(lot) -> rows in calib
+
+    for week in range(horizon):
+        if week < world.weeks:
+            open_jobs.extend(jobs_by_week.get(week, []))
+            for i in jobs_by_week.get(week, []):
+                weekly["ordered"][week] += truth.jobs[i].quantity
+        open_jobs = [i for i in open_jobs if free[i] > 0 and truth.jobs[i].due_week >= week]
+        active = np.flatnonzero(truth.active(week))
+        load = np.zeros(n, dtype=np.int64)
+        for lot in lots:
+            load[lot.artisan] += lot.remaining
+        recent = income[max(0, week - 4) : week].sum(axis=0)
+        realism = population_realism(
+            (float(art.declared[a]), weeks_of_work[a][-8:]) for a in active
+        )
+        effective = {
+            (int(a) + 1, skills[art.skill[a]]): effective_capacity(
+                float(art.declared[a]), weeks_of_work[a][-8:], realism=realism
+            )
+            for a in active
+        }
+        rounds = world.rounds_per_week if week < world.weeks else 0
+        for round_ in range(rounds):
+            if not open_jobs:
+                break
+            stats = [
+                ArtisanStats(
+                    artisan_id=int(a) + 1,
+                    weekly_capacity={skills[art.skill[a]]: int(art.declared[a])},
+                    area=f"area-{art.area[a]}",
+                    load_this_week={skills[art.skill[a]]: int(load[a])},
+                    pieces_by_component=by_component[a],
+                    pieces_by_skill={skills[art.skill[a]]: int(counts["passed"][a])},
+                    offers=int(counts["offers"][a]),
+                    accepted=int(counts["accepted"][a]),
+                    deliveries=int(counts["due"][a]),
+                    on_time=int(counts["on_time"][a]),
+                    pieces_reviewed=int(counts["reviewed"][a]),
+                    pieces_passed=int(counts["passed"][a]),
+                    days_since_last_work=None if last_work[a] < 0 else 7.0 * (week - last_work[a]),
+                )
+                for a in active
+            ]
+            specs = [
+                JobSpec(
+                    job_id=truth.jobs[i].job_id,
+                    component=components[truth.jobs[i].component],
+                    skill=skills[truth.jobs[i].skill],
+                    quantity=int(free[i]),
+                    piece_rate_cents=truth.jobs[i].piece_rate_cents,
+                    slack_days=7.0 * (truth.jobs[i].due_week - week) + 5.0 - round_,
+                )
+                for i in open_jobs
+            ]
+            view = RoundView(
+                artisans=stats,
+                jobs=specs,
+                effective_capacity=effective,
+                income_cents={int(a) + 1: int(recent[a]) for a in active},
+                excluded=excluded,
+                min_lot=world.min_lot,
+                max_splits=world.max_splits,
+                truth=truth,
+                skills=skills,
+            )
+            means = OutcomePriors.pooled(_counts(counts)).posterior_means(_counts(counts))
+            slot = np.zeros(n, dtype=np.int64)
+            for job_id, artisan_id, quantity in policy.lots(view):
+                j, a = job_id - 1, artisan_id - 1
+                k = min(int(slot[a]), MAX_PER_SLOT - 1)
+                slot[a] += 1
+                weekly["offers"][week] += 1
+                if first_offer[a] < 0:
+                    first_offer[a] = week
+                counts["offers"][a] += 1
+                yes = truth.accept_u[week, round_, a, k] < art.accept[a]
+                calib["accept"].append((week, float(means["accept"][a]), float(yes), 1.0))
+                if not yes:
+                    excluded.add((artisan_id, job_id))
+                    continue
+                counts["accepted"][a] += 1
+                free[j] -= quantity
+                accepted_total[j] += quantity
+                weekly["accepted"][week] += quantity
+                if week == truth.jobs[j].week:
+                    accepted_in_first[j] += quantity
+                load[a] += quantity
+                lot = _Lot(a, j, quantity, quantity, truth.jobs[j].due_week, week)
+                lots.append(lot)
+                calib["on_time"].append((week, float(means["on_time"][a]), np.nan, 1.0))
+                calib["qc_pass"].append((week, float(means["qc_pass"][a]), np.nan, float(quantity)))
+                pending_predictions[id(lot)] = (
+                    len(calib["on_time"]) - 1,
+                    len(calib["qc_pass"]) - 1,
+                )
+            open_jobs = [i for i in open_jobs if free[i] > 0]
+
+        # A week of work: each artisan makes up to their true capacity, earliest due first.
+        made = np.zeros(n, dtype=np.int64)
+        finished_slot = np.zeros(n, dtype=np.int64)
+        for lot in sorted(lots, key=lambda lot: (lot.due_week, lot.accepted_week)):
+            a = lot.artisan
+            take = min(lot.remaining, int(art.true_capacity[a]) - int(made[a]))
+            if take <= 0:
+                continue
+            lot.remaining -= take
+            made[a] += take
+            if lot.remaining == 0:
+                k = min(int(finished_slot[a]), MAX_PER_SLOT - 1)
+                finished_slot[a] += 1
+                slipped = truth.slip_u[week, a, k] >= art.reliability[a]
+                passed = int(binom.ppf(truth.qc_u[week, a, k], lot.quantity, art.qc_pass[a]))
+                pending.append(_Delivery(week + int(slipped), lot, passed))
+        behind = {lot.artisan for lot in lots if lot.due_week == week and lot.remaining > 0}
+        for a in set(np.flatnonzero(made).tolist()) | behind:
+            weeks_of_work[a].append(WeekOfWork(int(made[a]), a in behind))
+        lots = [lot for lot in lots if lot.remaining > 0]
+
+        # Deliveries that arrive this week are received, reviewed, paid and learned from.
+        arriving = [d for d in pending if d.week <= week]
+        pending = [d for d in pending if d.week > week]
+        for delivery in arriving:
+            lot, a, j = delivery.lot, delivery.lot.artisan, delivery.lot.job
+            on_time = delivery.week <= lot.due_week
+            counts["due"][a] += 1
+            counts["on_time"][a] += int(on_time)
+            counts["reviewed"][a] += lot.quantity
+            counts["passed"][a] += delivery.passed
+            code = components[truth.jobs[j].component]
+            by_component[a][code] = by_component[a].get(code, 0) + delivery.passed
+            last_work[a] = week
+            income[week, a] += delivery.passed * truth.jobs[j].piece_rate_cents
+            delivered_pieces[j] += lot.quantity
+            lots_pieces["delivered"] += lot.quantity
+            lots_pieces["reviewed"] += lot.quantity
+            lots_pieces["passed"] += delivery.passed
+            lead_weighted += lot.quantity * 7.0 * (delivery.week - truth.jobs[j].week + 1)
+            if on_time:
+                good_on_time[j] += delivery.passed
+                lots_pieces["on_time"] += lot.quantity
+                weekly["good_on_time"][lot.due_week if lot.due_week < horizon else horizon - 1] += (
+                    delivery.passed
+                )
+            on_index, qc_index = pending_predictions.pop(id(lot))
+            w, p, _, weight = calib["on_time"][on_index]
+            calib["on_time"][on_index] = (w, p, float(on_time), weight)
+            w, p, _, weight = calib["qc_pass"][qc_index]
+            calib["qc_pass"][qc_index] = (w, p, delivery.passed / lot.quantity, weight)
+    for job in truth.jobs:
+        if job.due_week < horizon:
+            weekly["ordered_due"][job.due_week] += job.quantity
+
+    ordered = float(sum(j.quantity for j in truth.jobs)) or 1.0
+    return RunResult(
+        metrics=_metrics(
+            truth,
+            ordered,
+            good_on_time,
+            accepted_total,
+            accepted_in_first,
+            lots_pieces,
+            lead_weighted,
+            income,
+            first_offer,
+        ),
+        weekly=weekly,
+        calibration=_calibration(calib),
+    )
+
+
+def _counts(counts: dict[str, NDArray[np.int64]]) -> OutcomeCounts:
+    return OutcomeCounts.of(
+        offers=counts["offers"],
+        accepted=counts["accepted"],
+        deliveries=counts["due"],
+        on_time=counts["on_time"],
+        reviewed=counts["reviewed"],
+        passed=counts["passed"],
+    )
+
+
+def _metrics(
+    truth: Truth,
+    ordered: float,
+    good_on_time: NDArray[np.int64],
+    accepted: NDArray[np.int64],
+    accepted_in_first_week: NDArray[np.int64],
+    pieces: dict[str, int],
+    lead_weighted: float,
+    income: NDArray[np.int64],
+    first_offer: NDArray[np.int64],
+) -> dict[str, float]:
+    world = truth.world
+    joins = truth.artisans.joins
+    weeks = world.weeks
+    active_weeks = np.maximum(weeks - joins, 1)
+    settled = joins <= weeks - 4
+    per_week = income[:weeks].sum(axis=0) / active_weeks
+    windows = [
+        float(np.mean(income[t : t + 4, joins <= t].sum(axis=0) <= 0))
+        for t in range(4, weeks - 3)
+        if np.any(joins <= t)
+    ]
+    newcomers = (joins >= 1) & (joins <= weeks - 2)
+    offered = first_offer >= 0
+    waited = first_offer - joins + 1
+    delivered = max(pieces["delivered"], 1)
+    return {
+        "good_on_time_per_ordered": float(good_on_time.sum()) / ordered,
+        "fill_rate": float(accepted.sum()) / ordered,
+        "fill_3_rounds": float(accepted_in_first_week.sum()) / ordered,
+        "on_time_rate": pieces["on_time"] / delivered,
+        "qc_pass_rate": pieces["passed"] / max(pieces["reviewed"], 1),
+        "lead_time_days": lead_weighted / delivered,
+        "income_gini": _gini(per_week[settled]),
+        "no_income_4w": float(np.mean(windows)) if windows else 0.0,
+        "newcomers": float(newcomers.sum()),
+        "newcomer_first_lot_2w": float(np.mean(offered[newcomers] & (waited[newcomers] <= 2)))
+        if newcomers.any()
+        else float("nan"),
+        "newcomer_weeks_to_first": float(np.mean(waited[newcomers & offered]))
+        if (newcomers & offered).any()
+        else float("nan"),
+    }
+
+
+def _gini(values: FloatArray) -> float:
+    return gini(values)
+
+
+def _calibration(
+    rows: dict[str, list[tuple[int, float, float, float]]],
+) -> dict[str, tuple[FloatArray, FloatArray, FloatArray, FloatArray]]:
+    out: dict[str, tuple[FloatArray, FloatArray, FloatArray, FloatArray]] = {}
+    for outcome, values in rows.items():
+        known = [r for r in values if not np.isnan(r[2])]
+        if not known:
+            continue
+        array = np.asarray(known, dtype=np.float64)
+        out[outcome] = (array[:, 0], array[:, 1], array[:, 2], array[:, 3])
+    return out
+
+
+def weighted_ece(
+    predicted: FloatArray, observed: FloatArray, weight: FloatArray, *, bins: int = 15
+) -> float:
+    """Expected calibration error with weights (QC rows weigh as many pieces as the lot)."""
+    if predicted.size == 0 or weight.sum() <= 0:
+        return float("nan")
+    which = np.minimum((predicted * bins).astype(np.int64), bins - 1)
+    w = np.bincount(which, weights=weight, minlength=bins)
+    gap = np.abs(
+        np.bincount(which, weights=weight * observed, minlength=bins)
+        - np.bincount(which, weights=weight * predicted, minlength=bins)
+    )
+    return float(gap.sum() / w.sum())
