@@ -8,6 +8,7 @@ its migrations) ends in one red message and exit code 1, never a traceback.
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Annotated, NoReturn, TypeVar
@@ -33,6 +34,7 @@ from bot.catalogue_io import (
 from bot.console import run_console
 from bot.database import DatabaseNotCurrent, hide_password, upgrade_database
 from bot.demo import DemoSummary, seed_demo
+from bot.logging import configure_logging
 from bot.main import Factory
 from bot.settings import Settings
 from bot.status_report import FactoryStatus, read_status
@@ -583,11 +585,22 @@ def chat(
 
 
 @app.command()
-def run() -> None:
-    """Upgrade the database, seed the demo if it is empty, and print the status.
+def run(
+    prepare_only: Annotated[
+        bool,
+        typer.Option(
+            "--prepare-only",
+            help="Upgrade the database, seed the demo if it is empty, show the status, and exit "
+            "without serving (for deployments and CI).",
+        ),
+    ] = False,
+) -> None:
+    """Run Karakana: upgrade the database, seed the demo if it is empty, and serve the bot.
 
-    Until the channels issue builds the chat bot, this is what `make run` does; it will then start
-    the bot instead.
+    One process serves WhatsApp's and Telegram's webhooks (or long-polls Telegram), the local
+    web chat, the outbox dispatcher and /healthz. With no channel accounts configured it serves
+    only the web chat at http://HOST:PORT/. Stop it with Ctrl+C or SIGTERM: messages in flight are
+    finished first.
     """
     settings = _settings()
     _upgrade(settings)
@@ -599,4 +612,57 @@ def run() -> None:
     summary, factory_status = _run(work)
     if summary is not None:
         _report_seed(summary, "")
-    _show_status(factory_status)
+    if prepare_only:
+        _show_status(factory_status)
+        return
+    _serve(settings)
+
+
+def _serve(settings: Settings) -> None:
+    secrets = [
+        secret.get_secret_value()
+        for secret in (
+            settings.twilio_auth_token,
+            settings.telegram_bot_token,
+            settings.telegram_webhook_secret,
+        )
+        if secret is not None
+    ]
+    configure_logging(settings.log_level, secrets=secrets)
+    url = f"http://{settings.host}:{settings.port}/"
+    channels = ["the local web chat at " + url]
+    if settings.whatsapp_configured:
+        channels.append(f"WhatsApp (webhook {settings.public_base_url}/whatsapp/webhook)")
+    if settings.telegram_configured:
+        mode = "webhook" if settings.telegram_uses_webhook else "long polling"
+        channels.append(f"Telegram ({mode})")
+    _say("Karakana is starting: " + "; ".join(channels) + ". Stop with Ctrl+C.")
+    if not (settings.whatsapp_configured or settings.telegram_configured):
+        _say(
+            f"No WhatsApp or Telegram account is configured (see .env.example): open {url} "
+            "to chat as anyone in the database.",
+            style="yellow",
+        )
+
+    async def go() -> None:
+        async with main.open_factory(settings) as factory:
+            await main.serve(factory)
+
+    # uvicorn catches SIGTERM and SIGINT, shuts down gracefully, then re-raises the signal: let
+    # SIGTERM end up where Ctrl+C does, so both finish with the goodbye and exit code 0.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        asyncio.run(go())
+    except KeyboardInterrupt:
+        pass
+    except (DomainError, DatabaseNotCurrent) as exc:
+        _fail(str(exc))
+    except (OperationalError, DBAPIError) as exc:
+        _fail(_unreachable(settings, exc))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    _say("Karakana stopped.")
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt

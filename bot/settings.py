@@ -6,12 +6,21 @@ receives plain values as arguments. Every field here is documented in ``.env.exa
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Values people leave in a copied .env file; a secret that looks like one of these is refused
+# rather than sent to Twilio or Telegram.
+_PLACEHOLDERS = frozenset(
+    {"change_me", "changeme", "changethis", "your_token_here", "secret", "xxx", "todo", "..."}
+)
+_SECRETS = ("twilio_auth_token", "telegram_bot_token", "telegram_webhook_secret")
 
 
 class Settings(BaseSettings):
@@ -32,6 +41,86 @@ class Settings(BaseSettings):
     conversation_idle_minutes: int = Field(
         default=720, gt=0, description="A half-finished conversation starts over after this."
     )
+
+    # --- the HTTP server ---------------------------------------------------------------------
+    host: str = Field(default="127.0.0.1", description="Where `karakana run` listens.")
+    port: int = Field(default=8000, ge=1, le=65535)
+    public_base_url: str | None = Field(
+        default=None,
+        description="The https URL Twilio and Telegram call us at (behind any proxy); "
+        "webhook signatures are checked against it.",
+    )
+
+    # --- WhatsApp through Twilio ---------------------------------------------------------------
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_whatsapp_from: str | None = Field(
+        default=None, description="Our WhatsApp sender, e.g. whatsapp:+14155238886."
+    )
+    twilio_api_base_url: str = Field(default="https://api.twilio.com")
+    whatsapp_template_sids: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        description="Approved content templates for business messages outside the 24-hour "
+        "window, as JSON: a topic (the first button's payload prefix, e.g. verify) or "
+        "'default' -> content SID; the template's {{1}} receives the message text.",
+    )
+
+    # --- Telegram ------------------------------------------------------------------------------
+    telegram_bot_token: SecretStr | None = None
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_api_base_url: str = Field(default="https://api.telegram.org")
+
+    # --- the outbox and media ------------------------------------------------------------------
+    whatsapp_send_rate: float = Field(default=10.0, gt=0, description="Messages per second.")
+    telegram_send_rate: float = Field(default=25.0, gt=0, description="Messages per second.")
+    outbox_max_attempts: int = Field(default=8, ge=1)
+    media_max_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+
+    @field_validator("whatsapp_template_sids", mode="before")
+    @classmethod
+    def _templates_json(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if not value.strip():
+                return {}
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(
+                    'WHATSAPP_TEMPLATE_SIDS must be JSON like {"default": "HX0123..."}'
+                ) from exc
+        return value
+
+    @field_validator(*_SECRETS)
+    @classmethod
+    def _not_a_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        raw = value.get_secret_value().strip()
+        if not raw:
+            return None
+        if raw.casefold() in _PLACEHOLDERS or "change_me" in raw.casefold():
+            raise ValueError(
+                "is still the example placeholder; set the real secret or leave it out"
+            )
+        return SecretStr(raw)
+
+    @field_validator("public_base_url", "twilio_account_sid", "twilio_whatsapp_from")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if value.strip().casefold() in _PLACEHOLDERS or "change_me" in value.casefold():
+            raise ValueError("is still the example placeholder; set the real value or leave it out")
+        return value.strip()
+
+    @field_validator("public_base_url", "twilio_api_base_url", "telegram_api_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("https://", "http://")):
+            raise ValueError(f"{value!r} must be an http(s) URL like https://bot.example.org")
+        return value.rstrip("/")
 
     @field_validator("database_url")
     @classmethod
@@ -70,6 +159,46 @@ class Settings(BaseSettings):
         if self.revenue_share_min > self.revenue_share_max:
             raise ValueError("REVENUE_SHARE_MIN must not exceed REVENUE_SHARE_MAX")
         return self
+
+    @model_validator(mode="after")
+    def _whole_twilio(self) -> Settings:
+        parts = {
+            "TWILIO_ACCOUNT_SID": self.twilio_account_sid,
+            "TWILIO_AUTH_TOKEN": self.twilio_auth_token,
+            "TWILIO_WHATSAPP_FROM": self.twilio_whatsapp_from,
+        }
+        missing = [name for name, value in parts.items() if value is None]
+        if 0 < len(missing) < len(parts):
+            raise ValueError(
+                f"WhatsApp needs all three Twilio settings; missing {', '.join(missing)}"
+            )
+        if not missing and self.public_base_url is None:
+            raise ValueError(
+                "WhatsApp needs PUBLIC_BASE_URL: Twilio must be able to call /whatsapp/webhook"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _telegram_webhook_secret(self) -> Settings:
+        if self.telegram_uses_webhook and self.telegram_webhook_secret is None:
+            raise ValueError(
+                "a Telegram webhook needs TELEGRAM_WEBHOOK_SECRET (any long random string), so "
+                "nobody but Telegram can post updates to /telegram/webhook"
+            )
+        return self
+
+    @property
+    def whatsapp_configured(self) -> bool:
+        return self.twilio_auth_token is not None
+
+    @property
+    def telegram_configured(self) -> bool:
+        return self.telegram_bot_token is not None
+
+    @property
+    def telegram_uses_webhook(self) -> bool:
+        """A webhook when Telegram can reach us; long polling otherwise."""
+        return self.telegram_configured and self.public_base_url is not None
 
     @property
     def zone(self) -> ZoneInfo:

@@ -247,8 +247,8 @@ def test_seed_without_demo_asks_for_it(karakana: Karakana, upgraded: str) -> Non
 def test_run_upgrades_a_fresh_database_seeds_the_demo_and_shows_the_status(
     karakana: Karakana, database_url: str
 ) -> None:
-    first = karakana("run")
-    second = karakana("run")
+    first = karakana("run", "--prepare-only")
+    second = karakana("run", "--prepare-only")
 
     assert first.exit_code == 0, first.output
     assert "Seeded the demo factory" in first.output

@@ -61,3 +61,68 @@ def test_every_setting_is_documented_in_env_example() -> None:
     }
     for name in Settings.model_fields:
         assert name.upper() in documented, f"{name.upper()} is missing from .env.example"
+
+
+# --- channels (bot/settings.py, the channels issue) -----------------------------------------------
+
+_TWILIO = {
+    "TWILIO_ACCOUNT_SID": "AC" + "a1" * 16,
+    "TWILIO_AUTH_TOKEN": "a-real-looking-auth-token-0123456789",
+    "TWILIO_WHATSAPP_FROM": "whatsapp:+14155238886",
+}
+
+
+def test_with_no_channel_settings_only_the_local_web_chat_runs_on_127_0_0_1_8000() -> None:
+    settings = Settings()
+    assert (settings.host, settings.port) == ("127.0.0.1", 8000)
+    assert not settings.whatsapp_configured
+    assert not settings.telegram_configured
+    assert settings.twilio_api_base_url == "https://api.twilio.com"
+    assert settings.telegram_api_base_url == "https://api.telegram.org"
+    assert settings.whatsapp_send_rate == 10
+
+
+@pytest.mark.parametrize("name", ["TWILIO_AUTH_TOKEN", "TELEGRAM_BOT_TOKEN"])
+@pytest.mark.parametrize("placeholder", ["CHANGE_ME", "changeme", "xxx"])
+def test_a_secret_left_as_the_example_placeholder_is_refused(
+    monkeypatch: pytest.MonkeyPatch, name: str, placeholder: str
+) -> None:
+    for key, value in _TWILIO.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://bot.example.org")
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", "a-long-random-webhook-secret")
+    monkeypatch.setenv(name, placeholder)
+    with pytest.raises(ValidationError, match="placeholder"):
+        Settings()
+
+
+def test_secrets_never_show_in_the_settings_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in _TWILIO.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://bot.example.org/")
+    settings = Settings()
+    assert settings.whatsapp_configured
+    assert settings.public_base_url == "https://bot.example.org"
+    assert _TWILIO["TWILIO_AUTH_TOKEN"] not in repr(settings)
+
+
+def test_half_a_twilio_configuration_names_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", _TWILIO["TWILIO_ACCOUNT_SID"])
+    with pytest.raises(ValidationError, match="TWILIO_AUTH_TOKEN, TWILIO_WHATSAPP_FROM"):
+        Settings()
+
+
+def test_a_telegram_webhook_needs_its_secret_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123456:a-real-looking-bot-token")
+    assert not Settings().telegram_uses_webhook  # no public URL: long polling
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://bot.example.org")
+    with pytest.raises(ValidationError, match="TELEGRAM_WEBHOOK_SECRET"):
+        Settings()
+
+
+def test_whatsapp_templates_are_read_as_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WHATSAPP_TEMPLATE_SIDS", '{"default": "HX1", "offer": "HX2"}')
+    assert Settings().whatsapp_template_sids == {"default": "HX1", "offer": "HX2"}
+    monkeypatch.setenv("WHATSAPP_TEMPLATE_SIDS", "HX1")
+    with pytest.raises(ValidationError, match="must be JSON"):
+        Settings()

@@ -1,0 +1,180 @@
+"""From a provider's request to an accepted message: the thin part of each webhook.
+
+Each gateway checks what the provider signed, turns the payload into the engine's ``Incoming``
+(attachments as pending media, see bot/inbound.py) and hands it to ``Inbound.receive``, which
+persists it before the HTTP answer goes back. Nothing here decides anything about a conversation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+from telegram import Bot, Update
+from telegram.error import TelegramError
+
+from bot.dispatcher import apply_status
+from bot.inbound import Inbound, pending_media
+from bot.telegram_channel import (
+    CallbackSigner,
+    ForgedCallback,
+    check_secret_token,
+    media_to_fetch,
+    parse_update,
+)
+from bot.whatsapp import (
+    MalformedInbound,
+    media_links,
+    parse_inbound,
+    parse_status_callback,
+    verify_signature,
+)
+from conversations.i18n import Catalogue
+from conversations.refusals import button_refused
+from domain.model import Channel, Language
+from domain.services.people import person_by_identity
+from domain.store import Store
+
+log = logging.getLogger(__name__)
+
+MAX_WEBHOOK_BYTES = 64 * 1024  # Twilio's forms and Telegram's updates are a few kilobytes
+_UNKNOWN_SID_DELAYS = (0.1, 0.3, 1.0)
+
+
+class BadWebhook(ValueError):
+    """The request is not what the provider sends: answered 400, nothing changed."""
+
+
+class Forbidden(PermissionError):
+    """The request is not signed by the provider: answered 403, nothing changed."""
+
+
+def parse_form(body: bytes) -> dict[str, str]:
+    """An urlencoded body as a dict (python-multipart is not needed for Twilio's forms)."""
+    try:
+        return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadWebhook(f"the body is not a urlencoded form: {exc}") from exc
+
+
+@dataclass
+class WhatsAppGateway:
+    auth_token: str
+    public_base_url: str
+    inbound: Inbound
+    store: Store
+    clock: Callable[[], datetime]
+
+    def _verified(self, path: str, form: Mapping[str, str], signature: str | None) -> None:
+        if not verify_signature(self.auth_token, self.public_base_url, path, form, signature):
+            raise Forbidden(
+                "missing or bad X-Twilio-Signature"
+                if signature
+                else "no X-Twilio-Signature: not from Twilio"
+            )
+
+    async def message(self, path: str, body: bytes, signature: str | None) -> bool:
+        """An inbound WhatsApp message; True if new, False if a redelivery."""
+        form = parse_form(body)
+        self._verified(path, form, signature)
+        try:
+            links = media_links(form)
+            incoming = parse_inbound(form, received_at=self.clock(), media=pending_media(links))
+        except MalformedInbound as exc:
+            raise BadWebhook(str(exc)) from exc
+        return await self.inbound.receive(incoming)
+
+    async def status(self, path: str, body: bytes, signature: str | None) -> None:
+        form = parse_form(body)
+        self._verified(path, form, signature)
+        try:
+            update = parse_status_callback(form)
+        except MalformedInbound as exc:
+            raise BadWebhook(str(exc)) from exc
+        for delay in (*_UNKNOWN_SID_DELAYS, None):
+            found = await apply_status(
+                self.store,
+                provider_message_id=update.message_sid,
+                status=update.status,
+                error_code=update.error_code,
+            )
+            if found is not None or delay is None:
+                return
+            # Twilio can call back before we have committed the sid it gave us: wait a moment.
+            await asyncio.sleep(delay)
+
+
+@dataclass
+class TelegramGateway:
+    bot: Bot
+    signer: CallbackSigner
+    inbound: Inbound
+    store: Store
+    catalogue: Catalogue
+    clock: Callable[[], datetime]
+    webhook_secret: str | None = None
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def check_secret(self, header: str | None) -> None:
+        if self.webhook_secret is None or not check_secret_token(header, self.webhook_secret):
+            raise Forbidden("missing or wrong X-Telegram-Bot-Api-Secret-Token")
+
+    def update_from_json(self, data: object) -> Update:
+        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+            raise BadWebhook("a Telegram update is a JSON object with an integer update_id")
+        try:
+            update = Update.de_json(data, self.bot)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BadWebhook(f"not a Telegram update: {exc!r}") from exc
+        if update is None:
+            raise BadWebhook("an empty Telegram update")
+        return update
+
+    async def receive(self, update: Update) -> bool:
+        """One update, from the webhook or long polling; True if it was new and accepted."""
+        try:
+            incoming = parse_update(
+                update,
+                signer=self.signer,
+                received_at=self.clock(),
+                media=pending_media(media_to_fetch(update)),
+            )
+        except ForgedCallback as forged:
+            log.warning("refused a Telegram button press: %s", forged)
+            query = update.callback_query
+            assert query is not None
+            self._later(self._refuse_button(query.id, str(query.from_user.id)))
+            return False
+        if incoming is None:
+            return False
+        accepted = await self.inbound.receive(incoming)
+        if update.callback_query is not None:
+            # Stop the button's spinner (also for a redelivered press).
+            self._later(self._answer(update.callback_query.id, None))
+        return accepted
+
+    async def _refuse_button(self, query_id: str, presser: str) -> None:
+        async with self.store.read() as session:
+            person = await person_by_identity(session, Channel.TELEGRAM, presser)
+        language = person.language if person is not None else Language.EN
+        await self._answer(query_id, button_refused(self.catalogue, language))
+
+    async def _answer(self, query_id: str, text: str | None) -> None:
+        try:
+            await self.bot.answer_callback_query(query_id, text=text)
+        except TelegramError as exc:
+            log.info("could not answer a Telegram button press: %s", exc)
+
+    def _later(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self, *, grace: float) -> None:
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=grace)

@@ -1,0 +1,232 @@
+"""Accept-then-process for every inbound chat message, whatever the channel.
+
+A webhook calls ``receive``: the message is persisted (``Engine.accept``) before the provider gets
+its 200, then processed in a background task. The task downloads any attachments, then hands the
+message to the engine. Until the engine has handled it, the message sits in ``inbound_message``
+as RECEIVED, so a crash at any point loses nothing: ``recover`` processes those again at start-up.
+
+Attachments are not downloaded before acknowledging (that could outlast the provider's timeout).
+So the accepted message can be re-processed after a crash, it names them with *pending* media
+items whose ref is ``pending:<provider locator>`` (a Twilio media URL or a Telegram file_id);
+``process`` swaps them for the files in our own store before the engine sees the message.
+
+Files refused (not a photo, too large, on a foreign host) get a polite reply in the sender's
+language. When nothing is left to hand on, the refusal is the whole answer and the message is
+marked processed in the same transaction, so it is said exactly once.
+
+Messages from one address are processed strictly in arrival order: a per-address lock is taken
+before the task first awaits anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlmodel import select
+
+from bot.media import MediaRefused, RemoteMedia
+from conversations.engine import Engine
+from conversations.locks import KeyedLocks
+from conversations.messages import Incoming, MediaItem, Reply
+from conversations.outbox import enqueue
+from conversations.refusals import media_refused
+from domain.model import (
+    Channel,
+    InboundMessage,
+    InboundStatus,
+    Language,
+    OutboxKind,
+    OutboxMessage,
+)
+from domain.services.people import person_by_identity
+from domain.store import Store
+
+log = logging.getLogger(__name__)
+
+PENDING_PREFIX = "pending:"
+
+
+class MediaFetcher(Protocol):
+    async def fetch_all(
+        self, links: Sequence[RemoteMedia]
+    ) -> tuple[tuple[MediaItem, ...], tuple[MediaRefused, ...]]: ...
+
+
+def pending_media(links: Sequence[RemoteMedia]) -> tuple[MediaItem, ...]:
+    """Attachments still at the provider, as media items that can be persisted and re-fetched."""
+    return tuple(
+        MediaItem(
+            content_type=link.declared_type or "application/octet-stream",
+            size=link.declared_size or 0,
+            ref=PENDING_PREFIX + link.locator,
+        )
+        for link in links
+    )
+
+
+def _remote(item: MediaItem) -> RemoteMedia | None:
+    if not item.ref.startswith(PENDING_PREFIX):
+        return None
+    return RemoteMedia(
+        locator=item.ref[len(PENDING_PREFIX) :],
+        declared_type=item.content_type,
+        declared_size=item.size or None,
+    )
+
+
+class Inbound:
+    def __init__(
+        self,
+        store: Store,
+        engine: Engine,
+        *,
+        clock: Callable[[], datetime],
+        fetchers: Mapping[Channel, MediaFetcher] | None = None,
+        max_media_bytes: int,
+        after_handled: Callable[[Incoming], Coroutine[Any, Any, None]] | None = None,
+    ) -> None:
+        self._store = store
+        self._engine = engine
+        self._clock = clock
+        self._fetchers = dict(fetchers or {})
+        self._max_media_bytes = max_media_bytes
+        self._after_handled = after_handled
+        self._locks: KeyedLocks[tuple[Channel, str]] = KeyedLocks()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    async def receive(self, incoming: Incoming) -> bool:
+        """Persist ``incoming`` and schedule its processing; False for a message seen before."""
+        if not await self._engine.accept(incoming, now=self._clock()):
+            log.info(
+                "duplicate %s message ignored",
+                incoming.channel.value,
+                extra={"provider_id": incoming.provider_message_id},
+            )
+            return False
+        self.schedule(incoming)
+        return True
+
+    def schedule(self, incoming: Incoming) -> None:
+        task = asyncio.create_task(
+            self.process(incoming), name=f"inbound-{incoming.provider_message_id}"
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def recover(self) -> int:
+        """Process again whatever was accepted but not handled before the last stop."""
+        waiting = await self._engine.unprocessed()
+        for incoming in waiting:
+            self.schedule(incoming)
+        if waiting:
+            log.warning("re-processing %d message(s) accepted before a stop", len(waiting))
+        return len(waiting)
+
+    async def drain(self, *, grace: float) -> None:
+        """Let in-flight messages finish (graceful shutdown); cancel what is still going after
+        ``grace`` seconds (it stays RECEIVED and is recovered at the next start)."""
+        if not self._tasks:
+            return
+        _, still_running = await asyncio.wait(set(self._tasks), timeout=grace)
+        for task in still_running:
+            task.cancel()
+        if still_running:
+            log.warning("%d message(s) left for recovery at the next start", len(still_running))
+            await asyncio.wait(still_running)
+
+    async def process(self, incoming: Incoming) -> None:
+        async with self._locks.hold((incoming.channel, incoming.address)):
+            try:
+                await self._process(incoming)
+            except Exception:
+                # The message stays RECEIVED: the next start-up tries it again.
+                log.exception(
+                    "processing a %s message failed",
+                    incoming.channel.value,
+                    extra={"provider_id": incoming.provider_message_id},
+                )
+
+    async def _process(self, incoming: Incoming) -> None:
+        kept, refused = await self._fetch_media(incoming)
+        ready = dataclasses.replace(incoming, media=kept)
+        if refused:
+            nothing_left = not kept and not incoming.text.strip()
+            await self._refuse(ready, refused, finish=nothing_left)
+            if nothing_left:
+                await self._handled(ready)
+                return
+        await self._engine.handle(ready, now=self._clock())
+        await self._handled(ready)
+
+    async def _handled(self, incoming: Incoming) -> None:
+        if self._after_handled is not None:
+            await self._after_handled(incoming)
+
+    async def _fetch_media(
+        self, incoming: Incoming
+    ) -> tuple[tuple[MediaItem, ...], tuple[MediaRefused, ...]]:
+        links = [link for item in incoming.media if (link := _remote(item)) is not None]
+        ours = tuple(item for item in incoming.media if _remote(item) is None)
+        if not links:
+            return ours, ()
+        fetcher = self._fetchers.get(incoming.channel)
+        if fetcher is None:
+            raise RuntimeError(f"no media fetcher for {incoming.channel}")
+        kept, refused = await fetcher.fetch_all(links)
+        return ours + kept, refused
+
+    async def _refuse(
+        self, incoming: Incoming, refused: Sequence[MediaRefused], *, finish: bool
+    ) -> None:
+        """Queue the polite refusal once; with ``finish``, it is the message's whole answer."""
+        now = self._clock()
+        async with self._store.transaction() as session:
+            inbound = (
+                await session.exec(
+                    select(InboundMessage)
+                    .where(
+                        InboundMessage.channel == incoming.channel,
+                        InboundMessage.provider_message_id == incoming.provider_message_id,
+                    )
+                    .with_for_update()
+                )
+            ).first()
+            if inbound is None or inbound.status is not InboundStatus.RECEIVED:
+                return
+            person = await person_by_identity(session, incoming.channel, incoming.address)
+            already = (
+                await session.exec(
+                    select(OutboxMessage.id).where(OutboxMessage.in_reply_to == inbound.id)
+                )
+            ).first()
+            if already is None:
+                language = person.language if person is not None else Language.EN
+                text = media_refused(
+                    self._engine.catalogue,
+                    language,
+                    [refusal.reason.value for refusal in refused],
+                    max_bytes=self._max_media_bytes,
+                )
+                await enqueue(
+                    session,
+                    channel=incoming.channel,
+                    address=incoming.address,
+                    reply=Reply(text),
+                    kind=OutboxKind.REPLY,
+                    now=now,
+                    person_id=None if person is None else person.id,
+                    in_reply_to=inbound.id,
+                )
+            if finish:
+                inbound.status = InboundStatus.PROCESSED
+                inbound.processed_at = now
+                inbound.person_id = None if person is None else person.id
