@@ -10,7 +10,7 @@ import httpx
 
 from bot.telegram_channel import SECRET_TOKEN_HEADER, CallbackSigner
 from conversations.i18n import t
-from domain.model import Channel
+from domain.model import Channel, OutboxMessage, OutboxStatus
 from domain.store import Store
 from tests.e2e.harness import WEBHOOK_SECRET, Running, eventually, running_karakana, settle
 from tests.fakes.telegram_api import FakeTelegram
@@ -178,5 +178,10 @@ async def test_telegrams_flood_control_delay_is_waited_out_before_sending_again(
     [text] = await eventually(lambda: karakana.telegram_texts(AKINYI)[1:], within=5)
     assert WELCOME in text
     assert asyncio.get_running_loop().time() - started >= 1.0
-    [message] = await karakana.outbox(str(AKINYI))
+
+    async def marked_sent() -> list[OutboxMessage]:
+        # The fake records the send a moment before the dispatcher commits SENT.
+        return [m for m in await karakana.outbox(str(AKINYI)) if m.status is OutboxStatus.SENT]
+
+    [message] = await eventually(marked_sent)
     assert (message.attempts, message.error_code) == (2, None)
