@@ -8,12 +8,15 @@ persists it before the HTTP answer goes back. Nothing here decides anything abou
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import logging
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from telegram import Bot, Update
 from telegram.error import TelegramError
@@ -35,6 +38,7 @@ from bot.whatsapp import (
     verify_signature,
 )
 from conversations.i18n import Catalogue
+from conversations.messages import MediaItem
 from conversations.refusals import button_refused
 from domain.model import Channel, Language
 from domain.services.people import person_by_identity
@@ -60,6 +64,71 @@ def parse_form(body: bytes) -> dict[str, str]:
         return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True))
     except (UnicodeDecodeError, ValueError) as exc:
         raise BadWebhook(f"the body is not a urlencoded form: {exc}") from exc
+
+
+MEDIA_PATH = "/media"
+DEFAULT_MEDIA_LINK_TTL = timedelta(hours=1)  # Twilio fetches a message's media within seconds
+
+
+class MediaLinks:
+    """Signed, expiring public URLs for files in our media store, for Twilio to fetch.
+
+    WhatsApp cannot carry an upload: an outbound photo is a URL Twilio downloads. The URL is
+    ``<public base>/media/<ref>?expires=<unix time>&signature=<HMAC>``: the HMAC-SHA256 covers
+    the ref and the expiry, so a link cannot be pointed at another file or kept alive, and
+    ``check`` compares in constant time. Only the media store's own refs are served (the route
+    refuses anything else before touching the disk).
+    """
+
+    def __init__(
+        self,
+        key: bytes,
+        public_base_url: str,
+        *,
+        clock: Callable[[], datetime],
+        ttl: timedelta = DEFAULT_MEDIA_LINK_TTL,
+    ) -> None:
+        if len(key) < 16:
+            raise ValueError("the media link signing key must be at least 16 bytes")
+        if ttl <= timedelta(0):
+            raise ValueError("media links need a positive time to live")
+        self._key = key
+        self._base = public_base_url.rstrip("/")
+        self._clock = clock
+        self._ttl = ttl
+
+    @classmethod
+    def for_auth_token(
+        cls,
+        auth_token: str,
+        public_base_url: str,
+        *,
+        clock: Callable[[], datetime],
+        ttl: timedelta = DEFAULT_MEDIA_LINK_TTL,
+    ) -> MediaLinks:
+        """A key derived from the Twilio auth token, so no extra secret has to be configured
+        (and a rotated token retires every link issued with the old one)."""
+        key = hmac.new(auth_token.encode(), b"karakana media links", hashlib.sha256).digest()
+        return cls(key, public_base_url, clock=clock, ttl=ttl)
+
+    def _signature(self, ref: str, expires: int) -> str:
+        digest = hmac.new(self._key, f"{ref}\n{expires}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+    def url_for(self, item: MediaItem) -> str:
+        """The public URL of ``item``, valid for the links' time to live from now."""
+        expires = int((self._clock() + self._ttl).timestamp())
+        query = urlencode({"expires": expires, "signature": self._signature(item.ref, expires)})
+        return f"{self._base}{MEDIA_PATH}/{item.ref}?{query}"
+
+    def check(self, ref: str, expires: str | None, signature: str | None) -> bool:
+        """True when the link was issued by us for ``ref`` and has not expired."""
+        if not expires or not signature or not expires.isdigit() or len(expires) > 12:
+            return False
+        expected = self._signature(ref, int(expires))
+        if not hmac.compare_digest(signature.encode(), expected.encode()):
+            return False
+        return self._clock().timestamp() < int(expires)
 
 
 @dataclass
@@ -153,10 +222,23 @@ class TelegramGateway:
         if incoming is None:
             return False
         accepted = await self.inbound.receive(incoming)
-        if update.callback_query is not None:
+        query = update.callback_query
+        if query is not None:
             # Stop the button's spinner (also for a redelivered press).
-            self._later(self._answer(update.callback_query.id, None))
+            self._later(self._answer(query.id, None))
+            if accepted and query.message is not None:
+                # Its choice is made: take the keyboard off, so it cannot be pressed twice.
+                self._later(self._remove_buttons(query.message.chat.id, query.message.message_id))
         return accepted
+
+    async def _remove_buttons(self, chat_id: int, message_id: int) -> None:
+        try:
+            await self.bot.edit_message_reply_markup(
+                chat_id=chat_id, message_id=message_id, reply_markup=None
+            )
+        except TelegramError as exc:
+            # Too old to edit (48 hours), or already edited: the press itself still counts.
+            log.info("could not remove a message's buttons: %s", exc)
 
     async def _refuse_button(self, query_id: str, presser: str) -> None:
         async with self.store.read() as session:

@@ -23,12 +23,15 @@ from starlette.routing import BaseRoute, Route
 
 from bot.channels import (
     MAX_WEBHOOK_BYTES,
+    MEDIA_PATH,
     BadWebhook,
     Forbidden,
+    MediaLinks,
     TelegramGateway,
     WhatsAppGateway,
 )
 from bot.dispatcher import Dispatcher, backlog
+from bot.media import ACCEPTED_IMAGE_TYPES, MediaStore
 from bot.telegram_channel import SECRET_TOKEN_HEADER
 from domain.store import Store
 
@@ -45,6 +48,7 @@ class Health:
     store: Store
     dispatcher: Dispatcher | None = None
     scheduler_running: Callable[[], bool] | None = None
+    scheduler_jobs: Callable[[], dict[str, str | None]] | None = None  # job -> next run time
 
     async def report(self) -> tuple[bool, dict[str, Any]]:
         checks: dict[str, Any] = {"process": "ok"}
@@ -66,6 +70,8 @@ class Health:
             running = self.scheduler_running()
             healthy &= running
             checks["scheduler"] = "ok" if running else "stopped"
+            if self.scheduler_jobs is not None:
+                checks["next_runs"] = self.scheduler_jobs()
         return healthy, checks
 
 
@@ -139,6 +145,32 @@ def _telegram_routes(gateway: TelegramGateway) -> list[BaseRoute]:
         return Response(status_code=200)
 
     return [Route("/telegram/webhook", webhook, methods=["POST"])]
+
+
+def media_routes(links: MediaLinks, store: MediaStore) -> list[BaseRoute]:
+    """``GET /media/<ref>``: a photo from our media store, for Twilio to fetch when we send it
+    on WhatsApp. Only with a valid, unexpired signature from ``links`` and only an image ref the
+    store issued; anything else is a bare 404 (no hint whether the file exists)."""
+    types = {extension: content_type for content_type, extension in ACCEPTED_IMAGE_TYPES.items()}
+
+    async def serve(request: Request) -> Response:
+        ref: str = request.path_params["ref"]
+        content_type = types.get(ref[ref.rfind(".") :]) if "." in ref else None
+        query = request.query_params
+        if content_type is None or not links.check(
+            ref, query.get("expires"), query.get("signature")
+        ):
+            log.warning("refused a media request: bad, expired or unsigned link")
+            return Response("not found", status_code=404)
+        try:
+            content = await store.load(ref)
+        except (OSError, ValueError):
+            return Response("not found", status_code=404)
+        return Response(
+            content, media_type=content_type, headers={"Cache-Control": "private, no-store"}
+        )
+
+    return [Route(MEDIA_PATH + "/{ref}", serve, methods=["GET"])]
 
 
 def create_app(

@@ -15,6 +15,7 @@ order within this process):
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -212,15 +213,15 @@ class Engine:
             policy=self._admin_policy,
         )
         replies.extend(await self._respond(ctx, conversation, incoming))
+        if any(reply.choices for reply in replies):
+            # The person now sees a newer numbered list than any business message's.
+            conversation.forget_business()
 
         person = ctx.person  # a registration may have just created them
         conversation.person_id = None if person is None else person.id
         flow = None if conversation.idle else self._flows[conversation.flow]
         conversation.expires_at = (
             now + self._idle_timeout if flow is not None and flow.times_out else None
-        )
-        await queue_notifications(
-            session, events.drain(session), catalogue=self._catalogue, now=now
         )
         await save_conversation(session, conversation, now=now)
         for reply in replies:
@@ -234,6 +235,11 @@ class Engine:
                 person_id=conversation.person_id,
                 in_reply_to=inbound.id,
             )
+        # After the state is saved and the replies queued: a business message to this same
+        # person goes after the replies, and remembers its choices on the state just saved.
+        await queue_notifications(
+            session, events.drain(session), catalogue=self._catalogue, now=now
+        )
         inbound.status = InboundStatus.PROCESSED
         inbound.processed_at = now
         inbound.person_id = conversation.person_id
@@ -243,6 +249,14 @@ class Engine:
     async def _respond(
         self, ctx: Context, conversation: Conversation, incoming: Incoming
     ) -> list[Reply]:
+        business = _business_choice(conversation, incoming)
+        if business is not None:
+            # "2" answering a business message (a verify request, a job offer) is its button.
+            chosen, about = business
+            conversation.forget_business()
+            pressed = dataclasses.replace(incoming, text="", button_payload=chosen.payload)
+            said = Reply(ctx.t("engine.business_choice", label=chosen.label, message=about))
+            return [said, *await self._respond(ctx, conversation, pressed)]
         command = parse_global(incoming.text, incoming.button_payload)
         if command is not None:
             return await self._global(command, ctx, conversation)
@@ -463,11 +477,35 @@ def _media_hint(media: tuple[MediaItem, ...]) -> str:
     return N_("engine.media_not_expected")
 
 
+def _number(text: str) -> int | None:
+    """The option number a reply is, if it is nothing but one: "2", "2." or "2)"."""
+    token = text.strip().rstrip(".)").strip()
+    return int(token) if token.isdigit() and len(token) <= 3 else None
+
+
+def _business_choice(conversation: Conversation, incoming: Incoming) -> tuple[Choice, str] | None:
+    """The business message's option a bare number picks, with a few words of that message.
+
+    Only while that message's list is the newest numbered list the person was shown (any later
+    list forgets it), and only when the number cannot be an answer to the flow: nothing is in
+    progress, or the open question offers numbered choices itself (older than the business
+    message). A question waiting for a typed number (how many pieces?) keeps its answer.
+    """
+    business = conversation.business_choices
+    if business is None or incoming.button_payload is not None or incoming.media:
+        return None
+    if not (conversation.idle or conversation.choices):
+        return None
+    index = _number(incoming.text)
+    if index is None or not 1 <= index <= len(business.choices):
+        return None
+    return business.choices[index - 1], business.about
+
+
 def _resolve(text: str, choices: tuple[Choice, ...]) -> Choice | None:
     """The choice a typed reply means: its number ("2", "2.") or its label, ignoring case."""
-    token = text.strip().rstrip(".)").strip()
-    if token.isdigit() and len(token) <= 3:
-        index = int(token)
+    index = _number(text)
+    if index is not None:
         return choices[index - 1] if 1 <= index <= len(choices) else None
     folded = " ".join(text.split()).casefold()
     for choice in choices:

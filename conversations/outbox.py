@@ -14,6 +14,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from conversations.messages import Reply
+from conversations.state import remember_business_choices
 from domain.model import (
     Channel,
     ChannelIdentity,
@@ -96,13 +97,17 @@ async def preferred_identity(session: AsyncSession, person_id: int) -> ChannelId
 async def notify_person(
     session: AsyncSession, person: Person, reply: Reply, *, now: datetime
 ) -> OutboxMessage | None:
-    """Queue a business message to ``person``, unless they said STOP or cannot be reached."""
+    """Queue a business message to ``person``, unless they said STOP or cannot be reached.
+
+    Its choices are remembered in the person's conversation state, so that on a channel
+    without buttons a bare "1" can answer it (see ``Engine`` and ``Conversation.offer``).
+    """
     if person.opted_out or person.id is None:
         return None
     identity = await preferred_identity(session, person.id)
     if identity is None:
         return None
-    return await enqueue(
+    message = await enqueue(
         session,
         channel=identity.channel,
         address=identity.address,
@@ -111,6 +116,16 @@ async def notify_person(
         now=now,
         person_id=person.id,
     )
+    await remember_business_choices(
+        session,
+        identity.channel,
+        identity.address,
+        choices=reply.choices,
+        about=reply.text,
+        person_id=person.id,
+        now=now,
+    )
+    return message
 
 
 async def queued_for(session: AsyncSession, channel: Channel, address: str) -> list[OutboxMessage]:

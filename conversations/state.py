@@ -13,6 +13,8 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from conversations.messages import Choice
@@ -22,6 +24,10 @@ IDLE = "idle"  # flow and step of a conversation with nothing in progress
 
 _CHOICES = "_choices"  # the options offered with the last question, so "2" can be resolved
 _HISTORY = "_history"  # steps already answered, for "back"
+# The options on the last business message with choices (a verify request, a job offer), kept
+# apart from the flow's own so a flow in progress is never disturbed. See ``business_choices``.
+_BUSINESS = "_business"
+_ABOUT_LENGTH = 60  # how much of the business message the confirmation quotes
 
 
 class StateConflict(Exception):
@@ -46,7 +52,7 @@ class Conversation:
     def expired(self, now: datetime) -> bool:
         return not self.idle and self.expires_at is not None and self.expires_at <= now
 
-    def reset(self, *, keep: tuple[str, ...] = ("lang",)) -> None:
+    def reset(self, *, keep: tuple[str, ...] = ("lang", _BUSINESS)) -> None:
         self.flow = IDLE
         self.step = IDLE
         self.data = {k: v for k, v in self.data.items() if k in keep}
@@ -64,8 +70,28 @@ class Conversation:
     def offer(self, choices: tuple[Choice, ...]) -> None:
         if choices:
             self.data[_CHOICES] = [[c.payload, c.label] for c in choices]
+            # A newer numbered list: from now on "1" means its first option.
+            self.forget_business()
         else:
             self.data.pop(_CHOICES, None)
+
+    @property
+    def business_choices(self) -> BusinessChoices | None:
+        """The choices on the last business message, while no newer numbered list was shown."""
+        raw = self.data.get(_BUSINESS)
+        if not isinstance(raw, dict):
+            return None
+        choices = tuple(Choice(p, label) for p, label in raw.get("choices", ()))
+        return BusinessChoices(choices, str(raw.get("about", ""))) if choices else None
+
+    def remember_business(self, choices: tuple[Choice, ...], about: str) -> None:
+        self.data[_BUSINESS] = {
+            "choices": [[c.payload, c.label] for c in choices],
+            "about": _excerpt(about),
+        }
+
+    def forget_business(self) -> None:
+        self.data.pop(_BUSINESS, None)
 
     def advance(self, step: str) -> None:
         self.data.setdefault(_HISTORY, []).append(self.step)
@@ -83,6 +109,20 @@ class Conversation:
         """A copy of the flow's data a step may change freely; kept only if the step succeeds."""
         copied: dict[str, Any] = json.loads(json.dumps(self.data))
         return copied
+
+
+@dataclass(frozen=True, slots=True)
+class BusinessChoices:
+    """What a bare number can pick after a business message: its options, and a few words of
+    the message itself, so the confirmation can say which message the number answered."""
+
+    choices: tuple[Choice, ...]
+    about: str
+
+
+def _excerpt(text: str) -> str:
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return first if len(first) <= _ABOUT_LENGTH else first[: _ABOUT_LENGTH - 1].rstrip() + "…"
 
 
 async def load_conversation(session: AsyncSession, channel: Channel, address: str) -> Conversation:
@@ -140,3 +180,67 @@ async def save_conversation(
         )
     conversation.version += 1
     return conversation.version
+
+
+async def remember_business_choices(
+    session: AsyncSession,
+    channel: Channel,
+    address: str,
+    *,
+    choices: tuple[Choice, ...],
+    about: str,
+    person_id: int | None,
+    now: datetime,
+) -> None:
+    """Remember the choices of a business message just queued to ``address``, in its state.
+
+    Called by whoever queues the message, inside their transaction. The row is locked and read
+    afresh (not from the session's identity map: the engine may have saved it a moment ago in
+    this same transaction), and its version is bumped, so an engine handling the same person
+    concurrently in another process retries on the new state rather than overwriting it.
+    ``updated_at`` is left alone: it says when the person last wrote, which picks the channel
+    business messages go to.
+    """
+    if not choices:
+        return
+    row = (
+        await session.exec(
+            select(ConversationState)
+            .where(ConversationState.channel == channel, ConversationState.address == address)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).first()
+    if row is None:
+        conversation = Conversation(channel=channel, address=address, person_id=person_id)
+        conversation.remember_business(choices, about)
+        try:
+            # A savepoint: if the person's first message inserts the row at the same moment,
+            # only this insert fails, not the caller's whole transaction.
+            async with session.begin_nested():
+                await save_conversation(session, conversation, now=now)
+            return
+        except IntegrityError:
+            row = await session.get(
+                ConversationState, (channel, address), with_for_update=True, populate_existing=True
+            )
+            if row is None:  # pragma: no cover (the conflicting insert rolled back)
+                raise
+    data = json.loads(row.data)
+    conversation = Conversation(channel=channel, address=address, data=data)
+    conversation.remember_business(choices, about)
+    table = ConversationState.__table__  # type: ignore[attr-defined]
+    result = await session.exec(
+        sa.update(table)
+        .where(
+            table.c.channel == channel,
+            table.c.address == address,
+            table.c.version == row.version,
+        )
+        .values(
+            version=row.version + 1,
+            data=json.dumps(conversation.data, ensure_ascii=False, sort_keys=True),
+        )
+    )
+    if result.rowcount != 1:
+        raise StateConflict(f"conversation {channel}:{address} changed under us")
