@@ -1,4 +1,5 @@
-"""``karakana``: set up the database, seed the demo, import and export CSV, add people, see status.
+"""``karakana``: set up the database, seed the demo, import and export CSV, add people, see status,
+run the bot, simulate matching policies, and send and reconcile M-Pesa payouts.
 
 Each command is a thin translation: read arguments, do one unit of work through the domain, print
 the outcome. A mistake a person can fix (a bad CSV, an invalid phone number, a database behind
@@ -10,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 from sqlalchemy import func
@@ -36,8 +39,11 @@ from bot.database import DatabaseNotCurrent, hide_password, upgrade_database
 from bot.demo import DemoSummary, seed_demo
 from bot.logging import configure_logging
 from bot.main import Factory
+from bot.reconcile import COLUMNS as RECONCILE_COLUMNS
+from bot.reconcile import Difference, reconcile_payouts
 from bot.settings import Settings
 from bot.status_report import FactoryStatus, read_status
+from conversations.i18n import Catalogue
 from domain.csv_formats import (
     CatalogueSpec,
     catalogue_to_csv,
@@ -49,6 +55,7 @@ from domain.model import Channel, Language, Order, Person, Product, Role
 from domain.phone import InvalidPhoneNumber, normalise_kenyan_mobile
 from domain.revenue_share import check_band
 from domain.services.people import add_person, register_artisan
+from matching import simulator
 
 T = TypeVar("T")
 
@@ -62,10 +69,12 @@ db_app = typer.Typer(help="Create or upgrade the database.", no_args_is_help=Tru
 products_app = typer.Typer(help="The catalogue of products and components, as CSV.")
 orders_app = typer.Typer(help="Customers' orders, as CSV.")
 people_app = typer.Typer(help="Artisans, field agents and admins.")
+payouts_app = typer.Typer(help="M-Pesa payouts: send approved ones now, reconcile with M-Pesa.")
 app.add_typer(db_app, name="db")
 app.add_typer(products_app, name="products", no_args_is_help=True)
 app.add_typer(orders_app, name="orders", no_args_is_help=True)
 app.add_typer(people_app, name="people", no_args_is_help=True)
+app.add_typer(payouts_app, name="payouts", no_args_is_help=True)
 
 
 # --- talking to the person at the terminal --------------------------------------------------------
@@ -619,16 +628,7 @@ def run(
 
 
 def _serve(settings: Settings) -> None:
-    secrets = [
-        secret.get_secret_value()
-        for secret in (
-            settings.twilio_auth_token,
-            settings.telegram_bot_token,
-            settings.telegram_webhook_secret,
-        )
-        if secret is not None
-    ]
-    configure_logging(settings.log_level, secrets=secrets)
+    configure_logging(settings.log_level, secrets=settings.secrets)
     url = f"http://{settings.host}:{settings.port}/"
     channels = ["the local web chat at " + url]
     if settings.whatsapp_configured:
@@ -643,6 +643,12 @@ def _serve(settings: Settings) -> None:
             "to chat as anyone in the database.",
             style="yellow",
         )
+    if not settings.mpesa_configured:
+        _say(
+            "M-Pesa is not configured (see .env.example): payout batches are prepared and "
+            "approved, but nothing is sent until the MPESA_ settings are set.",
+            style="yellow",
+        )
 
     async def go() -> None:
         async with main.open_factory(settings) as factory:
@@ -655,7 +661,7 @@ def _serve(settings: Settings) -> None:
         asyncio.run(go())
     except KeyboardInterrupt:
         pass
-    except (DomainError, DatabaseNotCurrent) as exc:
+    except (DomainError, DatabaseNotCurrent, main.MpesaNotConfigured) as exc:
         _fail(str(exc))
     except (OperationalError, DBAPIError) as exc:
         _fail(_unreachable(settings, exc))
@@ -666,3 +672,160 @@ def _serve(settings: Settings) -> None:
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
+
+
+# --- simulate -------------------------------------------------------------------------------------
+
+
+def _numbers(option: str, raw: str | None, kind: Callable[[str], T]) -> list[T] | None:
+    if raw is None:
+        return None
+    try:
+        values = [kind(part.strip()) for part in raw.split(",") if part.strip()]
+    except ValueError:
+        _fail(f"{option} takes numbers separated by commas, like 1,2,3; not {raw!r}")
+    if not values:
+        _fail(f"{option} needs at least one number")
+    return values
+
+
+@app.command()
+def simulate(
+    world: Annotated[
+        Path | None,
+        typer.Option(
+            "--world", help=f"The world file (TOML); default {simulator.DEFAULT_WORLD_FILE.name}."
+        ),
+    ] = None,
+    seeds: Annotated[
+        str | None, typer.Option("--seeds", help="Seeds, comma-separated (default: the world's).")
+    ] = None,
+    weeks: Annotated[
+        int | None, typer.Option("--weeks", min=1, help="Simulated weeks (default: the world's).")
+    ] = None,
+    loads: Annotated[
+        str | None,
+        typer.Option("--loads", help="Demand as fractions of declared capacity, e.g. 0.5,0.8."),
+    ] = None,
+    policies: Annotated[
+        str | None,
+        typer.Option("--policies", help=f"Policies to compare: {', '.join(simulator.POLICIES)}."),
+    ] = None,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Write the week-by-week PNG here.")
+    ] = None,
+) -> None:
+    """Compare matching policies on a synthetic factory with hidden truth (no database needed).
+
+    Every policy runs on the same worlds and outcome streams per (load, seed); the table shows the
+    headline (good pieces on time per piece ordered), fill, quality, fairness and newcomers.
+    """
+    seed_list = _numbers("--seeds", seeds, int)
+    load_list = _numbers("--loads", loads, float)
+    policy_list = None if policies is None else [p.strip() for p in policies.split(",") if p]
+    try:
+        chosen = simulator.load_world(world)
+    except ValueError as exc:
+        _fail(str(exc))
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=_err(),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("simulating", total=None)
+
+        def progress(done: int, total: int, what: str) -> None:
+            bar.update(task, completed=done, total=total, description=what)
+
+        try:
+            report = simulator.run(
+                chosen,
+                seeds=seed_list,
+                weeks=weeks,
+                loads=load_list,
+                policies=policy_list,
+                progress=progress,
+            )
+        except ValueError as exc:
+            _fail(str(exc))
+    header, rows = report.summary_rows()
+    table = Table(
+        title=f"{len(report.seeds)} seed(s) x {report.weeks} weeks, {report.seconds:.1f} s",
+        show_lines=False,
+    )
+    for name in header:
+        table.add_column(name, justify="left" if name in ("load", "policy") else "right")
+    for row in rows:
+        table.add_row(*row)
+    _out().print(table)
+    if plot is not None:
+        try:
+            written = simulator.render_plot(report, plot)
+        except ImportError:
+            _fail("the plot needs matplotlib: .venv/bin/pip install matplotlib")
+        except OSError as exc:
+            _fail(f"cannot write the plot to {plot}: {exc.strerror or exc}")
+        _say(f"Wrote the week-by-week plot to {written}.")
+
+
+# --- payouts --------------------------------------------------------------------------------------
+
+
+@payouts_app.command("reconcile")
+def payouts_reconcile(
+    stale_after: Annotated[
+        int,
+        typer.Option(
+            "--stale-after-minutes", min=1, help="A payout in doubt longer than this is listed."
+        ),
+    ] = 60,
+) -> None:
+    """Compare the ledger with what M-Pesa said for every payout; exit 1 if anything differs."""
+
+    async def work(factory: Factory) -> list[Difference]:
+        return await reconcile_payouts(
+            factory.store, now=factory.now(), stale_after=timedelta(minutes=stale_after)
+        )
+
+    differences = _run(work)
+    if not differences:
+        _say("The ledger and M-Pesa agree on every payout.")
+        return
+    table = Table(title=f"{len(differences)} difference(s) between the ledger and M-Pesa")
+    for name in RECONCILE_COLUMNS:
+        table.add_column(name, justify="right" if name.startswith(("Payout", "Amount")) else "left")
+    for difference in differences:
+        table.add_row(*difference.as_row())
+    _out().print(table)
+    raise typer.Exit(1)
+
+
+@payouts_app.command("run")
+def payouts_run() -> None:
+    """Send approved payouts to M-Pesa now (and ask about those in doubt), then wait a moment
+    for M-Pesa's results; the running bot receives any that come later."""
+    settings = _settings()
+    try:
+        main.daraja_config(settings)
+    except main.MpesaNotConfigured as exc:
+        _fail(str(exc))
+
+    async def work(factory: Factory) -> list[str]:
+        payments = main.build_payments(factory, Catalogue.load(), factory.now)
+        assert payments is not None
+        try:
+            return await payments.waker.send_waiting()
+        finally:
+            await payments.aclose()
+
+    sent = _run(work)
+    if not sent:
+        _say("No approved payout is waiting to be sent.")
+        return
+    _say(
+        f"Sent {len(sent)} payout(s) to M-Pesa; their results arrive at the running bot's "
+        "/mpesa/b2c/result. Check with: karakana payouts reconcile"
+    )

@@ -50,6 +50,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.send_errors import SendError, SendFailure
 from bot.whatsapp import Template
 from conversations.messages import Reply
+from domain.errors import IllegalTransition, NotFound
 from domain.model import (
     OUTBOX_TRANSITIONS,
     Channel,
@@ -61,12 +62,13 @@ from domain.model import (
     Person,
 )
 from domain.phone import mask
+from domain.services import dead_letters as shared_dead_letters
+from domain.services.dead_letters import HELD
 from domain.store import Store
 
 log = logging.getLogger(__name__)
 
 CUSTOMER_WINDOW = timedelta(hours=24)
-HELD = "no_template"  # error_code of a message waiting for the person to open the window
 HOLD_RECHECK = timedelta(minutes=15)
 OPTED_OUT = "opted_out"
 _ACTIVE = (OutboxStatus.QUEUED, OutboxStatus.SENDING)
@@ -532,24 +534,12 @@ async def apply_status(
 
 
 async def dead_letters(store: Store, *, limit: int = 100) -> list[OutboxMessage]:
-    """Messages that will not be sent without an admin: dead letters, failures (with the
-    provider's code: 63016 window, 63041/21656 template...) and messages held for a template."""
+    """Messages that will not be sent without an admin (``domain.services.dead_letters``, the
+    same list ``/deadletters`` shows): dead letters, failures with the provider's code, and
+    messages held for a template."""
     async with store.transaction() as session:
-        statement = (
-            select(OutboxMessage)
-            .where(
-                sa.or_(
-                    col(OutboxMessage.status).in_((OutboxStatus.DEAD, OutboxStatus.FAILED)),
-                    sa.and_(
-                        col(OutboxMessage.status) == OutboxStatus.QUEUED,
-                        col(OutboxMessage.error_code) == HELD,
-                    ),
-                )
-            )
-            .order_by(col(OutboxMessage.id).desc())
-            .limit(limit)
-        )
-        return list(await session.exec(statement))
+        rows, _ = await shared_dead_letters.dead_letters(session, limit=limit)
+        return [message for message, _person in rows]
 
 
 class NotRetryable(ValueError):
@@ -557,24 +547,17 @@ class NotRetryable(ValueError):
 
 
 async def retry(store: Store, message_id: int, *, now: datetime) -> OutboxMessage:
-    """An admin sends a failed or dead message again, from scratch."""
-    async with store.transaction() as session:
-        message = await _locked(session, message_id)
-        if message is None:
-            raise NotRetryable(f"there is no outbox message {message_id}")
-        if not OUTBOX_TRANSITIONS.can(message.status, OutboxStatus.QUEUED) or (
-            message.status is OutboxStatus.SENDING
-        ):
-            raise NotRetryable(
-                f"outbox message {message_id} is {message.status}; only failed or dead "
-                "messages can be retried"
-            )
-        message.status = OutboxStatus.QUEUED
-        message.attempts = 0
-        message.error_code = None
-        message.next_attempt_at = now
-        await session.flush()
-        return message
+    """An admin sends a failed or dead message again, from scratch (as ``/retry`` does)."""
+    try:
+        async with store.transaction() as session:
+            return await shared_dead_letters.retry(session, message_id, now=now)
+    except NotFound:
+        raise NotRetryable(f"there is no outbox message {message_id}") from None
+    except IllegalTransition as exc:
+        raise NotRetryable(
+            f"outbox message {message_id} is {exc.current}; only failed or dead "
+            "messages can be retried"
+        ) from None
 
 
 async def release_held(store: Store, channel: Channel, address: str, *, now: datetime) -> int:

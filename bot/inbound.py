@@ -42,6 +42,7 @@ from domain.model import (
     Language,
     OutboxKind,
     OutboxMessage,
+    Role,
 )
 from domain.services.people import person_by_identity
 from domain.store import Store
@@ -53,7 +54,7 @@ PENDING_PREFIX = "pending:"
 
 class MediaFetcher(Protocol):
     async def fetch_all(
-        self, links: Sequence[RemoteMedia]
+        self, links: Sequence[RemoteMedia], *, documents: bool = False
     ) -> tuple[tuple[MediaItem, ...], tuple[MediaRefused, ...]]: ...
 
 
@@ -181,7 +182,11 @@ class Inbound:
         fetcher = self._fetchers.get(incoming.channel)
         if fetcher is None:
             raise RuntimeError(f"no media fetcher for {incoming.channel}")
-        kept, refused = await fetcher.fetch_all(links)
+        # Admins may send a CSV document (orders for /import_orders); everyone else photos only.
+        async with self._store.read() as session:
+            sender = await person_by_identity(session, incoming.channel, incoming.address)
+            admin = sender is not None and sender.role is Role.ADMIN
+        kept, refused = await fetcher.fetch_all(links, documents=admin)
         return ours + kept, refused
 
     async def _refuse(

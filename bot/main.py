@@ -3,13 +3,16 @@
 Everything else receives what it needs as arguments. The CLI builds a ``Factory`` per command;
 ``build_bot`` wires the one long-running process (``karakana run``): the Starlette app with the
 channels' webhooks and the local web chat, the python-telegram-bot Application (webhook mode
-without an Updater, or long polling when Telegram cannot reach us), the outbox dispatcher and the
-re-processing of messages accepted before the last stop, all on one asyncio loop.
+without an Updater, or long polling when Telegram cannot reach us), the outbox dispatcher, the
+re-processing of messages accepted before the last stop, the APScheduler jobs (matching rounds,
+offer expiry, reminders, payout batches, housekeeping) and, when M-Pesa is configured, the payout
+runner with Daraja's callback routes, all on one asyncio loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import importlib.util
 import logging
 import socket
@@ -17,10 +20,12 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import uvicorn
+from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 from telegram import Update
@@ -30,7 +35,19 @@ from bot.channels import TelegramGateway, WhatsAppGateway
 from bot.database import check_database_current
 from bot.dispatcher import Backoff, Dispatcher, Sender, release_held
 from bot.inbound import Inbound, MediaFetcher
-from bot.media import LocalMediaStore
+from bot.matchmaker import Matchmaker
+from bot.media import LocalMediaStore, MediaDocuments
+from bot.mpesa import DarajaClient, DarajaConfig, security_credential
+from bot.mpesa_routes import mpesa_routes
+from bot.payout_runner import PayoutRunner
+from bot.payout_waker import PayoutWaker
+from bot.scheduling import (
+    JobSettings,
+    ScheduledJob,
+    build_scheduler,
+    karakana_jobs,
+    payout_notifier,
+)
 from bot.server import Health, create_app
 from bot.settings import Settings
 from bot.telegram_channel import (
@@ -43,7 +60,10 @@ from bot.telegram_channel import (
 )
 from bot.whatsapp import MediaDownloader, WhatsAppSender
 from conversations.engine import Engine
+from conversations.i18n import Catalogue
 from conversations.messages import Incoming
+from conversations.payout_notices import RevenueBand
+from conversations.ports import AdminPolicy, DocumentReader, MatchRunner
 from domain.explosion import factory_today
 from domain.model import Channel
 from domain.store import Store
@@ -77,11 +97,59 @@ class Factory:
     def now(self) -> datetime:
         return utc_now()
 
-    def engine(self) -> Engine:
-        """The conversation engine every channel shares."""
+    def admin_policy(self) -> AdminPolicy:
+        settings = self.settings
+        return AdminPolicy(
+            share_low=settings.revenue_share_min,
+            share_high=settings.revenue_share_max,
+            payout_minimum_cents=settings.payout_minimum_cents,
+            mpesa_configured=settings.mpesa_configured,
+        )
+
+    def matchmaker(self) -> Matchmaker:
+        settings = self.settings
+        return Matchmaker(
+            models_dir=settings.models_dir,
+            seed=settings.match_seed,
+            offer_ttl=settings.offer_ttl,
+            min_lot=settings.min_lot,
+            max_splits=settings.max_splits,
+        )
+
+    def documents(self) -> DocumentReader:
+        """Documents admins send (an orders CSV), read back from the media store."""
+        return MediaDocuments(LocalMediaStore(self.settings.media_dir))
+
+    def engine(self, *, matcher: MatchRunner | None = None) -> Engine:
+        """The conversation engine every channel shares: with the media store's documents, the
+        admins' policy from settings and, unless given one, a matchmaker of its own."""
         return Engine(
             self.store,
             idle_timeout=timedelta(minutes=self.settings.conversation_idle_minutes),
+            documents=self.documents(),
+            matcher=matcher or self.matchmaker(),
+            admin_policy=self.admin_policy(),
+        )
+
+    def job_settings(self) -> JobSettings:
+        settings = self.settings
+        return JobSettings(
+            match_interval=settings.match_interval,
+            offer_expiry_interval=settings.offer_expiry_interval,
+            payout_weekday=settings.payout_day,
+            payout_time=settings.payout_time,
+            payout_minimum_cents=settings.payout_minimum_cents,
+            payout_auto_approve_limit_cents=settings.payout_auto_approve_limit_cents,
+            payout_send_interval=settings.payout_send_interval,
+            payouts_in_doubt_after=settings.payouts_in_doubt_after,
+            reminders_time=settings.reminders_time,
+            reminders_due_soon=timedelta(days=settings.reminders_due_soon_days),
+            housekeeping_time=settings.housekeeping_time,
+            retraining_time=settings.retraining_time,
+            media_root=settings.media_dir,
+            media_max_age=timedelta(days=settings.media_max_age_days),
+            outbox_max_age=timedelta(days=settings.outbox_max_age_days),
+            revenue_band=RevenueBand(settings.revenue_share_min, settings.revenue_share_max),
         )
 
     def today(self) -> date:
@@ -105,6 +173,115 @@ async def open_factory(settings: Settings, *, check_schema: bool = True) -> Asyn
         await store.close()
 
 
+# --- M-Pesa ---------------------------------------------------------------------------------------
+
+
+class MpesaNotConfigured(Exception):
+    """Payouts cannot be sent: the M-Pesa settings are missing (the message says which)."""
+
+
+@dataclass
+class Payments:
+    """M-Pesa, wired: the Daraja client, the payout runner, its callback routes, the waker."""
+
+    client: DarajaClient
+    runner: PayoutRunner
+    routes: list[BaseRoute]
+    waker: PayoutWaker
+
+    async def aclose(self) -> None:
+        await self.waker.aclose()
+        await self.client.aclose()
+
+
+def daraja_config(settings: Settings) -> DarajaConfig:
+    """Daraja's configuration from settings; raises ``MpesaNotConfigured`` without them or with
+    a certificate that cannot encrypt the initiator password."""
+    if not settings.mpesa_configured:
+        raise MpesaNotConfigured(
+            "M-Pesa is not configured: set MPESA_CONSUMER_KEY, MPESA_CONSUMER_SECRET, "
+            "MPESA_SHORTCODE, MPESA_INITIATOR_NAME, MPESA_INITIATOR_PASSWORD and "
+            "MPESA_CERTIFICATE_PATH (see .env.example)"
+        )
+    assert settings.mpesa_consumer_key is not None
+    assert settings.mpesa_consumer_secret is not None
+    assert settings.mpesa_shortcode is not None
+    assert settings.mpesa_initiator_name is not None
+    assert settings.mpesa_initiator_password is not None
+    assert settings.mpesa_certificate_path is not None
+    assert settings.public_base_url is not None
+    try:
+        credential = security_credential(
+            settings.mpesa_initiator_password.get_secret_value(),
+            settings.mpesa_certificate_path.read_bytes(),
+        )
+    except (OSError, ValueError) as exc:
+        raise MpesaNotConfigured(
+            f"MPESA_CERTIFICATE_PATH {settings.mpesa_certificate_path} cannot be used: {exc}"
+        ) from exc
+    return DarajaConfig(
+        api_base_url=settings.mpesa_api_base_url,
+        consumer_key=settings.mpesa_consumer_key.get_secret_value(),
+        consumer_secret=settings.mpesa_consumer_secret.get_secret_value(),
+        shortcode=settings.mpesa_shortcode,
+        initiator_name=settings.mpesa_initiator_name,
+        security_credential=credential,
+        callback_base_url=settings.public_base_url,
+        request_timeout=settings.mpesa_request_timeout,
+    )
+
+
+def build_payments(
+    factory: Factory, catalogue: Catalogue, clock: Callable[[], datetime]
+) -> Payments | None:
+    """The payout runner and Daraja's callback routes, or None when M-Pesa is not configured
+    (payout batches are then still made and approved, and admins told nothing is sent)."""
+    settings = factory.settings
+    if not settings.mpesa_configured:
+        return None
+    client = DarajaClient(daraja_config(settings))
+    notify = payout_notifier(
+        catalogue, RevenueBand(settings.revenue_share_min, settings.revenue_share_max)
+    )
+    runner = PayoutRunner(factory.store, client, clock=clock, notify=notify)
+    routes = mpesa_routes(factory.store, gateway=client, clock=clock, notify=notify)
+    waker = PayoutWaker(factory.store, runner, in_doubt_after=settings.payouts_in_doubt_after)
+    return Payments(client=client, runner=runner, routes=routes, waker=waker)
+
+
+class RunningJobs:
+    """The scheduled jobs running now, so a graceful stop can wait for them."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def track(self, job: ScheduledJob) -> ScheduledJob:
+        work = job.work
+
+        async def tracked() -> object:
+            task = asyncio.current_task()
+            assert task is not None
+            self._tasks.add(task)
+            try:
+                return await work()
+            finally:
+                self._tasks.discard(task)
+
+        return dataclasses.replace(job, work=tracked)
+
+    async def wait(self, *, grace: float) -> None:
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=grace)
+
+
+def scheduler_report(scheduler: AsyncIOScheduler) -> dict[str, str | None]:
+    """Each job's next run (ISO 8601), for /healthz."""
+    return {
+        job.id: None if job.next_run_time is None else job.next_run_time.isoformat()
+        for job in scheduler.get_jobs()
+    }
+
+
 # --- the long-running process ---------------------------------------------------------------------
 
 Telegram = Application[Any, Any, Any, Any, Any, Any]
@@ -121,6 +298,9 @@ class KarakanaBot:
     media_store: LocalMediaStore
     telegram: Telegram | None
     telegram_polling: bool
+    matchmaker: Matchmaker
+    scheduler: AsyncIOScheduler | None = None
+    payments: Payments | None = None
 
     @property
     def channels(self) -> list[str]:
@@ -153,13 +333,20 @@ def build_bot(
     backoff: Backoff | None = None,
     poll_interval: float = 0.5,
     media_not_found_delays: Sequence[float] = (0.5, 1.0, 2.0),
+    schedule: bool = False,
 ) -> KarakanaBot:
-    """Wire the process from ``factory.settings``; nothing runs until the app's lifespan starts."""
+    """Wire the process from ``factory.settings``; nothing runs until the app's lifespan starts.
+
+    ``schedule`` adds the APScheduler jobs (``serve``, i.e. ``karakana run``, always does; tests
+    that drive conversations by hand leave them out so no round or batch fires under them).
+    """
     settings = factory.settings
     now = clock or factory.now
     store = factory.store
-    engine = factory.engine()
+    matchmaker = factory.matchmaker()
+    engine = factory.engine(matcher=matchmaker)
     media_store = LocalMediaStore(settings.media_dir)
+    payments = build_payments(factory, engine.catalogue, now)
     senders: dict[Channel, Sender] = {}
     fetchers: dict[Channel, MediaFetcher] = {}
     closers: list[Callable[[], Any]] = []
@@ -222,10 +409,31 @@ def build_bot(
         poll_interval=poll_interval,
     )
 
+    scheduler = None
+    jobs_running = RunningJobs()
+    if schedule:
+        scheduler = build_scheduler(
+            store,
+            [
+                jobs_running.track(job)
+                for job in karakana_jobs(
+                    store,
+                    clock=now,
+                    catalogue=engine.catalogue,
+                    settings=factory.job_settings(),
+                    runner=None if payments is None else payments.runner,
+                    match=matchmaker,
+                )
+            ],
+            clock=now,
+        )
+
     async def after_handled(incoming: Incoming) -> None:
         if incoming.channel is Channel.WHATSAPP:
             await release_held(store, incoming.channel, incoming.address, now=now())
         dispatcher.wake()
+        if payments is not None:
+            payments.waker.wake()  # an admin may just have approved a batch
 
     inbound = Inbound(
         store,
@@ -269,6 +477,10 @@ def build_bot(
             await dispatcher.recover()
             await inbound.recover()
             dispatching = asyncio.create_task(dispatcher.run(), name="outbox-dispatcher")
+            if scheduler is not None:
+                scheduler.start()
+            if payments is not None:
+                payments.waker.wake()  # batches approved while we were down
             log.info(
                 "Karakana is running",
                 extra={"channels": ",".join(sorted(c.value for c in senders)) or "web chat"},
@@ -276,6 +488,12 @@ def build_bot(
             yield
         finally:
             # Stop taking new work, finish what is in flight, then send what it queued.
+            if scheduler is not None and scheduler.running:
+                # No new firings; let running jobs finish (one cut short after the grace is
+                # safe too: each is idempotent and its lease lets it run again).
+                scheduler.pause()
+                await jobs_running.wait(grace=SHUTDOWN_GRACE_SECONDS)
+                scheduler.shutdown(wait=False)
             updater = None if telegram is None else telegram.updater
             if updater is not None and updater.running:
                 await updater.stop()
@@ -291,6 +509,8 @@ def build_bot(
                     log.exception("could not send everything before stopping")
             for close in closers:
                 await close()
+            if payments is not None:
+                await payments.aclose()
             if telegram is not None:
                 if telegram.running:
                     await telegram.stop()
@@ -298,9 +518,15 @@ def build_bot(
             log.info("Karakana stopped")
 
     local = _webchat_routes(factory, engine, media_store, now) if webchat else []
-    routes = [*local, *extra_routes]
+    callbacks = [] if payments is None else payments.routes
+    routes = [*local, *callbacks, *extra_routes]
     app = create_app(
-        health=Health(store, dispatcher),
+        health=Health(
+            store,
+            dispatcher,
+            scheduler_running=None if scheduler is None else (lambda: scheduler.running),
+            scheduler_jobs=None if scheduler is None else partial(scheduler_report, scheduler),
+        ),
         whatsapp=whatsapp_gateway,
         telegram=telegram_gateway,
         telegram_webhook=not polling,
@@ -315,6 +541,9 @@ def build_bot(
         media_store=media_store,
         telegram=telegram,
         telegram_polling=polling,
+        matchmaker=matchmaker,
+        scheduler=scheduler,
+        payments=payments,
     )
 
 
@@ -363,5 +592,5 @@ async def serve(
     sockets: list[socket.socket] | None = None,
 ) -> None:
     """Run until SIGTERM or SIGINT (uvicorn catches them and shuts the lifespan down gracefully)."""
-    bot = build_bot(factory, extra_routes=extra_routes)
+    bot = build_bot(factory, extra_routes=extra_routes, schedule=True)
     await uvicorn_server(bot, factory.settings).serve(sockets=sockets)

@@ -3,7 +3,9 @@
 Files are stored under an id we choose (never the provider's name or URL), so nothing a sender
 controls reaches the filesystem path. Only images are accepted: the declared type must be one we
 take and the bytes themselves must start like that kind of image, so a PDF labelled
-``image/jpeg`` is still refused.
+``image/jpeg`` is still refused. The one exception is an admin's document (``documents=True``,
+decided by the caller from the sender's role): a small UTF-8 CSV or plain-text file, such as the
+orders CSV ``/import_orders`` reads back through ``MediaDocuments``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 from conversations.messages import MediaItem
+from conversations.ports import DocumentUnreadable
 
 # WhatsApp caps images at 5 MB; Telegram photos are recompressed well below that.
 DEFAULT_MAX_IMAGE_BYTES = 5 * 1024 * 1024
@@ -27,7 +30,9 @@ ACCEPTED_IMAGE_TYPES: dict[str, str] = {
     "image/png": ".png",
     "image/webp": ".webp",
 }
-_REF = re.compile(r"[0-9a-f]{32}\.(?:jpg|png|webp)")
+ACCEPTED_DOCUMENT_TYPES: dict[str, str] = {"text/csv": ".csv", "text/plain": ".txt"}
+DEFAULT_MAX_DOCUMENT_BYTES = 1_000_000  # an orders CSV of thousands of lines
+_REF = re.compile(r"[0-9a-f]{32}\.(?:jpg|png|webp|csv|txt)")
 
 
 class RefusalReason(StrEnum):
@@ -78,9 +83,12 @@ def sniff_image_type(head: bytes) -> str | None:
     return None
 
 
-def refuse_unless_accepted_type(declared_type: str | None) -> None:
-    """Refuse before downloading when the provider already says it is not an image we take."""
+def refuse_unless_accepted_type(declared_type: str | None, *, documents: bool = False) -> None:
+    """Refuse before downloading when the provider already says it is not an image we take
+    (nor, with ``documents``, a CSV or text document)."""
     declared = normalise_content_type(declared_type)
+    if documents and declared in ACCEPTED_DOCUMENT_TYPES:
+        return
     if declared is not None and declared not in ACCEPTED_IMAGE_TYPES:
         raise MediaRefused(
             RefusalReason.NOT_AN_IMAGE,
@@ -127,9 +135,11 @@ class LocalMediaStore:
         return self.root / ref
 
     async def save(self, content: bytes, content_type: str) -> str:
-        extension = ACCEPTED_IMAGE_TYPES.get(content_type)
+        extension = ACCEPTED_IMAGE_TYPES.get(content_type) or ACCEPTED_DOCUMENT_TYPES.get(
+            content_type
+        )
         if extension is None:
-            raise ValueError(f"the media store keeps only images, not {content_type}")
+            raise ValueError(f"the media store keeps only images and documents, not {content_type}")
         ref = f"{uuid.uuid4().hex}{extension}"
         await asyncio.to_thread(self._write, self.path(ref), content)
         return ref
@@ -153,3 +163,60 @@ async def keep_image(
     content_type = checked_image_type(content, declared_type)
     ref = await store.save(content, content_type)
     return MediaItem(content_type=content_type, size=len(content), ref=ref)
+
+
+def checked_document_type(content: bytes, declared_type: str | None) -> str:
+    """The type to store a document under, or MediaRefused unless it really is UTF-8 text."""
+    declared = normalise_content_type(declared_type)
+    if declared not in ACCEPTED_DOCUMENT_TYPES:
+        raise MediaRefused(
+            RefusalReason.NOT_AN_IMAGE, f"{declared or 'an untyped file'} is not a CSV or text file"
+        )
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = "\x00"
+    if "\x00" in text:
+        raise MediaRefused(
+            RefusalReason.NOT_AN_IMAGE,
+            f"the file declared as {declared} is not UTF-8 text; save it as 'CSV UTF-8'",
+        )
+    return declared
+
+
+async def keep_file(
+    store: MediaStore,
+    content: bytes,
+    declared_type: str | None,
+    max_bytes: int,
+    *,
+    documents: bool = False,
+) -> MediaItem:
+    """``keep_image``, or with ``documents`` (an admin sent it) also a CSV or text document of
+    at most ``DEFAULT_MAX_DOCUMENT_BYTES``."""
+    declared = normalise_content_type(declared_type)
+    if not documents or declared not in ACCEPTED_DOCUMENT_TYPES:
+        return await keep_image(store, content, declared_type, max_bytes)
+    refuse_if_too_large(len(content), min(max_bytes, DEFAULT_MAX_DOCUMENT_BYTES))
+    content_type = checked_document_type(content, declared)
+    ref = await store.save(content, content_type)
+    return MediaItem(content_type=content_type, size=len(content), ref=ref)
+
+
+class MediaDocuments:
+    """``conversations.ports.DocumentReader`` over the media store: an admin's CSV, as text."""
+
+    def __init__(self, store: MediaStore) -> None:
+        self._store = store
+
+    async def read_text(self, ref: str) -> str:
+        if not ref.endswith(tuple(ACCEPTED_DOCUMENT_TYPES.values())):
+            raise DocumentUnreadable(f"{ref} is not a document (send the CSV as a file)")
+        try:
+            content = await self._store.load(ref)
+        except (OSError, ValueError) as exc:
+            raise DocumentUnreadable(f"{ref} cannot be read: {exc}") from exc
+        try:
+            return content.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise DocumentUnreadable(f"{ref} is not UTF-8 text") from exc

@@ -190,23 +190,30 @@ def karakana_jobs(
             ),
         )
     )
-    if runner is not None:
-        listed.append(
-            ScheduledJob(
-                "weekly_payout_batch",
-                Weekly(settings.payout_weekday, settings.payout_time),
-                partial(
-                    jobs.weekly_payout_batch,
-                    store,
-                    clock=clock,
-                    minimum_cents=settings.payout_minimum_cents,
-                    auto_approve_limit_cents=settings.payout_auto_approve_limit_cents,
-                    notify=payout_notifier(catalogue, settings.revenue_band),
-                    send=partial(runner.run, in_doubt_after=settings.payouts_in_doubt_after),
-                ),
-                ttl=timedelta(hours=2),
-            )
+    # The batch is made (and approved or put to admins) even without M-Pesa: nothing is sent
+    # then, and admins are told M-Pesa is not configured when they look or approve.
+    send = (
+        None
+        if runner is None
+        else partial(runner.run, in_doubt_after=settings.payouts_in_doubt_after)
+    )
+    listed.append(
+        ScheduledJob(
+            "weekly_payout_batch",
+            Weekly(settings.payout_weekday, settings.payout_time),
+            partial(
+                jobs.weekly_payout_batch,
+                store,
+                clock=clock,
+                minimum_cents=settings.payout_minimum_cents,
+                auto_approve_limit_cents=settings.payout_auto_approve_limit_cents,
+                notify=payout_notifier(catalogue, settings.revenue_band),
+                send=send,
+            ),
+            ttl=timedelta(hours=2),
         )
+    )
+    if runner is not None:
         # Sends batches an admin approved since, and asks M-Pesa about payouts in doubt.
         listed.append(
             ScheduledJob(

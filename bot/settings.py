@@ -7,6 +7,8 @@ receives plain values as arguments. Every field here is documented in ``.env.exa
 from __future__ import annotations
 
 import json
+import re
+from datetime import time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,7 +22,26 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 _PLACEHOLDERS = frozenset(
     {"change_me", "changeme", "changethis", "your_token_here", "secret", "xxx", "todo", "..."}
 )
-_SECRETS = ("twilio_auth_token", "telegram_bot_token", "telegram_webhook_secret")
+_SECRETS = (
+    "twilio_auth_token",
+    "telegram_bot_token",
+    "telegram_webhook_secret",
+    "mpesa_consumer_key",
+    "mpesa_consumer_secret",
+    "mpesa_initiator_password",
+)
+MPESA_SANDBOX_URL = "https://sandbox.safaricom.co.ke"
+MPESA_PRODUCTION_URL = "https://api.safaricom.co.ke"
+_DURATION = re.compile(r"(\d+)\s*(s|m|min|h|d)", re.IGNORECASE)
+_UNITS = {"s": "seconds", "m": "minutes", "min": "minutes", "h": "hours", "d": "days"}
+_DURATIONS = (
+    "match_interval",
+    "offer_ttl",
+    "offer_expiry_interval",
+    "payout_send_interval",
+    "payouts_in_doubt_after",
+)
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 class Settings(BaseSettings):
@@ -76,6 +97,50 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = Field(default=8, ge=1)
     media_max_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
 
+    # --- M-Pesa Daraja (B2C payouts) -----------------------------------------------------------
+    mpesa_api_base_url: str = Field(
+        default=MPESA_SANDBOX_URL,
+        description=f"Daraja: {MPESA_SANDBOX_URL} (sandbox) or {MPESA_PRODUCTION_URL}.",
+    )
+    mpesa_consumer_key: SecretStr | None = None
+    mpesa_consumer_secret: SecretStr | None = None
+    mpesa_shortcode: str | None = Field(default=None, description="The B2C paybill shortcode.")
+    mpesa_initiator_name: str | None = None
+    mpesa_initiator_password: SecretStr | None = None
+    mpesa_certificate_path: Path | None = Field(
+        default=None, description="M-Pesa's public certificate (PEM) for the API base URL used."
+    )
+    mpesa_request_timeout: float = Field(default=30.0, gt=0, description="Seconds per call.")
+
+    # --- the scheduler -------------------------------------------------------------------------
+    match_interval: timedelta = Field(default=timedelta(minutes=15), gt=timedelta(0))
+    match_seed: int | None = Field(
+        default=None, description="Seeds matching's exploration; unset: fresh at each start."
+    )
+    models_dir: Path = Field(
+        default=Path("models"), description="Matching's calibrated models, one folder a version."
+    )
+    offer_ttl: timedelta = Field(default=timedelta(hours=24), gt=timedelta(0))
+    min_lot: int = Field(default=10, ge=1)
+    max_splits: int = Field(default=4, ge=1)
+    offer_expiry_interval: timedelta = Field(default=timedelta(minutes=5), gt=timedelta(0))
+    payout_day: int = Field(default=4, ge=0, le=6, description="0 = Monday ... 4 = Friday.")
+    payout_time: time = Field(default=time(10, 0), description="Local time (TIMEZONE).")
+    payout_minimum: Decimal = Field(
+        default=Decimal("500"), gt=0, description="Smaller balances wait (in CURRENCY)."
+    )
+    payout_auto_approve_limit: Decimal = Field(
+        default=Decimal("0"), ge=0, description="Batches up to this total need no admin; 0: never."
+    )
+    payout_send_interval: timedelta = Field(default=timedelta(minutes=10), gt=timedelta(0))
+    payouts_in_doubt_after: timedelta = Field(default=timedelta(minutes=10), ge=timedelta(0))
+    reminders_time: time = Field(default=time(8, 0))
+    reminders_due_soon_days: int = Field(default=2, ge=0)
+    housekeeping_time: time = Field(default=time(3, 0))
+    retraining_time: time = Field(default=time(2, 0))
+    media_max_age_days: int = Field(default=30, ge=1)
+    outbox_max_age_days: int = Field(default=30, ge=1)
+
     @field_validator("whatsapp_template_sids", mode="before")
     @classmethod
     def _templates_json(cls, value: Any) -> Any:
@@ -104,7 +169,52 @@ class Settings(BaseSettings):
             )
         return SecretStr(raw)
 
-    @field_validator("public_base_url", "twilio_account_sid", "twilio_whatsapp_from")
+    @field_validator(*_DURATIONS, mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        """``15m``, ``24h``, ``2d``, ``90s`` or ``1h30m``; a bare number is seconds; ISO 8601
+        (``PT15M``) and ``HH:MM:SS`` work too."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.isdigit():
+            return timedelta(seconds=int(text))
+        parts = _DURATION.findall(text)
+        if parts and _DURATION.sub("", text).strip() == "":
+            return timedelta(**{_UNITS[u.casefold()]: int(n) for n, u in parts})
+        return text
+
+    @field_validator("payout_day", mode="before")
+    @classmethod
+    def _weekday(cls, value: Any) -> Any:
+        # "friday" or "fri" reads better in a .env file than 4.
+        if isinstance(value, str) and not value.strip().isdigit():
+            name = value.strip().casefold()
+            for number, day in enumerate(_WEEKDAYS):
+                if len(name) >= 3 and day.startswith(name):
+                    return number
+            raise ValueError(f"PAYOUT_DAY must be a weekday such as friday, not {value!r}")
+        return value
+
+    @field_validator("payout_minimum", "payout_auto_approve_limit")
+    @classmethod
+    def _whole_cents(cls, value: Decimal) -> Decimal:
+        if value != value.quantize(Decimal("0.01")):
+            raise ValueError("an amount has at most two decimals (cents)")
+        return value
+
+    @field_validator("mpesa_certificate_path", mode="before")
+    @classmethod
+    def _blank_path_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator(
+        "public_base_url",
+        "twilio_account_sid",
+        "twilio_whatsapp_from",
+        "mpesa_shortcode",
+        "mpesa_initiator_name",
+    )
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
@@ -113,7 +223,9 @@ class Settings(BaseSettings):
             raise ValueError("is still the example placeholder; set the real value or leave it out")
         return value.strip()
 
-    @field_validator("public_base_url", "twilio_api_base_url", "telegram_api_base_url")
+    @field_validator(
+        "public_base_url", "twilio_api_base_url", "telegram_api_base_url", "mpesa_api_base_url"
+    )
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is None:
@@ -179,6 +291,36 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _whole_mpesa(self) -> Settings:
+        parts = self._mpesa_parts()
+        missing = [name for name, value in parts.items() if value is None]
+        if 0 < len(missing) < len(parts):
+            raise ValueError(
+                f"M-Pesa payouts need all six M-Pesa settings; missing {', '.join(missing)}"
+            )
+        if not missing and self.public_base_url is None:
+            raise ValueError(
+                "M-Pesa needs PUBLIC_BASE_URL: Daraja posts payment results to "
+                "PUBLIC_BASE_URL/mpesa/b2c/result"
+            )
+        if self.mpesa_certificate_path is not None and not self.mpesa_certificate_path.is_file():
+            raise ValueError(
+                f"MPESA_CERTIFICATE_PATH {self.mpesa_certificate_path} is not a file: download "
+                "M-Pesa's certificate for your environment from the Daraja portal"
+            )
+        return self
+
+    def _mpesa_parts(self) -> dict[str, object]:
+        return {
+            "MPESA_CONSUMER_KEY": self.mpesa_consumer_key,
+            "MPESA_CONSUMER_SECRET": self.mpesa_consumer_secret,
+            "MPESA_SHORTCODE": self.mpesa_shortcode,
+            "MPESA_INITIATOR_NAME": self.mpesa_initiator_name,
+            "MPESA_INITIATOR_PASSWORD": self.mpesa_initiator_password,
+            "MPESA_CERTIFICATE_PATH": self.mpesa_certificate_path,
+        }
+
+    @model_validator(mode="after")
     def _telegram_webhook_secret(self) -> Settings:
         if self.telegram_uses_webhook and self.telegram_webhook_secret is None:
             raise ValueError(
@@ -190,6 +332,27 @@ class Settings(BaseSettings):
     @property
     def whatsapp_configured(self) -> bool:
         return self.twilio_auth_token is not None
+
+    @property
+    def mpesa_configured(self) -> bool:
+        return all(value is not None for value in self._mpesa_parts().values())
+
+    @property
+    def payout_minimum_cents(self) -> int:
+        return int(self.payout_minimum * 100)
+
+    @property
+    def payout_auto_approve_limit_cents(self) -> int:
+        return int(self.payout_auto_approve_limit * 100)
+
+    @property
+    def secrets(self) -> list[str]:
+        """Every configured secret's value, for the log filter to remove."""
+        return [
+            secret.get_secret_value()
+            for name in _SECRETS
+            if (secret := getattr(self, name)) is not None
+        ]
 
     @property
     def telegram_configured(self) -> bool:

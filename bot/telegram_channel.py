@@ -36,7 +36,7 @@ from bot.media import (
     MediaStore,
     RefusalReason,
     RemoteMedia,
-    keep_image,
+    keep_file,
     normalise_content_type,
     refuse_if_too_large,
     refuse_unless_accepted_type,
@@ -218,20 +218,21 @@ class TelegramMediaFetcher:
         self._max_bytes = max_bytes
 
     async def fetch_all(
-        self, links: Sequence[RemoteMedia]
+        self, links: Sequence[RemoteMedia], *, documents: bool = False
     ) -> tuple[tuple[MediaItem, ...], tuple[MediaRefused, ...]]:
         kept: list[MediaItem] = []
         refused: list[MediaRefused] = []
         for link in links:
             try:
-                kept.append(await self.fetch(link))
+                kept.append(await self.fetch(link, documents=documents))
             except MediaRefused as refusal:
                 log.warning("Telegram media refused: %s", refusal)
                 refused.append(refusal)
         return tuple(kept), tuple(refused)
 
-    async def fetch(self, link: RemoteMedia) -> MediaItem:
-        refuse_unless_accepted_type(link.declared_type)
+    async def fetch(self, link: RemoteMedia, *, documents: bool = False) -> MediaItem:
+        """One file; ``documents``: the sender is an admin, whose CSV or text files are kept."""
+        refuse_unless_accepted_type(link.declared_type, documents=documents)
         refuse_if_too_large(link.declared_size, self._max_bytes)
         try:
             file = await self._bot.get_file(link.locator)
@@ -242,7 +243,9 @@ class TelegramMediaFetcher:
             raise MediaRefused(
                 RefusalReason.FETCH_FAILED, f"Telegram could not give us the file: {exc}"
             ) from exc
-        return await keep_image(self._store, content, link.declared_type, self._max_bytes)
+        return await keep_file(
+            self._store, content, link.declared_type, self._max_bytes, documents=documents
+        )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -35,13 +35,14 @@ from twilio.request_validator import RequestValidator  # type: ignore[import-unt
 from twilio.rest import Client  # type: ignore[import-untyped]
 
 from bot.media import (
+    ACCEPTED_DOCUMENT_TYPES,
     ACCEPTED_IMAGE_TYPES,
     DEFAULT_MAX_IMAGE_BYTES,
     MediaRefused,
     MediaStore,
     RefusalReason,
     RemoteMedia,
-    keep_image,
+    keep_file,
     normalise_content_type,
     refuse_if_too_large,
     refuse_unless_accepted_type,
@@ -212,20 +213,21 @@ class MediaDownloader:
         await self._client.aclose()
 
     async def fetch_all(
-        self, links: Sequence[RemoteMedia]
+        self, links: Sequence[RemoteMedia], *, documents: bool = False
     ) -> tuple[tuple[MediaItem, ...], tuple[MediaRefused, ...]]:
-        """Every link fetched in turn: what was kept, and what was refused (and why)."""
+        """Every link fetched in turn: what was kept, and what was refused (and why).
+        ``documents``: the sender is an admin, whose CSV or text files are kept too."""
         kept: list[MediaItem] = []
         refused: list[MediaRefused] = []
         for link in links:
             try:
-                kept.append(await self.fetch(link))
+                kept.append(await self.fetch(link, documents=documents))
             except MediaRefused as refusal:
                 log.warning("WhatsApp media refused: %s", refusal)
                 refused.append(refusal)
         return tuple(kept), tuple(refused)
 
-    async def fetch(self, link: RemoteMedia) -> MediaItem:
+    async def fetch(self, link: RemoteMedia, *, documents: bool = False) -> MediaItem:
         if _origin(link.locator) != self._trusted_origin:
             log.warning(
                 "refusing to fetch WhatsApp media from %s: not the configured Twilio API host",
@@ -235,18 +237,24 @@ class MediaDownloader:
                 RefusalReason.UNTRUSTED_HOST,
                 f"{urlsplit(link.locator).netloc} is not the configured Twilio API host",
             )
-        refuse_unless_accepted_type(link.declared_type)
+        refuse_unless_accepted_type(link.declared_type, documents=documents)
         for delay in (*self._not_found_delays, None):
-            content, content_type = await self._download(link.locator)
+            content, content_type = await self._download(link.locator, documents=documents)
             if content is not None:
-                return await keep_image(
-                    self._store, content, content_type or link.declared_type, self._max_bytes
+                return await keep_file(
+                    self._store,
+                    content,
+                    content_type or link.declared_type,
+                    self._max_bytes,
+                    documents=documents,
                 )
             if delay is not None:
                 await asyncio.sleep(delay)
         raise MediaRefused(RefusalReason.NOT_FOUND, "Twilio kept answering 404 for the media URL")
 
-    async def _download(self, url: str) -> tuple[bytes | None, str | None]:
+    async def _download(
+        self, url: str, *, documents: bool = False
+    ) -> tuple[bytes | None, str | None]:
         """The body and its content type, or (None, None) for a 404 worth retrying."""
         try:
             async with self._client.stream("GET", url, auth=self._auth) as response:
@@ -258,7 +266,10 @@ class MediaDownloader:
                         f"Twilio answered HTTP {response.status_code} for the media URL",
                     )
                 content_type = normalise_content_type(response.headers.get("content-type"))
-                if content_type not in ACCEPTED_IMAGE_TYPES:
+                wanted = content_type in ACCEPTED_IMAGE_TYPES or (
+                    documents and content_type in ACCEPTED_DOCUMENT_TYPES
+                )
+                if not wanted:
                     raise MediaRefused(
                         RefusalReason.NOT_AN_IMAGE,
                         f"{content_type or 'an untyped file'} is not accepted; send a photo",

@@ -34,7 +34,6 @@ from domain.errors import DomainError, IllegalTransition, NotFound
 from domain.explosion import factory_today
 from domain.ledger import artisan_balance
 from domain.model import (
-    OUTBOX_TRANSITIONS,
     ArtisanProfile,
     ArtisanSkill,
     ArtisanStatus,
@@ -45,8 +44,6 @@ from domain.model import (
     JobStatus,
     Order,
     OrderStatus,
-    OutboxMessage,
-    OutboxStatus,
     Person,
     Role,
 )
@@ -54,6 +51,7 @@ from domain.payouts import approve_batch
 from domain.quantities import job_tally
 from domain.reputation import artisan_history, reputation
 from domain.revenue_share import BandCheck
+from domain.services import dead_letters
 from domain.services.orders import (
     cancel_order,
     confirm_order,
@@ -638,6 +636,8 @@ async def payouts_preview(ctx: Context, _argument: str = "") -> Replies:
             + [ctx.t("admin.payout_approve_hint")],
         )
     if replies:
+        if not ctx.policy.mpesa_configured:
+            replies.append(Reply(ctx.t("admin.mpesa_not_configured")))
         return replies
     due = await reports.payable_now(ctx.session, ctx.policy.payout_minimum_cents)
     if not due:
@@ -688,6 +688,9 @@ async def _approve_payouts(ctx: Context, argument: str) -> Replies:
         band=RevenueBand(ctx.policy.share_low, ctx.policy.share_high),
     )
     total = money(sum(payout.amount_cents for payout, _ in lines))
+    if not ctx.policy.mpesa_configured:
+        # Never a silent drop: the money stays reserved and goes once M-Pesa is set up.
+        return [Reply(ctx.t("admin.approved_not_sent", id=batch_id, count=len(lines), total=total))]
     return [Reply(ctx.t("admin.approved", id=batch_id, count=len(lines), total=total))]
 
 
@@ -714,7 +717,7 @@ async def factory_stats(ctx: Context, _argument: str = "") -> Replies:
 
 
 async def _dead_letters(ctx: Context, _argument: str) -> Replies:
-    rows, total = await reports.dead_letters(ctx.session, limit=MAX_LISTED)
+    rows, total = await dead_letters.dead_letters(ctx.session, limit=MAX_LISTED)
     if not rows:
         return [Reply(ctx.t("admin.deadletters_none"))]
     lines = []
@@ -741,17 +744,12 @@ async def _retry(ctx: Context, argument: str) -> Replies:
     message_id = _an_id(argument)
     if message_id is None:
         return [Reply(ctx.t("admin.retry_usage"))]
-    message = await ctx.session.get(OutboxMessage, message_id, with_for_update=True)
-    if message is None:
+    try:
+        await dead_letters.retry(ctx.session, message_id, now=ctx.now)
+    except NotFound:
         return [Reply(ctx.t("admin.retry_not_found", id=message_id))]
-    if message.status not in (OutboxStatus.DEAD, OutboxStatus.FAILED):
-        return [Reply(ctx.t("admin.retry_not_dead", id=message_id, status=str(message.status)))]
-    message.status = OUTBOX_TRANSITIONS.check(message.status, OutboxStatus.QUEUED)
-    message.attempts = 0
-    message.error_code = None
-    message.next_attempt_at = ctx.now
-    ctx.session.add(message)
-    await ctx.session.flush()
+    except IllegalTransition as exc:
+        return [Reply(ctx.t("admin.retry_not_dead", id=message_id, status=exc.current))]
     log.info("person %s queued outbox message %s again", _admin_id(ctx), message_id)
     return [Reply(ctx.t("admin.retried", id=message_id))]
 

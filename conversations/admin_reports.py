@@ -36,8 +36,6 @@ from domain.model import (
     Order,
     OrderLine,
     OrderStatus,
-    OutboxMessage,
-    OutboxStatus,
     Payout,
     PayoutBatch,
     PayoutBatchStatus,
@@ -265,24 +263,6 @@ async def payable_now(session: AsyncSession, minimum_cents: int) -> list[tuple[P
         if available >= minimum_cents:
             due.append((person, available))
     return due
-
-
-# --- dead letters -----------------------------------------------------------------------------
-
-
-async def dead_letters(
-    session: AsyncSession, *, limit: int
-) -> tuple[list[tuple[OutboxMessage, Person | None]], int]:
-    dead = OutboxMessage.status == OutboxStatus.DEAD
-    rows = await session.exec(
-        select(OutboxMessage, Person)
-        .join(Person, col(Person.id) == col(OutboxMessage.person_id), isouter=True)
-        .where(dead)
-        .order_by(col(OutboxMessage.id).desc())
-        .limit(limit)
-    )
-    total = (await session.exec(select(func.count()).select_from(OutboxMessage).where(dead))).one()
-    return list(rows), int(total)
 
 
 # --- the factory's figures --------------------------------------------------------------------

@@ -61,6 +61,7 @@ class AdminPolicy:
     share_low: Decimal = Decimal("0.25")  # artisans' share of revenue: the band aimed for
     share_high: Decimal = Decimal("0.35")
     payout_minimum_cents: int = 10_000  # KES 100: smaller balances wait for the next batch
+    mpesa_configured: bool = True  # False: approved payouts wait until M-Pesa is set up
 
     def __post_init__(self) -> None:
         if not Decimal(0) <= self.share_low <= self.share_high <= Decimal(1):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -618,3 +618,111 @@ async def _address_of_role(url: str, role: Role) -> str:
             return (await session.exec(statement)).first() or ""
     finally:
         await store.close()
+
+
+# --- simulate -----------------------------------------------------------------------------------
+
+TINY_WORLD = """
+[world]
+artisans = 16
+weeks = 2
+drain_weeks = 1
+seeds = [1]
+loads = [0.5]
+rounds_per_week = 1
+policies = ["random", "ours"]
+"""
+
+
+def test_simulate_compares_policies_in_a_table_and_writes_the_plot(
+    karakana: Karakana, tmp_path: Path
+) -> None:
+    world = tmp_path / "tiny.toml"
+    world.write_text(TINY_WORLD)
+    plot = tmp_path / "weekly.png"
+
+    result = karakana(
+        "simulate", "--world", str(world), "--seeds", "1,2", "--weeks", "2", "--plot", str(plot)
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "2 seed(s) x 2 weeks" in result.output
+    rows = [line for line in result.output.splitlines() if "50%" in line]
+    assert [row.split()[3] for row in rows] == ["random", "ours"]
+    assert plot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_simulate_explains_a_bad_world_file_and_bad_seeds(
+    karakana: Karakana, tmp_path: Path
+) -> None:
+    world = tmp_path / "odd.toml"
+    world.write_text("[world]\nartisan_count = 3\n")
+    unknown = karakana("simulate", "--world", str(world))
+    seeds = karakana("simulate", "--seeds", "one,two")
+    assert unknown.exit_code == 1
+    assert "unknown settings: artisan_count" in unknown.output
+    assert seeds.exit_code == 1
+    assert "--seeds takes numbers separated by commas" in seeds.output
+
+
+# --- payouts ------------------------------------------------------------------------------------
+
+
+def _payout_in_doubt(database_url: str, *, since: datetime) -> None:
+    """One approved payout marked as sent at ``since`` and never answered by M-Pesa."""
+    from domain import events, ledger, payouts
+    from tests.integration.ledger_people import add_artisan, add_person
+
+    async def go() -> None:
+        store = Store.from_url(database_url)
+        try:
+            async with store.transaction() as session:
+                admin = await add_person(session, "Amina", Role.ADMIN, now=since)
+                artisan = await add_artisan(session, "Wanjiru", now=since)
+                await ledger.record_earning(
+                    session, artisan_id=artisan, amount_cents=75_000, reference="w:1", now=since
+                )
+                batch = await payouts.create_payout_batch(session, minimum_cents=100, now=since)
+                assert batch is not None
+                assert batch.id is not None
+                await payouts.approve_batch(session, batch_id=batch.id, admin_id=admin, now=since)
+                [payout] = await payouts.payouts_to_send(session)
+                await payouts.mark_sending(
+                    session, originator_conversation_id=payout.originator_conversation_id, now=since
+                )
+                events.drain(session)
+        finally:
+            await store.close()
+
+    asyncio.run(go())
+
+
+def test_payouts_reconcile_on_a_clean_ledger_says_so_and_exits_0(
+    karakana: Karakana, upgraded: str
+) -> None:
+    result = karakana("payouts", "reconcile")
+    assert result.exit_code == 0, result.output
+    assert "agree on every payout" in result.output
+
+
+def test_payouts_reconcile_lists_a_payout_left_in_doubt_and_exits_1(
+    karakana: Karakana, upgraded: str
+) -> None:
+    _payout_in_doubt(upgraded, since=datetime.now(UTC) - timedelta(hours=3))
+
+    result = karakana("payouts", "reconcile")
+
+    assert result.exit_code == 1, result.output
+    assert "1 difference(s) between the ledger and M-Pesa" in result.output
+    assert "Wanjiru" in result.output
+    assert "750.00" in result.output
+    assert "no result from M-Pesa" in result.output
+
+
+def test_payouts_run_without_mpesa_says_what_to_configure(
+    karakana: Karakana, upgraded: str
+) -> None:
+    result = karakana("payouts", "run")
+    assert result.exit_code == 1
+    assert "M-Pesa is not configured" in result.output
+    assert "MPESA_CONSUMER_KEY" in result.output

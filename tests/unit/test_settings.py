@@ -126,3 +126,126 @@ def test_whatsapp_templates_are_read_as_json(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("WHATSAPP_TEMPLATE_SIDS", "HX1")
     with pytest.raises(ValidationError, match="must be JSON"):
         Settings()
+
+
+# --- M-Pesa and the scheduler (bot/settings.py, the payouts issue) --------------------------------
+
+
+@pytest.fixture
+def mpesa_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> dict[str, str]:
+    certificate = tmp_path / "mpesa-sandbox.cer"
+    certificate.write_text("-----BEGIN CERTIFICATE-----\n")
+    values = {
+        "MPESA_CONSUMER_KEY": "a-real-looking-consumer-key-0123",
+        "MPESA_CONSUMER_SECRET": "a-real-looking-consumer-secret-0123",
+        "MPESA_SHORTCODE": "600999",
+        "MPESA_INITIATOR_NAME": "karakana_api",
+        "MPESA_INITIATOR_PASSWORD": "Safaricom999!*!",
+        "MPESA_CERTIFICATE_PATH": str(certificate),
+    }
+    for name in (*values, "PUBLIC_BASE_URL", "MPESA_API_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    return values
+
+
+def test_without_mpesa_settings_payouts_are_not_sent_and_the_sandbox_is_the_default() -> None:
+    settings = Settings()
+    assert not settings.mpesa_configured
+    assert settings.mpesa_api_base_url == "https://sandbox.safaricom.co.ke"
+
+
+def test_a_whole_mpesa_configuration_is_accepted_and_its_secrets_stay_hidden(
+    monkeypatch: pytest.MonkeyPatch, mpesa_env: dict[str, str]
+) -> None:
+    for key, value in mpesa_env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://bot.example.org")
+    monkeypatch.setenv("MPESA_API_BASE_URL", "https://api.safaricom.co.ke/")
+    settings = Settings()
+    assert settings.mpesa_configured
+    assert settings.mpesa_api_base_url == "https://api.safaricom.co.ke"
+    for secret in ("MPESA_CONSUMER_SECRET", "MPESA_INITIATOR_PASSWORD"):
+        assert mpesa_env[secret] not in repr(settings)
+        assert mpesa_env[secret] in settings.secrets  # so the log filter removes them
+
+
+def test_half_an_mpesa_configuration_names_what_is_missing(
+    monkeypatch: pytest.MonkeyPatch, mpesa_env: dict[str, str]
+) -> None:
+    monkeypatch.setenv("MPESA_CONSUMER_KEY", mpesa_env["MPESA_CONSUMER_KEY"])
+    monkeypatch.setenv("MPESA_SHORTCODE", "600999")
+    with pytest.raises(
+        ValidationError,
+        match="missing MPESA_CONSUMER_SECRET, MPESA_INITIATOR_NAME, MPESA_INITIATOR_PASSWORD, "
+        "MPESA_CERTIFICATE_PATH",
+    ):
+        Settings()
+
+
+def test_mpesa_needs_a_public_url_for_darajas_callbacks(
+    monkeypatch: pytest.MonkeyPatch, mpesa_env: dict[str, str]
+) -> None:
+    for key, value in mpesa_env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ValidationError, match="PUBLIC_BASE_URL/mpesa/b2c/result"):
+        Settings()
+
+
+@pytest.mark.parametrize(
+    "name", ["MPESA_CONSUMER_KEY", "MPESA_CONSUMER_SECRET", "MPESA_INITIATOR_PASSWORD"]
+)
+def test_an_mpesa_secret_left_as_the_placeholder_is_refused(
+    monkeypatch: pytest.MonkeyPatch, mpesa_env: dict[str, str], name: str
+) -> None:
+    for key, value in mpesa_env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://bot.example.org")
+    monkeypatch.setenv(name, "CHANGE_ME")
+    with pytest.raises(ValidationError, match="placeholder"):
+        Settings()
+
+
+def test_a_missing_certificate_file_is_refused_with_where_to_get_it(
+    monkeypatch: pytest.MonkeyPatch, mpesa_env: dict[str, str]
+) -> None:
+    for key, value in mpesa_env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://bot.example.org")
+    monkeypatch.setenv("MPESA_CERTIFICATE_PATH", "/nowhere/mpesa.cer")
+    with pytest.raises(ValidationError, match="Daraja portal"):
+        Settings()
+
+
+def test_the_schedule_defaults_to_15_minute_rounds_and_friday_10_00_payouts_of_kes_500() -> None:
+    settings = Settings()
+    assert settings.match_interval.total_seconds() == 15 * 60
+    assert (settings.payout_day, settings.payout_time.isoformat()) == (4, "10:00:00")
+    assert settings.payout_minimum_cents == 50_000
+    assert settings.payout_auto_approve_limit_cents == 0
+
+
+@pytest.mark.parametrize(
+    ("written", "seconds"),
+    [("15m", 900), ("24h", 86_400), ("1h30m", 5_400), ("90", 90), ("PT5M", 300), ("2d", 172_800)],
+)
+def test_durations_read_as_people_write_them(
+    monkeypatch: pytest.MonkeyPatch, written: str, seconds: int
+) -> None:
+    monkeypatch.setenv("OFFER_TTL", written)
+    assert Settings().offer_ttl.total_seconds() == seconds
+
+
+def test_the_payout_day_is_a_weekday_name_or_number(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAYOUT_DAY", "Tue")
+    assert Settings().payout_day == 1
+    monkeypatch.setenv("PAYOUT_DAY", "someday")
+    with pytest.raises(ValidationError, match="weekday such as friday"):
+        Settings()
+
+
+def test_a_payout_minimum_with_fractions_of_a_cent_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PAYOUT_MINIMUM", "100.005")
+    with pytest.raises(ValidationError, match="two decimals"):
+        Settings()

@@ -1,0 +1,343 @@
+"""The composition root as `karakana run` wires it: the scheduler in the process, matching rounds
+that make offers, M-Pesa payouts sent after an admin approves them in chat, an admin's CSV
+imported from a chat document, all over real HTTP on loopback against the fake Telegram and
+Daraja servers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from sqlmodel import col, func, select
+
+from bot.demo import seed_demo
+from bot.main import Factory, KarakanaBot, build_bot
+from bot.settings import Settings
+from domain import ledger
+from domain.explosion import FACTORY_ZONE, factory_today
+from domain.model import (
+    Channel,
+    ChannelIdentity,
+    Offer,
+    Order,
+    OutboxMessage,
+    Payout,
+    PayoutBatch,
+    PayoutBatchStatus,
+    PayoutStatus,
+    Product,
+    Role,
+)
+from domain.services.people import add_person
+from domain.store import Store
+from tests.e2e.harness import WEBHOOK_SECRET, eventually
+from tests.fakes.daraja_api import FakeDaraja
+from tests.fakes.telegram_api import FakeTelegram
+from tests.integration.ledger_people import add_artisan
+from tests.integration.mpesa_harness import INITIATOR_PASSWORD, certificate
+
+ADMIN_CHAT = 7001
+ARTISAN_CHAT = 7002
+
+
+@dataclass
+class Composed:
+    url: str
+    bot: KarakanaBot
+    store: Store
+    telegram: FakeTelegram
+
+    async def say(self, chat_id: int, text: str) -> None:
+        update = self.telegram.text_update(chat_id, text)
+        response = await self.telegram.deliver(
+            f"{self.url}/telegram/webhook", update, secret_token=WEBHOOK_SECRET
+        )
+        assert response.status_code == 200
+
+    def texts_to(self, chat_id: int) -> list[str]:
+        return [
+            str(p["text"])
+            for p in self.telegram.sent("sendMessage")
+            if str(p.get("chat_id")) == str(chat_id)
+        ]
+
+
+@contextlib.asynccontextmanager
+async def composed(
+    store: Store,
+    tmp_path: Path,
+    telegram: FakeTelegram,
+    daraja: FakeDaraja | None,
+    **overrides: Any,
+) -> AsyncIterator[Composed]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    values: dict[str, Any] = {
+        "database_url": "sqlite+aiosqlite:///unused.db",
+        "media_dir": tmp_path / "media",
+        "models_dir": tmp_path / "models",
+        "match_seed": 7,
+        "public_base_url": url,
+        "telegram_bot_token": telegram.token,
+        "telegram_api_base_url": telegram.base_url,
+        "telegram_webhook_secret": WEBHOOK_SECRET,
+        "telegram_send_rate": 50,
+        "payout_minimum": "100",
+    }
+    if daraja is not None:
+        pem = tmp_path / "mpesa.cer"
+        pem.write_bytes(certificate()[0])
+        values |= {
+            "mpesa_api_base_url": daraja.base_url,
+            "mpesa_consumer_key": daraja.consumer_key,
+            "mpesa_consumer_secret": daraja.consumer_secret,
+            "mpesa_shortcode": "600999",
+            "mpesa_initiator_name": "karakana_api",
+            "mpesa_initiator_password": INITIATOR_PASSWORD,
+            "mpesa_certificate_path": pem,
+            "mpesa_request_timeout": 2,
+        }
+    settings = Settings(_env_file=None, **(values | overrides))  # type: ignore[arg-type]
+    bot = build_bot(
+        Factory(settings=settings, store=store), webchat=False, poll_interval=0.05, schedule=True
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(bot.app, lifespan="on", log_config=None, log_level="warning")
+    )
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
+        yield Composed(url, bot, store, telegram)
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+async def _people_owed(store: Store, earnings: list[int]) -> list[int]:
+    """An admin on Telegram and artisans owed ``earnings`` cents (as received work earns)."""
+    now = datetime.now(UTC)
+    async with store.transaction() as session:
+        await add_person(
+            session,
+            role=Role.ADMIN,
+            name="Amina",
+            channel=Channel.TELEGRAM,
+            address=str(ADMIN_CHAT),
+            now=now,
+        )
+        artisans = []
+        for n, cents in enumerate(earnings):
+            artisan = await add_artisan(
+                session, f"Artisan {n}", now=now, mpesa_number=f"+2547{n + 1:08d}"
+            )
+            session.add(
+                ChannelIdentity(person_id=artisan, channel=Channel.TELEGRAM, address=f"80{n}")
+            )
+            await ledger.record_earning(
+                session, artisan_id=artisan, amount_cents=cents, reference=f"work:{n}", now=now
+            )
+            artisans.append(artisan)
+    return artisans
+
+
+async def _payouts(store: Store) -> list[Payout]:
+    async with store.read() as session:
+        rows = list((await session.exec(select(Payout).order_by(col(Payout.id)))).all())
+        session.expunge_all()
+    return rows
+
+
+async def test_approving_payouts_in_chat_sends_them_to_mpesa_and_settles_them_from_callbacks(
+    store: Store, tmp_path: Path, telegram: FakeTelegram
+) -> None:
+    await _people_owed(store, [150_000, 80_000])
+    async with FakeDaraja().running() as daraja, composed(store, tmp_path, telegram, daraja) as k:
+
+        async def batch_waiting() -> bool:
+            async with store.read() as session:
+                statuses = (await session.exec(select(PayoutBatch.status))).all()
+            return list(statuses) == [PayoutBatchStatus.AWAITING_APPROVAL]
+
+        # The weekly batch job ran at start-up (its slot had not run yet) and asks admins.
+        await eventually(batch_waiting)
+        assert daraja.b2c_requests == []  # nothing goes before an admin approves
+
+        await k.say(ADMIN_CHAT, "/approve_payouts")
+
+        async def all_paid() -> bool:
+            return all(p.status is PayoutStatus.SUCCEEDED for p in await _payouts(store))
+
+        await eventually(all_paid, within=10)
+        payouts = await _payouts(store)
+        assert sorted(p.amount_cents for p in payouts) == [80_000, 150_000]
+        assert {p.originator_conversation_id for p in payouts} == set(daraja.paid)
+        assert all(count == 1 for count in daraja.accepted.values())
+        assert all(
+            p.mpesa_receipt == daraja.paid[p.originator_conversation_id].receipt for p in payouts
+        )
+        await eventually(
+            lambda: any("Approved payout batch" in text for text in k.texts_to(ADMIN_CHAT))
+        )
+
+
+async def test_healthz_shows_the_scheduler_running_with_each_jobs_next_run(
+    store: Store, tmp_path: Path, telegram: FakeTelegram
+) -> None:
+    async with (
+        FakeDaraja().running() as daraja,
+        composed(store, tmp_path, telegram, daraja) as k,
+        httpx.AsyncClient(trust_env=False) as client,
+    ):
+        health = (await client.get(f"{k.url}/healthz")).json()
+        callback = await client.post(f"{k.url}/mpesa/b2c/result", json={"Result": {}})
+    checks = health["checks"]
+    assert checks["scheduler"] == "ok"
+    assert {
+        "matching_round",
+        "expire_offers",
+        "reminders",
+        "weekly_payout_batch",
+        "send_payouts",
+        "housekeeping",
+    } <= set(checks["next_runs"])
+    assert all(datetime.fromisoformat(at) for at in checks["next_runs"].values())
+    # Daraja's callbacks are mounted: an unusable one is acknowledged and ignored.
+    assert callback.status_code == 200
+    assert callback.json()["ResultDesc"].startswith("ignored")
+
+
+async def test_the_scheduled_matching_round_offers_open_jobs_and_queues_the_offers(
+    store: Store, tmp_path: Path, telegram: FakeTelegram
+) -> None:
+    async with store.transaction() as session:
+        await seed_demo(session, now=datetime.now(UTC), zone=FACTORY_ZONE)
+        last_seeded = (await session.exec(select(func.max(Offer.id)))).one() or 0
+    async with composed(store, tmp_path, telegram, None) as k:
+
+        async def offered_artisans() -> list[int]:  # by the scheduled round, not the seed
+            async with store.read() as session:
+                new = select(Offer.artisan_id).where(col(Offer.id) > last_seeded)
+                return list((await session.exec(new)).all())
+
+        offered = await eventually(offered_artisans, within=15)
+        assert k.bot.scheduler is not None
+        assert k.bot.scheduler.running
+        assert k.bot.payments is None  # no M-Pesa configured: no runner, no callback routes
+    offered_to = set(offered)
+    async with store.read() as session:
+        told = set(
+            (
+                await session.exec(
+                    select(OutboxMessage.person_id).where(
+                        col(OutboxMessage.person_id).in_(offered_to)
+                    )
+                )
+            ).all()
+        )
+    assert told == offered_to  # every artisan offered work is told about it
+
+
+async def test_an_admins_csv_document_is_imported_and_an_artisans_is_refused(
+    store: Store, tmp_path: Path, telegram: FakeTelegram
+) -> None:
+    await _people_owed(store, [])
+    async with store.transaction() as session:
+        await seed_demo(session, now=datetime.now(UTC), zone=FACTORY_ZONE)
+        sku = (await session.exec(select(Product.sku))).first()
+        orders_before = (await session.exec(select(func.count()).select_from(Order))).one()
+        artisan = await add_artisan(session, "Wanjiru", now=datetime.now(UTC))
+        session.add(
+            ChannelIdentity(person_id=artisan, channel=Channel.TELEGRAM, address=str(ARTISAN_CHAT))
+        )
+    due = factory_today(datetime.now(UTC)) + timedelta(days=30)
+    csv = (
+        "customer,customer_kind,reference,due_date,sku,quantity\n"
+        f"Maasai Market Crafts,retailer,PO-CHAT-1,{due.isoformat()},{sku},12\n"
+    ).encode()
+    async with composed(store, tmp_path, telegram, None) as k:
+        for chat in (ADMIN_CHAT, ARTISAN_CHAT):
+            update = telegram.document_update(chat, csv, mime_type="text/csv", file_name="o.csv")
+            update["message"]["caption"] = "/import_orders"
+            await telegram.deliver(f"{k.url}/telegram/webhook", update, secret_token=WEBHOOK_SECRET)
+
+        async def imported() -> int:
+            async with store.read() as session:
+                return int(
+                    (await session.exec(select(func.count()).select_from(Order))).one()
+                    - orders_before
+                )
+
+        assert await eventually(imported) == 1
+        await eventually(lambda: k.texts_to(ARTISAN_CHAT))
+    async with store.read() as session:
+        due_dates = (
+            await session.exec(select(Order.due_date).where(Order.reference == "PO-CHAT-1"))
+        ).all()
+    assert list(due_dates) == [due]
+    assert await imported() == 1  # the artisan's copy was not imported
+    assert not list((tmp_path / "media").glob("*.csv"))[1:]  # only the admin's file was kept
+
+
+async def test_karakana_run_starts_the_scheduler_in_its_process_and_stops_it_on_sigterm(
+    tmp_path: Path,
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    unwanted = ("PUBLIC_BASE_URL", "TWILIO_", "TELEGRAM_", "MPESA_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(unwanted)}
+    env |= {
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'karakana.db'}",
+        "MEDIA_DIR": str(tmp_path / "media"),
+        "MODELS_DIR": str(tmp_path / "models"),
+        "PORT": str(port),
+        "NO_COLOR": "1",
+        "COLUMNS": "200",
+    }
+    process = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "karakana"),
+        "run",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        health = None
+        async with httpx.AsyncClient(trust_env=False) as client:
+            for _ in range(400):
+                try:
+                    health = await client.get(f"http://127.0.0.1:{port}/healthz")
+                    break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.05)
+        assert health is not None, "karakana run never answered /healthz"
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    checks = health.json()["checks"]
+    assert checks["scheduler"] == "ok"
+    assert "matching_round" in checks["next_runs"]
+    assert "send_payouts" not in checks["next_runs"]  # no M-Pesa here
+    assert process.returncode == 0, stderr.decode()[-2000:]
+    assert "M-Pesa is not configured" in stdout.decode()
