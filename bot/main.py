@@ -31,7 +31,7 @@ from starlette.routing import BaseRoute
 from telegram import Update
 from telegram.ext import Application, ContextTypes, TypeHandler
 
-from bot.channels import TelegramGateway, WhatsAppGateway
+from bot.channels import MediaLinks, TelegramGateway, WhatsAppGateway
 from bot.database import check_database_current
 from bot.dispatcher import Backoff, Dispatcher, Sender, release_held
 from bot.inbound import Inbound, MediaFetcher
@@ -48,7 +48,7 @@ from bot.scheduling import (
     karakana_jobs,
     payout_notifier,
 )
-from bot.server import Health, create_app
+from bot.server import Health, create_app, media_routes
 from bot.settings import Settings
 from bot.telegram_channel import (
     ALLOWED_UPDATES,
@@ -356,6 +356,7 @@ def build_bot(
     }
 
     whatsapp_parts: tuple[str, str] | None = None
+    media_links: MediaLinks | None = None
     if settings.whatsapp_configured:
         assert settings.twilio_auth_token is not None
         assert settings.public_base_url is not None
@@ -363,12 +364,15 @@ def build_bot(
         assert settings.twilio_whatsapp_from is not None
         auth_token = settings.twilio_auth_token.get_secret_value()
         whatsapp_parts = (auth_token, settings.public_base_url)
+        # WhatsApp cannot carry an upload: a photo goes out as a signed link Twilio fetches.
+        media_links = MediaLinks.for_auth_token(auth_token, settings.public_base_url, clock=now)
         whatsapp_sender = WhatsAppSender(
             account_sid=settings.twilio_account_sid,
             auth_token=auth_token,
             from_number=settings.twilio_whatsapp_from,
             api_base_url=settings.twilio_api_base_url,
             status_callback_url=f"{settings.public_base_url}/whatsapp/status",
+            media_url_for=media_links.url_for,
         )
         downloader = MediaDownloader(
             account_sid=settings.twilio_account_sid,
@@ -519,7 +523,8 @@ def build_bot(
 
     local = _webchat_routes(factory, engine, media_store, now) if webchat else []
     callbacks = [] if payments is None else payments.routes
-    routes = [*local, *callbacks, *extra_routes]
+    media = [] if media_links is None else media_routes(media_links, media_store)
+    routes = [*local, *callbacks, *media, *extra_routes]
     app = create_app(
         health=Health(
             store,

@@ -3,6 +3,7 @@ Twilio API, and every bad request refused without changing anything."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -11,7 +12,9 @@ import pytest
 
 from bot.server import EMPTY_TWIML
 from conversations.i18n import t
-from domain.model import InboundStatus, OutboxStatus
+from conversations.messages import MediaItem, Reply
+from conversations.outbox import enqueue
+from domain.model import Channel, InboundStatus, OutboxKind, OutboxStatus
 from domain.store import Store
 from tests.e2e.harness import Running, eventually, running_karakana, settle
 from tests.fakes.telegram_api import FakeTelegram
@@ -183,3 +186,35 @@ async def test_behind_a_proxy_the_signature_covers_the_public_url_not_the_one_we
         assert (accepted.status_code, refused.status_code) == (200, 403)
         [stored] = await karakana.inbound()
         assert stored.provider_message_id == signed_for_public["MessageSid"]
+
+
+async def test_a_photo_sent_on_whatsapp_goes_out_as_a_signed_link_twilio_can_fetch(
+    karakana: Running,
+) -> None:
+    agent = await karakana.add_staff("Juma", channel=Channel.WHATSAPP, address="+254700000009")
+    await karakana.whatsapp("+254700000009", "menu")  # opens the 24-hour customer window
+    await eventually(lambda: karakana.texts_to("+254700000009"))
+    ref = await karakana.bot.media_store.save(JPEG, "image/jpeg")
+    async with karakana.store.transaction() as session:
+        await enqueue(
+            session,
+            channel=Channel.WHATSAPP,
+            address="+254700000009",
+            reply=Reply("Submission #7", media=(MediaItem("image/jpeg", len(JPEG), ref),)),
+            kind=OutboxKind.BUSINESS,
+            now=datetime.now(UTC),
+            person_id=agent.id,
+        )
+    karakana.bot.dispatcher.wake()
+
+    [sent] = await eventually(
+        lambda: [m for m in karakana.twilio.messages if m.media_urls and m.to.endswith("0009")]
+    )
+    [link] = sent.media_urls
+    assert link.startswith(f"{karakana.url}/media/")
+    assert "signature=" in link
+    async with httpx.AsyncClient(trust_env=False) as client:
+        fetched = await client.get(link)
+        tampered = await client.get(link.replace("signature=", "signature=0"))
+    assert (fetched.status_code, fetched.content) == (200, JPEG)
+    assert tampered.status_code == 404
