@@ -1,9 +1,11 @@
 """Time one matching round end to end at 2,500 x 500 and 25,000 x 5,000 (not part of the tests).
 
-A round here is everything after the store has been read into plain values: columnar frames,
-Thompson ranking, sparsified candidate pairs, features, three calibrated models, blending with
-the Beta priors, and the optimiser. Each size runs in a fresh process so its peak memory (max
-resident set size, which includes HiGHS and numpy buffers) is its own.
+A round here is everything after the store has been read into plain values: columnar frames
+(with the learned effective capacities), Thompson ranking, sparsified candidate pairs, and
+scoring exactly as production scores (``matching.planning.score_candidates``: features, three
+calibrated models, accept and QC blended with the Beta priors, the queue-aware on-time model),
+then the optimiser with the fairness terms. Each size runs in a fresh process so its peak
+memory (max resident set size, which includes HiGHS and numpy buffers) is its own.
 
     .venv/bin/python bench/bench_matching.py              # both sizes
     .venv/bin/python bench/bench_matching.py --size 2500x500 --load 0.5
@@ -37,7 +39,7 @@ from matching.features import (
     candidate_pairs,
     pair_features,
 )
-from matching.models import OutcomeModel, predict_outcomes, score_pairs
+from matching.models import OutcomeModel
 from matching.optimiser import (
     ArtisanCapacity,
     Candidates,
@@ -48,8 +50,8 @@ from matching.optimiser import (
     plan_assignment,
     rule_violations,
 )
-from matching.planning import capacity_rows
-from matching.priors import OUTCOMES, OutcomePriors
+from matching.planning import capacity_rows, score_candidates
+from matching.priors import OutcomePriors
 
 T = TypeVar("T")
 ARTISANS_PER_SKILL = 1_250  # artisans per skill: 2 skills at 2,500, 20 at 25,000
@@ -60,6 +62,7 @@ class World:
     artisans: list[ArtisanStats]
     jobs: list[JobSpec]
     hidden_skill: np.ndarray  # artisan's true quality multiplier, for the training labels
+    effective: dict[tuple[int, str], float]  # learned weekly capacity per (artisan, skill)
 
 
 def make_world(n_artisans: int, n_jobs: int, load: float, seed: int) -> World:
@@ -123,13 +126,18 @@ def make_world(n_artisans: int, n_jobs: int, load: float, seed: int) -> World:
                 area=areas[int(rng.integers(len(areas)))],
             )
         )
-    return World(artisans, jobs, quality)
+    effective = {
+        (a.artisan_id, skill): 0.85 * capacity + 0.15 * a.load_this_week.get(skill, 0)
+        for a in artisans
+        for skill, capacity in a.weekly_capacity.items()
+    }
+    return World(artisans, jobs, quality, effective)
 
 
 def train_models(world: World, seed: int, rows: int = 20_000) -> dict[str, OutcomeModel]:
     """Fit the three outcome models on synthetic logged outcomes drawn from the hidden truth."""
     rng = np.random.default_rng(seed + 1)
-    frames = build_frames(world.artisans, world.jobs)
+    frames = build_frames(world.artisans, world.jobs, effective_capacity=world.effective)
     a = rng.integers(0, len(world.artisans), rows)
     j = rng.integers(0, len(world.jobs), rows)
     x = pair_features(frames, Pairs(a.astype(np.int64), j.astype(np.int64)))
@@ -163,31 +171,31 @@ def run_round(
     watch = Stopwatch()
     priors = OutcomePriors()
     rng = np.random.default_rng(seed + 2)
-    frames: Frames = watch.time("frames", lambda: build_frames(world.artisans, world.jobs))
+    frames: Frames = watch.time(
+        "frames",
+        lambda: build_frames(world.artisans, world.jobs, effective_capacity=world.effective),
+    )
     artisans, jobs = frames.artisans, frames.jobs
     samples = watch.time("thompson", lambda: priors.thompson(artisans.counts, rng))
     rank = samples["accept"] * samples["on_time"] * samples["qc_pass"]
     pairs = watch.time(
         "candidates", lambda: candidate_pairs(artisans, jobs, rank=rank, per_job=per_job)
     )
-    x = watch.time("features", lambda: pair_features(frames, pairs, priors=priors))
-    predicted = watch.time("predict", lambda: predict_outcomes(models, x))
-
-    def blend() -> np.ndarray:
-        at_pair = {o: draw[pairs.artisan] for o, draw in samples.items()}
-        trials = {o: artisans.counts.pair(o)[1][pairs.artisan].astype(float) for o in OUTCOMES}
-        return score_pairs(predicted, at_pair, trials)[1]
-
-    score = watch.time("blend", blend)
+    scored = watch.time(
+        "score",
+        lambda: score_candidates(frames, pairs, priors=priors, draws=samples, models=models),
+    )
+    score = scored.score
 
     def optimise() -> tuple[JobsToFill, ArtisanCapacity, Plan]:
         # The same pairs -> per-(artisan, skill) rows as the production round; the effective
-        # capacity here is a stand-in (85% of declared), as the benchmark has no history.
+        # capacity is a stand-in (85% of declared) carried by the frames, as the benchmark has
+        # no history. One artisan in ten has had no income lately: owed a reserved lot.
         rows = capacity_rows(
             frames,
             pairs,
-            effective_capacity=0.85 * artisans.capacity + 0.15 * artisans.load,
             income_cents=rng.integers(0, 200_000, artisans.size).astype(float),
+            starved=rng.random(artisans.size) < 0.1,
         )
         round_jobs = JobsToFill.of(
             ids=jobs.ids,

@@ -159,7 +159,7 @@ async def explain(
         piece_rate_cents=component.piece_rate_cents,
         slack_days=float((job.due_date - now.date()).days),
     )
-    frames = build_frames(stats, [spec])
+    frames = build_frames(stats, [spec], effective_capacity=workforce.effective_capacity)
     counts = frames.artisans.counts
     priors = OutcomePriors.pooled(counts)
     pool = eligible_artisans(frames.artisans, frames.jobs.skill[0])
@@ -168,6 +168,7 @@ async def explain(
     means = priors.posterior_means(counts)
     scored = score_candidates(frames, pairs, priors=priors, draws=means, models=models)
     at = int(np.flatnonzero(ranked == me)[0])
+    models_view = scored.model or {}
     my_score = float(scored.score[at])
     in_pool = bool(np.isin(me, pool))
     rank = int(np.sum(scored.score[np.isin(ranked, pool)] > my_score)) + 1 if in_pool else None
@@ -177,7 +178,7 @@ async def explain(
             prior=priors.prior(o).mean,
             learned=float(means[o][me]),
             trials=int(_trials(counts, o)[me]),
-            model=None if scored.model is None else float(scored.model[o][at]),
+            model=float(models_view[o][at]) if o in models_view else None,
         )
         for o in OUTCOMES
     ]

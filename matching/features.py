@@ -17,7 +17,7 @@ The columns, in order (:data:`FEATURE_NAMES`); rates are smoothed with the Beta 
  4  qc_pass_rate             smoothed share of pieces passing QC
  5  history_volume           log1p(offers received): how much evidence the rates rest on
  6  response_hours           log1p(median hours to answer an offer); 24 h if never asked
- 7  load_ratio               pieces committed this week in the skill / declared weekly capacity
+ 7  load_ratio               pieces queued in the skill / learned effective weekly capacity
  8  days_since_work          log1p(days since last delivered work), capped at a year
  9  never_worked             1 if the artisan has never delivered anything, else 0
 10  same_area                1 if artisan and job are in the same area, else 0
@@ -25,8 +25,14 @@ The columns, in order (:data:`FEATURE_NAMES`); rates are smoothed with the Beta 
 12  lot_vs_capacity          quantity / declared weekly capacity in the skill, capped at 5
 13  piece_rate               log(piece rate in cents)
 14  slack_days               days to the due date, clipped to [-30, 90]
-15  slack_after_work         slack minus the days the likely lot takes at declared capacity
+15  slack_after_work         slack minus the days the queue *and* the likely lot take at the
+                             learned effective capacity: what decides whether it is on time
 ==  =======================  ================================================================
+
+Columns 7 and 15 make P(on time) a property of the artisan's *queue*, not a fixed trait: the
+best workshop, given three weeks of work, is late on a job due in one. Effective capacity (the
+soft limit the optimiser uses, :mod:`matching.capacity`) comes in through
+``build_frames(..., effective_capacity=...)`` and defaults to the declared capacity.
 
 ``JobSpec.quantity`` is the job's open quantity when scoring and the offered lot when building
 training rows; both pass through ``min(quantity, capacity)``, so the model sees the same notion
@@ -117,7 +123,8 @@ class ArtisanFrame:
     area: IntArray  # code into ``areas``, -1 if unknown
     available: NDArray[np.bool_]
     capacity: FloatArray  # (artisans, skills) declared weekly capacity
-    load: FloatArray  # (artisans, skills) committed this week
+    load: FloatArray  # (artisans, skills) committed: pieces queued, still to make
+    effective: FloatArray  # (artisans, skills) learned effective weekly capacity (<= declared)
     skill_pieces: FloatArray  # (artisans, skills)
     component_keys: IntArray  # sorted artisan_index * n_components + component code
     component_pieces: FloatArray  # aligned with component_keys
@@ -182,8 +189,14 @@ class _Interner:
 def build_frames(
     artisans: Sequence[ArtisanStats],
     jobs: Sequence[JobSpec],
+    *,
+    effective_capacity: Mapping[tuple[int, str], float] | None = None,
 ) -> Frames:
-    """Intern strings and lay artisans and jobs out as columns (one pass over the inputs)."""
+    """Intern strings and lay artisans and jobs out as columns (one pass over the inputs).
+
+    ``effective_capacity`` maps (artisan id, skill) to the learned weekly capacity; missing
+    entries (or None) fall back to the declared capacity, and it never exceeds the declaration.
+    """
     skills, components, areas = _Interner(), _Interner(), _Interner()
     for job in jobs:
         if job.quantity <= 0:
@@ -219,6 +232,14 @@ def build_frames(
             values.append(float(pieces))
     key_array = np.asarray(keys, dtype=np.int64)
     order = np.argsort(key_array, kind="stable")
+    effective = capacity.copy()
+    if effective_capacity:
+        for i, artisan in enumerate(artisans):
+            for skill in artisan.weekly_capacity:
+                value = effective_capacity.get((artisan.artisan_id, skill))
+                if value is not None:
+                    code = skills.codes[skill]
+                    effective[i, code] = min(max(float(value), 0.0), capacity[i, code])
 
     def column(values: Sequence[float | None]) -> FloatArray:
         return np.asarray([np.nan if v is None else v for v in values], dtype=np.float64)
@@ -229,6 +250,7 @@ def build_frames(
         available=np.asarray([a.available for a in artisans], dtype=np.bool_),
         capacity=capacity,
         load=load,
+        effective=effective,
         skill_pieces=skill_pieces,
         component_keys=key_array[order],
         component_pieces=np.asarray(values, dtype=np.float64)[order],
@@ -363,6 +385,8 @@ def pair_features(
     means = priors.posterior_means(artisans.counts)
     capacity = artisans.capacity[a, skill]
     safe_capacity = np.maximum(capacity, 1.0)
+    safe_effective = np.maximum(artisans.effective[a, skill], 1.0)
+    queued = artisans.load[a, skill]
     quantity = jobs.quantity[j]
     lot = np.minimum(quantity, safe_capacity)
     response = artisans.response_hours[a]
@@ -377,7 +401,7 @@ def pair_features(
     x[:, 4] = means["qc_pass"][a]
     x[:, 5] = np.log1p(artisans.counts.offers[a])
     x[:, 6] = np.log1p(np.where(np.isnan(response), _DEFAULT_RESPONSE_HOURS, response))
-    x[:, 7] = artisans.load[a, skill] / safe_capacity
+    x[:, 7] = queued / safe_effective
     x[:, 8] = np.log1p(
         np.where(never, _MAX_DAYS_SINCE_WORK, np.minimum(days, _MAX_DAYS_SINCE_WORK))
     )
@@ -388,5 +412,5 @@ def pair_features(
     x[:, 13] = np.log(jobs.piece_rate_cents[j])
     slack = np.clip(jobs.slack_days[j], -30.0, 90.0)
     x[:, 14] = slack
-    x[:, 15] = np.clip(slack - 7.0 * lot / safe_capacity, -60.0, 90.0)
+    x[:, 15] = np.clip(slack - 7.0 * (queued + lot) / safe_effective, -60.0, 90.0)
     return x

@@ -14,13 +14,16 @@ yet answered holds its pieces, so running a round twice never offers the same ca
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+import numpy as np
+from numpy.typing import NDArray
+from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from domain.explosion import factory_today
+from domain.explosion import FACTORY_ZONE, factory_today
 from domain.model import (
     OPEN_JOB_STATUSES,
     Allocation,
@@ -41,17 +44,30 @@ from domain.model import (
     SubmissionStatus,
 )
 from domain.quantities import allocations_progress
-from domain.reputation import artisan_history
-from domain.services.offers import job_remainder
+from domain.reputation import ArtisanHistory
+from domain.services.offers import ALLOCATED
 from matching.capacity import (
     CapacityPrior,
     WeekOfWork,
     effective_capacity,
     population_realism,
 )
-from matching.features import ArtisanStats, JobSpec
+from matching.features import (
+    N_FEATURES,
+    ArtisanStats,
+    JobSpec,
+    Pairs,
+    build_frames,
+    pair_features,
+)
+from matching.priors import OUTCOMES, OutcomePriors
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
 
 INCOME_WINDOW = timedelta(days=28)
+#: No income for this long, and nothing in progress: owed a reserved minimum lot.
+STARVED_WINDOW = timedelta(days=7)
 CAPACITY_WEEKS = 8
 
 
@@ -74,6 +90,7 @@ class Workforce:
     income_cents: dict[int, int]
     effective_capacity: dict[tuple[int, str], float]
     offered_skill: dict[tuple[int, str], int]  # pieces in open offers per (artisan, skill)
+    starved: set[int] = field(default_factory=set)  # owed a reserved minimum lot
 
     def by_id(self) -> dict[int, ArtisanStats]:
         return {s.artisan_id: s for s in self.stats}
@@ -95,10 +112,12 @@ async def read_open_jobs(session: AsyncSession, *, now: datetime) -> list[OpenJo
         .where(col(Job.status).in_(OPEN_JOB_STATUSES))
         .order_by(col(Job.due_date), col(Job.id))
     )
+    found = list(rows.all())
+    free_of = await _remainders(session, [job.id for job, _ in found if job.id is not None])
     jobs: list[OpenJob] = []
-    for job, component in rows.all():
+    for job, component in found:
         assert job.id is not None
-        free = await job_remainder(session, job.id)
+        free = job.quantity - free_of.get(job.id, 0)
         if free <= 0:
             continue
         spec = JobSpec(
@@ -119,8 +138,14 @@ async def read_workforce(
     now: datetime,
     artisan_ids: list[int] | None = None,
     capacity_prior: CapacityPrior | None = None,
+    replay: bool = False,
 ) -> Workforce:
-    """Every artisan (or those given) with counts, load, income and effective capacity."""
+    """Every artisan (or those given) with counts, load, income and effective capacity.
+
+    ``replay=True`` reads a past moment: the committed load is rebuilt from timestamps (lots
+    accepted by then and not yet submitted, offers open then) instead of today's statuses.
+    Training rows use it so a model learns from the features the round saw at the time.
+    """
     today = factory_today(now)
     query = (
         select(Person, ArtisanProfile)
@@ -139,10 +164,13 @@ async def read_workforce(
     ).all():
         capacity[row.artisan_id][row.skill] = row.weekly_capacity
 
-    load, offered = await _committed(session, ids)
+    load, offered = await (
+        _committed_then(session, ids, now) if replay else _committed(session, ids)
+    )
     by_component, by_skill = await _good_pieces(session, ids, now)
-    income = await _income(session, ids, now)
+    income, recently_paid = await _income(session, ids, now)
     weeks = await _weeks_of_work(session, ids, now)
+    histories = await artisan_histories(session, ids, now=now)
     prior = capacity_prior or CapacityPrior()
 
     realism = population_realism(
@@ -155,7 +183,7 @@ async def read_workforce(
     effective: dict[tuple[int, str], float] = {}
     for person, profile in people:
         assert person.id is not None
-        history = await artisan_history(session, person.id, now=now)
+        history = histories[person.id]
         states[person.id] = ArtisanState(person.id, person.name, profile.status, person.opted_out)
         for skill, declared in capacity[person.id].items():
             effective[(person.id, skill)] = effective_capacity(
@@ -188,7 +216,126 @@ async def read_workforce(
                 available=profile.status is ArtisanStatus.ACTIVE and not person.opted_out,
             )
         )
-    return Workforce(stats, states, income, effective, offered)
+    starved = {
+        s.artisan_id
+        for s in stats
+        if s.available and s.artisan_id not in recently_paid and not any(s.load_this_week.values())
+    }
+    return Workforce(stats, states, income, effective, offered, starved)
+
+
+async def _remainders(session: AsyncSession, job_ids: list[int]) -> dict[int, int]:
+    """Pieces allocated or held by open offers, per job: ``job_remainder`` in two queries."""
+    held: dict[int, int] = defaultdict(int)
+    if not job_ids:
+        return held
+    allocated = await session.exec(
+        select(Allocation.job_id, func.sum(Allocation.quantity))
+        .where(col(Allocation.job_id).in_(job_ids), col(Allocation.status).in_(ALLOCATED))
+        .group_by(col(Allocation.job_id))
+    )
+    offered = await session.exec(
+        select(Offer.job_id, func.sum(Offer.quantity))
+        .where(col(Offer.job_id).in_(job_ids), Offer.status == OfferStatus.OPEN)
+        .group_by(col(Offer.job_id))
+    )
+    for job_id, pieces in [*allocated.all(), *offered.all()]:
+        held[int(job_id)] += int(pieces or 0)
+    return held
+
+
+async def artisan_histories(
+    session: AsyncSession, ids: list[int], *, now: datetime
+) -> dict[int, ArtisanHistory]:
+    """:func:`domain.reputation.artisan_history` for many artisans in four queries.
+
+    The counting rules are the same, line for line (tests compare the two on the same store),
+    so the reputation shown to artisans and what matching learns from agree.
+    """
+    today = factory_today(now, FACTORY_ZONE)
+    counts: dict[int, dict[str, int]] = {i: defaultdict(int) for i in ids}
+    work_days: dict[int, list[date]] = {i: [] for i in ids}
+    if not ids:
+        return {}
+
+    offers = await session.exec(
+        select(Offer).where(col(Offer.artisan_id).in_(ids), col(Offer.offered_at) <= now)
+    )
+    for offer in offers.all():
+        c = counts[offer.artisan_id]
+        c["offers_made"] += 1
+        answered_by_now = offer.responded_at is None or offer.responded_at <= now
+        if offer.status in (OfferStatus.ACCEPTED, OfferStatus.PARTLY_ACCEPTED) and answered_by_now:
+            c["offers_accepted"] += 1
+        elif offer.status is OfferStatus.DECLINED and answered_by_now:
+            c["offers_declined"] += 1
+        elif offer.status is OfferStatus.EXPIRED and offer.expires_at <= now:
+            c["offers_expired"] += 1
+        else:
+            continue
+        if offer.responded_at is not None and offer.status is not OfferStatus.EXPIRED:
+            c["responses"] += 1
+            waited = (offer.responded_at - offer.offered_at).total_seconds()
+            c["response_seconds_total"] += max(0, round(waited))
+
+    deliveries = await session.exec(
+        select(Allocation, Delivery)
+        .outerjoin(
+            Delivery,
+            (col(Delivery.allocation_id) == col(Allocation.id))
+            & (col(Delivery.status) == DeliveryStatus.RECEIVED)
+            & (col(Delivery.received_at) <= now),
+        )
+        .where(
+            col(Allocation.artisan_id).in_(ids),
+            col(Allocation.created_at) <= now,
+            Allocation.status != AllocationStatus.CANCELLED,
+        )
+    )
+    allocations: dict[int, Allocation] = {}
+    received: dict[int, int] = defaultdict(int)
+    received_in_time: dict[int, int] = defaultdict(int)
+    for allocation, delivery in deliveries.all():
+        assert allocation.id is not None
+        allocations[allocation.id] = allocation
+        if delivery is None or delivery.received_at is None:
+            continue
+        pieces = delivery.received_quantity or 0
+        day = factory_today(delivery.received_at, FACTORY_ZONE)
+        received[allocation.id] += pieces
+        if day <= allocation.due_date:
+            received_in_time[allocation.id] += pieces
+        work_days[allocation.artisan_id].append(day)
+    for allocation_id, allocation in allocations.items():
+        c = counts[allocation.artisan_id]
+        complete = received[allocation_id] >= allocation.quantity
+        if complete or allocation.due_date < today:
+            c["allocations_due"] += 1
+            if received_in_time[allocation_id] >= allocation.quantity:
+                c["allocations_on_time"] += 1
+        c["pieces_received"] += received[allocation_id]
+
+    reviews = await session.exec(
+        select(Allocation.artisan_id, QcReview.passed, QcReview.rejected)
+        .join(Submission, col(Submission.id) == col(QcReview.submission_id))
+        .join(Allocation, col(Allocation.id) == col(Submission.allocation_id))
+        .where(col(Allocation.artisan_id).in_(ids), col(QcReview.reviewed_at) <= now)
+    )
+    for artisan_id, passed, rejected in reviews.all():
+        counts[artisan_id]["qc_pieces_passed"] += passed
+        counts[artisan_id]["qc_pieces_rejected"] += rejected
+
+    submitted = await session.exec(
+        select(Allocation.artisan_id, Submission.submitted_at)
+        .join(Allocation, col(Allocation.id) == col(Submission.allocation_id))
+        .where(col(Allocation.artisan_id).in_(ids), col(Submission.submitted_at) <= now)
+    )
+    for artisan_id, when in submitted.all():
+        work_days[artisan_id].append(factory_today(when, FACTORY_ZONE))
+
+    return {
+        i: ArtisanHistory(**counts[i], last_work_date=max(work_days[i], default=None)) for i in ids
+    }
 
 
 async def _committed(
@@ -220,6 +367,53 @@ async def _committed(
     return load, offered
 
 
+async def _committed_then(
+    session: AsyncSession, ids: list[int], at: datetime
+) -> tuple[dict[int, dict[str, int]], dict[tuple[int, str], int]]:
+    """Pieces committed per (artisan, skill) as they stood at ``at``, from timestamps."""
+    load: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    offered: dict[tuple[int, str], int] = defaultdict(int)
+    rows = await session.exec(
+        select(Allocation, Component.skill, Submission)
+        .join(Job, col(Job.id) == col(Allocation.job_id))
+        .join(Component, col(Component.id) == col(Job.component_id))
+        .join(
+            Submission,
+            (col(Submission.allocation_id) == col(Allocation.id))
+            & (col(Submission.submitted_at) <= at)
+            & (col(Submission.status) != SubmissionStatus.CANCELLED),
+            isouter=True,
+        )
+        .where(
+            col(Allocation.artisan_id).in_(ids),
+            col(Allocation.created_at) <= at,
+            Allocation.status != AllocationStatus.CANCELLED,
+        )
+    )
+    made: dict[int, int] = defaultdict(int)
+    lots: dict[int, tuple[Allocation, str]] = {}
+    for allocation, skill, submission in rows.all():
+        assert allocation.id is not None
+        lots[allocation.id] = (allocation, skill)
+        if submission is not None:
+            made[allocation.id] += submission.count
+    for allocation_id, (allocation, skill) in lots.items():
+        load[allocation.artisan_id][skill] += max(allocation.quantity - made[allocation_id], 0)
+    offers = await session.exec(
+        select(Offer, Component.skill)
+        .join(Job, col(Job.id) == col(Offer.job_id))
+        .join(Component, col(Component.id) == col(Job.component_id))
+        .where(col(Offer.artisan_id).in_(ids), col(Offer.offered_at) <= at)
+    )
+    for offer, skill in offers.all():
+        answered = offer.responded_at is not None and offer.responded_at <= at
+        if answered or offer.expires_at <= at:
+            continue
+        load[offer.artisan_id][skill] += offer.quantity
+        offered[(offer.artisan_id, skill)] += offer.quantity
+    return load, offered
+
+
 async def _good_pieces(
     session: AsyncSession, ids: list[int], now: datetime
 ) -> tuple[dict[int, dict[str, int]], dict[int, dict[str, int]]]:
@@ -240,11 +434,20 @@ async def _good_pieces(
     return by_component, by_skill
 
 
-async def _income(session: AsyncSession, ids: list[int], now: datetime) -> dict[int, int]:
-    """Cents earned on pieces received in the last four weeks (what fairness spreads)."""
+async def _income(
+    session: AsyncSession, ids: list[int], now: datetime
+) -> tuple[dict[int, int], set[int]]:
+    """Cents earned on pieces received in the last four weeks (what fairness spreads), and who
+    was paid within :data:`STARVED_WINDOW`."""
     income: dict[int, int] = defaultdict(int)
+    recently_paid: set[int] = set()
     rows = await session.exec(
-        select(Allocation.artisan_id, Allocation.piece_rate_cents, Delivery.received_quantity)
+        select(
+            Allocation.artisan_id,
+            Allocation.piece_rate_cents,
+            Delivery.received_quantity,
+            Delivery.received_at,
+        )
         .join(Allocation, col(Allocation.id) == col(Delivery.allocation_id))
         .where(
             col(Allocation.artisan_id).in_(ids),
@@ -253,9 +456,11 @@ async def _income(session: AsyncSession, ids: list[int], now: datetime) -> dict[
             col(Delivery.received_at) <= now,
         )
     )
-    for artisan_id, rate, received in rows.all():
+    for artisan_id, rate, received, received_at in rows.all():
         income[artisan_id] += rate * (received or 0)
-    return dict(income)
+        if received and received_at is not None and received_at > now - STARVED_WINDOW:
+            recently_paid.add(artisan_id)
+    return dict(income), recently_paid
 
 
 async def _weeks_of_work(
@@ -306,3 +511,195 @@ async def _weeks_of_work(
         key = (artisan_id, skill, week)
         weeks[(artisan_id, skill)].append(WeekOfWork(made.get(key, 0), key in behind))
     return dict(weeks)
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingRows:
+    """Logged outcomes as model inputs: per outcome, features, labels and when each was decided.
+
+    ``x[o]`` has the columns of :data:`matching.features.FEATURE_NAMES`, computed exactly as the
+    round computes them (same frames, same pooled priors, same effective capacity), from the
+    store as it stood when the decision was made.
+    """
+
+    x: dict[str, FloatArray]
+    y: dict[str, IntArray]
+    at: dict[str, FloatArray]  # POSIX seconds of the decision, for splitting by time
+
+    def size(self, outcome: str) -> int:
+        return int(self.y[outcome].shape[0])
+
+
+@dataclass(frozen=True, slots=True)
+class _Decision:
+    outcome: str
+    artisan_id: int
+    job_id: int
+    quantity: int
+    labels: tuple[int, ...]  # one per row: offers and lots give one, QC one per piece
+
+
+async def training_rows(
+    session: AsyncSession, *, now: datetime, lookback: timedelta = timedelta(days=180)
+) -> TrainingRows:
+    """Training rows from the store's outcome history, as of ``now``:
+
+    - accept: every offer decided by ``now`` (accepted fully or partly = 1; declined or lapsed
+      = 0), featured as of the moment it was made, with the offered quantity as the lot;
+    - on time: every allocation due by ``now`` (the due date passed or all pieces received),
+      1 if every piece was received by the due date (the rule of
+      :func:`domain.reputation.artisan_history`), featured as of its acceptance;
+    - QC pass: every piece reviewed by ``now``, 1 if it passed, featured as of the allocation's
+      acceptance.
+
+    Decisions are grouped by the minute they were made and the workforce is replayed once per
+    group (``read_workforce(replay=True)``), so the cost grows with the number of rounds, not of
+    offers. Only decisions within ``lookback`` count: old habits say little about today.
+    """
+    start = now - lookback
+    today = factory_today(now)
+    groups: dict[datetime, list[_Decision]] = defaultdict(list)
+
+    offers = await session.exec(
+        select(Offer).where(col(Offer.offered_at) >= start, col(Offer.offered_at) <= now)
+    )
+    for offer in offers.all():
+        answered = offer.responded_at is not None and offer.responded_at <= now
+        if offer.status in (OfferStatus.ACCEPTED, OfferStatus.PARTLY_ACCEPTED) and answered:
+            label = 1
+        elif (offer.status is OfferStatus.DECLINED and answered) or (
+            offer.status is OfferStatus.EXPIRED and offer.expires_at <= now
+        ):
+            label = 0
+        else:
+            continue
+        decision = _Decision("accept", offer.artisan_id, offer.job_id, offer.quantity, (label,))
+        groups[_minute(offer.offered_at)].append(decision)
+
+    allocations = await session.exec(
+        select(Allocation, Delivery)
+        .outerjoin(
+            Delivery,
+            (col(Delivery.allocation_id) == col(Allocation.id))
+            & (col(Delivery.status) == DeliveryStatus.RECEIVED)
+            & (col(Delivery.received_at) <= now),
+        )
+        .where(
+            col(Allocation.created_at) >= start,
+            col(Allocation.created_at) <= now,
+            Allocation.status != AllocationStatus.CANCELLED,
+        )
+    )
+    lots: dict[int, Allocation] = {}
+    received: dict[int, int] = defaultdict(int)
+    in_time: dict[int, int] = defaultdict(int)
+    for allocation, delivery in allocations.all():
+        assert allocation.id is not None
+        lots[allocation.id] = allocation
+        if delivery is None or delivery.received_at is None:
+            continue
+        pieces = delivery.received_quantity or 0
+        received[allocation.id] += pieces
+        if factory_today(delivery.received_at) <= allocation.due_date:
+            in_time[allocation.id] += pieces
+    for allocation_id, allocation in lots.items():
+        if received[allocation_id] >= allocation.quantity or allocation.due_date < today:
+            label = int(in_time[allocation_id] >= allocation.quantity)
+            groups[_minute(allocation.created_at)].append(
+                _Decision(
+                    "on_time",
+                    allocation.artisan_id,
+                    allocation.job_id,
+                    allocation.quantity,
+                    (label,),
+                )
+            )
+
+    reviews = await session.exec(
+        select(Allocation, QcReview.passed, QcReview.rejected)
+        .join(Submission, col(Submission.allocation_id) == col(Allocation.id))
+        .join(QcReview, col(QcReview.submission_id) == col(Submission.id))
+        .where(col(Allocation.created_at) >= start, col(QcReview.reviewed_at) <= now)
+    )
+    for allocation, passed, rejected in reviews.all():
+        if passed + rejected == 0:
+            continue
+        groups[_minute(allocation.created_at)].append(
+            _Decision(
+                "qc_pass",
+                allocation.artisan_id,
+                allocation.job_id,
+                allocation.quantity,
+                (1,) * passed + (0,) * rejected,
+            )
+        )
+
+    jobs = await _job_facts(session, {d.job_id for ds in groups.values() for d in ds})
+    xs: dict[str, list[FloatArray]] = {o: [] for o in OUTCOMES}
+    ys: dict[str, list[int]] = {o: [] for o in OUTCOMES}
+    ats: dict[str, list[float]] = {o: [] for o in OUTCOMES}
+    for moment in sorted(groups):
+        decisions = groups[moment]
+        workforce = await read_workforce(
+            session,
+            now=moment,
+            artisan_ids=sorted({d.artisan_id for d in decisions}),
+            replay=True,
+        )
+        stats = workforce.by_id()
+        known = [d for d in decisions if d.artisan_id in stats and d.job_id in jobs]
+        if not known:
+            continue
+        day = factory_today(moment)
+        specs = [
+            JobSpec(
+                job_id=index,  # one spec per decision: the lot, not the whole job
+                component=jobs[d.job_id][0],
+                skill=jobs[d.job_id][1],
+                quantity=d.quantity,
+                piece_rate_cents=jobs[d.job_id][2],
+                slack_days=float((jobs[d.job_id][3] - day).days),
+            )
+            for index, d in enumerate(known)
+        ]
+        frames = build_frames(
+            workforce.stats, specs, effective_capacity=workforce.effective_capacity
+        )
+        row_of = {int(a): i for i, a in enumerate(frames.artisans.ids)}
+        pairs = Pairs(
+            np.asarray([row_of[d.artisan_id] for d in known], dtype=np.int64),
+            np.arange(len(known), dtype=np.int64),
+        )
+        priors = OutcomePriors.pooled(frames.artisans.counts)
+        x = pair_features(frames, pairs, priors=priors)
+        for i, d in enumerate(known):
+            xs[d.outcome].extend([x[i]] * len(d.labels))
+            ys[d.outcome].extend(d.labels)
+            ats[d.outcome].extend([moment.timestamp()] * len(d.labels))
+    return TrainingRows(
+        x={o: np.asarray(xs[o], dtype=np.float64).reshape(-1, N_FEATURES) for o in OUTCOMES},
+        y={o: np.asarray(ys[o], dtype=np.int64) for o in OUTCOMES},
+        at={o: np.asarray(ats[o], dtype=np.float64) for o in OUTCOMES},
+    )
+
+
+def _minute(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
+async def _job_facts(
+    session: AsyncSession, job_ids: set[int]
+) -> dict[int, tuple[str, str, int, date]]:
+    """Per job: component code, skill, piece rate and due date, in one query."""
+    if not job_ids:
+        return {}
+    rows = await session.exec(
+        select(Job, Component)
+        .join(Component, col(Component.id) == col(Job.component_id))
+        .where(col(Job.id).in_(sorted(job_ids)))
+    )
+    return {
+        int(job.id): (component.code, component.skill, component.piece_rate_cents, job.due_date)
+        for job, component in rows.all()
+        if job.id is not None
+    }

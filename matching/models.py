@@ -66,6 +66,9 @@ class OutcomeModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     max_iter, learning_rate, max_leaf_nodes: passed to HistGradientBoostingClassifier.
     C: inverse regularisation of the logistic regression.
     random_state: seed for everything random inside.
+    monotonic_cst: per feature, +1 / -1 / 0: the probability may only rise / fall / either way
+        with it (for "hgb"). Keeps the trees from extrapolating nonsense where data is thin,
+        e.g. P(on time) must not rise as the queue grows (:data:`matching.ontime.MONOTONIC`).
     n_threads: OpenMP threads for fitting and predicting (None: scikit-learn's default, all
         cores). One by default: matching shares a small box with the bot, and OpenMP threads
         that spin while other processes hold the cores are ruinous - measured on the 2-core
@@ -84,6 +87,7 @@ class OutcomeModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         C: float = 1.0,
         random_state: int | None = 0,
         n_threads: int | None = 1,
+        monotonic_cst: tuple[int, ...] | None = None,
     ) -> None:
         self.kind = kind
         self.calibration = calibration
@@ -94,6 +98,7 @@ class OutcomeModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.C = C
         self.random_state = random_state
         self.n_threads = n_threads
+        self.monotonic_cst = monotonic_cst
 
     def _build(self) -> Any:
         if self.kind == "hgb":
@@ -101,6 +106,7 @@ class OutcomeModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                 max_iter=self.max_iter,
                 learning_rate=self.learning_rate,
                 max_leaf_nodes=self.max_leaf_nodes,
+                monotonic_cst=self.monotonic_cst,
                 early_stopping=False,
                 random_state=self.random_state,
             )
@@ -203,6 +209,7 @@ def fit_best(
     *,
     kinds: Sequence[ModelKind] = MODEL_KINDS,
     random_state: int | None = 0,
+    monotonic_cst: tuple[int, ...] | None = None,
 ) -> tuple[OutcomeModel, dict[str, Metrics]]:
     """Fit each kind on the older data; return the one with the lowest recent log loss.
 
@@ -213,7 +220,9 @@ def fit_best(
     scored: list[tuple[float, OutcomeModel]] = []
     metrics: dict[str, Metrics] = {}
     for kind in kinds:
-        model = OutcomeModel(kind, random_state=random_state).fit(X_train, y_train)
+        model = OutcomeModel(kind, random_state=random_state, monotonic_cst=monotonic_cst).fit(
+            X_train, y_train
+        )
         metrics[kind] = evaluate(y_recent, model.probability(X_recent))
         scored.append((metrics[kind].log_loss, model))
     best = min(scored, key=lambda pair: pair[0])[1]
@@ -373,6 +382,7 @@ def retrain(
     trained_at: datetime,
     kinds: Sequence[ModelKind] = MODEL_KINDS,
     random_state: int | None = 0,
+    monotonic_cst: tuple[int, ...] | None = None,
 ) -> RetrainResult:
     """Train a challenger and keep it only if it beats the current model on the recent period.
 
@@ -380,7 +390,13 @@ def retrain(
     if the current model was trained long ago on other data.
     """
     challenger, candidates = fit_best(
-        X_train, y_train, X_recent, y_recent, kinds=kinds, random_state=random_state
+        X_train,
+        y_train,
+        X_recent,
+        y_recent,
+        kinds=kinds,
+        random_state=random_state,
+        monotonic_cst=monotonic_cst,
     )
     challenger_metrics = candidates[challenger.kind]
     incumbent_metrics: Metrics | None = None

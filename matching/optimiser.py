@@ -113,12 +113,15 @@ class ArtisanCapacity:
 
     ``soft_capacity`` is the learned effective capacity left this week (going past it costs the
     overload penalty); ``hard_capacity`` is the declared capacity left, never exceeded.
+    ``starved`` marks artisans owed a reserved minimum lot (no recent income, nothing in
+    progress); None: those with no income at all.
     """
 
     ids: IntArray
     soft_capacity: IntArray
     hard_capacity: IntArray
     income_cents: IntArray
+    starved: NDArray[np.bool_]
 
     @classmethod
     def of(
@@ -128,12 +131,16 @@ class ArtisanCapacity:
         soft_capacity: ArrayLike,
         hard_capacity: ArrayLike,
         income_cents: ArrayLike | None = None,
+        starved: ArrayLike | None = None,
     ) -> ArtisanCapacity:
         ids_ = _ints(ids)
         income = np.zeros_like(ids_) if income_cents is None else _ints(income_cents)
-        artisans = cls(ids_, _ints(soft_capacity), _ints(hard_capacity), income)
+        hungry = (
+            income <= 0 if starved is None else np.atleast_1d(np.asarray(starved, dtype=np.bool_))
+        )
+        artisans = cls(ids_, _ints(soft_capacity), _ints(hard_capacity), income, hungry)
         n = ids_.shape[0]
-        for name in ("soft_capacity", "hard_capacity", "income_cents"):
+        for name in ("soft_capacity", "hard_capacity", "income_cents", "starved"):
             if getattr(artisans, name).shape != (n,):
                 raise ValueError(f"artisans.{name} must have one entry per artisan ({n})")
         return artisans
@@ -173,17 +180,25 @@ class MatchingPolicy:
     there only when a piece is worth more than this). ``fairness_weight``: the bonus per piece in
     the fairness band for an artisan with no income yet (0 switches fairness off).
     ``fairness_band``: how many of an artisan's pieces per round carry that bonus.
+    ``starved_bonus``: an extra bonus per piece in the band for a *starved* artisan (see
+    :class:`ArtisanCapacity`): a reserved minimum-lot slot, large enough to outweigh a
+    better-scored artisan, so nobody able and willing is left without work for weeks (0 switches
+    it off).
     """
 
+    # Defaults measured in bench/bench_simulator.py (docs/benchmarks.md).
     overload_penalty: float = 0.3
-    fairness_weight: float = 0.15
-    fairness_band: int = 10
+    fairness_weight: float = 0.3
+    fairness_band: int = 20
+    starved_bonus: float = 1.0
     time_limit_s: float = 30.0
     lp_batch_pairs: int = 2_000
 
     def __post_init__(self) -> None:
-        if self.overload_penalty < 0 or self.fairness_weight < 0 or self.fairness_band < 0:
+        if min(self.overload_penalty, self.fairness_weight, self.fairness_band) < 0:
             raise ValueError("penalty, fairness weight and fairness band must not be negative")
+        if self.starved_bonus < 0:
+            raise ValueError("the starved bonus must not be negative")
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,6 +294,7 @@ def plan_assignment(
     value = jobs.priority[job_of] * candidates.score[pair]
     band = np.minimum(policy.fairness_band, soft)
     bonus = income_bonus(artisans.income_cents, weight=policy.fairness_weight)
+    bonus = bonus + policy.starved_bonus * artisans.starved
 
     lp_pieces, bound, solver = _solve_in_parts(
         jobs, job_of, artisan_of, value, soft, hard, band, bonus, policy

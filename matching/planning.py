@@ -13,12 +13,13 @@ for more while the artisan's own history is short (:func:`matching.models.score_
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
 from matching.features import (
+    FEATURE_NAMES,
     ArtisanStats,
     Frames,
     JobSpec,
@@ -27,7 +28,8 @@ from matching.features import (
     candidate_pairs,
     pair_features,
 )
-from matching.models import OutcomeModel, predict_outcomes, score_pairs
+from matching.models import OutcomeModel, blend_with_prior
+from matching.ontime import queue_on_time
 from matching.optimiser import (
     ArtisanCapacity,
     Candidates,
@@ -63,13 +65,15 @@ def capacity_rows(
     *,
     effective_capacity: FloatArray | None = None,
     income_cents: FloatArray | None = None,
+    starved: NDArray[np.bool_] | None = None,
 ) -> CapacityRows:
     """Turn candidate pairs into per-(artisan, skill) capacity rows for the optimiser.
 
     The hard capacity of a row is the declared weekly capacity left (declared minus committed);
     the soft one is the learned effective capacity left, ``effective_capacity`` being an
-    (artisans, skills) matrix of whole-week capacities (None: the declared capacity). Income is
-    per artisan and shared by their rows.
+    (artisans, skills) matrix of whole-week capacities (None: the frame's own, which is the
+    declared capacity unless ``build_frames`` was given learned ones). Income is per artisan and
+    shared by their rows.
     """
     artisans, jobs = frames.artisans, frames.jobs
     n_skills = max(artisans.capacity.shape[1], 1)
@@ -78,11 +82,8 @@ def capacity_rows(
     rows, row_of_pair = np.unique(row, return_inverse=True)
     artisan_of_row, skill_of_row = rows // n_skills, rows % n_skills
     hard = np.maximum(artisans.capacity - artisans.load, 0.0).ravel()[rows]
-    if effective_capacity is None:
-        soft = hard
-    else:
-        left = effective_capacity - artisans.load
-        soft = np.clip(left.ravel()[rows], 0.0, hard)
+    matrix = artisans.effective if effective_capacity is None else effective_capacity
+    soft = np.clip((matrix - artisans.load).ravel()[rows], 0.0, hard)
     income = (
         np.zeros(rows.size)
         if income_cents is None
@@ -94,6 +95,7 @@ def capacity_rows(
             soft_capacity=np.floor(soft).astype(np.int64),
             hard_capacity=np.floor(hard).astype(np.int64),
             income_cents=np.rint(income).astype(np.int64),
+            starved=None if starved is None else np.asarray(starved)[artisan_of_row],
         ),
         row_of_pair=row_of_pair.astype(np.int64),
         artisan_of_row=artisan_of_row.astype(np.int64),
@@ -103,12 +105,16 @@ def capacity_rows(
 
 @dataclass(frozen=True, slots=True)
 class PairScores:
-    """Per candidate pair: each outcome's probability as used, the prior's mean, the score."""
+    """Per candidate pair: each outcome's probability as used (with exploration), the artisan's
+    prior mean, the models' view, the estimate without exploration (what calibration is
+    measured on), and the score."""
 
     probability: dict[str, FloatArray]
     prior_mean: dict[str, FloatArray]
     model: dict[str, FloatArray] | None
     score: FloatArray
+    expected: dict[str, FloatArray] = field(default_factory=dict)
+    features: FloatArray | None = None  # the pairs' feature rows, as the models saw them
 
 
 def score_candidates(
@@ -119,21 +125,44 @@ def score_candidates(
     draws: Mapping[str, FloatArray],
     models: Mapping[str, OutcomeModel] | None = None,
 ) -> PairScores:
-    """P(accept) x P(on time) x P(QC pass) per pair, from ``draws`` (per artisan, per outcome:
-    a Thompson sample or the posterior mean) and, when given, the calibrated models."""
+    """P(accept) x P(on time) x P(QC pass) per pair.
+
+    ``draws`` holds per artisan and outcome a Thompson sample (or the posterior mean). ``models``
+    may hold a calibrated model for any of the outcomes. Accept and QC pass: the model blended
+    with the draw (the draw counting for more while the artisan's history is short), or the draw
+    alone. On time is always conditional on the artisan's queue (:mod:`matching.ontime`): the
+    on-time model's probability for the pair's features, or the draw times the queue factor.
+    """
     counts = frames.artisans.counts
     a = pairs.artisan
     means = priors.posterior_means(counts)
     prior_mean = {o: means[o][a] for o in OUTCOMES}
     at_pair = {o: np.asarray(draws[o], dtype=np.float64)[a] for o in OUTCOMES}
-    if models is None or len(pairs) == 0:
-        score = at_pair["accept"] * at_pair["on_time"] * at_pair["qc_pass"]
-        return PairScores(at_pair, prior_mean, None, score)
+    models = models or {}
     x = pair_features(frames, pairs, priors=priors)
-    predicted = predict_outcomes(models, x)
-    trials = {o: counts.pair(o)[1][a].astype(np.float64) for o in OUTCOMES}
-    blended, score = score_pairs(predicted, at_pair, trials)
-    return PairScores(blended, prior_mean, predicted, score)
+    used: dict[str, FloatArray] = {}
+    expected: dict[str, FloatArray] = {}
+    predicted: dict[str, FloatArray] = {}
+    for outcome in ("accept", "qc_pass"):
+        model = models.get(outcome)
+        if model is None or len(pairs) == 0:
+            used[outcome], expected[outcome] = at_pair[outcome], prior_mean[outcome]
+            continue
+        predicted[outcome] = model.probability(x)
+        trials = counts.pair(outcome)[1][a].astype(np.float64)
+        used[outcome] = blend_with_prior(predicted[outcome], at_pair[outcome], trials)
+        expected[outcome] = blend_with_prior(predicted[outcome], prior_mean[outcome], trials)
+    on_time_model = models.get("on_time")
+    if on_time_model is not None and len(pairs) > 0:
+        predicted["on_time"] = on_time_model.probability(x)
+        used["on_time"] = expected["on_time"] = predicted["on_time"]
+    else:
+        slack_after = x[:, FEATURE_NAMES.index("slack_after_work")]
+        used["on_time"] = queue_on_time(at_pair["on_time"], slack_after)
+        expected["on_time"] = queue_on_time(prior_mean["on_time"], slack_after)
+    ordered = {o: used[o] for o in OUTCOMES}
+    score = ordered["accept"] * ordered["on_time"] * ordered["qc_pass"]
+    return PairScores(ordered, prior_mean, predicted or None, score, expected, x)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +201,7 @@ def plan_round(
     explore: bool = True,
     effective_capacity: Mapping[tuple[int, str], float] | None = None,
     income_cents: Mapping[int, int] | None = None,
+    starved: Collection[int] | None = None,
     scorer: PairScorer | None = None,
     excluded: Collection[tuple[int, int]] = (),
 ) -> RoundPlan:
@@ -180,13 +210,16 @@ def plan_round(
     ``effective_capacity`` maps (artisan id, skill) to the learned weekly capacity (the soft
     limit; missing entries fall back to the declared capacity). ``scorer`` replaces the scoring
     (the simulator's baselines and oracle use it); ``explore=False`` scores with posterior means.
-    ``excluded`` lists (artisan id, job id) pairs never to use: the artisan already holds an open
+    ``starved`` names the artisans owed a reserved minimum lot (the policy's starved bonus):
+    no income lately and nothing in progress; None means those with no income in
+    ``income_cents``. ``excluded`` lists (artisan id, job id) pairs never to use: the artisan
+    already holds an open
     offer for the job, or turned it down, so its pieces cascade to somebody else.
     """
     if min_lot < 1 or max_splits < 1:
         raise ValueError("a round needs a minimum lot of at least 1 and at least 1 split per job")
     priors = priors or OutcomePriors()
-    frames = build_frames(artisans, jobs)
+    frames = build_frames(artisans, jobs, effective_capacity=effective_capacity)
     a_frame, j_frame = frames.artisans, frames.jobs
     counts = a_frame.counts
     draws = (
@@ -201,23 +234,17 @@ def plan_round(
     scores = score_candidates(frames, pairs, priors=priors, draws=draws, models=models)
     if scorer is not None:
         own = np.asarray(scorer(frames, pairs), dtype=np.float64)
-        scores = PairScores(scores.probability, scores.prior_mean, scores.model, own)
+        scores = PairScores(
+            scores.probability, scores.prior_mean, scores.model, own, scores.expected, None
+        )
 
-    effective = None
-    if effective_capacity is not None:
-        effective = a_frame.capacity.copy()
-        skill_code = {s: i for i, s in enumerate(frames.vocabulary.skills)}
-        row_of = {int(v): i for i, v in enumerate(a_frame.ids)}
-        for (artisan_id, skill), value in effective_capacity.items():
-            i, s = row_of.get(artisan_id), skill_code.get(skill)
-            if i is not None and s is not None:
-                effective[i, s] = min(float(value), effective[i, s])
     income = None
     if income_cents is not None:
         income = np.asarray(
             [float(income_cents.get(int(i), 0)) for i in a_frame.ids], dtype=np.float64
         )
-    rows = capacity_rows(frames, pairs, effective_capacity=effective, income_cents=income)
+    hungry = None if starved is None else np.isin(a_frame.ids, np.fromiter(starved, np.int64))
+    rows = capacity_rows(frames, pairs, income_cents=income, starved=hungry)
     round_jobs = JobsToFill.of(
         ids=j_frame.ids,
         quantity=j_frame.quantity.astype(np.int64),

@@ -117,6 +117,7 @@ async def run_matching_round(
         per_job=per_job,
         effective_capacity=workforce.effective_capacity,
         income_cents=workforce.income_cents,
+        starved=workforce.starved,
         excluded=excluded,
     )
     timings["plan"] = time.perf_counter() - start

@@ -8,10 +8,17 @@ finished lot is held up one week with probability 1 - reliability, is reviewed p
 (each passes with the artisan's QC skill) and is on time if delivered by the end of its due week.
 Rejected pieces are lost (no rework), which keeps "good pieces on time" an honest measure.
 
+So in this world P(on time) is not a trait of the artisan: it depends on the work queued ahead
+of the lot against the artisan's true capacity and on the job's due week
+(:meth:`~matching.simulator.truth.Truth.on_time_probability` is its closed form, which the oracle
+uses). Ours has to learn it: it logs the features it scored each accepted lot on and learns
+P(on time) from the outcomes (:meth:`~matching.simulator.policies.Policy.start_week`).
+
 What a policy sees is built exactly like production's view of the store: the same
 :class:`~matching.features.ArtisanStats` counts (offers answered, allocations due and on time,
 pieces reviewed and passed), committed load = pieces still to make on accepted lots, income over
-the last four weeks, and the learned effective capacity from
+the last four weeks, who is starved (nothing earned last week, nothing in progress), and the
+learned effective capacity from
 :func:`matching.capacity.effective_capacity` over the artisan's weeks of work.
 """
 
@@ -31,6 +38,9 @@ from matching.simulator.policies import Policy, RoundView
 from matching.simulator.truth import MAX_PER_SLOT, Truth
 
 FloatArray = NDArray[np.float64]
+STARVED_WEEKS = 1
+#: Orders arrive at the start of a week; "fill in 3 rounds" counts its first three rounds.
+FIRST_ROUNDS = 3
 WEEKLY = ("good_on_time", "ordered_due", "accepted", "ordered", "offers")
 
 
@@ -42,6 +52,7 @@ class _Lot:
     remaining: int
     due_week: int
     accepted_week: int
+    features: FloatArray | None = None  # what ours scored, to learn on-time from
 
 
 @dataclass
@@ -105,6 +116,7 @@ def simulate(truth: Truth, policy: Policy) -> RunResult:
     pending_predictions: dict[int, tuple[int, int]] = {}  # id(lot) -> rows in calib
 
     for week in range(horizon):
+        policy.start_week(week)
         if week < world.weeks:
             open_jobs.extend(jobs_by_week.get(week, []))
             for i in jobs_by_week.get(week, []):
@@ -115,6 +127,13 @@ def simulate(truth: Truth, policy: Policy) -> RunResult:
         for lot in lots:
             load[lot.artisan] += lot.remaining
         recent = income[max(0, week - 4) : week].sum(axis=0)
+        # Owed a reserved minimum lot: nothing earned in two weeks and nothing on the way.
+        busy = {lot.artisan for lot in lots} | {d.lot.artisan for d in pending}
+        starved = frozenset(
+            int(a) + 1
+            for a in active
+            if income[max(0, week - STARVED_WEEKS) : week, a].sum() == 0 and int(a) not in busy
+        )
         realism = population_realism(
             (float(art.declared[a]), weeks_of_work[a][-8:]) for a in active
         )
@@ -167,6 +186,9 @@ def simulate(truth: Truth, policy: Policy) -> RunResult:
                 max_splits=world.max_splits,
                 truth=truth,
                 skills=skills,
+                week=week,
+                queue=queue_of(lots),
+                starved=starved,
             )
             means = OutcomePriors.pooled(_counts(counts)).posterior_means(_counts(counts))
             slot = np.zeros(n, dtype=np.int64)
@@ -179,7 +201,13 @@ def simulate(truth: Truth, policy: Policy) -> RunResult:
                     first_offer[a] = week
                 counts["offers"][a] += 1
                 yes = truth.accept_u[week, round_, a, k] < art.accept[a]
-                calib["accept"].append((week, float(means["accept"][a]), float(yes), 1.0))
+                known = policy.estimate(job_id, artisan_id)
+                expected = (
+                    known.expected
+                    if known is not None
+                    else {o: float(means[o][a]) for o in ("accept", "on_time", "qc_pass")}
+                )
+                calib["accept"].append((week, expected["accept"], float(yes), 1.0))
                 if not yes:
                     excluded.add((artisan_id, job_id))
                     continue
@@ -187,13 +215,21 @@ def simulate(truth: Truth, policy: Policy) -> RunResult:
                 free[j] -= quantity
                 accepted_total[j] += quantity
                 weekly["accepted"][week] += quantity
-                if week == truth.jobs[j].week:
+                if week == truth.jobs[j].week and round_ < FIRST_ROUNDS:
                     accepted_in_first[j] += quantity
                 load[a] += quantity
-                lot = _Lot(a, j, quantity, quantity, truth.jobs[j].due_week, week)
+                lot = _Lot(
+                    a,
+                    j,
+                    quantity,
+                    quantity,
+                    truth.jobs[j].due_week,
+                    week,
+                    None if known is None else known.features,
+                )
                 lots.append(lot)
-                calib["on_time"].append((week, float(means["on_time"][a]), np.nan, 1.0))
-                calib["qc_pass"].append((week, float(means["qc_pass"][a]), np.nan, float(quantity)))
+                calib["on_time"].append((week, expected["on_time"], np.nan, 1.0))
+                calib["qc_pass"].append((week, expected["qc_pass"], np.nan, float(quantity)))
                 pending_predictions[id(lot)] = (
                     len(calib["on_time"]) - 1,
                     len(calib["qc_pass"]) - 1,
@@ -246,6 +282,8 @@ def simulate(truth: Truth, policy: Policy) -> RunResult:
                 weekly["good_on_time"][lot.due_week if lot.due_week < horizon else horizon - 1] += (
                     delivery.passed
                 )
+            if lot.features is not None:
+                policy.learn_on_time(week, lot.features, on_time)
             on_index, qc_index = pending_predictions.pop(id(lot))
             w, p, _, weight = calib["on_time"][on_index]
             calib["on_time"][on_index] = (w, p, float(on_time), weight)
@@ -271,6 +309,14 @@ def simulate(truth: Truth, policy: Policy) -> RunResult:
         weekly=weekly,
         calibration=_calibration(calib),
     )
+
+
+def queue_of(lots: list[_Lot]) -> dict[int, list[tuple[int, int]]]:
+    """Per artisan: (due week, pieces still to make) of each accepted lot."""
+    queue: dict[int, list[tuple[int, int]]] = {}
+    for lot in lots:
+        queue.setdefault(lot.artisan, []).append((lot.due_week, lot.remaining))
+    return queue
 
 
 def _counts(counts: dict[str, NDArray[np.int64]]) -> OutcomeCounts:

@@ -4,9 +4,12 @@
 - ``round_robin``: per skill, artisans take turns in a fixed order.
 - ``greedy``: jobs by due date, each to the best-rated artisans (smoothed reputation) first.
 - ``ours``: the production round (:func:`matching.planning.plan_round`): Thompson-sampled Beta
-  posteriors, learned effective capacity as a soft limit, the fairness term.
-- ``oracle``: the hidden true P(accept) x P(on time) x P(QC pass) and true capacity, plugged into
-  the same optimiser with the same fairness term: the real ceiling.
+  posteriors for accept and QC, a queue-aware P(on time) (the on-time model, retrained every few
+  weeks on the lots it logged, with the queue factor of :mod:`matching.ontime` until it has
+  enough outcomes), learned effective capacity as a soft limit, the fairness terms.
+- ``oracle``: the hidden true P(accept), P(on time) *given the artisan's actual queue*
+  (:meth:`~matching.simulator.truth.Truth.on_time_probability`) and P(QC pass), and true capacity,
+  plugged into the same optimiser with the same fairness terms: the real ceiling.
 
 Every policy obeys the same rules: right skill, declared capacity left, minimum lot (or the
 whole remainder when smaller), at most ``max_splits`` artisans per job in a round, and never an
@@ -22,13 +25,19 @@ import numpy as np
 from numpy.typing import NDArray
 
 from matching.features import ArtisanStats, Frames, JobSpec, Pairs
+from matching.models import OutcomeModel, fit_best
+from matching.ontime import MONOTONIC
 from matching.optimiser import MatchingPolicy
-from matching.planning import plan_round
-from matching.priors import OutcomeCounts, OutcomePriors
+from matching.planning import RoundPlan, plan_round
+from matching.priors import OUTCOMES, OutcomeCounts, OutcomePriors
 from matching.simulator.truth import Truth
 
 FloatArray = NDArray[np.float64]
 POLICIES = ("random", "round_robin", "greedy", "ours", "oracle")
+
+#: Ours retrains its on-time model every this many weeks, once it has this many outcomes.
+RETRAIN_EVERY_WEEKS = 4
+MIN_TRAINING_ROWS = 150
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +53,18 @@ class RoundView:
     max_splits: int
     truth: Truth
     skills: tuple[str, ...]
+    week: int = 0
+    starved: frozenset[int] = frozenset()  # artisan ids owed a reserved minimum lot
+    #: per artisan index: (due week, pieces still to make) of every accepted lot (oracle only)
+    queue: Mapping[int, Sequence[tuple[int, int]]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Offered:
+    """What ours knew about a lot when offering it: the features it scored, the estimates."""
+
+    features: FloatArray
+    expected: dict[str, float]
 
 
 @dataclass
@@ -52,6 +73,34 @@ class Policy:
     rng: np.random.Generator
     matching: MatchingPolicy
     pointer: dict[str, int] = field(default_factory=dict)
+    offered: dict[tuple[int, int], Offered] = field(default_factory=dict)
+    models: dict[str, OutcomeModel] = field(default_factory=dict)
+    training: list[tuple[int, FloatArray, bool]] = field(default_factory=list)
+
+    def start_week(self, week: int) -> None:
+        """Ours retrains its on-time model on the outcomes it has seen (nobody else learns)."""
+        if self.name != "ours" or week == 0 or week % RETRAIN_EVERY_WEEKS:
+            return
+        if len(self.training) < MIN_TRAINING_ROWS:
+            return
+        rows = sorted(self.training, key=lambda r: r[0])
+        x = np.vstack([r[1] for r in rows])
+        y = np.asarray([r[2] for r in rows], dtype=np.int64)
+        cut = int(len(rows) * 0.75)
+        if len(np.unique(y[:cut])) < 2 or len(np.unique(y[cut:])) < 2:
+            return
+        # Choose the kind on the most recent quarter, then refit it on everything.
+        best, _ = fit_best(x[:cut], y[:cut], x[cut:], y[cut:], monotonic_cst=MONOTONIC)
+        self.models["on_time"] = OutcomeModel(
+            best.kind, random_state=0, monotonic_cst=MONOTONIC
+        ).fit(x, y)
+
+    def learn_on_time(self, week: int, features: FloatArray, on_time: bool) -> None:
+        self.training.append((week, features, on_time))
+
+    def estimate(self, job_id: int, artisan_id: int) -> Offered | None:
+        """Ours' view of a lot it offered in the last round (None for other policies)."""
+        return self.offered.get((job_id, artisan_id))
 
     def lots(self, view: RoundView) -> list[tuple[int, int, int]]:
         """(job id, artisan id, quantity) to offer."""
@@ -71,13 +120,14 @@ class Policy:
         matching = self.matching
         if self.name == "random":
             effective = None
-            matching = MatchingPolicy(fairness_weight=0.0, overload_penalty=0.0)
+            matching = MatchingPolicy(fairness_weight=0.0, overload_penalty=0.0, starved_bonus=0.0)
 
             def scorer(frames: Frames, pairs: Pairs) -> FloatArray:
                 return self.rng.uniform(0.05, 1.0, len(pairs))
 
         elif self.name == "oracle":
-            truth = view.truth.artisans
+            world = view.truth
+            truth = world.artisans
             effective = {
                 (a.artisan_id, s): float(truth.true_capacity[a.artisan_id - 1])
                 for a in view.artisans
@@ -86,9 +136,26 @@ class Policy:
 
             def scorer(frames: Frames, pairs: Pairs) -> FloatArray:
                 index = frames.artisans.ids[pairs.artisan] - 1
-                product: FloatArray = (
-                    truth.accept[index] * truth.reliability[index] * truth.qc_pass[index]
+                due = np.asarray(
+                    [world.jobs[int(i) - 1].due_week for i in frames.jobs.ids[pairs.job]],
+                    dtype=np.int64,
                 )
+                ahead = np.asarray(
+                    [
+                        sum(left for d, left in view.queue.get(int(a), ()) if d <= int(due_week))
+                        for a, due_week in zip(index, due, strict=True)
+                    ],
+                    dtype=np.float64,
+                )
+                skill = frames.jobs.skill[pairs.job]
+                room = np.maximum(
+                    frames.artisans.capacity[pairs.artisan, skill]
+                    - frames.artisans.load[pairs.artisan, skill],
+                    1.0,
+                )
+                lot = np.minimum(frames.jobs.quantity[pairs.job], room)
+                on_time = world.on_time_probability(index, ahead, lot, due - view.week)
+                product: FloatArray = truth.accept[index] * on_time * truth.qc_pass[index]
                 return product
 
         counts = OutcomeCounts.of(
@@ -104,15 +171,19 @@ class Policy:
             view.jobs,
             rng=self.rng,
             priors=OutcomePriors.pooled(counts),
+            models=self.models or None,
             policy=matching,
             min_lot=view.min_lot,
             max_splits=view.max_splits,
             per_job=None,
             effective_capacity=effective,
             income_cents=view.income_cents,
+            starved=view.starved,
             scorer=scorer,
             excluded=view.excluded,
         )
+        if self.name == "ours":
+            self.offered = _what_ours_knew(planned)
         return [(lot.job_id, lot.artisan_id, lot.quantity) for lot in planned.lots]
 
     def _fill_in_order(
@@ -174,3 +245,24 @@ class Policy:
             for skill in view.artisans[i].weekly_capacity:
                 order.setdefault(skill, []).append(view.artisans[i])
         return self._fill_in_order(view, order, rotate=False)
+
+
+def _what_ours_knew(planned: RoundPlan) -> dict[tuple[int, int], Offered]:
+    """Per planned lot: the features and the estimates (no exploration) of its pair."""
+    scores = planned.scores
+    if scores.features is None:
+        return {}
+    frames, pairs, plan = planned.frames, planned.pairs, planned.plan
+    row_of_pair = planned.rows.row_of_pair
+    index = {
+        (int(j), int(r)): p for p, (j, r) in enumerate(zip(pairs.job, row_of_pair, strict=True))
+    }
+    known: dict[tuple[int, int], Offered] = {}
+    for j, row in zip(plan.job.tolist(), plan.artisan.tolist(), strict=True):
+        p = index[(j, row)]
+        key = (int(frames.jobs.ids[j]), int(frames.artisans.ids[pairs.artisan[p]]))
+        known[key] = Offered(
+            features=scores.features[p],
+            expected={o: float(scores.expected[o][p]) for o in OUTCOMES},
+        )
+    return known

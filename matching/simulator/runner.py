@@ -136,7 +136,10 @@ def run(
     seeds_ = tuple(seeds or world.seeds)
     loads_ = tuple(loads or world.loads)
     matching = MatchingPolicy(
-        fairness_weight=world.fairness_weight, overload_penalty=world.overload_penalty
+        fairness_weight=world.fairness_weight,
+        fairness_band=world.fairness_band,
+        starved_bonus=world.starved_bonus,
+        overload_penalty=world.overload_penalty,
     )
     total = len(loads_) * len(seeds_) * len(chosen)
     done = 0

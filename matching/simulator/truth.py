@@ -67,6 +67,31 @@ class Truth:
         joined: NDArray[np.bool_] = self.artisans.joins <= week
         return joined
 
+    def on_time_probability(
+        self,
+        artisan: IntArray,
+        queued_ahead: FloatArray,
+        lot: FloatArray,
+        weeks_to_due: IntArray,
+    ) -> FloatArray:
+        """The true P(on time) of a lot accepted now, in closed form from the engine's rules.
+
+        An artisan works earliest-due first at their true capacity, starting this week: the
+        ``queued_ahead`` pieces (due no later than this lot) and then the lot are finished
+        ``k = ceil((queued_ahead + lot) / capacity) - 1`` weeks from now. A finished lot is held
+        up one week with probability 1 - reliability. So it is on time for certain if it is
+        finished before its due week, with probability ``reliability`` if finished in it, and
+        never if finished after. This is what the oracle plugs into the optimiser: on-time
+        depends on the queue, exactly as in the world.
+        """
+        capacity = self.artisans.true_capacity[artisan].astype(np.float64)
+        k = np.ceil((np.asarray(queued_ahead) + np.asarray(lot)) / capacity) - 1.0
+        due = np.asarray(weeks_to_due, dtype=np.float64)
+        p: FloatArray = np.where(
+            k < due, 1.0, np.where(k == due, self.artisans.reliability[artisan], 0.0)
+        )
+        return p
+
 
 def draw_truth(world: World, *, load: float, seed: int) -> Truth:
     rng = np.random.default_rng([seed, 7_919])

@@ -40,7 +40,9 @@ class World:
     qc_skill: tuple[float, float] = (5.0, 2.0)
     qc_pass_range: tuple[float, float] = (0.6, 0.99)
     policies: tuple[str, ...] = ("random", "round_robin", "greedy", "ours", "oracle")
-    fairness_weight: float = 0.15
+    fairness_weight: float = 0.3
+    fairness_band: int = 20
+    starved_bonus: float = 1.0
     overload_penalty: float = 0.3
 
     def __post_init__(self) -> None:

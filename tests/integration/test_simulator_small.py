@@ -1,4 +1,9 @@
-"""A small, fast simulated factory: ours beats random on the headline metric (fixed seed)."""
+"""A small, fast simulated factory: ours beats random on the headline metric (fixed seed).
+
+Demand is 80% of declared capacity, where true capacity (60-100% of declared) is nearly used
+up and the queue decides who is on time: the regime where a matcher that ignores queues did
+worse than random before P(on time) was made queue-aware.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ SMALL = World(
     weeks=10,
     drain_weeks=3,
     seeds=(11,),
-    loads=(0.5,),
+    loads=(0.8,),
     qc_skill=(2.0, 2.0),
     qc_pass_range=(0.5, 0.99),
     reliability=(4.0, 2.0),
@@ -26,9 +31,9 @@ SMALL = World(
 def test_ours_delivers_more_good_pieces_on_time_per_piece_ordered_than_random() -> None:
     report = run(SMALL, policies=("random", "ours"))
 
-    ours = report.value(0.5, "ours", "good_on_time_per_ordered")
-    random = report.value(0.5, "random", "good_on_time_per_ordered")
-    assert ours > random
+    ours = report.value(0.8, "ours", "good_on_time_per_ordered")
+    random = report.value(0.8, "random", "good_on_time_per_ordered")
+    assert ours > random + 0.04  # measured: 55.3% against 46.8%
     assert 0.0 < random < 1.0
 
 

@@ -87,7 +87,8 @@ def test_the_feature_vector_has_the_documented_columns_for_an_experienced_artisa
     assert x[column("lot_vs_capacity")] == pytest.approx(60 / 40)
     assert x[column("piece_rate")] == pytest.approx(math.log(2_500))
     assert x[column("slack_days")] == pytest.approx(10.0)
-    assert x[column("slack_after_work")] == pytest.approx(10.0 - 7.0 * 40 / 40)
+    # The 10 pieces already queued come first: 50 pieces at 40 a week take 8.75 days.
+    assert x[column("slack_after_work")] == pytest.approx(10.0 - 7.0 * (10 + 40) / 40)
 
 
 def test_a_newcomer_shows_the_prior_rates_not_zero() -> None:

@@ -19,7 +19,7 @@ from matching.optimiser import (
     top_k_per_job,
 )
 
-NO_FAIRNESS = MatchingPolicy(fairness_weight=0.0)
+NO_FAIRNESS = MatchingPolicy(fairness_weight=0.0, starved_bonus=0.0)
 GREEDY_ONLY = MatchingPolicy(time_limit_s=0.0)  # HiGHS stops at once: the fallback builds the plan
 
 
@@ -148,6 +148,27 @@ def test_the_fairness_term_gives_an_artisan_without_income_a_lot() -> None:
 
     assert lots_by_id(unfair) == {(1, 10): 40}
     assert lots_by_id(fair) == {(1, 10): 30, (1, 11): 10}
+
+
+def test_a_starved_artisan_gets_a_reserved_minimum_lot_even_against_a_far_better_score() -> None:
+    jobs = jobs_of((1, 40, 1.0, 10, 2))
+    candidates = candidates_of((0, 0, 0.95), (0, 1, 0.2))
+    policy = MatchingPolicy(fairness_weight=0.0, fairness_band=10, starved_bonus=1.0)
+
+    def artisans(starved: bool) -> ArtisanCapacity:
+        return ArtisanCapacity.of(
+            ids=[10, 11],
+            soft_capacity=[40, 40],
+            hard_capacity=[40, 40],
+            income_cents=[500_000, 0],
+            starved=[False, starved],
+        )
+
+    assert lots_by_id(plan_assignment(jobs, artisans(True), candidates, policy)) == {
+        (1, 10): 30,
+        (1, 11): 10,
+    }
+    assert lots_by_id(plan_assignment(jobs, artisans(False), candidates, policy)) == {(1, 10): 40}
 
 
 def test_when_no_rule_binds_the_plan_reaches_the_linear_programmes_bound() -> None:

@@ -99,10 +99,26 @@ def test_the_learned_effective_capacity_keeps_marginal_pieces_from_an_overloaded
     assert lots == {(1, 10): 10}
 
 
-def test_the_most_urgent_job_is_filled_first_when_capacity_is_short() -> None:
+def test_the_most_urgent_job_that_can_still_be_made_in_time_is_filled_first() -> None:
+    lots = offered([artisan(1)], [job(10, 30, slack=30.0), job(11, 30, slack=9.0)])
+
+    assert lots == {(1, 11): 30, (1, 10): 10}
+
+
+def test_an_artisans_queue_makes_a_tight_job_go_to_somebody_with_room_instead() -> None:
+    # Both have the same record; artisan 1 already has 70 of their 80 a week queued, so 10 more
+    # pieces would be done in 7 days, after the job's due date in 5.
+    busy = artisan(1, weekly_capacity={HORN: 80}, load_this_week={HORN: 70})
+    lots = offered([busy, artisan(2)], [job(10, 10, slack=5.0)])
+
+    assert lots == {(2, 10): 10}
+
+
+def test_a_job_that_cannot_be_made_in_time_loses_to_one_that_can() -> None:
+    # 40 pieces at 40 a week take 7 days: a job due tomorrow would be late whoever makes it.
     lots = offered([artisan(1)], [job(10, 40, slack=20.0), job(11, 40, slack=1.0)])
 
-    assert lots == {(1, 11): 40}
+    assert lots == {(1, 10): 40}
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
