@@ -67,6 +67,7 @@ from conversations.ports import AdminPolicy, DocumentReader, MatchRunner
 from domain.explosion import factory_today
 from domain.model import Channel
 from domain.store import Store
+from matching.retraining import nightly_retrainer
 
 log = logging.getLogger(__name__)
 
@@ -427,6 +428,11 @@ def build_bot(
                     settings=factory.job_settings(),
                     runner=None if payments is None else payments.runner,
                     match=matchmaker,
+                    retrain=(
+                        None
+                        if matchmaker.registry is None
+                        else nightly_retrainer(store, matchmaker.registry, now)
+                    ),
                 )
             ],
             clock=now,

@@ -338,6 +338,7 @@ async def test_karakana_run_starts_the_scheduler_in_its_process_and_stops_it_on_
     checks = health.json()["checks"]
     assert checks["scheduler"] == "ok"
     assert "matching_round" in checks["next_runs"]
+    assert "nightly_retraining" in checks["next_runs"]
     assert "send_payouts" not in checks["next_runs"]  # no M-Pesa here
     assert process.returncode == 0, stderr.decode()[-2000:]
     assert "M-Pesa is not configured" in stdout.decode()
