@@ -12,7 +12,6 @@ runner with Daraja's callback routes, all on one asyncio loop.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import importlib.util
 import logging
 import socket
@@ -42,8 +41,8 @@ from bot.mpesa_routes import mpesa_routes
 from bot.payout_runner import PayoutRunner
 from bot.payout_waker import PayoutWaker
 from bot.scheduling import (
+    InFlight,
     JobSettings,
-    ScheduledJob,
     build_scheduler,
     karakana_jobs,
     payout_notifier,
@@ -250,31 +249,6 @@ def build_payments(
     return Payments(client=client, runner=runner, routes=routes, waker=waker)
 
 
-class RunningJobs:
-    """The scheduled jobs running now, so a graceful stop can wait for them."""
-
-    def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[Any]] = set()
-
-    def track(self, job: ScheduledJob) -> ScheduledJob:
-        work = job.work
-
-        async def tracked() -> object:
-            task = asyncio.current_task()
-            assert task is not None
-            self._tasks.add(task)
-            try:
-                return await work()
-            finally:
-                self._tasks.discard(task)
-
-        return dataclasses.replace(job, work=tracked)
-
-    async def wait(self, *, grace: float) -> None:
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=grace)
-
-
 def scheduler_report(scheduler: AsyncIOScheduler) -> dict[str, str | None]:
     """Each job's next run (ISO 8601), for /healthz."""
     return {
@@ -415,12 +389,12 @@ def build_bot(
     )
 
     scheduler = None
-    jobs_running = RunningJobs()
+    in_flight = InFlight()
     if schedule:
         scheduler = build_scheduler(
             store,
             [
-                jobs_running.track(job)
+                job
                 for job in karakana_jobs(
                     store,
                     clock=now,
@@ -436,6 +410,7 @@ def build_bot(
                 )
             ],
             clock=now,
+            in_flight=in_flight,
         )
 
     async def after_handled(incoming: Incoming) -> None:
@@ -502,7 +477,7 @@ def build_bot(
                 # No new firings; let running jobs finish (one cut short after the grace is
                 # safe too: each is idempotent and its lease lets it run again).
                 scheduler.pause()
-                await jobs_running.wait(grace=SHUTDOWN_GRACE_SECONDS)
+                await in_flight.wait(grace=SHUTDOWN_GRACE_SECONDS)
                 scheduler.shutdown(wait=False)
             updater = None if telegram is None else telegram.updater
             if updater is not None and updater.running:

@@ -9,14 +9,17 @@ the first one starts (the lease remembers the last slot that ran). APScheduler's
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import socket
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
 from apscheduler.triggers.base import BaseTrigger  # type: ignore[import-untyped]
@@ -70,15 +73,47 @@ def trigger_for(schedule: Schedule) -> BaseTrigger:
     )
 
 
+class InFlight:
+    """The firings running now — lease claim, work and completion — so a graceful stop can wait
+    for all of it. Tracking only the work is not enough: a firing still waiting for its lease
+    (SQLite's write lock, at start-up when every job catches up at once) would be cut off mid
+    transaction when the loop closes."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    @contextlib.contextmanager
+    def tracking(self) -> Iterator[None]:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            yield
+        finally:
+            self._tasks.discard(task)
+
+    async def wait(self, *, grace: float) -> None:
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=grace)
+
+
 async def _fire(
-    store: Store, job: ScheduledJob, holder: str, clock: Callable[[], datetime]
+    store: Store,
+    job: ScheduledJob,
+    holder: str,
+    clock: Callable[[], datetime],
+    in_flight: InFlight,
 ) -> None:
-    try:
-        ran = await run_once(
-            store, job.name, job.schedule, job.work, holder=holder, clock=clock, ttl=job.ttl
-        )
-    except Exception:
-        return  # logged by run_once; the claim is released so the next firing retries
+    with in_flight.tracking():
+        try:
+            ran = await run_once(
+                store, job.name, job.schedule, job.work, holder=holder, clock=clock, ttl=job.ttl
+            )
+        except Exception:
+            return  # logged by run_once; the claim is released so the next firing retries
     if ran:
         log.info("scheduled job %s ran", job.name)
 
@@ -90,9 +125,14 @@ def build_scheduler(
     clock: Callable[[], datetime],
     holder: str | None = None,
     catch_up: bool = True,
+    in_flight: InFlight | None = None,
 ) -> AsyncIOScheduler:
-    """A scheduler (not started) firing ``scheduled``; start it inside the running loop."""
+    """A scheduler (not started) firing ``scheduled``; start it inside the running loop.
+
+    Pass ``in_flight`` to be able to wait for running firings before the loop stops.
+    """
     who = holder or default_holder()
+    tracker = in_flight if in_flight is not None else InFlight()
     scheduler = AsyncIOScheduler(
         timezone=NAIROBI,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
@@ -102,7 +142,7 @@ def build_scheduler(
         if catch_up:
             options["next_run_time"] = clock()  # a missed slot runs now; a done one is skipped
         scheduler.add_job(
-            partial(_fire, store, job, who, clock),
+            partial(_fire, store, job, who, clock, tracker),
             trigger_for(job.schedule),
             id=job.name,
             name=job.name,
