@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import func
+from sqlalchemy import BigInteger, cast, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -110,7 +110,11 @@ async def _orders(session: AsyncSession) -> list[OrderRow]:
             Order,
             Customer.name,
             func.coalesce(func.sum(OrderLine.quantity), 0),
-            func.coalesce(func.sum(OrderLine.quantity * OrderLine.unit_price_cents), 0),
+            # 64-bit before multiplying: quantity x cents overflows PostgreSQL's integer
+            # for one large line (20,000 units at KES 1,200).
+            func.coalesce(
+                func.sum(cast(OrderLine.quantity, BigInteger) * OrderLine.unit_price_cents), 0
+            ),
         )
         .join(Customer, col(Customer.id) == Order.customer_id)
         .outerjoin(OrderLine, col(OrderLine.order_id) == Order.id)
