@@ -18,6 +18,8 @@ from conversations.messages import Reply
 from domain.model import Role
 
 _ARTISANS = frozenset({Role.ARTISAN})
+# Answering an offer by its code completes whichever offer question was open.
+_OFFER_FLOWS = frozenset({offers.NAME, offers.PART, offers.DECLINE})
 
 
 def _id_and_rest(argument: str) -> tuple[int, str] | None:
@@ -81,9 +83,21 @@ async def _more_photos(ctx: Context, argument: str) -> list[Reply] | Start:
 
 COMMANDS: dict[str, Command] = {
     "offer": Command(_ARTISANS, _offer_button, N_("artisan.help_offer"), button=True),
-    "accept": Command(_ARTISANS, _accept, N_("artisan.help_accept"), words=("accept", "kubali")),
+    "accept": Command(
+        _ARTISANS,
+        _accept,
+        N_("artisan.help_accept"),
+        words=("accept", "kubali"),
+        closes=_OFFER_FLOWS,
+    ),
     "part": Command(_ARTISANS, _part, N_("artisan.help_part"), words=("part", "sehemu")),
-    "decline": Command(_ARTISANS, _decline, N_("artisan.help_decline"), words=("decline", "kataa")),
+    "decline": Command(
+        _ARTISANS,
+        _decline,
+        N_("artisan.help_decline"),
+        words=("decline", "kataa"),
+        closes=_OFFER_FLOWS,
+    ),
     "morephotos": Command(
         _ARTISANS,
         _more_photos,

@@ -34,7 +34,7 @@ from conversations.messages import Choice, Incoming, MediaItem, Reply
 from conversations.notifications import queue_notifications
 from conversations.outbox import enqueue
 from conversations.ports import DEFAULT_ADMIN_POLICY, AdminPolicy, DocumentReader, MatchRunner
-from conversations.slash import BUTTON_COMMANDS, run_slash, typed_command, usage_for
+from conversations.slash import BUTTON_COMMANDS, COMMANDS, run_slash, typed_command, usage_for
 from conversations.state import Conversation, StateConflict, load_conversation, save_conversation
 from domain import events
 from domain.model import (
@@ -268,6 +268,9 @@ class Engine:
             result = await run_slash(ctx, slash)
             if isinstance(result, Start):
                 return await self._start(ctx, conversation, result)
+            declared = COMMANDS.get(slash.name)
+            if declared is not None and conversation.flow in declared.closes:
+                conversation.reset()
             return result
         if conversation.idle:
             return await self._home(ctx, conversation)

@@ -111,6 +111,9 @@ class Command:
     run: Callable[[Context, str], Awaitable[list[Reply] | Start]]
     usage: str
     button: bool = False
+    # Flows this command completes: typed while one of them is open (``ACCEPT 12`` while the
+    # offers list is asking which offer), it ends that flow instead of leaving a stale question.
+    closes: frozenset[str] = frozenset()
     # Words that run the command when typed as the first word, before an id, without the slash
     # ("ACCEPT 12", "kubali 12"): for text-only channels, where buttons become typed codes.
     words: tuple[str, ...] = ()

@@ -281,3 +281,21 @@ async def test_typed_part_and_decline_codes_are_refused_on_someone_elses_offer(
     assert await world.otieno.say(f"sehemu {offer_id}") == refused
     assert (await _offer(world, offer_id)).status is OfferStatus.OPEN
     assert await _allocations(world) == []
+
+
+async def test_a_typed_code_that_answers_the_offer_being_picked_closes_the_offers_list(
+    world: World,
+) -> None:
+    pendants = await world.offer("HORN-PENDANT", world.factory.wanjiru, 10)
+    await world.wanjiru.send("hi")
+    [listing] = await world.wanjiru.send("Job offers")
+    assert listing.text == t("en", "artisan.offers_title", count=1)
+
+    await world.wanjiru.send(f"ACCEPT {pendants}")
+    # The list was for choosing an offer to answer; it is answered, so the next message starts
+    # afresh instead of being read as a pick from a list that no longer applies.
+    [menu] = await world.wanjiru.send("hello")
+    assert "1 to 1" not in menu.text
+    assert t("en", "menu.item.offers") in [choice.label for choice in menu.choices]
+    [allocation] = await _allocations(world)
+    assert (allocation.offer_id, allocation.quantity) == (pendants, 10)
