@@ -25,6 +25,7 @@ hold exactly, not just approximately.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, tzinfo
 from fractions import Fraction
@@ -149,37 +150,46 @@ def reputation(history: ArtisanHistory, priors: ReputationPriors = DEFAULT_PRIOR
     )
 
 
-async def artisan_history(
-    session: AsyncSession, artisan_id: int, *, now: datetime, zone: tzinfo = FACTORY_ZONE
-) -> ArtisanHistory:
-    """What the artisan had done by ``now`` (nothing later counts, so past moments can be
-    replayed without peeking at the future, as the matching model's training needs).
+async def artisan_histories(
+    session: AsyncSession,
+    ids: Sequence[int],
+    *,
+    now: datetime,
+    zone: tzinfo = FACTORY_ZONE,
+) -> dict[int, ArtisanHistory]:
+    """What each artisan had done by ``now``, in four queries whatever their number.
 
-    On time means every piece of an allocation was received on or before its due date, reading
-    dates in the factory's time zone. The last work date is the latest submission or receipt.
+    Nothing later than ``now`` counts, so past moments can be replayed without peeking at the
+    future, as the matching model's training needs. On time means every piece of an allocation
+    was received on or before its due date, reading dates in the factory's time zone. The last
+    work date is the latest submission or receipt. One implementation serves the reputation shown
+    to an artisan and the histories matching scores on, so the two always agree.
     """
     today = factory_today(now, zone)
-    counts: dict[str, int] = defaultdict(int)
-    work_days: list[date] = []
+    counts: dict[int, dict[str, int]] = {i: defaultdict(int) for i in ids}
+    work_days: dict[int, list[date]] = {i: [] for i in ids}
+    if not ids:
+        return {}
 
     offers = await session.exec(
-        select(Offer).where(Offer.artisan_id == artisan_id, col(Offer.offered_at) <= now)
+        select(Offer).where(col(Offer.artisan_id).in_(ids), col(Offer.offered_at) <= now)
     )
     for offer in offers.all():
-        counts["offers_made"] += 1
+        c = counts[offer.artisan_id]
+        c["offers_made"] += 1
         answered_by_now = offer.responded_at is None or offer.responded_at <= now
         if offer.status in (OfferStatus.ACCEPTED, OfferStatus.PARTLY_ACCEPTED) and answered_by_now:
-            counts["offers_accepted"] += 1
+            c["offers_accepted"] += 1
         elif offer.status is OfferStatus.DECLINED and answered_by_now:
-            counts["offers_declined"] += 1
+            c["offers_declined"] += 1
         elif offer.status is OfferStatus.EXPIRED and offer.expires_at <= now:
-            counts["offers_expired"] += 1
+            c["offers_expired"] += 1
         else:
             continue
         if offer.responded_at is not None and offer.status is not OfferStatus.EXPIRED:
-            counts["responses"] += 1
+            c["responses"] += 1
             waited = (offer.responded_at - offer.offered_at).total_seconds()
-            counts["response_seconds_total"] += max(0, round(waited))
+            c["response_seconds_total"] += max(0, round(waited))
 
     deliveries = await session.exec(
         select(Allocation, Delivery)
@@ -190,7 +200,7 @@ async def artisan_history(
             & (col(Delivery.received_at) <= now),
         )
         .where(
-            Allocation.artisan_id == artisan_id,
+            col(Allocation.artisan_id).in_(ids),
             col(Allocation.created_at) <= now,
             Allocation.status != AllocationStatus.CANCELLED,
         )
@@ -208,30 +218,41 @@ async def artisan_history(
         received[allocation.id] += pieces
         if day <= allocation.due_date:
             received_in_time[allocation.id] += pieces
-        work_days.append(day)
+        work_days[allocation.artisan_id].append(day)
     for allocation_id, allocation in allocations.items():
+        c = counts[allocation.artisan_id]
         complete = received[allocation_id] >= allocation.quantity
         if complete or allocation.due_date < today:
-            counts["allocations_due"] += 1
+            c["allocations_due"] += 1
             if received_in_time[allocation_id] >= allocation.quantity:
-                counts["allocations_on_time"] += 1
-        counts["pieces_received"] += received[allocation_id]
+                c["allocations_on_time"] += 1
+        c["pieces_received"] += received[allocation_id]
 
     reviews = await session.exec(
-        select(QcReview)
+        select(Allocation.artisan_id, QcReview.passed, QcReview.rejected)
         .join(Submission, col(Submission.id) == col(QcReview.submission_id))
         .join(Allocation, col(Allocation.id) == col(Submission.allocation_id))
-        .where(Allocation.artisan_id == artisan_id, col(QcReview.reviewed_at) <= now)
+        .where(col(Allocation.artisan_id).in_(ids), col(QcReview.reviewed_at) <= now)
     )
-    for review in reviews.all():
-        counts["qc_pieces_passed"] += review.passed
-        counts["qc_pieces_rejected"] += review.rejected
+    for artisan_id, passed, rejected in reviews.all():
+        counts[artisan_id]["qc_pieces_passed"] += passed
+        counts[artisan_id]["qc_pieces_rejected"] += rejected
 
     submitted = await session.exec(
-        select(Submission.submitted_at)
+        select(Allocation.artisan_id, Submission.submitted_at)
         .join(Allocation, col(Allocation.id) == col(Submission.allocation_id))
-        .where(Allocation.artisan_id == artisan_id, col(Submission.submitted_at) <= now)
+        .where(col(Allocation.artisan_id).in_(ids), col(Submission.submitted_at) <= now)
     )
-    work_days.extend(factory_today(when, zone) for when in submitted.all())
+    for artisan_id, when in submitted.all():
+        work_days[artisan_id].append(factory_today(when, zone))
 
-    return ArtisanHistory(**counts, last_work_date=max(work_days, default=None))
+    return {
+        i: ArtisanHistory(**counts[i], last_work_date=max(work_days[i], default=None)) for i in ids
+    }
+
+
+async def artisan_history(
+    session: AsyncSession, artisan_id: int, *, now: datetime, zone: tzinfo = FACTORY_ZONE
+) -> ArtisanHistory:
+    """One artisan's :func:`artisan_histories`."""
+    return (await artisan_histories(session, [artisan_id], now=now, zone=zone))[artisan_id]

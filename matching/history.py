@@ -23,7 +23,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from domain.explosion import FACTORY_ZONE, factory_today
+from domain.explosion import factory_today
 from domain.model import (
     OPEN_JOB_STATUSES,
     Allocation,
@@ -44,7 +44,7 @@ from domain.model import (
     SubmissionStatus,
 )
 from domain.quantities import allocations_progress
-from domain.reputation import ArtisanHistory
+from domain.reputation import artisan_histories
 from domain.services.offers import ALLOCATED
 from matching.capacity import (
     CapacityPrior,
@@ -242,100 +242,6 @@ async def _remainders(session: AsyncSession, job_ids: list[int]) -> dict[int, in
     for job_id, pieces in [*allocated.all(), *offered.all()]:
         held[int(job_id)] += int(pieces or 0)
     return held
-
-
-async def artisan_histories(
-    session: AsyncSession, ids: list[int], *, now: datetime
-) -> dict[int, ArtisanHistory]:
-    """:func:`domain.reputation.artisan_history` for many artisans in four queries.
-
-    The counting rules are the same, line for line (tests compare the two on the same store),
-    so the reputation shown to artisans and what matching learns from agree.
-    """
-    today = factory_today(now, FACTORY_ZONE)
-    counts: dict[int, dict[str, int]] = {i: defaultdict(int) for i in ids}
-    work_days: dict[int, list[date]] = {i: [] for i in ids}
-    if not ids:
-        return {}
-
-    offers = await session.exec(
-        select(Offer).where(col(Offer.artisan_id).in_(ids), col(Offer.offered_at) <= now)
-    )
-    for offer in offers.all():
-        c = counts[offer.artisan_id]
-        c["offers_made"] += 1
-        answered_by_now = offer.responded_at is None or offer.responded_at <= now
-        if offer.status in (OfferStatus.ACCEPTED, OfferStatus.PARTLY_ACCEPTED) and answered_by_now:
-            c["offers_accepted"] += 1
-        elif offer.status is OfferStatus.DECLINED and answered_by_now:
-            c["offers_declined"] += 1
-        elif offer.status is OfferStatus.EXPIRED and offer.expires_at <= now:
-            c["offers_expired"] += 1
-        else:
-            continue
-        if offer.responded_at is not None and offer.status is not OfferStatus.EXPIRED:
-            c["responses"] += 1
-            waited = (offer.responded_at - offer.offered_at).total_seconds()
-            c["response_seconds_total"] += max(0, round(waited))
-
-    deliveries = await session.exec(
-        select(Allocation, Delivery)
-        .outerjoin(
-            Delivery,
-            (col(Delivery.allocation_id) == col(Allocation.id))
-            & (col(Delivery.status) == DeliveryStatus.RECEIVED)
-            & (col(Delivery.received_at) <= now),
-        )
-        .where(
-            col(Allocation.artisan_id).in_(ids),
-            col(Allocation.created_at) <= now,
-            Allocation.status != AllocationStatus.CANCELLED,
-        )
-    )
-    allocations: dict[int, Allocation] = {}
-    received: dict[int, int] = defaultdict(int)
-    received_in_time: dict[int, int] = defaultdict(int)
-    for allocation, delivery in deliveries.all():
-        assert allocation.id is not None
-        allocations[allocation.id] = allocation
-        if delivery is None or delivery.received_at is None:
-            continue
-        pieces = delivery.received_quantity or 0
-        day = factory_today(delivery.received_at, FACTORY_ZONE)
-        received[allocation.id] += pieces
-        if day <= allocation.due_date:
-            received_in_time[allocation.id] += pieces
-        work_days[allocation.artisan_id].append(day)
-    for allocation_id, allocation in allocations.items():
-        c = counts[allocation.artisan_id]
-        complete = received[allocation_id] >= allocation.quantity
-        if complete or allocation.due_date < today:
-            c["allocations_due"] += 1
-            if received_in_time[allocation_id] >= allocation.quantity:
-                c["allocations_on_time"] += 1
-        c["pieces_received"] += received[allocation_id]
-
-    reviews = await session.exec(
-        select(Allocation.artisan_id, QcReview.passed, QcReview.rejected)
-        .join(Submission, col(Submission.id) == col(QcReview.submission_id))
-        .join(Allocation, col(Allocation.id) == col(Submission.allocation_id))
-        .where(col(Allocation.artisan_id).in_(ids), col(QcReview.reviewed_at) <= now)
-    )
-    for artisan_id, passed, rejected in reviews.all():
-        counts[artisan_id]["qc_pieces_passed"] += passed
-        counts[artisan_id]["qc_pieces_rejected"] += rejected
-
-    submitted = await session.exec(
-        select(Allocation.artisan_id, Submission.submitted_at)
-        .join(Allocation, col(Allocation.id) == col(Submission.allocation_id))
-        .where(col(Allocation.artisan_id).in_(ids), col(Submission.submitted_at) <= now)
-    )
-    for artisan_id, when in submitted.all():
-        work_days[artisan_id].append(factory_today(when, FACTORY_ZONE))
-
-    return {
-        i: ArtisanHistory(**counts[i], last_work_date=max(work_days[i], default=None)) for i in ids
-    }
 
 
 async def _committed(
