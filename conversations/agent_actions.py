@@ -12,9 +12,10 @@ importing the flows package (which imports the menu).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TypeVar
 
 from sqlmodel import col, func, select
 
@@ -41,6 +42,8 @@ from domain.services.visits import RiskReason, jobs_at_risk
 from domain.services.work import qc_queue, submission_photos
 
 log = logging.getLogger(__name__)
+
+V = TypeVar("V")
 
 QC_FLOW = "qc"
 RECEIPT_PICK_FLOW = "receipt_pick"
@@ -103,6 +106,25 @@ def _my_id(ctx: Context) -> int:
     return person_id
 
 
+async def _work_of(ctx: Context, allocation: Allocation) -> tuple[Job, Component, Person]:
+    """The job, component and artisan behind an allocation; rows that are never deleted."""
+    job = await ctx.session.get(Job, allocation.job_id)
+    assert job is not None
+    component = await ctx.session.get(Component, job.component_id)
+    artisan = await ctx.session.get(Person, allocation.artisan_id)
+    assert component is not None
+    assert artisan is not None
+    return job, component, artisan
+
+
+async def _views(
+    ctx: Context, ids: Iterable[int | None], view: Callable[[Context, int], Awaitable[V | None]]
+) -> list[V]:
+    """``view`` of each id, in order; a listing's query limits itself to ``MAX_LISTED``."""
+    views = [await view(ctx, row_id) for row_id in ids if row_id]
+    return [found for found in views if found is not None]
+
+
 async def agent_areas(ctx: Context) -> list[str]:
     rows = await ctx.session.exec(select(AgentArea.area).where(AgentArea.agent_id == _me(ctx).id))
     return [area.casefold() for area in rows]
@@ -135,13 +157,8 @@ async def view_submission(ctx: Context, submission_id: int) -> SubmissionView | 
         return None
     allocation = await ctx.session.get(Allocation, submission.allocation_id)
     assert allocation is not None
-    job = await ctx.session.get(Job, allocation.job_id)
-    assert job is not None
-    component = await ctx.session.get(Component, job.component_id)
-    artisan = await ctx.session.get(Person, allocation.artisan_id)
+    job, component, artisan = await _work_of(ctx, allocation)
     profile = await ctx.session.get(ArtisanProfile, allocation.artisan_id)
-    assert component is not None
-    assert artisan is not None
     photos = tuple(
         # The photo's size was checked when it arrived; the channel reads the file by its ref.
         MediaItem(photo.content_type, 0, photo.media_ref)
@@ -222,12 +239,7 @@ async def view_delivery(ctx: Context, delivery_id: int) -> DeliveryView | None:
         return None
     allocation = await ctx.session.get(Allocation, delivery.allocation_id)
     assert allocation is not None
-    job = await ctx.session.get(Job, allocation.job_id)
-    assert job is not None
-    component = await ctx.session.get(Component, job.component_id)
-    artisan = await ctx.session.get(Person, allocation.artisan_id)
-    assert component is not None
-    assert artisan is not None
+    _, component, artisan = await _work_of(ctx, allocation)
     return DeliveryView(delivery, allocation, component, artisan)
 
 
@@ -239,14 +251,14 @@ def method_label(ctx: Context, method: DeliveryMethod) -> str:
 
 async def arranged_deliveries(ctx: Context) -> list[DeliveryView]:
     """Deliveries on their way to the central workshop, earliest slot first."""
-    rows = await ctx.session.exec(
+    arranged = (
         select(Delivery.id)
         .where(Delivery.status == DeliveryStatus.ARRANGED)
         .order_by(col(Delivery.slot_start), col(Delivery.id))
         .limit(MAX_LISTED)
     )
-    views = [await view_delivery(ctx, delivery_id) for delivery_id in rows if delivery_id]
-    return [view for view in views if view is not None]
+    ids = await ctx.session.exec(arranged)
+    return await _views(ctx, ids, view_delivery)
 
 
 async def start_receipt(ctx: Context) -> list[Reply] | Start:
@@ -289,12 +301,7 @@ async def view_allocation(ctx: Context, allocation_id: int) -> AllocationView | 
     allocation = await ctx.session.get(Allocation, allocation_id)
     if allocation is None:
         return None
-    job = await ctx.session.get(Job, allocation.job_id)
-    assert job is not None
-    component = await ctx.session.get(Component, job.component_id)
-    artisan = await ctx.session.get(Person, allocation.artisan_id)
-    assert component is not None
-    assert artisan is not None
+    _, component, artisan = await _work_of(ctx, allocation)
     return AllocationView(allocation, component, artisan)
 
 
@@ -310,12 +317,8 @@ async def allocations_to_visit(ctx: Context) -> list[AllocationView]:
     areas = await agent_areas(ctx)
     if areas:
         statement = statement.where(func.lower(col(Person.area)).in_(areas))
-    views = [
-        await view_allocation(ctx, allocation_id)
-        for allocation_id in await ctx.session.exec(statement)
-        if allocation_id
-    ]
-    return [view for view in views if view is not None]
+    ids = await ctx.session.exec(statement)
+    return await _views(ctx, ids, view_allocation)
 
 
 async def start_visit(ctx: Context) -> list[Reply] | Start:

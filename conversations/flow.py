@@ -13,13 +13,17 @@ A step's ``answer`` returns one outcome:
 - ``Start(flow, data)``: this flow is done and another begins, seeded with ``data`` (the menu
   starting "submit work", an offer button starting "how many can you make?").
 
+Many questions are "which one?": ``pick_one_step`` builds such a step from the options on offer,
+and ``pick_one_flow`` a whole flow of that one question that starts the real flow for the one
+picked (the receipt and visit pickers).
+
 Slash commands (``/verify 12``) and the buttons standing for them (``verify:12``) work from any
 state; each area declares its own ``COMMANDS`` table of ``Command`` (merged in slash.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -151,3 +155,73 @@ class Flow:
         states = {str(s): s for s in self.table.table}
         self.table.check(states[current], states[target])
         return target
+
+
+# --- "which one?" ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One thing to pick: its button payload is ``<prefix>:<key>``."""
+
+    key: int | str
+    label: str
+
+
+def pick_one_step(
+    *,
+    asks: str,
+    prefix: str,
+    options: Callable[[Context], Awaitable[Sequence[Option]]],
+    picked: Callable[[Context, str], Awaitable[Outcome]],
+    none_left: str | None = None,
+) -> Step:
+    """A step asking ``asks`` (a msgid) with one button per option; ``picked`` gets the chosen
+    option's key, as text. With ``none_left``, an empty list says that instead of asking."""
+
+    async def prompt(ctx: Context) -> Reply:
+        listed = await options(ctx)
+        if not listed and none_left is not None:
+            return Reply(ctx.t(none_left))
+        return Reply(
+            ctx.t(asks),
+            choices=tuple(Choice(f"{prefix}:{option.key}", option.label) for option in listed),
+        )
+
+    async def answer(ctx: Context, answer: Answer) -> Outcome:
+        assert answer.choice is not None  # Expect.CHOICE: one of the offered buttons
+        return await picked(ctx, answer.choice.payload.removeprefix(f"{prefix}:"))
+
+    return Step(Expect.CHOICE, prompt, answer)
+
+
+def pick_one_flow(
+    name: str,
+    *,
+    step: StrEnum,
+    asks: str,
+    none_left: str,
+    prefix: str,
+    options: Callable[[Context], Awaitable[Sequence[Option]]],
+    target_flow: str,
+    diagram: Path,
+) -> Flow:
+    """A flow of one "which one?" step, ``step``, that starts ``target_flow`` for the id picked,
+    passed in its data under the step's name (``receipt_pick`` picks a ``delivery`` and starts
+    ``receipt`` with ``{"delivery": 7}``). ``step``'s enum must also declare ``DONE``."""
+
+    async def start_target(ctx: Context, key: str) -> Outcome:
+        return Start(target_flow, {str(step): int(key)})
+
+    done = type(step)(DONE)
+    return Flow(
+        name=name,
+        first=step,
+        table=Transitions(name, {step: frozenset({done}), done: frozenset()}),
+        steps={
+            step: pick_one_step(
+                asks=asks, prefix=prefix, options=options, picked=start_target, none_left=none_left
+            )
+        },
+        diagram=diagram,
+    )

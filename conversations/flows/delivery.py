@@ -24,9 +24,11 @@ from conversations.flow import (
     Finish,
     Flow,
     Goto,
+    Option,
     Outcome,
     Start,
     Step,
+    pick_one_step,
 )
 from conversations.i18n import N_
 from conversations.messages import Choice, Reply
@@ -118,19 +120,15 @@ async def _on_method(ctx: Context, answer: Answer) -> Outcome:
     return Goto(Delivery.JOB)
 
 
-async def _ask_job(ctx: Context) -> Reply:
-    return Reply(
-        ctx.t("artisan.delivery_which_job"),
-        choices=tuple(
-            Choice(f"job:{allocation.id}", job_label(ctx.t, allocation, component, ready))
-            for allocation, component, ready in await _deliverable(ctx)
-        ),
-    )
+async def _jobs(ctx: Context) -> list[Option]:
+    return [
+        Option(str(allocation.id), job_label(ctx.t, allocation, component, ready))
+        for allocation, component, ready in await _deliverable(ctx)
+    ]
 
 
-async def _on_job(ctx: Context, answer: Answer) -> Outcome:
-    assert answer.choice is not None  # Expect.CHOICE
-    ctx.data["allocation"] = int(answer.choice.payload.removeprefix("job:"))
+async def _on_job(ctx: Context, allocation_id: str) -> Outcome:
+    ctx.data["allocation"] = int(allocation_id)
     return Goto(Delivery.QUANTITY)
 
 
@@ -223,7 +221,9 @@ FLOW = Flow(
     table=Transitions(NAME, TABLE),
     steps={
         Delivery.METHOD: Step(Expect.CHOICE, _ask_method, _on_method),
-        Delivery.JOB: Step(Expect.CHOICE, _ask_job, _on_job),
+        Delivery.JOB: pick_one_step(
+            asks=N_("artisan.delivery_which_job"), prefix="job", options=_jobs, picked=_on_job
+        ),
         Delivery.QUANTITY: Step(Expect.TEXT, _ask_quantity, _on_quantity),
         Delivery.SLOT: Step(Expect.CHOICE, _ask_slot, _on_slot),
     },

@@ -25,9 +25,11 @@ from conversations.flow import (
     Finish,
     Flow,
     Goto,
+    Option,
     Outcome,
     Start,
     Step,
+    pick_one_step,
 )
 from conversations.i18n import N_
 from conversations.messages import Choice, Reply
@@ -88,18 +90,15 @@ async def _on_kind(ctx: Context, answer: Answer) -> Outcome:
     return Goto(Materials.MATERIAL)
 
 
-async def _ask_job(ctx: Context) -> Reply:
+async def _jobs(ctx: Context) -> list[Option]:
     jobs = await active_allocations(ctx.session, _me(ctx))
-    choices = [
-        Choice(f"job:{a.id}", job_label(ctx.t, a, c, p.quantity)) for a, c, p in jobs[:MAX_LISTED]
+    return [
+        *(Option(str(a.id), job_label(ctx.t, a, c, p.quantity)) for a, c, p in jobs[:MAX_LISTED]),
+        Option("none", ctx.t("artisan.materials_no_job")),
     ]
-    choices.append(Choice("job:none", ctx.t("artisan.materials_no_job")))
-    return Reply(ctx.t("artisan.materials_which_job"), choices=tuple(choices))
 
 
-async def _on_job(ctx: Context, answer: Answer) -> Outcome:
-    assert answer.choice is not None  # Expect.CHOICE
-    chosen = answer.choice.payload.removeprefix("job:")
+async def _on_job(ctx: Context, chosen: str) -> Outcome:
     if chosen != "none":
         ctx.data["allocation"] = int(chosen)
         ctx.data["component"] = await _component_of(ctx, int(chosen))
@@ -233,7 +232,9 @@ FLOW = Flow(
     table=Transitions(NAME, TABLE),
     steps={
         Materials.KIND: Step(Expect.CHOICE, _ask_kind, _on_kind),
-        Materials.JOB: Step(Expect.CHOICE, _ask_job, _on_job),
+        Materials.JOB: pick_one_step(
+            asks=N_("artisan.materials_which_job"), prefix="job", options=_jobs, picked=_on_job
+        ),
         Materials.MATERIAL: Step(Expect.TEXT, _ask_material, _on_material),
         Materials.AMOUNT: Step(Expect.TEXT, _ask_amount, _on_amount),
     },

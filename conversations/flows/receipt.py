@@ -37,10 +37,12 @@ from conversations.flow import (
     Finish,
     Flow,
     Goto,
+    Option,
     Outcome,
-    Start,
     Step,
+    pick_one_flow,
 )
+from conversations.i18n import N_
 from conversations.messages import Choice, Reply
 from domain.errors import DomainError, Forbidden, IllegalTransition
 from domain.services.deliveries import record_receipt
@@ -60,12 +62,6 @@ class Pick(StrEnum):
     DONE = DONE
 
 
-PICK_TABLE: dict[Pick, frozenset[Pick]] = {
-    Pick.DELIVERY: frozenset({Pick.DONE}),
-    Pick.DONE: frozenset(),
-}
-
-
 def _label(ctx: Context, view: DeliveryView) -> str:
     return ctx.t(
         "agent.receipt.choice",
@@ -77,26 +73,18 @@ def _label(ctx: Context, view: DeliveryView) -> str:
     )
 
 
-async def _ask_delivery(ctx: Context) -> Reply:
-    deliveries = await arranged_deliveries(ctx)
-    if not deliveries:
-        return Reply(ctx.t("agent.receipt.none_arranged"))
-    return Reply(
-        ctx.t("agent.receipt.ask_delivery"),
-        choices=tuple(Choice(f"rcpt:{view.id}", _label(ctx, view)) for view in deliveries),
-    )
+async def _deliveries(ctx: Context) -> list[Option]:
+    return [Option(view.id, _label(ctx, view)) for view in await arranged_deliveries(ctx)]
 
 
-async def _on_delivery(ctx: Context, answer: Answer) -> Outcome:
-    assert answer.choice is not None  # Expect.CHOICE
-    return Start(RECEIPT_FLOW, {"delivery": int(answer.choice.payload.rsplit(":", 1)[1])})
-
-
-PICK_FLOW = Flow(
-    name=RECEIPT_PICK_FLOW,
-    first=Pick.DELIVERY,
-    table=Transitions(RECEIPT_PICK_FLOW, PICK_TABLE),
-    steps={Pick.DELIVERY: Step(Expect.CHOICE, _ask_delivery, _on_delivery)},
+PICK_FLOW = pick_one_flow(
+    RECEIPT_PICK_FLOW,
+    step=Pick.DELIVERY,
+    asks=N_("agent.receipt.ask_delivery"),
+    none_left=N_("agent.receipt.none_arranged"),
+    prefix="rcpt",
+    options=_deliveries,
+    target_flow=RECEIPT_FLOW,
     diagram=Path(__file__).with_name("receipt_pick.mmd"),
 )
 

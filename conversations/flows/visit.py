@@ -33,10 +33,12 @@ from conversations.flow import (
     Finish,
     Flow,
     Goto,
+    Option,
     Outcome,
-    Start,
     Step,
+    pick_one_flow,
 )
+from conversations.i18n import N_
 from conversations.messages import Choice, Reply
 from domain.errors import DomainError, Forbidden
 from domain.services.visits import record_visit
@@ -56,12 +58,6 @@ class Pick(StrEnum):
     DONE = DONE
 
 
-PICK_TABLE: dict[Pick, frozenset[Pick]] = {
-    Pick.ALLOCATION: frozenset({Pick.DONE}),
-    Pick.DONE: frozenset(),
-}
-
-
 def _label(ctx: Context, view: AllocationView) -> str:
     return ctx.t(
         "agent.visit.choice",
@@ -73,26 +69,18 @@ def _label(ctx: Context, view: AllocationView) -> str:
     )
 
 
-async def _ask_allocation(ctx: Context) -> Reply:
-    allocations = await allocations_to_visit(ctx)
-    if not allocations:
-        return Reply(ctx.t("agent.visit.none_active"))
-    return Reply(
-        ctx.t("agent.visit.ask_allocation"),
-        choices=tuple(Choice(f"vst:{view.id}", _label(ctx, view)) for view in allocations),
-    )
+async def _allocations(ctx: Context) -> list[Option]:
+    return [Option(view.id, _label(ctx, view)) for view in await allocations_to_visit(ctx)]
 
 
-async def _on_allocation(ctx: Context, answer: Answer) -> Outcome:
-    assert answer.choice is not None  # Expect.CHOICE
-    return Start(VISIT_FLOW, {"allocation": int(answer.choice.payload.rsplit(":", 1)[1])})
-
-
-PICK_FLOW = Flow(
-    name=VISIT_PICK_FLOW,
-    first=Pick.ALLOCATION,
-    table=Transitions(VISIT_PICK_FLOW, PICK_TABLE),
-    steps={Pick.ALLOCATION: Step(Expect.CHOICE, _ask_allocation, _on_allocation)},
+PICK_FLOW = pick_one_flow(
+    VISIT_PICK_FLOW,
+    step=Pick.ALLOCATION,
+    asks=N_("agent.visit.ask_allocation"),
+    none_left=N_("agent.visit.none_active"),
+    prefix="vst",
+    options=_allocations,
+    target_flow=VISIT_FLOW,
     diagram=Path(__file__).with_name("visit_pick.mmd"),
 )
 
