@@ -30,6 +30,8 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
+from domain.model.ledger import append_only_trigger_names
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 UPGRADE_COMMAND = "karakana db upgrade"
 
@@ -137,8 +139,16 @@ async def check_database_current(url: str, *, migrations: Path = MIGRATIONS) -> 
 
 
 async def model_differences(url: str) -> list[Any]:
-    """What autogenerate would change to make the database match the models (empty: in sync)."""
+    """What autogenerate would change to make the database match the models (empty: in sync),
+    then ``("add_trigger", name)`` / ``("remove_trigger", name)`` for the ledger's append-only
+    triggers, which autogenerate does not see."""
     return await _with_connection(url, _compare_with_models)
+
+
+async def database_triggers(url: str) -> dict[str, str]:
+    """Every trigger in the database, by name, with its definition as the database reports it
+    (on PostgreSQL followed by its function's), to compare two ways of building a schema."""
+    return await _with_connection(url, _triggers)
 
 
 def make_revision(message: str, *, url: str | None = None, empty: bool = False) -> Path:
@@ -224,7 +234,30 @@ def _current_revision(connection: Connection) -> str | None:
 
 def _compare_with_models(connection: Connection) -> list[Any]:
     context = MigrationContext.configure(connection, opts={"compare_type": True})
-    return list(compare_metadata(context, target_metadata()))
+    differences: list[Any] = list(compare_metadata(context, target_metadata()))
+    wanted = append_only_trigger_names(connection.dialect.name)
+    present = set(_triggers(connection))
+    differences += [("add_trigger", name) for name in sorted(wanted - present)]
+    differences += [("remove_trigger", name) for name in sorted(present - wanted)]
+    return differences
+
+
+_TRIGGERS = {
+    "sqlite": "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'",
+    "postgresql": (
+        "SELECT t.tgname, pg_get_triggerdef(t.oid) || E'\\n' || pg_get_functiondef(t.tgfoid)"
+        " FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE NOT t.tgisinternal AND n.nspname = current_schema()"
+    ),
+}
+
+
+def _triggers(connection: Connection) -> dict[str, str]:
+    query = _TRIGGERS.get(connection.dialect.name)
+    if query is None:
+        return {}
+    return {name: definition for name, definition in connection.exec_driver_sql(query)}
 
 
 def main(argv: Sequence[str] | None = None) -> None:

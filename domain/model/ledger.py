@@ -1,9 +1,10 @@
 """The double-entry ledger and the payout records that move money to M-Pesa.
 
 Modelled on TigerBeetle: every transfer debits one account and credits another by the same
-positive amount in cents, so every transfer balances by construction. Rows are immutable. A
-*pending* transfer reserves money; it is resolved exactly once by a second transfer that posts or
-voids it (``pending_id`` is unique). Corrections are new reversing transfers (``reverses_id``).
+positive amount in cents, so every transfer balances by construction. Rows are immutable: the ORM
+and the database both refuse to change them (see the end of this module). A *pending* transfer
+reserves money; it is resolved exactly once by a second transfer that posts or voids it
+(``pending_id`` is unique). Corrections are new reversing transfers (``reverses_id``).
 """
 
 from __future__ import annotations
@@ -147,3 +148,73 @@ class Payout(SQLModel, table=True):
     result_desc: str | None = Field(default=None, max_length=300)
     created_at: datetime = Field(sa_type=UTCDateTime())
     updated_at: datetime = Field(sa_type=UTCDateTime())
+
+
+# --- append-only in the database too --------------------------------------------------------
+#
+# The ORM already refuses changed or deleted transfers (domain/ledger.py); these triggers make the
+# database refuse them as well, so raw SQL, a console session or a bulk statement that skips the
+# ORM cannot rewrite history either. They are attached to ``create_all`` here and installed by
+# migration 0003 on databases Alembic builds. A revision never imports application code, so it
+# repeats these statements; ``bot.database.model_differences`` names a trigger either side lacks.
+
+APPEND_ONLY_TABLES: tuple[str, ...] = ("transfer",)
+
+
+def append_only_refusal(operation: str, table: str) -> str:
+    """The error a refused statement raises; both backends raise it as an integrity error."""
+    return f"{operation} on {table} refused: the ledger is append-only, reverse with a new transfer"
+
+
+def append_only_trigger_names(dialect: str) -> frozenset[str]:
+    """The triggers ``append_only_ddl`` creates on ``dialect``, over every append-only table."""
+    suffixes = {
+        "sqlite": ("no_update", "no_delete"),
+        "postgresql": ("no_update_or_delete", "no_truncate"),
+    }.get(dialect, ())
+    return frozenset(f"{table}_{suffix}" for table in APPEND_ONLY_TABLES for suffix in suffixes)
+
+
+def append_only_ddl(table: str, dialect: str) -> tuple[str, ...]:
+    """The statements that make ``dialect`` refuse UPDATE and DELETE (and TRUNCATE) on ``table``.
+
+    Both backends raise an error of the integrity class, so SQLAlchemy raises ``IntegrityError``.
+    """
+    if dialect == "sqlite":
+        return tuple(
+            f"CREATE TRIGGER {table}_no_{operation.lower()} BEFORE {operation} ON {table}\n"
+            f"BEGIN SELECT RAISE(ABORT, '{append_only_refusal(operation, table)}'); END"
+            for operation in ("UPDATE", "DELETE")
+        )
+    if dialect == "postgresql":
+        function = f"{table}_append_only"
+        return (
+            f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+            "BEGIN\n"
+            "    RAISE EXCEPTION USING ERRCODE = 'restrict_violation',\n"
+            f"        MESSAGE = TG_OP || '{append_only_refusal('', table)}';\n"
+            "END\n"
+            "$$",
+            f"CREATE TRIGGER {table}_no_update_or_delete BEFORE UPDATE OR DELETE ON {table}\n"
+            f"FOR EACH ROW EXECUTE FUNCTION {function}()",
+            # Row triggers never see TRUNCATE; a statement trigger refuses it.
+            f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}\n"
+            f"FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
+        )
+    return ()
+
+
+def _create_append_only_triggers(table: sa.Table, connection: sa.Connection, **_: object) -> None:
+    for statement in append_only_ddl(table.name, connection.dialect.name):
+        connection.exec_driver_sql(statement)
+
+
+def _drop_append_only_function(table: sa.Table, connection: sa.Connection, **_: object) -> None:
+    # Dropping a table drops its triggers, but not the function they called.
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"DROP FUNCTION IF EXISTS {table.name}_append_only()")
+
+
+for _name in APPEND_ONLY_TABLES:
+    sa.event.listen(SQLModel.metadata.tables[_name], "after_create", _create_append_only_triggers)
+    sa.event.listen(SQLModel.metadata.tables[_name], "after_drop", _drop_append_only_function)

@@ -19,6 +19,7 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel, select
 
@@ -29,13 +30,17 @@ from bot.database import (
     alembic_config,
     check_database_current,
     current_revision,
+    database_triggers,
     downgrade_database,
     head_revision,
     model_differences,
     upgrade_database,
 )
+from domain import ledger
 from domain.model import Person, Role
+from domain.model.ledger import append_only_trigger_names
 from domain.store import Store
+from tests.integration.ledger_people import add_artisan
 
 WHEN = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
 
@@ -156,6 +161,69 @@ async def test_the_model_comparison_notices_a_schema_that_drifted(empty_database
     differences = await model_differences(empty_database)
 
     assert [(kind, index.name) for kind, index in differences] == [("add_index", "ix_person_area")]
+
+
+async def test_the_migrations_install_the_same_ledger_triggers_as_the_models(
+    empty_database: str,
+) -> None:
+    await upgrade(empty_database)
+    migrated = await database_triggers(empty_database)
+    await downgrade(empty_database, "base")
+    await execute(empty_database, "DROP TABLE alembic_version")
+    engine = create_async_engine(empty_database)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(SQLModel.metadata.create_all)
+    finally:
+        await engine.dispose()
+
+    assert migrated  # the append-only ledger's triggers, the same text on both paths
+    assert await database_triggers(empty_database) == migrated
+
+
+async def test_a_migrated_database_refuses_raw_changes_to_the_ledger(empty_database: str) -> None:
+    await upgrade(empty_database)
+    store = Store.from_url(empty_database)
+    try:
+        async with store.transaction() as session:
+            artisan = await add_artisan(session, "Wanjiru", now=WHEN)
+            await ledger.record_earning(
+                session, artisan_id=artisan, amount_cents=5_000, reference="delivery:1", now=WHEN
+            )
+    finally:
+        await store.close()
+
+    for statement in ("UPDATE transfer SET amount_cents = 1", "DELETE FROM transfer"):
+        with pytest.raises(IntegrityError, match="the ledger is append-only"):
+            await execute(empty_database, statement)
+
+
+DROP_ONE_TRIGGER = {
+    "sqlite": ("DROP TRIGGER transfer_no_update", "transfer_no_update"),
+    "postgresql": ("DROP TRIGGER transfer_no_truncate ON transfer", "transfer_no_truncate"),
+}
+
+
+async def test_the_model_comparison_notices_a_missing_ledger_trigger(empty_database: str) -> None:
+    await upgrade(empty_database)
+    drop, name = DROP_ONE_TRIGGER[make_url(empty_database).get_backend_name()]
+    await execute(empty_database, drop)
+
+    assert await model_differences(empty_database) == [("add_trigger", name)]
+
+
+async def test_downgrading_below_the_append_only_revision_removes_its_triggers(
+    empty_database: str,
+) -> None:
+    await upgrade(empty_database)
+
+    await downgrade(empty_database, "0002")
+
+    backend = make_url(empty_database).get_backend_name()
+    assert await database_triggers(empty_database) == {}
+    assert await model_differences(empty_database) == [
+        ("add_trigger", name) for name in sorted(append_only_trigger_names(backend))
+    ]
 
 
 async def test_upgrading_a_current_database_again_changes_nothing(empty_database: str) -> None:
