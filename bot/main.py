@@ -148,6 +148,7 @@ class Factory:
             retraining_time=settings.retraining_time,
             media_root=settings.media_dir,
             media_max_age=timedelta(days=settings.media_max_age_days),
+            zone=settings.zone,
             outbox_max_age=timedelta(days=settings.outbox_max_age_days),
             revenue_band=RevenueBand(settings.revenue_share_min, settings.revenue_share_max),
         )

@@ -20,6 +20,7 @@ from datetime import datetime, time, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
 from apscheduler.triggers.base import BaseTrigger  # type: ignore[import-untyped]
@@ -186,6 +187,7 @@ class JobSettings:
     media_max_age: timedelta = timedelta(days=30)
     outbox_max_age: timedelta = timedelta(days=30)
     revenue_band: RevenueBand | None = None  # the configured REVENUE_SHARE band
+    zone: ZoneInfo = NAIROBI  # TIMEZONE: the daily and weekly times above are read in it
 
 
 def karakana_jobs(
@@ -220,7 +222,7 @@ def karakana_jobs(
     listed.append(
         ScheduledJob(
             "reminders",
-            Daily(settings.reminders_time),
+            Daily(settings.reminders_time, settings.zone),
             partial(
                 jobs.send_reminders,
                 store,
@@ -240,7 +242,7 @@ def karakana_jobs(
     listed.append(
         ScheduledJob(
             "weekly_payout_batch",
-            Weekly(settings.payout_weekday, settings.payout_time),
+            Weekly(settings.payout_weekday, settings.payout_time, settings.zone),
             partial(
                 jobs.weekly_payout_batch,
                 store,
@@ -266,7 +268,7 @@ def karakana_jobs(
     listed.append(
         ScheduledJob(
             "housekeeping",
-            Daily(settings.housekeeping_time),
+            Daily(settings.housekeeping_time, settings.zone),
             partial(
                 jobs.housekeeping,
                 store,
@@ -281,7 +283,7 @@ def karakana_jobs(
         listed.append(
             ScheduledJob(
                 "nightly_retraining",
-                Daily(settings.retraining_time),
+                Daily(settings.retraining_time, settings.zone),
                 partial(jobs.nightly_retraining, retrain),
                 ttl=timedelta(hours=3),
             )

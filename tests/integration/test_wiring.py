@@ -115,8 +115,10 @@ def test_job_settings_follow_the_configured_schedule(store: Store, tmp_path: Pat
         payout_time="09:30",
         payout_minimum="250.50",
         reminders_due_soon_days=3,
+        timezone="Africa/Lagos",
     )
     jobs = Factory(settings=settings, store=store).job_settings()
+    assert str(jobs.zone) == "Africa/Lagos"
     assert jobs.match_interval.total_seconds() == 300
     assert (jobs.payout_weekday, jobs.payout_time.isoformat()) == (0, "09:30:00")
     assert jobs.payout_minimum_cents == 25_050
