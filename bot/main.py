@@ -114,6 +114,7 @@ class Factory:
             offer_ttl=settings.offer_ttl,
             min_lot=settings.min_lot,
             max_splits=settings.max_splits,
+            over_offer=settings.over_offer,
         )
 
     def documents(self) -> DocumentReader:

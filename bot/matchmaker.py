@@ -19,11 +19,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from matching.explain import explain
 from matching.models import ModelRegistry, OutcomeModel
+from matching.optimiser import MatchingPolicy
 from matching.priors import OUTCOMES
 from matching.round import (
     DEFAULT_MAX_SPLITS,
     DEFAULT_MIN_LOT,
     DEFAULT_OFFER_TTL,
+    DEFAULT_OVER_OFFER,
     RoundResult,
     run_matching_round,
 )
@@ -40,6 +42,7 @@ class Matchmaker:
         offer_ttl: timedelta = DEFAULT_OFFER_TTL,
         min_lot: int = DEFAULT_MIN_LOT,
         max_splits: int = DEFAULT_MAX_SPLITS,
+        over_offer: float = DEFAULT_OVER_OFFER,
     ) -> None:
         self.registry = None if models_dir is None else ModelRegistry(models_dir)
         # One stream for the life of the process: Thompson sampling needs fresh draws each
@@ -48,6 +51,7 @@ class Matchmaker:
         self.offer_ttl = offer_ttl
         self.min_lot = min_lot
         self.max_splits = max_splits
+        self.policy = MatchingPolicy(over_offer=over_offer)
         self._versions: tuple[str | None, ...] = ()
         self._models: dict[str, OutcomeModel] | None = None
 
@@ -82,6 +86,7 @@ class Matchmaker:
             offer_ttl=self.offer_ttl,
             min_lot=self.min_lot,
             max_splits=self.max_splits,
+            policy=self.policy,
         )
 
     async def explain(

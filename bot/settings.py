@@ -123,6 +123,12 @@ class Settings(BaseSettings):
     offer_ttl: timedelta = Field(default=timedelta(hours=24), gt=timedelta(0))
     min_lot: int = Field(default=10, ge=1)
     max_splits: int = Field(default=4, ge=1)
+    over_offer: float = Field(
+        default=2.0,  # matching.round.DEFAULT_OVER_OFFER, measured by bench/bench_simulator.py
+        ge=1.0,
+        le=3.0,
+        description="Open offers of a job may hold up to this many times its untaken pieces.",
+    )
     offer_expiry_interval: timedelta = Field(default=timedelta(minutes=5), gt=timedelta(0))
     payout_day: int = Field(default=4, ge=0, le=6, description="0 = Monday ... 4 = Friday.")
     payout_time: time = Field(default=time(10, 0), description="Local time (TIMEZONE).")

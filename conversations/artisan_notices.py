@@ -101,11 +101,14 @@ async def _offer_closed(
         return []
     t = _speaker(catalogue, artisan)
     component = await offer_component(session, offer)
-    msgid = (
-        N_("artisan.offer_withdrawn_notice")
-        if isinstance(event, events.OfferWithdrawn)
-        else N_("artisan.offer_expired_notice")
-    )
+    if isinstance(event, events.OfferWithdrawn):
+        msgid = (
+            N_("artisan.offer_filled_notice")
+            if event.filled
+            else N_("artisan.offer_withdrawn_notice")
+        )
+    else:
+        msgid = N_("artisan.offer_expired_notice")
     text = t(msgid, id=offer.id, quantity=offer.quantity, component=component.name)
     return await _send(session, artisan, Reply(text), now)
 

@@ -42,6 +42,7 @@ class OfferMade(Event):
 class OfferWithdrawn(Event):
     offer_id: int
     artisan_id: int
+    filled: bool = False  # the job was fully taken by artisans who answered first
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.errors import NotFound
 from domain.model import ArtisanStatus, Component, Job, Offer, OfferStatus
 from domain.services.guards import load
-from domain.services.offers import job_remainder
+from domain.services.offers import job_remainder, unallocated
 from matching.features import JobSpec, Pairs, build_frames, eligible_artisans
 from matching.history import read_workforce
 from matching.models import OutcomeModel
@@ -102,6 +102,7 @@ async def explain(
     mine = stats[me]
     skill = component.skill
     free = await job_remainder(session, job_id)
+    untaken = await unallocated(session, job_id)
     offers = list(
         (
             await session.exec(
@@ -155,7 +156,7 @@ async def explain(
         job_id=job_id,
         component=component.code,
         skill=skill,
-        quantity=max(free, 1),
+        quantity=max(untaken, 1),  # as the round scores it: the pieces nobody has taken
         piece_rate_cents=component.piece_rate_cents,
         slack_days=float((job.due_date - now.date()).days),
     )

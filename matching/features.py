@@ -104,7 +104,11 @@ class ArtisanStats:
 
 @dataclass(frozen=True, slots=True)
 class JobSpec:
-    """One job (or the open remainder of one) as matching sees it."""
+    """One job (or the open remainder of one) as matching sees it.
+
+    ``quantity`` is the pieces nobody has taken yet; ``open_offered`` the pieces of it already
+    out in open offers (a round offers the difference, or more when over-offering).
+    """
 
     job_id: int
     component: str
@@ -113,6 +117,7 @@ class JobSpec:
     piece_rate_cents: int
     slack_days: float
     area: str | None = None
+    open_offered: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,8 +3,8 @@
 :func:`read_workforce` turns the store into :class:`~matching.features.ArtisanStats` (counts from
 :func:`domain.reputation.artisan_history`, so matching and the reputation shown to artisans agree
 on what happened), the pieces each artisan has committed, their recent income (for the fairness
-term) and their learned effective capacity. :func:`read_open_jobs` lists the jobs with pieces
-neither allocated nor offered. Nothing here writes.
+term) and their learned effective capacity. :func:`read_open_jobs` lists the jobs that may be
+offered more: pieces nobody has taken, not yet covered by open offers. Nothing here writes.
 
 Committed pieces ("load") per (artisan, skill) are the outstanding pieces of active allocations
 (still to make: quantity - passed - waiting for QC) plus the pieces of open offers: an offer not
@@ -13,6 +13,7 @@ yet answered holds its pieces, so running a round twice never offers the same ca
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -103,8 +104,11 @@ class OpenJob:
     component_code: str
 
 
-async def read_open_jobs(session: AsyncSession, *, now: datetime) -> list[OpenJob]:
-    """Open jobs with pieces neither allocated nor offered, most urgent first."""
+async def read_open_jobs(
+    session: AsyncSession, *, now: datetime, over_offer: float = 1.0
+) -> list[OpenJob]:
+    """Open jobs that may be offered more, most urgent first: pieces nobody has taken, of which
+    open offers hold less than ``over_offer`` times as many."""
     today = factory_today(now)
     rows = await session.exec(
         select(Job, Component)
@@ -113,12 +117,13 @@ async def read_open_jobs(session: AsyncSession, *, now: datetime) -> list[OpenJo
         .order_by(col(Job.due_date), col(Job.id))
     )
     found = list(rows.all())
-    free_of = await _remainders(session, [job.id for job, _ in found if job.id is not None])
+    allocated, offered = await _held(session, [job.id for job, _ in found if job.id is not None])
     jobs: list[OpenJob] = []
     for job, component in found:
         assert job.id is not None
-        free = job.quantity - free_of.get(job.id, 0)
-        if free <= 0:
+        free = job.quantity - allocated.get(job.id, 0)
+        out = offered.get(job.id, 0)
+        if free <= 0 or out >= math.floor(over_offer * free + 1e-9):
             continue
         spec = JobSpec(
             job_id=job.id,
@@ -127,6 +132,7 @@ async def read_open_jobs(session: AsyncSession, *, now: datetime) -> list[OpenJo
             quantity=free,
             piece_rate_cents=component.piece_rate_cents,
             slack_days=float((job.due_date - today).days),
+            open_offered=out,
         )
         jobs.append(OpenJob(spec, job.due_date, component.code))
     return jobs
@@ -224,11 +230,10 @@ async def read_workforce(
     return Workforce(stats, states, income, effective, offered, starved)
 
 
-async def _remainders(session: AsyncSession, job_ids: list[int]) -> dict[int, int]:
-    """Pieces allocated or held by open offers, per job: ``job_remainder`` in two queries."""
-    held: dict[int, int] = defaultdict(int)
+async def _held(session: AsyncSession, job_ids: list[int]) -> tuple[dict[int, int], dict[int, int]]:
+    """Pieces allocated, and pieces in open offers, per job: ``job_remainder`` in two queries."""
     if not job_ids:
-        return held
+        return {}, {}
     allocated = await session.exec(
         select(Allocation.job_id, func.sum(Allocation.quantity))
         .where(col(Allocation.job_id).in_(job_ids), col(Allocation.status).in_(ALLOCATED))
@@ -239,9 +244,10 @@ async def _remainders(session: AsyncSession, job_ids: list[int]) -> dict[int, in
         .where(col(Offer.job_id).in_(job_ids), Offer.status == OfferStatus.OPEN)
         .group_by(col(Offer.job_id))
     )
-    for job_id, pieces in [*allocated.all(), *offered.all()]:
-        held[int(job_id)] += int(pieces or 0)
-    return held
+    return (
+        {int(job_id): int(pieces or 0) for job_id, pieces in allocated.all()},
+        {int(job_id): int(pieces or 0) for job_id, pieces in offered.all()},
+    )
 
 
 async def _committed(

@@ -184,6 +184,11 @@ class MatchingPolicy:
     :class:`ArtisanCapacity`): a reserved minimum-lot slot, large enough to outweigh a
     better-scored artisan, so nobody able and willing is left without work for weeks (0 switches
     it off).
+    ``over_offer``: open offers of a job may hold up to this many times its unallocated pieces,
+    sized by how likely the chosen artisans are to accept (:func:`matching.planning.
+    offer_targets`); the first to accept take the pieces and the rest are withdrawn when the job
+    fills (``domain.services.offers``). 1 never offers more than is left, so each decline waits
+    a round.
     """
 
     # Defaults measured in bench/bench_simulator.py (docs/benchmarks.md).
@@ -191,6 +196,7 @@ class MatchingPolicy:
     fairness_weight: float = 0.3
     fairness_band: int = 20
     starved_bonus: float = 1.0
+    over_offer: float = 1.0
     time_limit_s: float = 30.0
     lp_batch_pairs: int = 2_000
 
@@ -199,6 +205,8 @@ class MatchingPolicy:
             raise ValueError("penalty, fairness weight and fairness band must not be negative")
         if self.starved_bonus < 0:
             raise ValueError("the starved bonus must not be negative")
+        if not 1.0 <= self.over_offer <= 3.0:
+            raise ValueError("over_offer must be between 1 (never over-offer) and 3")
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,12 +12,14 @@ for more while the artisan's own history is short (:func:`matching.models.score_
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
+from matching.cover import CoverJobs, CoverPairs, cover_lots
 from matching.features import (
     FEATURE_NAMES,
     ArtisanStats,
@@ -204,6 +206,7 @@ def plan_round(
     starved: Collection[int] | None = None,
     scorer: PairScorer | None = None,
     excluded: Collection[tuple[int, int]] = (),
+    acceptance: PairScorer | None = None,
 ) -> RoundPlan:
     """Plan one round: which artisan gets how many pieces of which job.
 
@@ -215,6 +218,8 @@ def plan_round(
     ``income_cents``. ``excluded`` lists (artisan id, job id) pairs never to use: the artisan
     already holds an open
     offer for the job, or turned it down, so its pieces cascade to somebody else.
+    ``acceptance`` gives each pair's P(accept) for sizing over-offers (the oracle's truth);
+    None uses the round's own estimate without exploration.
     """
     if min_lot < 1 or max_splits < 1:
         raise ValueError("a round needs a minimum lot of at least 1 and at least 1 split per job")
@@ -245,16 +250,76 @@ def plan_round(
         )
     hungry = None if starved is None else np.isin(a_frame.ids, np.fromiter(starved, np.int64))
     rows = capacity_rows(frames, pairs, income_cents=income, starved=hungry)
+    policy = policy or MatchingPolicy()
+    open_offered = np.asarray([j.open_offered for j in jobs], dtype=np.int64)
     round_jobs = JobsToFill.of(
         ids=j_frame.ids,
-        quantity=j_frame.quantity.astype(np.int64),
+        quantity=np.maximum(j_frame.quantity.astype(np.int64) - open_offered, 0),
         priority=due_priority(j_frame.slack_days),
         min_lot=np.full(j_frame.size, min_lot),
         max_splits=np.full(j_frame.size, max_splits),
     )
     candidates = Candidates.of(job=pairs.job, artisan=rows.row_of_pair, score=scores.score)
-    plan = plan_assignment(round_jobs, rows.artisans, candidates, policy or MatchingPolicy())
+    plan = plan_assignment(round_jobs, rows.artisans, candidates, policy)
+    if policy.over_offer > 1.0:
+        accept = (
+            scores.expected["accept"]
+            if acceptance is None
+            else np.asarray(acceptance(frames, pairs), dtype=np.float64)
+        )
+        plan = _with_cover(
+            plan,
+            CoverJobs(
+                quantity=j_frame.quantity.astype(np.int64),
+                open_offered=open_offered,
+                priority=round_jobs.priority,
+                ids=round_jobs.ids,
+            ),
+            CoverPairs(pairs.job, rows.row_of_pair, scores.score, accept),
+            rows,
+            min_lot=min_lot,
+            max_lots=max_splits,
+            over_offer=policy.over_offer,
+        )
     return RoundPlan(frames, pairs, scores, rows, round_jobs, plan)
+
+
+def _with_cover(
+    plan: Plan,
+    jobs: CoverJobs,
+    pairs: CoverPairs,
+    rows: CapacityRows,
+    *,
+    min_lot: int,
+    max_lots: int,
+    over_offer: float,
+) -> Plan:
+    """The firm plan plus cover lots on the capacity it leaves (:mod:`matching.cover`)."""
+    n_rows = rows.artisans.size
+    keys = pairs.job * n_rows + pairs.row
+    order = np.argsort(keys, kind="stable")
+    firm_pair = order[np.searchsorted(keys, plan.job * n_rows + plan.artisan, sorter=order)]
+    used = np.bincount(plan.artisan, weights=plan.quantity, minlength=n_rows)
+    spare = np.maximum(rows.artisans.soft_capacity - used, 0).astype(np.int64)
+    cover = cover_lots(
+        jobs,
+        pairs,
+        firm_pair=firm_pair,
+        firm_quantity=plan.quantity,
+        spare=spare,
+        min_lot=min_lot,
+        max_lots=max_lots,
+        over_offer=over_offer,
+    )
+    if cover.pair.size == 0:
+        return plan
+    return dataclasses.replace(
+        plan,
+        job=np.concatenate([plan.job, pairs.job[cover.pair]]),
+        artisan=np.concatenate([plan.artisan, pairs.row[cover.pair]]),
+        quantity=np.concatenate([plan.quantity, cover.quantity]),
+        score=np.concatenate([plan.score, pairs.score[cover.pair]]),
+    )
 
 
 def _without(pairs: Pairs, frames: Frames, excluded: Collection[tuple[int, int]]) -> Pairs:

@@ -7,9 +7,10 @@ blended with them, then the optimiser) and makes each lot an offer through the d
 is the unit of work, and whoever owns it queues the notifications afterwards.
 
 Running it twice in a row offers nothing new the second time: open offers hold their pieces
-(``job_remainder`` excludes them) and count against the artisan's capacity, and an artisan is
-never offered a job they already hold an open offer for or have declined or let lapse; that job's
-pieces cascade to the next best artisan instead.
+(with over-offering, up to ``policy.over_offer`` times the pieces not yet taken) and count
+against the artisan's capacity, and an artisan is never offered a job they already hold an open
+offer for or have declined or let lapse; that job's pieces cascade to the next best artisan
+instead.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from matching.priors import OutcomeCounts, OutcomePriors
 DEFAULT_OFFER_TTL = timedelta(hours=24)
 DEFAULT_MIN_LOT = 10
 DEFAULT_MAX_SPLITS = 4
+#: Measured in bench/bench_simulator.py (docs/benchmarks.md): fills a job within three rounds.
+DEFAULT_OVER_OFFER = 2.0
 
 #: Offers that end without work, after which the same artisan is not offered the job again.
 TURNED_DOWN = (OfferStatus.DECLINED, OfferStatus.EXPIRED)
@@ -52,7 +55,7 @@ class OfferSent:
 @dataclass(frozen=True, slots=True)
 class UnfilledJob:
     job_id: int
-    open_pieces: int  # free before this round
+    open_pieces: int  # not taken and not in open offers before this round
     offered: int  # offered in this round
     reason: str
 
@@ -96,7 +99,8 @@ async def run_matching_round(
         raise DomainError("offers need a positive time to live (offer_ttl)")
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    jobs = await read_open_jobs(session, now=now)
+    policy = policy or MatchingPolicy()
+    jobs = await read_open_jobs(session, now=now, over_offer=policy.over_offer)
     if not jobs:
         timings["read"] = time.perf_counter() - start
         return RoundResult([], [], timings)
@@ -134,6 +138,7 @@ async def run_matching_round(
                 quantity=lot.quantity,
                 expires_at=now + offer_ttl,
                 now=now,
+                over_offer=policy.over_offer,
             )
         except DomainError as error:  # the store moved under us (another round, a pause)
             refused[lot.job_id] = str(error)
@@ -195,12 +200,13 @@ def _unfilled(
     for job in jobs:
         spec = job.spec
         given = offered.get(spec.job_id, 0)
-        if given >= spec.quantity:
+        free = spec.quantity - spec.open_offered
+        if given >= free:
             continue
         unfilled.append(
             UnfilledJob(
                 spec.job_id,
-                spec.quantity,
+                free,
                 given,
                 refused.get(spec.job_id)
                 or _reason(spec.skill, workforce, candidates_of.get(spec.job_id, 0), given),

@@ -159,6 +159,9 @@ async def accept(ctx: Context, offer_id: int, quantity: int | None) -> list[Repl
     }
     if allocation.quantity == offer.quantity:
         return [Reply(ctx.t("artisan.offer_accepted", **params))]
+    if allocation.quantity < (offer.quantity if quantity is None else quantity):
+        # Over-offered: other workshops accepted first and this is what was left.
+        return [Reply(ctx.t("artisan.offer_accepted_last", **params))]
     return [Reply(ctx.t("artisan.offer_accepted_part", **params))]
 
 

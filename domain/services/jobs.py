@@ -61,11 +61,15 @@ async def mark_in_production(session: AsyncSession, job_id: int, *, now: datetim
     return job
 
 
-def withdraw(session: AsyncSession, offer: Offer) -> Offer:
-    """Take back an offer the artisan has not answered; they are told it is gone."""
+def withdraw(session: AsyncSession, offer: Offer, *, filled: bool = False) -> Offer:
+    """Take back an offer the artisan has not answered; they are told it is gone (and, when
+    ``filled``, that others answered first and took every piece)."""
     offer.status = OFFER_TRANSITIONS.check(offer.status, OfferStatus.WITHDRAWN)
     assert offer.id is not None
-    events.record(session, events.OfferWithdrawn(offer_id=offer.id, artisan_id=offer.artisan_id))
+    events.record(
+        session,
+        events.OfferWithdrawn(offer_id=offer.id, artisan_id=offer.artisan_id, filled=filled),
+    )
     return offer
 
 

@@ -1,12 +1,22 @@
 """Offers: a share of a job proposed to one artisan, accepted (fully or partly), declined or lapsed.
 
-A job's pieces are either allocated (active or completed allocations), reserved by open offers,
-or free (``job_remainder``). Offers only ever take from the free pieces and give back what they
-do not turn into allocations, so allocated + offered never exceeds the job's quantity.
+A job's pieces are allocated (active or completed allocations) or not yet. Allocations never
+exceed the job's quantity, whatever happens: accepting takes the lock on the job and is given at
+most the pieces still unallocated.
+
+Open offers normally hold their pieces (``over_offer`` 1: allocated + offered never exceeds the
+job, and ``job_remainder`` is what is left to offer). Since a good share of offers is declined or
+lapses, a matching round may *over-offer*: keep up to ``over_offer`` times the unallocated pieces
+in open offers, so that the expected acceptances cover the job within a round or two instead of
+waiting a round per decline. Then the first artisans to accept take the pieces; one who accepts
+after most are gone gets what is left (and is told so), and the moment the job is fully
+allocated every other open offer of it is withdrawn (``OfferWithdrawn(filled=True)``), so nobody
+can accept work that no longer exists and their capacity is freed at once.
 """
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 from sqlalchemy import func
@@ -35,6 +45,8 @@ from domain.services.guards import clean_text, load
 from domain.services.jobs import lock_job, mark_in_production, withdraw
 
 ALLOCATED = (AllocationStatus.ACTIVE, AllocationStatus.COMPLETED)
+#: Never more than this many times a job's unallocated pieces in open offers, whatever is asked.
+MAX_OVER_OFFER = 3.0
 
 
 class OfferClosed(DomainError):
@@ -53,24 +65,34 @@ def _whole(value: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-async def job_remainder(session: AsyncSession, job_id: int) -> int:
-    """Pieces of the job neither allocated nor reserved by an open offer."""
+async def _allocated(session: AsyncSession, job_id: int) -> int:
+    allocated = await session.exec(
+        select(func.coalesce(func.sum(Allocation.quantity), 0)).where(
+            Allocation.job_id == job_id, col(Allocation.status).in_(ALLOCATED)
+        )
+    )
+    return int(allocated.one())
+
+
+async def _offered(session: AsyncSession, job_id: int) -> int:
+    offered = await session.exec(
+        select(func.coalesce(func.sum(Offer.quantity), 0)).where(
+            Offer.job_id == job_id, Offer.status == OfferStatus.OPEN
+        )
+    )
+    return int(offered.one())
+
+
+async def unallocated(session: AsyncSession, job_id: int) -> int:
+    """Pieces of the job no artisan has taken yet (open offers or not)."""
     job = await load(session, Job, job_id, what="job")
-    allocated = (
-        await session.exec(
-            select(func.coalesce(func.sum(Allocation.quantity), 0)).where(
-                Allocation.job_id == job_id, col(Allocation.status).in_(ALLOCATED)
-            )
-        )
-    ).one()
-    offered = (
-        await session.exec(
-            select(func.coalesce(func.sum(Offer.quantity), 0)).where(
-                Offer.job_id == job_id, Offer.status == OfferStatus.OPEN
-            )
-        )
-    ).one()
-    return job.quantity - int(allocated) - int(offered)
+    return job.quantity - await _allocated(session, job_id)
+
+
+async def job_remainder(session: AsyncSession, job_id: int) -> int:
+    """Pieces of the job neither allocated nor held by an open offer (negative while the job
+    is over-offered)."""
+    return await unallocated(session, job_id) - await _offered(session, job_id)
 
 
 async def _offerable_artisan(session: AsyncSession, artisan_id: int, skill: str) -> Person:
@@ -95,8 +117,15 @@ async def make_offer(
     quantity: int,
     expires_at: datetime,
     now: datetime,
+    over_offer: float = 1.0,
 ) -> Offer:
-    """Propose ``quantity`` free pieces of a job to an active artisan with the skill for it."""
+    """Propose ``quantity`` pieces of a job to an active artisan with the skill for it.
+
+    Open offers of the job may then hold at most ``over_offer`` times its unallocated pieces
+    (1: only pieces nobody else holds; see the module's note on over-offering).
+    """
+    if not 1.0 <= over_offer <= MAX_OVER_OFFER:
+        raise DomainError(f"over_offer must be between 1 and {MAX_OVER_OFFER:g} (got {over_offer})")
     # Lock the job so two matchers cannot both offer its last free pieces (PostgreSQL).
     job = await load(session, Job, job_id, what="job", for_update=True)
     if job.status not in OPEN_JOB_STATUSES:
@@ -107,10 +136,15 @@ async def make_offer(
         raise DomainError("an offer must expire after it is made")
     if not _whole(quantity) or quantity < 1:
         raise InvalidQuantity(f"an offer needs at least one piece (got {quantity!r})")
-    free = await job_remainder(session, job_id)
-    if quantity > free:
+    offered = await _offered(session, job_id)
+    room = math.floor(over_offer * await unallocated(session, job_id)) - offered
+    if quantity > room:
+        free = max(room, 0)
         raise InvalidQuantity(
             f"job {job_id} has {free} piece(s) not yet allocated or offered; "
+            f"cannot offer {quantity}"
+            if over_offer == 1.0
+            else f"job {job_id} can have {free} more piece(s) in open offers; "
             f"cannot offer {quantity}"
         )
     already = (
@@ -165,6 +199,9 @@ async def accept_offer(
     """The artisan takes the offer, or part of it; the rest returns to the job to offer again.
 
     The allocation keeps the offer's piece rate and due date: what was promised is what is paid.
+    If the job was over-offered and others accepted first, the artisan gets the pieces still
+    unallocated (the allocation says how many); when that fills the job, the other open offers
+    of it are withdrawn.
     """
     unlocked = await load(session, Offer, offer_id, what="offer")
     job, _ = await lock_job(session, unlocked.job_id)  # order, job, then offer: see lock_job
@@ -178,6 +215,11 @@ async def accept_offer(
     if job.status not in OPEN_JOB_STATUSES:
         # Cancelling a job withdraws its offers, so this is belt and braces.
         raise OfferClosed(f"job {job.id} is {job.status}")
+    left = job.quantity - await _allocated(session, offer.job_id)
+    if left <= 0:
+        # Filling a job withdraws its open offers, so this too is belt and braces.
+        raise OfferClosed(f"every piece of job {job.id} has been taken")
+    taken = min(taken, left)
     target = OfferStatus.ACCEPTED if taken == offer.quantity else OfferStatus.PARTLY_ACCEPTED
     offer.status = OFFER_TRANSITIONS.check(offer.status, target)
     offer.accepted_quantity = taken
@@ -193,8 +235,23 @@ async def accept_offer(
     )
     session.add(allocation)
     await session.flush()
+    if taken == left:
+        await _withdraw_the_rest(session, offer.job_id)
     await mark_in_production(session, offer.job_id, now=now)
     return allocation
+
+
+async def _withdraw_the_rest(session: AsyncSession, job_id: int) -> None:
+    """The job is fully allocated: nobody may now accept its other open offers."""
+    still_open = await session.exec(
+        select(Offer)
+        .where(Offer.job_id == job_id, Offer.status == OfferStatus.OPEN)
+        .order_by(col(Offer.id))
+        .with_for_update()
+    )
+    for other in list(still_open):
+        withdraw(session, other, filled=True)
+    await session.flush()
 
 
 async def decline_offer(

@@ -2,7 +2,9 @@
 
 A fake clock in whole weeks (rounds within a week are numbered): at the start of week ``w``
 the week's orders arrive; ``rounds_per_week`` offer rounds follow, each answered at once from the
-shared streams (accept with the artisan's true propensity); then each artisan works through
+shared streams (accept with the artisan's true propensity), artisans answering in a shared random
+order: when a policy over-offers a job, the first to accept take its pieces and the offers still
+unanswered when it fills are withdrawn, as in production; then each artisan works through
 their accepted lots, earliest due first, making at most their *true* capacity in pieces. A
 finished lot is held up one week with probability 1 - reliability, is reviewed piece by piece
 (each passes with the artisan's QC skill) and is on time if delivered by the end of its due week.
@@ -112,6 +114,7 @@ def simulate(truth: Truth, policy: Policy) -> RunResult:
     for i, job in enumerate(truth.jobs):
         jobs_by_week.setdefault(job.week, []).append(i)
     open_jobs: list[int] = []
+    withdrawn = 0  # offers withdrawn unanswered because their job filled first
     lots_pieces = {"delivered": 0, "on_time": 0, "reviewed": 0, "passed": 0}
     pending_predictions: dict[int, tuple[int, int]] = {}  # id(lot) -> rows in calib
 
@@ -192,13 +195,24 @@ def simulate(truth: Truth, policy: Policy) -> RunResult:
             )
             means = OutcomePriors.pooled(_counts(counts)).posterior_means(_counts(counts))
             slot = np.zeros(n, dtype=np.int64)
+            made_offers: list[tuple[int, int, int, int]] = []
             for job_id, artisan_id, quantity in policy.lots(view):
-                j, a = job_id - 1, artisan_id - 1
-                k = min(int(slot[a]), MAX_PER_SLOT - 1)
+                a = artisan_id - 1
+                made_offers.append(
+                    (job_id, artisan_id, quantity, min(int(slot[a]), MAX_PER_SLOT - 1))
+                )
                 slot[a] += 1
                 weekly["offers"][week] += 1
                 if first_offer[a] < 0:
                     first_offer[a] = week
+            # Artisans answer in their own time; on an over-offered job the first to accept take
+            # the pieces and the offers still unanswered when it fills are withdrawn.
+            made_offers.sort(key=lambda offer: truth.answer_u[week, round_, offer[1] - 1])
+            for job_id, artisan_id, quantity, k in made_offers:
+                j, a = job_id - 1, artisan_id - 1
+                if free[j] <= 0:
+                    withdrawn += 1
+                    continue
                 counts["offers"][a] += 1
                 yes = truth.accept_u[week, round_, a, k] < art.accept[a]
                 known = policy.estimate(job_id, artisan_id)
@@ -211,6 +225,7 @@ def simulate(truth: Truth, policy: Policy) -> RunResult:
                 if not yes:
                     excluded.add((artisan_id, job_id))
                     continue
+                quantity = min(quantity, int(free[j]))
                 counts["accepted"][a] += 1
                 free[j] -= quantity
                 accepted_total[j] += quantity
@@ -305,6 +320,7 @@ def simulate(truth: Truth, policy: Policy) -> RunResult:
             lead_weighted,
             income,
             first_offer,
+            withdrawn / max(float(weekly["offers"].sum()), 1.0),
         ),
         weekly=weekly,
         calibration=_calibration(calib),
@@ -340,6 +356,7 @@ def _metrics(
     lead_weighted: float,
     income: NDArray[np.int64],
     first_offer: NDArray[np.int64],
+    withdrawn_share: float,
 ) -> dict[str, float]:
     world = truth.world
     joins = truth.artisans.joins
@@ -360,6 +377,7 @@ def _metrics(
         "good_on_time_per_ordered": float(good_on_time.sum()) / ordered,
         "fill_rate": float(accepted.sum()) / ordered,
         "fill_3_rounds": float(accepted_in_first_week.sum()) / ordered,
+        "withdrawn_share": withdrawn_share,
         "on_time_rate": pieces["on_time"] / delivered,
         "qc_pass_rate": pieces["passed"] / max(pieces["reviewed"], 1),
         "lead_time_days": lead_weighted / delivered,

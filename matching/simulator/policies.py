@@ -116,6 +116,7 @@ class Policy:
         if not view.jobs:
             return []
         scorer = None
+        acceptance = None
         effective: Mapping[tuple[int, str], float] | None = view.effective_capacity
         matching = self.matching
         if self.name == "random":
@@ -158,6 +159,10 @@ class Policy:
                 product: FloatArray = truth.accept[index] * on_time * truth.qc_pass[index]
                 return product
 
+            def acceptance(frames: Frames, pairs: Pairs) -> FloatArray:
+                chance: FloatArray = truth.accept[frames.artisans.ids[pairs.artisan] - 1]
+                return chance
+
         counts = OutcomeCounts.of(
             offers=[a.offers for a in view.artisans],
             accepted=[a.accepted for a in view.artisans],
@@ -181,6 +186,7 @@ class Policy:
             starved=view.starved,
             scorer=scorer,
             excluded=view.excluded,
+            acceptance=acceptance,
         )
         if self.name == "ours":
             self.offered = _what_ours_knew(planned)

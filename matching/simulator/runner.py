@@ -25,6 +25,7 @@ METRICS: tuple[tuple[str, str, str], ...] = (
     ("good_on_time_per_ordered", "good on time / ordered", "{:.1%}"),
     ("fill_rate", "fill rate", "{:.1%}"),
     ("fill_3_rounds", "fill in 3 rounds", "{:.1%}"),
+    ("withdrawn_share", "offers withdrawn (filled)", "{:.1%}"),
     ("on_time_rate", "on time", "{:.1%}"),
     ("qc_pass_rate", "QC pass", "{:.1%}"),
     ("lead_time_days", "lead time (days)", "{:.1f}"),
@@ -140,6 +141,7 @@ def run(
         fairness_band=world.fairness_band,
         starved_bonus=world.starved_bonus,
         overload_penalty=world.overload_penalty,
+        over_offer=world.over_offer,
     )
     total = len(loads_) * len(seeds_) * len(chosen)
     done = 0

@@ -62,6 +62,8 @@ class Truth:
     accept_u: FloatArray  # (weeks, rounds, artisans, MAX_PER_SLOT)
     slip_u: FloatArray  # (weeks + drain, artisans, MAX_PER_SLOT)
     qc_u: FloatArray  # (weeks + drain, artisans, MAX_PER_SLOT)
+    #: when each artisan answers a round's offers (their order matters when a job is over-offered)
+    answer_u: FloatArray  # (weeks, rounds, artisans)
 
     def active(self, week: int) -> NDArray[np.bool_]:
         joined: NDArray[np.bool_] = self.artisans.joins <= week
@@ -158,4 +160,8 @@ def draw_truth(world: World, *, load: float, seed: int) -> Truth:
         accept_u=outcomes.random((world.weeks, world.rounds_per_week, n, MAX_PER_SLOT)),
         slip_u=outcomes.random((horizon, n, MAX_PER_SLOT)),
         qc_u=outcomes.random((horizon, n, MAX_PER_SLOT)),
+        # A stream of its own, so adding it left the other outcome streams as they were.
+        answer_u=np.random.default_rng([seed, 15_485_863]).random(
+            (world.weeks, world.rounds_per_week, n)
+        ),
     )

@@ -44,6 +44,7 @@ class World:
     fairness_band: int = 20
     starved_bonus: float = 1.0
     overload_penalty: float = 0.3
+    over_offer: float = 2.0
 
     def __post_init__(self) -> None:
         if self.artisans < 1 or self.weeks < 1 or self.rounds_per_week < 1:

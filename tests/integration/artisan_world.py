@@ -63,7 +63,14 @@ class World:
             )
             return result
 
-    async def offer(self, component: str, artisan_id: int, quantity: int, hours: int = 12) -> int:
+    async def offer(
+        self,
+        component: str,
+        artisan_id: int,
+        quantity: int,
+        hours: int = 12,
+        over_offer: float = 1.0,
+    ) -> int:
         now = self.clock.now()
         made = await self.act(
             lambda s: offers.make_offer(
@@ -73,6 +80,7 @@ class World:
                 quantity=quantity,
                 expires_at=now + timedelta(hours=hours),
                 now=now,
+                over_offer=over_offer,
             )
         )
         assert made.id is not None

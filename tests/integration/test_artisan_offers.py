@@ -194,6 +194,48 @@ async def test_a_withdrawn_offer_is_refused_and_the_artisan_was_told(world: Worl
     )
 
 
+async def test_over_offered_the_first_to_accept_take_the_pieces_and_the_others_are_told(
+    world: World,
+) -> None:
+    # Ten pendants offered 6 + 10 over two artisans: whoever answers first takes their share.
+    first = await world.offer("HORN-PENDANT", world.factory.otieno, 6, over_offer=2.0)
+    second = await world.offer("HORN-PENDANT", world.factory.wanjiru, 10, over_offer=2.0)
+    await world.otieno.send(f"ACCEPT {first}")
+
+    [reply] = await world.wanjiru.send(payload=f"offer:{second}:accept")
+
+    allocation = next(a for a in await _allocations(world) if a.offer_id == second)
+    due = f"{t('en', 'artisan.weekday.' + allocation.due_date.strftime('%a').lower())} "
+    assert reply.text == t(
+        "en",
+        "artisan.offer_accepted_last",
+        id=second,
+        quantity=4,
+        component="Horn pendant",
+        due=due + allocation.due_date.strftime("%d/%m"),
+        total="KES 600",
+    )
+    assert (await _offer(world, second)).status is OfferStatus.PARTLY_ACCEPTED
+
+
+async def test_an_over_offered_artisan_is_told_kindly_when_others_took_every_piece(
+    world: World,
+) -> None:
+    taken = await world.offer("HORN-PENDANT", world.factory.otieno, 10, over_offer=2.0)
+    missed = await world.offer("HORN-PENDANT", world.factory.wanjiru, 10, over_offer=2.0)
+
+    await world.otieno.send(f"ACCEPT {taken}")
+
+    told = texts(await world.told(world.wanjiru))
+    assert told[-1] == t(
+        "en", "artisan.offer_filled_notice", id=missed, quantity=10, component="Horn pendant"
+    )
+    assert await world.wanjiru.say(f"ACCEPT {missed}") == t(
+        "en", "artisan.offer_withdrawn", id=missed
+    )
+    assert (await _offer(world, missed)).status is OfferStatus.WITHDRAWN
+
+
 async def test_an_answered_offer_cannot_be_answered_again(world: World) -> None:
     offer_id = await world.offer("HORN-PENDANT", world.factory.wanjiru, 10)
     await world.wanjiru.send(f"ACCEPT {offer_id}")

@@ -15,6 +15,7 @@ from domain.services.offers import accept_offer, decline_offer, job_remainder
 from domain.services.people import pause_artisan, set_opted_out
 from domain.store import Store
 from matching.explain import explain
+from matching.optimiser import MatchingPolicy
 from matching.round import RoundResult, run_matching_round
 from tests.conftest import FakeClock
 from tests.integration.factory_floor import (
@@ -288,3 +289,67 @@ async def test_why_names_the_first_failed_check_for_an_artisan_without_the_skill
     assert why.failed_check == "skill"
     assert why.rank is None
     assert f"does not have the {HORN} skill" in why.summary
+
+
+# -- over-offering ------------------------------------------------------------------------------
+
+
+async def over_offer_round(store: Store, clock: FakeClock, seed: int) -> RoundResult:
+    async with store.transaction() as s:
+        result = await run_matching_round(
+            s,
+            now=clock.now(),
+            rng=np.random.default_rng(seed),
+            min_lot=5,
+            max_splits=3,
+            policy=MatchingPolicy(over_offer=2.0),
+        )
+        events.drain(s)
+    return result
+
+
+async def test_an_over_offering_round_offers_more_than_is_left_but_never_beyond_the_ratio(
+    store: Store, clock: FakeClock
+) -> None:
+    floor = await build_floor(store, clock, artisans=6)
+
+    first = await over_offer_round(store, clock, seed=1)
+    await over_offer_round(store, clock, seed=2)  # a second look never breaks the ratio
+
+    offered: dict[int, int] = {}
+    for offer in await open_offers(store):
+        offered[offer.job_id] = offered.get(offer.job_id, 0) + offer.quantity
+    for job in (floor.pendants, floor.hooks):
+        # New artisans are expected to accept less than every offer, so more goes out...
+        assert job.quantity < offered[ident(job)] <= 2 * job.quantity
+    assert first.unfilled == []  # ...and nothing counts as unfilled for it
+
+
+async def test_accepting_an_over_offered_job_until_it_fills_withdraws_the_other_offers(
+    store: Store, clock: FakeClock
+) -> None:
+    floor = await build_floor(store, clock, artisans=6)
+    await over_offer_round(store, clock, seed=1)
+    job_id = ident(floor.pendants)
+    offers = sorted(
+        (o for o in await open_offers(store) if o.job_id == job_id), key=lambda o: ident(o)
+    )
+    taken, withdrawn = 0, []
+    for offer in offers:
+        async with store.transaction() as s:
+            current = await s.get(Offer, ident(offer))
+            assert current is not None
+            if current.status is not OfferStatus.OPEN:
+                continue
+            allocation = await accept_offer(
+                s, offer_id=ident(offer), artisan_id=offer.artisan_id, now=clock.now()
+            )
+            taken += allocation.quantity
+            withdrawn += [e for e in events.drain(s) if isinstance(e, events.OfferWithdrawn)]
+
+    assert taken == floor.pendants.quantity
+    assert [o for o in await open_offers(store) if o.job_id == job_id] == []
+    assert withdrawn
+    assert all(e.filled for e in withdrawn)
+    again = await over_offer_round(store, clock, seed=3)
+    assert all(o.job_id != job_id for o in again.offers)  # a full job is not offered again
