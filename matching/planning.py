@@ -267,7 +267,7 @@ def plan_round(
             if acceptance is None
             else np.asarray(acceptance(frames, pairs), dtype=np.float64)
         )
-        plan = _with_cover(
+        plan = add_cover(
             plan,
             CoverJobs(
                 quantity=j_frame.quantity.astype(np.int64),
@@ -284,7 +284,7 @@ def plan_round(
     return RoundPlan(frames, pairs, scores, rows, round_jobs, plan)
 
 
-def _with_cover(
+def add_cover(
     plan: Plan,
     jobs: CoverJobs,
     pairs: CoverPairs,
