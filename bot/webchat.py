@@ -8,8 +8,17 @@ any stranger. The web chat is its own dispatcher: ``GET /webchat/messages`` hand
 the outbox holds for that address, marking it sent, and returns every sent message after the
 page's cursor (the outbox ``sequence``), so a poll whose answer was lost is simply asked again.
 
-Photos arrive as the raw request body (``Content-Type`` the file's type, the address in the query
-string), so no multipart parser is needed, and pass ``bot.media.keep_image`` like every channel's.
+A file arrives as the raw request body (``Content-Type`` the file's type; the address, an optional
+caption and the page's message id in the query string), so no multipart parser is needed. It
+passes ``bot.media.keep_file`` like every channel's: photos from anyone, and from an admin also a
+CSV or text document (the orders CSV that ``/import_orders``, as its caption, reads back). A file
+refused for its type or size is answered in the chat with the same polite words the other
+channels use, and its caption still reaches the engine; only an upload past the hard size limit,
+or an empty one, is refused over HTTP, before anything is kept.
+
+Every message the page sends carries an id the page chose; it is the provider message id, so a
+retry after a lost answer is recognised as the message already accepted: the file is not kept a
+second time and nothing is answered twice.
 
 There is no login: anyone who can reach the page can speak as anyone. It is for trying Karakana on
 one's own machine and is only ever served on loopback, never beside real channel credentials.
@@ -35,20 +44,27 @@ from starlette.routing import BaseRoute, Route
 
 from bot.console import ConsoleIdentity, deliver, resolve_identity
 from bot.media import (
+    ACCEPTED_DOCUMENT_TYPES,
+    DEFAULT_MAX_DOCUMENT_BYTES,
     DEFAULT_MAX_IMAGE_BYTES,
     MediaRefused,
     MediaStore,
-    checked_image_type,
-    keep_image,
+    keep_file,
     normalise_content_type,
-    refuse_if_too_large,
 )
 from conversations.engine import ConversationBusy, Engine
+from conversations.locks import KeyedLocks
 from conversations.messages import Choice, Incoming, InvalidPayload, MediaItem, Reply, check_payload
+from conversations.outbox import enqueue
+from conversations.refusals import media_refused
 from domain.model import (
     ArtisanProfile,
     Channel,
     ChannelIdentity,
+    InboundMessage,
+    InboundStatus,
+    Language,
+    OutboxKind,
     OutboxMessage,
     OutboxStatus,
     Person,
@@ -61,6 +77,8 @@ STATIC_DIR = Path(__file__).parent / "static"
 # A new person's address: issued by this page, so a mistyped phone number is refused rather than
 # quietly starting a registration under it.
 NEW_ADDRESS = re.compile(r"web-[0-9a-f]{12}")
+# The id the page gives a message (random, so two tabs never collide), its dedupe key on retry.
+MESSAGE_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 MAX_ADDRESS_LENGTH = 64  # ChannelIdentity.address
 MAX_TEXT_CHARS = 2000  # the engine hints above 500; a body far beyond that is not a chat message
 MAX_JSON_BYTES = 16 * 1024
@@ -83,6 +101,13 @@ _ASSETS = {
     "webchat.js": "text/javascript; charset=utf-8",
     "webchat.css": "text/css; charset=utf-8",
 }
+_REF_TYPES = {
+    "jpg": "image/jpeg",
+    "png": "image/png",
+    "webp": "image/webp",
+    "csv": "text/csv; charset=utf-8",
+    "txt": "text/plain; charset=utf-8",
+}
 
 
 class BadRequest(Exception):
@@ -95,13 +120,21 @@ class BadRequest(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class _Upload:
+    """A file as the page sent it: its bytes and the type the page declared (None: unknown)."""
+
+    content: bytes
+    declared_type: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class _Message:
-    """What the page sent, checked, before anything is stored."""
+    """What the page sent, checked, before anything is stored. ``text`` is a file's caption."""
 
     text: str = ""
     payload: str | None = None
-    photo: bytes | None = None
-    photo_type: str | None = None
+    upload: _Upload | None = None
+    message_id: str | None = None
 
 
 def webchat_routes(
@@ -140,6 +173,9 @@ class WebChat:
         self._media = media_store
         self._clock = clock
         self._max_image_bytes = max_image_bytes
+        # One attempt at a time per message id, so a retry racing the first attempt waits for
+        # it and then finds the message accepted, rather than keeping the file a second time.
+        self._attempts: KeyedLocks[str] = KeyedLocks()
 
     # --- the page -----------------------------------------------------------------------------
 
@@ -153,14 +189,18 @@ class WebChat:
         return _static(name, _ASSETS[name])
 
     async def media(self, request: Request) -> Response:
-        """A photo in the media store, for the page to show; only refs the store issued."""
+        """A file in the media store, for the page to show; only refs the store issued. A
+        document is offered as a download, never rendered by the browser."""
         ref = request.path_params["ref"]
         content_type = _type_of_ref(ref)
         try:
             content = await self._media.load(ref)
         except (ValueError, FileNotFoundError):
-            return _error("no such photo", 404)
-        return Response(content, media_type=content_type, headers=_SECURITY_HEADERS)
+            return _error("no such file", 404)
+        headers = dict(_SECURITY_HEADERS)
+        if not content_type.startswith("image/"):
+            headers["Content-Disposition"] = f'attachment; filename="{ref}"'
+        return Response(content, media_type=content_type, headers=headers)
 
     # --- the API ------------------------------------------------------------------------------
 
@@ -184,42 +224,41 @@ class WebChat:
         return _json({"people": listed, "new_person": {"address": f"web-{uuid.uuid4().hex[:12]}"}})
 
     async def send(self, request: Request) -> Response:
-        """One message from the page: JSON ``{address, text}`` or ``{address, payload}`` (a
-        button), or a photo as the raw body with ``?address=``. Handled before answering."""
+        """One message from the page: JSON ``{address, text, id}`` or ``{address, payload, id}``
+        (a button), or a file as the raw body with ``?address=&caption=&id=``. Handled before
+        answering; the same ``id`` sent again is answered as the message already handled."""
         try:
             address, message = await self._read(request)
             identity = await self._identity(address)
-            media: tuple[MediaItem, ...] = ()
-            if message.photo is not None:
-                media = (
-                    await keep_image(
-                        self._media, message.photo, message.photo_type, self._max_image_bytes
-                    ),
-                )
         except BadRequest as problem:
             return _error(problem.message, problem.status_code)
-        except MediaRefused as refused:
-            return _error(f"that file was not sent: {refused.detail}")
-        now = self._clock()
-        incoming = Incoming(
-            channel=Channel.WEB,
-            address=identity.address,
-            provider_message_id=f"web-{uuid.uuid4().hex}",
-            text=message.text,
-            media=media,
-            button_payload=message.payload,
-            received_at=now,
-        )
-        try:
-            await self._engine.handle(incoming, now=now)
-        except ConversationBusy:
-            return _error("this conversation is busy; send that again in a moment", 503)
-        return _json(
-            {
-                "address": identity.address,
-                "media": [_media_json(item) for item in media],
-            }
-        )
+        provider_id = f"web-{message.message_id or uuid.uuid4().hex}"
+        async with self._attempts.hold(provider_id):
+            try:
+                earlier = await self._earlier(provider_id, identity.address)
+            except BadRequest as problem:
+                return _error(problem.message, problem.status_code)
+            if earlier is not None:
+                return _sent(identity.address, earlier.media, duplicate=True)
+            now = self._clock()
+            media, refused = await self._keep(identity, message.upload)
+            incoming = Incoming(
+                channel=Channel.WEB,
+                address=identity.address,
+                provider_message_id=provider_id,
+                text=message.text,
+                media=media,
+                button_payload=message.payload,
+                received_at=now,
+            )
+            try:
+                if refused is None or not await self._refuse(
+                    identity, incoming, refused, now, max_bytes=self._limit_for(identity, message)
+                ):
+                    await self._engine.handle(incoming, now=now)
+            except ConversationBusy:
+                return _error("this conversation is busy; send that again in a moment", 503)
+        return _sent(identity.address, media, duplicate=False)
 
     async def messages(self, request: Request) -> Response:
         """Replies for one web address after the cursor ``after`` (a sequence number), oldest
@@ -255,6 +294,112 @@ class WebChat:
             }
         )
 
+    # --- a file: kept, or refused politely in the chat ----------------------------------------
+
+    async def _earlier(self, provider_id: str, address: str) -> Incoming | None:
+        """The message already handled under this id (a retry), or None to handle it now. One
+        accepted but not finished (the process stopped half-way) is finished now."""
+        async with self._store.read() as session:
+            found = (
+                await session.exec(
+                    select(
+                        InboundMessage.address, InboundMessage.status, InboundMessage.payload
+                    ).where(
+                        InboundMessage.channel == Channel.WEB,
+                        InboundMessage.provider_message_id == provider_id,
+                    )
+                )
+            ).first()
+        if found is None:
+            return None
+        sender, status, payload = found
+        if sender != address:
+            raise BadRequest("that message id was already used by someone else; send anew", 409)
+        if status is InboundStatus.RECEIVED:
+            return None
+        return Incoming.from_json(payload)
+
+    async def _keep(
+        self, identity: ConsoleIdentity, upload: _Upload | None
+    ) -> tuple[tuple[MediaItem, ...], MediaRefused | None]:
+        """The file kept in the media store, or why it was not. Admins may send a CSV or text
+        document too, as on WhatsApp and Telegram; everyone else photos only."""
+        if upload is None:
+            return (), None
+        try:
+            item = await keep_file(
+                self._media,
+                upload.content,
+                upload.declared_type,
+                self._max_image_bytes,
+                documents=_is_admin(identity),
+            )
+        except MediaRefused as refused:
+            return (), refused
+        return (item,), None
+
+    async def _refuse(
+        self,
+        identity: ConsoleIdentity,
+        incoming: Incoming,
+        refused: MediaRefused,
+        now: datetime,
+        *,
+        max_bytes: int,
+    ) -> bool:
+        """Accept ``incoming`` (its file dropped) and queue the polite refusal as its answer,
+        once; True when that is the whole answer (no caption for the engine to handle)."""
+        finished = not incoming.text.strip()
+        await self._engine.accept(incoming, now=now)  # False on a retry: it was accepted before
+        person = identity.person
+        async with self._store.transaction() as session:
+            inbound = (
+                await session.exec(
+                    select(InboundMessage)
+                    .where(
+                        InboundMessage.channel == incoming.channel,
+                        InboundMessage.provider_message_id == incoming.provider_message_id,
+                    )
+                    .with_for_update()
+                )
+            ).first()
+            if inbound is None or inbound.status is not InboundStatus.RECEIVED:
+                return True  # handled meanwhile (another process recovered it)
+            answered = (
+                await session.exec(
+                    select(OutboxMessage.id).where(OutboxMessage.in_reply_to == inbound.id)
+                )
+            ).first()
+            if answered is None:
+                text = media_refused(
+                    self._engine.catalogue,
+                    person.language if person is not None else Language.EN,
+                    [refused.reason.value],
+                    max_bytes=max_bytes,
+                )
+                await enqueue(
+                    session,
+                    channel=incoming.channel,
+                    address=incoming.address,
+                    reply=Reply(text),
+                    kind=OutboxKind.REPLY,
+                    now=now,
+                    person_id=None if person is None else person.id,
+                    in_reply_to=inbound.id,
+                )
+            if finished:
+                inbound.status = InboundStatus.PROCESSED
+                inbound.processed_at = now
+                inbound.person_id = None if person is None else person.id
+        return finished
+
+    def _limit_for(self, identity: ConsoleIdentity, message: _Message) -> int:
+        """The size limit a refusal names: that of an admin's document, else of a photo."""
+        declared = None if message.upload is None else message.upload.declared_type
+        if _is_admin(identity) and declared in ACCEPTED_DOCUMENT_TYPES:
+            return min(self._max_image_bytes, DEFAULT_MAX_DOCUMENT_BYTES)
+        return self._max_image_bytes
+
     # --- checking input -----------------------------------------------------------------------
 
     async def _read(self, request: Request) -> tuple[str | None, _Message]:
@@ -262,18 +407,18 @@ class WebChat:
         if content_type == "application/json":
             body = await _body(request, MAX_JSON_BYTES)
             return _json_message(body)
-        # Anything else is a photo upload: the raw file, its type in the header.
+        # Anything else is a file: the raw bytes, its type in the header, the rest in the query.
+        query = request.query_params
+        caption = _text(query.get("caption", ""))
+        message_id = _message_id(query.get("id"))
         _refuse_long_upload(request, self._max_image_bytes)
-        photo = await _body(request, self._max_image_bytes)
-        if not photo:
-            raise BadRequest("the upload was empty; choose a photo to send")
+        content = await _body(request, self._max_image_bytes, _too_large(self._max_image_bytes))
+        if not content:
+            raise BadRequest("the upload was empty; choose a photo or file to send")
         declared = None if content_type == "application/octet-stream" else content_type
-        try:
-            refuse_if_too_large(len(photo), self._max_image_bytes)
-            actual = checked_image_type(photo, declared)
-        except MediaRefused as refused:
-            raise BadRequest(f"that file was not sent: {refused.detail}") from refused
-        return request.query_params.get("address"), _Message(photo=photo, photo_type=actual)
+        return query.get("address"), _Message(
+            text=caption, upload=_Upload(content, declared), message_id=message_id
+        )
 
     async def _identity(self, raw: object) -> ConsoleIdentity:
         """Who ``raw`` is, linked to a web identity; a stranger only at an address we issued."""
@@ -291,14 +436,35 @@ class WebChat:
         return identity
 
 
+def _is_admin(identity: ConsoleIdentity) -> bool:
+    return identity.person is not None and identity.person.role is Role.ADMIN
+
+
+def _sent(address: str, media: tuple[MediaItem, ...], *, duplicate: bool) -> JSONResponse:
+    return _json(
+        {
+            "address": address,
+            "media": [_media_json(item) for item in media],
+            "duplicate": duplicate,
+        }
+    )
+
+
+def _too_large(max_bytes: int) -> str:
+    for unit, size in (("MB", 1024 * 1024), ("KB", 1024)):
+        if max_bytes >= size:
+            return f"that file is over the {max_bytes / size:.3g} {unit} limit; send a smaller one"
+    return f"that file is over the {max_bytes}-byte limit; send a smaller one"
+
+
 def _refuse_long_upload(request: Request, max_bytes: int) -> None:
     """Refuse an upload by its declared length before reading a byte of it."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
-        raise BadRequest(f"that file is over the {max_bytes // (1024 * 1024)} MB limit", 413)
+        raise BadRequest(_too_large(max_bytes), 413)
 
 
-async def _body(request: Request, limit: int) -> bytes:
+async def _body(request: Request, limit: int, too_large: str | None = None) -> bytes:
     """The request body, refused as soon as it grows past ``limit`` (the length header may lie
     or be absent)."""
     chunks: list[bytes] = []
@@ -306,9 +472,26 @@ async def _body(request: Request, limit: int) -> bytes:
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise BadRequest(f"the request is over the {limit}-byte limit", 413)
+            raise BadRequest(too_large or f"the request is over the {limit}-byte limit", 413)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _text(text: object) -> str:
+    if not isinstance(text, str):
+        raise BadRequest("text must be a string")
+    if len(text) > MAX_TEXT_CHARS:
+        raise BadRequest(f"a message is at most {MAX_TEXT_CHARS} characters")
+    return text
+
+
+def _message_id(raw: object) -> str | None:
+    """The page's id for a message; None (an older page) gets a fresh one, never deduped."""
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or not MESSAGE_ID.fullmatch(raw):
+        raise BadRequest("id must be 8 to 64 letters, digits, '-' or '_': the message's own id")
+    return raw
 
 
 def _json_message(body: bytes) -> tuple[str | None, _Message]:
@@ -318,11 +501,8 @@ def _json_message(body: bytes) -> tuple[str | None, _Message]:
         raise BadRequest(f"the body is not valid JSON: {exc}") from exc
     if not isinstance(raw, dict):
         raise BadRequest('send a JSON object: {"address": "...", "text": "..."}')
-    text, payload = raw.get("text", ""), raw.get("payload")
-    if not isinstance(text, str):
-        raise BadRequest("text must be a string")
-    if len(text) > MAX_TEXT_CHARS:
-        raise BadRequest(f"a message is at most {MAX_TEXT_CHARS} characters")
+    text, payload = _text(raw.get("text", "")), raw.get("payload")
+    message_id = _message_id(raw.get("id"))
     if payload is not None:
         if not isinstance(payload, str):
             raise BadRequest("payload must be a string: the payload of a choice button")
@@ -330,10 +510,10 @@ def _json_message(body: bytes) -> tuple[str | None, _Message]:
             check_payload(payload)
         except InvalidPayload as exc:
             raise BadRequest(str(exc)) from exc
-        return raw.get("address"), _Message(text=text, payload=payload)
+        return raw.get("address"), _Message(text=text, payload=payload, message_id=message_id)
     if not text.strip():
         raise BadRequest("the message is empty; type something to send")
-    return raw.get("address"), _Message(text=text)
+    return raw.get("address"), _Message(text=text, message_id=message_id)
 
 
 def _cursor(raw: str) -> int:
@@ -400,10 +580,7 @@ def _media_json(item: MediaItem) -> dict[str, Any]:
 
 
 def _type_of_ref(ref: str) -> str:
-    suffix = ref.rsplit(".", 1)[-1]
-    return {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}.get(
-        suffix, "application/octet-stream"
-    )
+    return _REF_TYPES.get(ref.rsplit(".", 1)[-1], "application/octet-stream")
 
 
 @cache

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -18,12 +19,22 @@ from sqlmodel import col, select
 from starlette.applications import Starlette
 
 from bot.demo import seed_demo
-from bot.media import LocalMediaStore
+from bot.media import LocalMediaStore, MediaDocuments
 from bot.webchat import webchat_routes
 from conversations.engine import Engine
 from conversations.i18n import t
 from conversations.messages import Incoming
-from domain.model import Channel, ChannelIdentity, InboundMessage, Person, Role
+from domain.explosion import factory_today
+from domain.model import (
+    Channel,
+    ChannelIdentity,
+    InboundMessage,
+    Order,
+    OrderStatus,
+    Person,
+    Product,
+    Role,
+)
 from domain.store import Store
 from tests.conftest import FakeClock
 from tests.fakes.server import serving
@@ -114,8 +125,14 @@ def _wait_for_reply(driver: WebDriver, starting: str, after: int) -> str:
 
 
 def _chat_in_the_browser(
-    driver: WebDriver, base: str, admin: Person, admin_address: str, photo: Path, shot: Path
+    driver: WebDriver,
+    base: str,
+    admin: Person,
+    admin_address: str,
+    files: tuple[Path, Path],
+    shot: Path,
 ) -> None:
+    photo, orders = files
     driver.get(f"{base}/")
     wait = WebDriverWait(driver, WAIT_SECONDS)
     who = driver.find_element(By.ID, "who")
@@ -149,16 +166,31 @@ def _chat_in_the_browser(
     mine = [item.text for item in driver.find_elements(By.CSS_SELECTOR, "#log li.me")]
     assert mine == ["menu", pending_label]
 
-    # Send a photo file: it shows in the chat and the engine answers it.
+    # Attach a photo and send it with no caption: it shows in the chat and the engine answers it.
     shown = len(_replies(driver))
-    driver.find_element(By.ID, "photo").send_keys(str(photo))
+    driver.find_element(By.ID, "file").send_keys(str(photo))
+    wait.until(lambda d: d.find_element(By.ID, "attachment").is_displayed())
+    assert photo.name in driver.find_element(By.ID, "attachment-name").text
+    driver.find_element(By.ID, "send").click()
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#log li.me img")) == 1)
     wait.until(lambda d: len(_replies(d)) > shown)
+    assert not driver.find_element(By.ID, "attachment").is_displayed()
+
+    # Attach the orders CSV, caption it /import_orders, send: the import summary comes back.
+    shown = len(_replies(driver))
+    driver.find_element(By.ID, "file").send_keys(str(orders))
+    wait.until(lambda d: d.find_element(By.ID, "attachment").is_displayed())
+    message.send_keys("/import_orders", Keys.ENTER)
+    summary = _wait_for_reply(driver, t("en", "admin.imported", count=1, pieces=12), shown)
+    assert "PO-BROWSER-1" in summary
+    sent = driver.find_elements(By.CSS_SELECTOR, "#log li.me")[-1]
+    assert sent.find_element(By.CSS_SELECTOR, ".file").text.startswith(orders.name)
+    assert sent.find_element(By.CSS_SELECTOR, ".caption").text == "/import_orders"
     assert driver.find_element(By.ID, "problem").get_attribute("hidden") is not None
     driver.save_screenshot(str(shot))
 
 
-async def test_someone_picks_a_person_chats_presses_a_choice_and_sends_a_photo_in_chromium(
+async def test_someone_chats_presses_a_choice_sends_a_photo_and_imports_a_csv_in_chromium(
     browser: WebDriver, store: Store, clock: FakeClock, tmp_path: Path
 ) -> None:
     async with store.transaction() as session:
@@ -168,22 +200,30 @@ async def test_someone_picks_a_person_chats_presses_a_choice_and_sends_a_photo_i
         whatsapp = (
             await session.exec(select(ChannelIdentity).where(ChannelIdentity.person_id == admin.id))
         ).one()
+        sku = (await session.exec(select(Product.sku).order_by(col(Product.sku)))).first()
     photo = tmp_path / "necklace.png"
     photo_bytes = png(width=64, height=48)
     photo.write_bytes(photo_bytes)
+    due = factory_today(clock.now()) + timedelta(days=30)
+    orders = tmp_path / "orders.csv"
+    orders_bytes = (
+        "customer,customer_kind,reference,due_date,sku,quantity\n"
+        f"Maasai Market Crafts,retailer,PO-BROWSER-1,{due.isoformat()},{sku},12\n"
+    ).encode()
+    orders.write_bytes(orders_bytes)
     media_dir = tmp_path / "media"
+    media = LocalMediaStore(media_dir)
     shot = Path(os.environ.get("KARAKANA_WEBCHAT_SCREENSHOT", tmp_path / "webchat.png"))
-    app = Starlette(
-        routes=webchat_routes(store, Engine(store), LocalMediaStore(media_dir), clock=clock.now)
-    )
+    engine = Engine(store, documents=MediaDocuments(media))
+    app = Starlette(routes=webchat_routes(store, engine, media, clock=clock.now))
 
     async with serving(app) as base:
         await asyncio.to_thread(
-            _chat_in_the_browser, browser, base, admin, whatsapp.address, photo, shot
+            _chat_in_the_browser, browser, base, admin, whatsapp.address, (photo, orders), shot
         )
 
-    [(kept, content)] = kept_files(media_dir).items()
-    assert content == photo_bytes
+    kept = {content: ref for ref, content in kept_files(media_dir).items()}
+    assert set(kept) == {photo_bytes, orders_bytes}
     async with store.transaction() as session:
         inbound = [
             Incoming.from_json(row.payload)
@@ -193,9 +233,15 @@ async def test_someone_picks_a_person_chats_presses_a_choice_and_sends_a_photo_i
                 .order_by(col(InboundMessage.id))
             )
         ]
-    assert [m.button_payload for m in inbound] == [None, "menu:pending", None]
-    assert [(m.media[0].ref, m.media[0].content_type) for m in inbound if m.media] == [
-        (kept, "image/png")
+    assert [m.button_payload for m in inbound] == [None, "menu:pending", None, None]
+    assert [(m.text, m.media[0].ref, m.media[0].content_type) for m in inbound if m.media] == [
+        ("", kept[photo_bytes], "image/png"),
+        ("/import_orders", kept[orders_bytes], "text/csv"),
     ]
+    async with store.read() as session:
+        imported = (
+            await session.exec(select(Order.status).where(Order.reference == "PO-BROWSER-1"))
+        ).all()
+    assert list(imported) == [OrderStatus.DRAFT]
     assert {m.address for m in inbound} == {whatsapp.address}
     assert (await asyncio.to_thread(shot.read_bytes)).startswith(b"\x89PNG")
