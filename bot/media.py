@@ -38,6 +38,8 @@ _REF = re.compile(r"[0-9a-f]{32}\.(?:jpg|png|webp|csv|txt)")
 class RefusalReason(StrEnum):
     NOT_AN_IMAGE = "not_an_image"
     TOO_LARGE = "too_large"
+    DOCUMENT_TOO_LARGE = "document_too_large"
+    NOT_UTF8 = "not_utf8"
     UNTRUSTED_HOST = "untrusted_host"
     NOT_FOUND = "not_found"
     FETCH_FAILED = "fetch_failed"
@@ -178,7 +180,7 @@ def checked_document_type(content: bytes, declared_type: str | None) -> str:
         text = "\x00"
     if "\x00" in text:
         raise MediaRefused(
-            RefusalReason.NOT_AN_IMAGE,
+            RefusalReason.NOT_UTF8,
             f"the file declared as {declared} is not UTF-8 text; save it as 'CSV UTF-8'",
         )
     return declared
@@ -197,7 +199,11 @@ async def keep_file(
     declared = normalise_content_type(declared_type)
     if not documents or declared not in ACCEPTED_DOCUMENT_TYPES:
         return await keep_image(store, content, declared_type, max_bytes)
-    refuse_if_too_large(len(content), min(max_bytes, DEFAULT_MAX_DOCUMENT_BYTES))
+    limit = min(max_bytes, DEFAULT_MAX_DOCUMENT_BYTES)
+    if len(content) > limit:
+        raise MediaRefused(
+            RefusalReason.DOCUMENT_TOO_LARGE, f"{len(content)} bytes is over the {limit}-byte limit"
+        )
     content_type = checked_document_type(content, declared)
     ref = await store.save(content, content_type)
     return MediaItem(content_type=content_type, size=len(content), ref=ref)

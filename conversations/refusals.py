@@ -12,21 +12,30 @@ from collections.abc import Iterable
 from conversations.i18n import N_, Catalogue
 from domain.model import Language
 
+#: Most useful first: what the sender can fix by saving or choosing the file differently.
 _MEDIA = {
+    "not_utf8": N_("channels.document_not_utf8"),
+    "document_too_large": N_("channels.document_too_large"),
     "not_an_image": N_("channels.media_not_image"),
     "too_large": N_("channels.media_too_large"),
 }
 
 
 def media_refused(
-    catalogue: Catalogue, language: Language, reasons: Iterable[str], *, max_bytes: int
+    catalogue: Catalogue,
+    language: Language,
+    reasons: Iterable[str],
+    *,
+    max_bytes: int,
+    max_document_bytes: int = 1_000_000,
 ) -> str:
     """One polite sentence for the files refused, by the most useful reason among ``reasons``
     (the values of ``bot.media.RefusalReason``)."""
     found = set(reasons)
-    for reason in ("not_an_image", "too_large"):
+    for reason, msgid in _MEDIA.items():
         if reason in found:
-            return catalogue.t(language, _MEDIA[reason], max_mb=max(1, max_bytes // 1_000_000))
+            limit = max_document_bytes if reason == "document_too_large" else max_bytes
+            return catalogue.t(language, msgid, max_mb=max(1, limit // 1_000_000))
     return catalogue.t(language, "channels.media_failed")
 
 

@@ -106,13 +106,13 @@ async def test_a_photo_with_a_caption_reaches_the_engine_as_one_message(
         (
             b"customer,sku\n" + b"x" * DEFAULT_MAX_DOCUMENT_BYTES,
             "text/csv",
-            t("en", "channels.media_too_large", max_mb=1),
+            t("en", "channels.document_too_large", max_mb=1),
         ),
         (PDF, "application/pdf", t("en", "channels.media_not_image")),
         (
             "customer,sku\nKahawa Café,NECK-1\n".encode("cp1252"),
             "text/csv",
-            t("en", "channels.media_not_image"),
+            t("en", "channels.document_not_utf8"),
         ),
     ],
     ids=["a CSV over the document limit", "a PDF", "a CSV not in UTF-8"],
