@@ -436,7 +436,7 @@ async def test_a_cancelled_job_cannot_be_offered(store: Store, clock: FakeClock)
 JOB_QUANTITY = 10  # horn pendants on the floor's order
 
 # Mostly sensible quantities, sometimes none or too many, so refusals are exercised too.
-sizes = st.integers(1, JOB_QUANTITY) | st.sampled_from([0, JOB_QUANTITY + 1])
+sizes = st.integers(1, JOB_QUANTITY) | st.sampled_from([0, JOB_QUANTITY + 1, 2 * JOB_QUANTITY])
 
 
 @dataclass(frozen=True)
@@ -526,9 +526,12 @@ async def horn_carvers(store: Store, session: AsyncSession, now: datetime) -> li
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(steps=rounds)
+@pytest.mark.parametrize("over_offer", [1.0, 2.0])
 async def test_no_sequence_of_offers_and_answers_allocates_or_offers_more_than_the_job(
-    store: Store, steps: list[Round]
+    store: Store, steps: list[Round], over_offer: float
 ) -> None:
+    """Without over-offering, allocated + offered never exceed the job; with it, allocations
+    never do, open offers stay within the ratio, and a full job has no open offer left."""
     clock = FakeClock()
     async with store.transaction() as session:
         artisans = await horn_carvers(store, session, clock.now())
@@ -548,6 +551,7 @@ async def test_no_sequence_of_offers_and_answers_allocates_or_offers_more_than_t
                         quantity=step.offered,
                         expires_at=clock.now() + timedelta(hours=12),
                         now=clock.now(),
+                        over_offer=over_offer,
                     )
                     offers.append(offer)
                 elif offers:
@@ -555,8 +559,14 @@ async def test_no_sequence_of_offers_and_answers_allocates_or_offers_more_than_t
         async with store.transaction() as session:
             allocated, offered = await _allocated_and_offered(session, job_id)
             remainder = await job_remainder(session, job_id)
-        assert allocated + offered <= JOB_QUANTITY
+        assert allocated <= JOB_QUANTITY
         assert remainder == JOB_QUANTITY - allocated - offered
+        if over_offer == 1.0:
+            assert allocated + offered <= JOB_QUANTITY
+        # The ratio is checked when offering; answers only ever shrink what is open.
+        assert offered <= over_offer * JOB_QUANTITY
+        if allocated == JOB_QUANTITY:
+            assert offered == 0  # a full job has no open offers left to accept
 
     for step in steps:
         await attempt(step, "offer")
