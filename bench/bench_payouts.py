@@ -1,14 +1,17 @@
 """A payout batch for 25,000 artisans against the fake M-Pesa (Daraja) server (not a test).
 
     .venv/bin/python bench/bench_payouts.py                    # 25,000 artisans, SQLite
-    .venv/bin/python bench/bench_payouts.py --artisans 2500
+    .venv/bin/python bench/bench_payouts.py --artisans 2500 --max-in-flight 1   # one at a time
 
 Every artisan is owed an amount; one batch is created and approved; then the real
-``PayoutRunner`` sends it through the real ``DarajaClient`` over loopback to the fake Daraja,
-whose result callbacks come back to the real M-Pesa callback routes. The clock runs from the
-first request until every payout is settled. Then: M-Pesa accepted each payout exactly once,
-every payment M-Pesa made is recorded with its receipt and amount, the ledger balances, and per
-artisan paid + in flight + available == earned with nothing left in flight.
+``PayoutRunner`` sends it, ``--max-in-flight`` requests at once, through the real
+``DarajaClient`` (paced to ``--rate`` requests a second, if given) over loopback to the fake
+Daraja, which answers each call after ``--latency`` seconds (the round trip to Safaricom) and
+refuses calls above ``--mpesa-rate`` a second with HTTP 429; its result callbacks come back to
+the real M-Pesa callback routes. The clock runs from the first request until every payout is
+settled. Then: M-Pesa accepted each payout exactly once, every payment M-Pesa made is recorded
+with its receipt and amount, each artisan got exactly one receipt message, the ledger balances,
+and per artisan paid + in flight + available == earned with nothing left in flight.
 """
 
 from __future__ import annotations
@@ -25,13 +28,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, select
 
 import domain.model  # noqa: F401  (every table on the metadata)
-from domain import ledger
-from domain.model import PayoutStatus
+from bot.payout_runner import DEFAULT_MAX_IN_FLIGHT
+from domain import ledger, payouts
+from domain.model import OutboxMessage, PayoutStatus
 from domain.store import Store
-from tests.integration.mpesa_harness import all_payouts, approved_batch, mpesa_harness
+from tests.fakes.daraja_api import FakeDaraja
+from tests.integration.mpesa_harness import (
+    all_payouts,
+    approve_new_batch,
+    mpesa_harness,
+    owed_artisans,
+)
 
 
 def now() -> datetime:
@@ -46,33 +56,69 @@ async def main(args: argparse.Namespace) -> None:
     rng = random.Random(args.seed)  # noqa: S311 (made-up earnings)
     earnings = [rng.randrange(5, 400) * 10_000 for _ in range(args.artisans)]  # KES 500-40,000
     began = time.perf_counter()
-    _, artisans = await approved_batch(store, now(), earnings)
+    admin, artisans = await owed_artisans(store, now(), earnings)
+    print(f"{args.artisans:,} artisans owed in {time.perf_counter() - began:.1f} s", flush=True)
+    began = time.perf_counter()
+    await approve_new_batch(store, now(), admin)
     prepared = time.perf_counter() - began
-    print(f"{args.artisans:,} artisans owed, batch created and approved in {prepared:.1f} s")
+    print(f"batch created and approved in {prepared:.1f} s", flush=True)
 
-    async with mpesa_harness(store, now, request_timeout=10.0) as h:
+    fake = FakeDaraja(latency=args.latency, requests_per_second=args.mpesa_rate)
+    async with mpesa_harness(
+        store,
+        now,
+        request_timeout=10.0,
+        max_in_flight=args.max_in_flight,
+        requests_per_second=args.rate,
+        daraja=fake,
+    ) as h:
         began = time.perf_counter()
         report = await h.runner.run()
         sent = time.perf_counter() - began
         await h.daraja.drain()
+        # A request that got no answer (a dropped connection, a timeout) is in doubt until a
+        # status query settles it, as the scheduler's send_payouts job does in production.
+        in_doubt = 0
+        for _ in range(5):
+            async with store.read() as session:
+                doubtful = len(await payouts.payouts_in_doubt(session))
+            if not doubtful:
+                break
+            in_doubt += doubtful
+            await h.runner.run()
+            await h.daraja.drain()
+            await asyncio.sleep(0.1)  # a status answer may resend, whose result comes after
+            await h.daraja.drain()
         settled = time.perf_counter() - began
+        throttled = h.client.throttled
 
-    payouts = await all_payouts(store)
+    settled_payouts = await all_payouts(store)
     statuses = {status.value: 0 for status in PayoutStatus}
-    for payout in payouts:
+    for payout in settled_payouts:
         statuses[payout.status.value] += 1
     problems = []
-    if statuses[PayoutStatus.SUCCEEDED.value] != len(payouts) or len(payouts) != args.artisans:
+    succeeded = statuses[PayoutStatus.SUCCEEDED.value]
+    if succeeded != len(settled_payouts) or len(settled_payouts) != args.artisans:
         problems.append(f"not every payout succeeded: {statuses}")
     if max(h.daraja.accepted.values()) != 1 or len(h.daraja.accepted) != args.artisans:
         problems.append("M-Pesa did not accept every payout exactly once")
-    for payout in payouts:
+    for payout in settled_payouts:
         made = h.daraja.paid.get(payout.originator_conversation_id)
         if made is None or made.receipt != payout.mpesa_receipt:
             problems.append(f"payout {payout.id} is not the payment M-Pesa made")
         elif made.amount * 100 != payout.amount_cents:
             problems.append(f"payout {payout.id} paid a different amount")
     async with store.read() as session:
+        # The receipt message names M-Pesa's receipt number: exactly one per artisan.
+        told: dict[int | None, list[str]] = {}
+        for person_id, body in await session.exec(
+            select(OutboxMessage.person_id, OutboxMessage.body)
+        ):
+            told.setdefault(person_id, []).append(body)
+        for payout in settled_payouts:
+            receipt = payout.mpesa_receipt or "?"
+            if sum(receipt in body for body in told.get(payout.artisan_id, [])) != 1:
+                problems.append(f"artisan {payout.artisan_id}: not exactly one receipt message")
         if not (await ledger.trial_balance(session)).balanced:
             problems.append("the ledger does not balance")
         for artisan, earned in zip(artisans, earnings, strict=True):
@@ -88,12 +134,18 @@ async def main(args: argparse.Namespace) -> None:
         json.dumps(
             {
                 "artisans": args.artisans,
+                "max_in_flight": args.max_in_flight,
+                "latency_s": args.latency,
+                "create_approve_seconds": round(prepared, 1),
                 "sent": len(report.sent),
                 "send_seconds": round(sent, 1),
                 "settled_seconds": round(settled, 1),
                 "payouts_per_second": round(args.artisans / settled, 1),
                 "statuses": {k: v for k, v in statuses.items() if v},
+                "in_doubt_then_queried": in_doubt,
                 "accepted_at_mpesa_max": max(h.daraja.accepted.values()),
+                "most_requests_in_flight_at_mpesa": h.daraja.most_in_flight,
+                "throttled_429": throttled,
                 "problems": len(problems),
             }
         )
@@ -106,4 +158,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--artisans", type=int, default=25_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--max-in-flight", type=int, default=DEFAULT_MAX_IN_FLIGHT)
+    parser.add_argument("--latency", type=float, default=0.2, help="seconds per Daraja answer")
+    parser.add_argument("--rate", type=float, default=None, help="our pacing, requests/s")
+    parser.add_argument("--mpesa-rate", type=float, default=None, help="Daraja's limit (429)")
     asyncio.run(main(parser.parse_args()))

@@ -230,6 +230,7 @@ def daraja_config(settings: Settings) -> DarajaConfig:
         security_credential=credential,
         callback_base_url=settings.public_base_url,
         request_timeout=settings.mpesa_request_timeout,
+        requests_per_second=settings.mpesa_requests_per_second,
     )
 
 
@@ -245,7 +246,13 @@ def build_payments(
     notify = payout_notifier(
         catalogue, RevenueBand(settings.revenue_share_min, settings.revenue_share_max)
     )
-    runner = PayoutRunner(factory.store, client, clock=clock, notify=notify)
+    runner = PayoutRunner(
+        factory.store,
+        client,
+        clock=clock,
+        notify=notify,
+        max_in_flight=settings.mpesa_max_in_flight,
+    )
     routes = mpesa_routes(factory.store, gateway=client, clock=clock, notify=notify)
     waker = PayoutWaker(factory.store, runner, in_doubt_after=settings.payouts_in_doubt_after)
     return Payments(client=client, runner=runner, routes=routes, waker=waker)

@@ -15,6 +15,11 @@ production ``https://api.safaricom.co.ke``):
   by that same originator id. It is asynchronous too: the answer arrives at its own ResultURL.
 - ``SecurityCredential`` is the initiator's password encrypted with M-Pesa's public certificate
   (RSA, PKCS #1 v1.5), base64-encoded.
+- Throughput: the rate Daraja accepts for a shortcode is agreed with Safaricom, not published.
+  The client paces every call it makes to ``requests_per_second`` (one token bucket shared by
+  the payout runner and the callback routes' resends); a call refused with HTTP 429 (too many
+  requests) is waited out (``Retry-After``) and the same request repeated, which the originator
+  id makes safe.
 
 Nothing here touches the database: the payout runner and the callback routes do, with what this
 module returns. Credentials and full phone numbers never reach a log line.
@@ -26,7 +31,7 @@ import asyncio
 import base64
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -37,6 +42,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
+from bot.dispatcher import TokenBucket
 from domain.phone import mask
 
 log = logging.getLogger(__name__)
@@ -49,6 +55,12 @@ STATUS_PATH = "/mpesa/transactionstatus/v1/query"
 
 TOKEN_MARGIN_SECONDS = 60.0
 """A cached token is renewed this long before Daraja says it expires."""
+
+THROTTLED_RETRIES = 3
+"""How often a request refused with HTTP 429 is repeated before it is left in doubt."""
+THROTTLED_WAIT_SECONDS = 1.0
+"""The wait after a 429 without a usable ``Retry-After``; never more than the maximum below."""
+THROTTLED_MAX_WAIT_SECONDS = 30.0
 
 TRANSACTION_STATUS_COMPLETED = "Completed"
 FAILED_TRANSACTION_STATUSES = frozenset({"failed", "declined", "cancelled", "expired"})
@@ -103,6 +115,11 @@ class DarajaConfig:
     callback_base_url: str  # our public URL; Daraja posts results under it
     request_timeout: float = 30.0
     remarks: str = "Karakana payout"
+    requests_per_second: float | None = None  # the shortcode's granted TPS; None: unpaced
+
+    def __post_init__(self) -> None:
+        if self.requests_per_second is not None and self.requests_per_second <= 0:
+            raise ValueError("the Daraja request rate must be positive (or None: unpaced)")
 
     @property
     def result_url(self) -> str:
@@ -250,6 +267,15 @@ def parse_status_result(body: Mapping[str, Any]) -> StatusResult:
     return StatusResult(PaymentState.PENDING, None, code, reason)
 
 
+def _retry_after(response: httpx.Response) -> float:
+    """Seconds to wait after a 429: Daraja's ``Retry-After`` if it gives one, within reason."""
+    try:
+        seconds = float(response.headers.get("retry-after", ""))
+    except ValueError:
+        seconds = THROTTLED_WAIT_SECONDS
+    return min(max(seconds, 0.0), THROTTLED_MAX_WAIT_SECONDS)
+
+
 def _says_not_found(text: str) -> bool:
     lowered = text.casefold()
     return any(
@@ -276,6 +302,7 @@ class DarajaClient:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.config = config
         self._http = httpx.AsyncClient(
@@ -284,6 +311,13 @@ class DarajaClient:
             transport=transport,
         )
         self._monotonic = monotonic
+        self._sleep = sleep
+        self._pace = (
+            TokenBucket(config.requests_per_second, monotonic=monotonic)
+            if config.requests_per_second is not None
+            else None
+        )
+        self.throttled = 0  # 429s met so far, for operators and benchmarks
         self._token: str | None = None
         self._token_expires = 0.0
         self._token_lock = asyncio.Lock()
@@ -333,18 +367,31 @@ class DarajaClient:
         self._token_expires = 0.0
 
     async def _post(self, path: str, payload: Mapping[str, object]) -> httpx.Response:
-        """POST with a bearer token; a refused token is renewed once and the request repeated
+        """POST with a bearer token, paced. A refused token is renewed once and the request
+        repeated; a 429 is waited out and the request repeated up to ``THROTTLED_RETRIES`` times
         (a repeat is safe: the originator id makes it the same request)."""
-        for attempt in (1, 2):
+        renewed = False
+        throttled = 0
+        while True:
             token = await self.access_token()
+            if self._pace is not None:
+                await self._pace.take()
             response = await self._http.post(
                 path, json=dict(payload), headers={"Authorization": f"Bearer {token}"}
             )
-            if response.status_code == 401 and attempt == 1:
+            if response.status_code == 401 and not renewed:
+                renewed = True
                 self.forget_token()
                 continue
+            if response.status_code == 429 and throttled < THROTTLED_RETRIES:
+                throttled += 1
+                self.throttled += 1
+                wait = _retry_after(response)
+                if self._pace is not None:
+                    self._pace.pause(wait)  # every request waits, not just this one
+                await self._sleep(wait)
+                continue
             return response
-        raise AssertionError("unreachable")  # pragma: no cover
 
     # -- B2C ----------------------------------------------------------------------------------
 

@@ -12,10 +12,18 @@ goes out, and no transaction is open while we wait for M-Pesa. So whatever dies 
 
 Settling posts or voids the payout's pending ledger transfer (``domain.payouts``) and queues the
 messages about it in the same transaction.
+
+Concurrency: up to ``max_in_flight`` payouts are requested at once. Nothing above depends on
+order: a payout is still claimed (pending -> sending, committed) before its request goes out —
+a few per transaction — and a claim re-reads it locked, so two runs cannot both claim it; each
+request carries its own originator id. What bounds the rate at M-Pesa is the Daraja client's
+pacing (``DarajaConfig.requests_per_second``); this bound keeps a large batch from opening
+thousands of connections and transactions at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +42,11 @@ from domain.phone import mask
 from domain.store import Store
 
 log = logging.getLogger(__name__)
+
+DEFAULT_MAX_IN_FLIGHT = 8
+"""Payment requests awaiting Daraja's answer at once. Each answer takes a round trip to
+Safaricom, so one at a time pays at most one artisan per round trip however many transactions a
+second the shortcode is granted; a few in flight keep that rate busy without a flood."""
 
 Notifier = Callable[[AsyncSession, Sequence[events.Event], datetime], Awaitable[object]]
 """Turns the events of a settlement into outbox messages, inside its transaction."""
@@ -87,11 +100,15 @@ class PayoutRunner:
         *,
         clock: Callable[[], datetime],
         notify: Notifier = no_notifications,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
     ) -> None:
+        if max_in_flight < 1:
+            raise ValueError(f"at least one payout must be in flight, not {max_in_flight}")
         self.store = store
         self.gateway = gateway
         self.clock = clock
         self.notify = notify
+        self.max_in_flight = max_in_flight
 
     # -- sending -------------------------------------------------------------------------------
 
@@ -102,22 +119,93 @@ class PayoutRunner:
         report.queried = await self.query_in_doubt(older_than=in_doubt_after)
         async with self.store.read() as session:
             waiting = [p.originator_conversation_id for p in await payouts.payouts_to_send(session)]
-        for originator_id in waiting:
-            if await self.send(originator_id):
-                report.sent.append(originator_id)
+        claimed: asyncio.Queue[Payout | None] = asyncio.Queue(maxsize=self.max_in_flight)
+        sent: set[str] = set()
+        failures: list[Exception] = []
+
+        async def claim_all() -> None:
+            # A claim of a few payouts at once is one transaction instead of one each; they are
+            # requested right after it, so a crash in between leaves only those few in doubt.
+            try:
+                for start in range(0, len(waiting), self.max_in_flight):
+                    if failures:
+                        break
+                    for payout in await self._claim(waiting[start : start + self.max_in_flight]):
+                        await claimed.put(payout)
+            except Exception as exc:
+                failures.append(exc)
+            for _ in range(self.max_in_flight):
+                await claimed.put(None)  # no more: each worker stops at one of these
+
+        async def request_claimed() -> None:
+            # After a failure (the database gone, say) nothing more is requested, but requests
+            # in flight finish and are recorded: cancelling one mid-transaction would help no one.
+            # What was claimed and not requested is in doubt, and the next run queries it.
+            while (payout := await claimed.get()) is not None:
+                if failures:
+                    continue
+                try:
+                    await self._request(payout)
+                except Exception as exc:
+                    failures.append(exc)
+                else:
+                    sent.add(payout.originator_conversation_id)
+
+        await asyncio.gather(claim_all(), *(request_claimed() for _ in range(self.max_in_flight)))
+        if failures:
+            raise failures[0]
+        report.sent = [originator_id for originator_id in waiting if originator_id in sent]
         return report
 
     async def send(self, originator_id: str) -> bool:
         """Send one payout that has not been sent; False if it was no longer waiting."""
-        async with self.store.transaction() as session:
-            if (await _locked(session, originator_id)).status is not PayoutStatus.PENDING:
-                return False  # sent meanwhile (another run): in doubt, so queried, not resent
-            payout = await payouts.mark_sending(
-                session, originator_conversation_id=originator_id, now=self.clock()
-            )
-        # Committed: from here on a crash leaves the payout in doubt, to be queried.
-        await self._request(payout)
+        claimed = await self._claim([originator_id])
+        if not claimed:
+            return False
+        await self._request(claimed[0])
         return True
+
+    async def _claim(self, originator_ids: Sequence[str]) -> list[Payout]:
+        """Mark those still pending as sending, committed before any of them is requested.
+
+        One that is no longer pending was sent meanwhile (another run): it is in doubt, so it is
+        queried, never resent from here.
+        """
+        claimed = []
+        async with self.store.transaction() as session:
+            for originator_id in originator_ids:
+                if (await _locked(session, originator_id)).status is not PayoutStatus.PENDING:
+                    continue
+                claimed.append(
+                    await payouts.mark_sending(
+                        session, originator_conversation_id=originator_id, now=self.clock()
+                    )
+                )
+        # Committed: from here on a crash leaves these payouts in doubt, to be queried.
+        return claimed
+
+    async def _each(self, items: Sequence[str], step: Callable[[str], Awaitable[None]]) -> None:
+        """``step`` for every item, at most ``max_in_flight`` at once.
+
+        The first failure (the database gone, say) stops new steps; the steps in flight finish,
+        so no request is cut off between its answer and recording it, and the failure is raised.
+        """
+        queue = iter(items)
+        failures: list[Exception] = []
+
+        async def worker() -> None:
+            for item in queue:  # one iterator shared by all workers: each item is taken once
+                if failures:
+                    return
+                try:
+                    await step(item)
+                except Exception as exc:
+                    failures.append(exc)
+                    return
+
+        await asyncio.gather(*(worker() for _ in range(self.max_in_flight)))
+        if failures:
+            raise failures[0]
 
     async def _request(self, payout: Payout) -> Applied:
         answer = await self.gateway.send_payment(
@@ -173,13 +261,17 @@ class PayoutRunner:
                 for p in await payouts.payouts_in_doubt(session)
                 if p.updated_at <= cutoff
             ]
-        asked = []
-        for originator_id, receipt in doubtful:
+        receipts = dict(doubtful)
+        asked: set[str] = set()
+
+        async def ask(originator_id: str) -> None:
             if await self.gateway.query_status(
-                originator_conversation_id=originator_id, transaction_id=receipt
+                originator_conversation_id=originator_id, transaction_id=receipts[originator_id]
             ):
-                asked.append(originator_id)
-        return asked
+                asked.add(originator_id)
+
+        await self._each(list(receipts), ask)
+        return [originator_id for originator_id, _ in doubtful if originator_id in asked]
 
     # -- settling from callbacks ------------------------------------------------------------------
 

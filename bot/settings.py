@@ -111,6 +111,12 @@ class Settings(BaseSettings):
         default=None, description="M-Pesa's public certificate (PEM) for the API base URL used."
     )
     mpesa_request_timeout: float = Field(default=30.0, gt=0, description="Seconds per call.")
+    mpesa_max_in_flight: int = Field(
+        default=8, ge=1, description="Payment requests awaiting Daraja's answer at once."
+    )
+    mpesa_requests_per_second: float | None = Field(
+        default=None, gt=0, description="Pace calls to Daraja; unset: no pacing."
+    )
 
     # --- the scheduler -------------------------------------------------------------------------
     match_interval: timedelta = Field(default=timedelta(minutes=15), gt=timedelta(0))

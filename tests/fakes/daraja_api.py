@@ -9,6 +9,11 @@ answer, after it, late, twice, out of order (a queue timeout after the result) o
 It keeps the truth about money: ``paid`` maps each originator id to the payment M-Pesa made for
 it, and ``accepted`` counts the requests it accepted per originator id, which must never be more
 than one.
+
+For load: ``latency`` delays every API answer (the round trip to Safaricom), and
+``requests_per_second`` refuses calls above that rate with HTTP 429 and ``Retry-After``, as an
+API gateway does above a shortcode's granted rate; ``throttled`` counts those refusals and
+``most_in_flight`` the most payment requests it held at once.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import asyncio
 import base64
 import contextlib
 import itertools
+import time
 import uuid
 from collections import Counter, deque
 from collections.abc import AsyncIterator
@@ -89,6 +95,9 @@ class FakeDaraja:
     hang_seconds: float = 2.0
     late_seconds: float = 0.3
     answer_status_queries: bool = True
+    latency: float = 0.0
+    requests_per_second: float | None = None
+    callback_transport: httpx.AsyncBaseTransport | None = None  # None: real HTTP to ResultURL
     base_url: str = ""
     default: Plan = field(default_factory=Plan)
     tokens_issued: int = 0
@@ -98,6 +107,11 @@ class FakeDaraja:
     paid: dict[str, Payment] = field(default_factory=dict)
     payments: dict[str, Payment] = field(default_factory=dict)
     callbacks: list[SentCallback] = field(default_factory=list)
+    throttled: int = 0
+    most_in_flight: int = 0
+    _in_flight: int = 0
+    _allowance: float = 0.0
+    _allowance_at: float = 0.0
     _plans: deque[Plan] = field(default_factory=deque)
     _tokens: set[str] = field(default_factory=set)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -111,7 +125,7 @@ class FakeDaraja:
                 Route("/mpesa/transactionstatus/v1/query", self._status, methods=["POST"]),
             ]
         )
-        self._http = httpx.AsyncClient(timeout=10)
+        self._http = httpx.AsyncClient(timeout=10, transport=self.callback_transport)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[FakeDaraja]:
@@ -122,6 +136,17 @@ class FakeDaraja:
             finally:
                 await self.drain()
                 await self._http.aclose()
+
+    @contextlib.asynccontextmanager
+    async def in_process(self, base_url: str = "http://daraja.test") -> AsyncIterator[FakeDaraja]:
+        """Without a socket: a client reaches it through ``httpx.ASGITransport(app=self.app)``
+        and its callbacks go through ``callback_transport``."""
+        self.base_url = base_url
+        try:
+            yield self
+        finally:
+            await self.drain()
+            await self._http.aclose()
 
     # -- what tests arrange ---------------------------------------------------------------------
 
@@ -157,6 +182,33 @@ class FakeDaraja:
         self.tokens_issued += 1
         return JSONResponse({"access_token": token, "expires_in": str(self.token_lifetime)})
 
+    def _over_rate(self) -> bool:
+        """A token bucket of one second's worth of calls: True when this call is one too many."""
+        if self.requests_per_second is None:
+            return False
+        now = time.monotonic()
+        if not self._allowance_at:
+            self._allowance = self.requests_per_second
+        else:
+            elapsed = now - self._allowance_at
+            self._allowance = min(
+                self.requests_per_second, self._allowance + elapsed * self.requests_per_second
+            )
+        self._allowance_at = now
+        if self._allowance < 1:
+            self.throttled += 1
+            return True
+        self._allowance -= 1
+        return False
+
+    @staticmethod
+    def _too_many() -> Response:
+        return JSONResponse(
+            {"errorMessage": "Too many requests"},
+            status_code=429,
+            headers={"Retry-After": "1"},
+        )
+
     def _authorised(self, request: Request) -> bool:
         header = request.headers.get("authorization", "")
         return header.startswith("Bearer ") and header.removeprefix("Bearer ") in self._tokens
@@ -170,6 +222,18 @@ class FakeDaraja:
     # -- B2C ------------------------------------------------------------------------------------
 
     async def _b2c(self, request: Request) -> Response:
+        self._in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self._in_flight)
+        try:
+            if self.latency:
+                await asyncio.sleep(self.latency)
+            return await self._b2c_answer(request)
+        finally:
+            self._in_flight -= 1
+
+    async def _b2c_answer(self, request: Request) -> Response:
+        if self._over_rate():
+            return self._too_many()
         if not self._authorised(request):
             return self._invalid_token()
         body = await request.json()
@@ -276,6 +340,10 @@ class FakeDaraja:
     # -- transaction status -------------------------------------------------------------------
 
     async def _status(self, request: Request) -> Response:
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        if self._over_rate():
+            return self._too_many()
         if not self._authorised(request):
             return self._invalid_token()
         body = await request.json()

@@ -13,13 +13,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.applications import Starlette
 
 from bot.mpesa import DarajaClient, DarajaConfig, RequestAnswer, security_credential
 from bot.mpesa_routes import mpesa_routes
-from bot.payout_runner import Notifier, PayoutRunner
+from bot.payout_runner import DEFAULT_MAX_IN_FLIGHT, Notifier, PayoutRunner
 from conversations.i18n import Catalogue
 from conversations.payout_notices import RevenueBand, queue_payout_notifications
 from domain import events, ledger, payouts
@@ -61,7 +61,13 @@ def certificate() -> tuple[bytes, rsa.RSAPrivateKey]:
     return _CERTIFICATE
 
 
-def daraja_config(api_base_url: str, callback_base_url: str, *, timeout: float) -> DarajaConfig:
+def daraja_config(
+    api_base_url: str,
+    callback_base_url: str,
+    *,
+    timeout: float,
+    requests_per_second: float | None = None,
+) -> DarajaConfig:
     return DarajaConfig(
         api_base_url=api_base_url,
         consumer_key=FakeDaraja.consumer_key,
@@ -71,6 +77,7 @@ def daraja_config(api_base_url: str, callback_base_url: str, *, timeout: float) 
         security_credential=security_credential(INITIATOR_PASSWORD, certificate()[0]),
         callback_base_url=callback_base_url,
         request_timeout=timeout,
+        requests_per_second=requests_per_second,
     )
 
 
@@ -119,20 +126,37 @@ class Harness:
 
 @contextlib.asynccontextmanager
 async def mpesa_harness(
-    store: Store, clock: Callable[[], datetime], *, request_timeout: float = 1.0, hang: float = 2.0
+    store: Store,
+    clock: Callable[[], datetime],
+    *,
+    request_timeout: float = 1.0,
+    hang: float = 2.0,
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+    requests_per_second: float | None = None,
+    daraja: FakeDaraja | None = None,
 ) -> AsyncIterator[Harness]:
+    """``requests_per_second`` paces our client; ``daraja`` may carry its own latency and rate
+    limit (``FakeDaraja(latency=..., requests_per_second=...)``)."""
     gateway = LateGateway()
     notify = notifier()
     app = Starlette(routes=mpesa_routes(store, gateway=gateway, clock=clock, notify=notify))
+    fake = daraja if daraja is not None else FakeDaraja(hang_seconds=hang)
     async with (
         serving(app) as callbacks_url,  # outermost: the fake's callback client closes first
-        FakeDaraja(hang_seconds=hang).running() as daraja,
+        fake.running() as daraja,
         DarajaClient(
-            daraja_config(daraja.base_url, callbacks_url, timeout=request_timeout)
+            daraja_config(
+                daraja.base_url,
+                callbacks_url,
+                timeout=request_timeout,
+                requests_per_second=requests_per_second,
+            )
         ) as client,
     ):
         gateway.client = client
-        runner = PayoutRunner(store, client, clock=clock, notify=notify)
+        runner = PayoutRunner(
+            store, client, clock=clock, notify=notify, max_in_flight=max_in_flight
+        )
         yield Harness(store, daraja, client, runner, callbacks_url)
 
 
@@ -144,35 +168,61 @@ async def approved_batch(
     with_identities: bool = True,
 ) -> tuple[int, list[int]]:
     """Artisans owed ``earnings`` (cents), an admin, and one approved batch paying them all."""
+    admin, artisans = await owed_artisans(store, now, earnings, with_identities=with_identities)
+    return await approve_new_batch(store, now, admin), artisans
+
+
+async def owed_artisans(
+    store: Store,
+    now: datetime,
+    earnings: Sequence[int],
+    *,
+    with_identities: bool = True,
+    chunk: int = 1000,
+) -> tuple[int, list[int]]:
+    """An admin and one artisan per amount of ``earnings`` (cents) owed, with a Telegram chat
+    each (for the receipts); written ``chunk`` artisans a transaction."""
     async with store.transaction() as session:
         admin = await add_person(session, "Amina", Role.ADMIN, now=now)
-        artisans = []
-        for n, cents in enumerate(earnings):
-            artisan = await add_artisan(
-                session, f"Artisan {n}", now=now, mpesa_number=f"+2547{n:08d}"
-            )
-            await ledger.record_earning(
-                session, artisan_id=artisan, amount_cents=cents, reference=f"work:{n}", now=now
-            )
-            artisans.append(artisan)
-            if with_identities:
-                session.add(
-                    ChannelIdentity(
-                        person_id=artisan, channel=Channel.TELEGRAM, address=f"tg-{artisan}"
-                    )
-                )
         if with_identities:
             session.add(ChannelIdentity(person_id=admin, channel=Channel.TELEGRAM, address="tg-a"))
+    artisans: list[int] = []
+    for start in range(0, len(earnings), chunk):
+        async with store.transaction() as session:
+            for n in range(start, min(len(earnings), start + chunk)):
+                artisan = await add_artisan(
+                    session, f"Artisan {n}", now=now, mpesa_number=f"+2547{n:08d}"
+                )
+                await ledger.record_earning(
+                    session,
+                    artisan_id=artisan,
+                    amount_cents=earnings[n],
+                    reference=f"work:{n}",
+                    now=now,
+                )
+                artisans.append(artisan)
+                if with_identities:
+                    session.add(
+                        ChannelIdentity(
+                            person_id=artisan, channel=Channel.TELEGRAM, address=f"tg-{artisan}"
+                        )
+                    )
+    return admin, artisans
+
+
+async def approve_new_batch(store: Store, now: datetime, admin: int) -> int:
+    """One batch paying everyone owed, approved by ``admin``; its id."""
+    async with store.transaction() as session:
         batch = await payouts.create_payout_batch(session, minimum_cents=100, now=now)
         assert batch is not None
         assert batch.id is not None
         await payouts.approve_batch(session, batch_id=batch.id, admin_id=admin, now=now)
         events.drain(session)
-    return batch.id, artisans
+    return batch.id
 
 
 async def all_payouts(store: Store) -> list[Payout]:
     async with store.read() as session:
-        rows = list((await session.exec(select(Payout).order_by(Payout.id))).all())
+        rows = list((await session.exec(select(Payout).order_by(col(Payout.id)))).all())
         session.expunge_all()  # keep them readable after the snapshot ends
     return rows

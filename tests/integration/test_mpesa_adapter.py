@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 
 import pytest
@@ -175,3 +176,63 @@ def test_a_status_answer_tells_paid_failed_and_missing_apart() -> None:
     assert (failed.state, failed.result_code) == (PaymentState.FAILED, 2040)
     assert missing.state is PaymentState.MISSING
     assert busy.state is PaymentState.PENDING
+
+
+async def test_a_throttled_request_waits_as_asked_and_the_same_request_goes_once_more() -> None:
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    async with FakeDaraja(requests_per_second=1).running() as daraja:
+        daraja.default = Plan(callback=Callback.NEVER)
+        config = daraja_config(daraja.base_url, "http://127.0.0.1:9", timeout=1)
+        async with DarajaClient(config, sleep=sleep) as client:
+            first = await client.send_payment(
+                originator_conversation_id="oc-1", msisdn="+254700000001", amount_cents=50_000
+            )
+            # The fake's second of allowance is spent; it refuses until a second has passed, so
+            # every repeat (the waits are not really slept here) is refused too.
+            second = await client.send_payment(
+                originator_conversation_id="oc-2", msisdn="+254700000002", amount_cents=50_000
+            )
+    assert first.outcome is RequestOutcome.ACCEPTED
+    assert second.outcome is RequestOutcome.NO_ANSWER  # left in doubt: a status query decides
+    assert waits == [1.0, 1.0, 1.0]  # Retry-After, for each of the three repeats
+    assert client.throttled == 3
+    assert daraja.accepted == {"oc-1": 1}
+
+
+async def test_a_paced_client_stays_within_the_rate_daraja_allows() -> None:
+    async def burst(daraja: FakeDaraja, rate: float | None) -> list[RequestOutcome]:
+        config = daraja_config(
+            daraja.base_url, "http://127.0.0.1:9", timeout=5, requests_per_second=rate
+        )
+        async with DarajaClient(config) as client:
+            await client.access_token()
+            answers = await asyncio.gather(
+                *(
+                    client.send_payment(
+                        originator_conversation_id=f"oc-{rate}-{n}",
+                        msisdn="+254700000001",
+                        amount_cents=10_000,
+                    )
+                    for n in range(30)
+                )
+            )
+        return [a.outcome for a in answers]
+
+    async with FakeDaraja(requests_per_second=20).running() as daraja:
+        daraja.default = Plan(callback=Callback.NEVER)
+        paced = await burst(daraja, 10.0)
+        assert paced == [RequestOutcome.ACCEPTED] * 30
+        assert daraja.throttled == 0
+    async with FakeDaraja(requests_per_second=20).running() as daraja:
+        daraja.default = Plan(callback=Callback.NEVER)
+        await burst(daraja, None)
+        assert daraja.throttled > 0  # the same burst unpaced goes over the limit
+
+
+def test_a_request_rate_that_is_not_positive_is_refused() -> None:
+    with pytest.raises(ValueError, match="rate must be positive"):
+        daraja_config("http://x", "http://y", timeout=1, requests_per_second=0)
