@@ -6,14 +6,16 @@
 - ``ours``: the production round (:func:`matching.planning.plan_round`): Thompson-sampled Beta
   posteriors for accept and QC, a queue-aware P(on time) (the on-time model, retrained every few
   weeks on the lots it logged, with the queue factor of :mod:`matching.ontime` until it has
-  enough outcomes), learned effective capacity as a soft limit, the fairness terms.
+  enough outcomes), learned effective capacity as a soft limit, the fairness terms, and cover
+  offers on spare capacity up to the world's ``over_offer`` (:mod:`matching.cover`).
 - ``oracle``: the hidden true P(accept), P(on time) *given the artisan's actual queue*
   (:meth:`~matching.simulator.truth.Truth.on_time_probability`) and P(QC pass), and true capacity,
-  plugged into the same optimiser with the same fairness terms: the real ceiling.
+  plugged into the same optimiser with the same fairness terms and cover (sized by the true
+  acceptance): the real ceiling.
 
 Every policy obeys the same rules: right skill, declared capacity left, minimum lot (or the
-whole remainder when smaller), at most ``max_splits`` artisans per job in a round, and never an
-artisan who already turned the job down.
+whole remainder when smaller), at most ``max_splits`` artisans per job in a round (plus as many
+cover offers for ours and the oracle), and never an artisan who already turned the job down.
 """
 
 from __future__ import annotations
