@@ -20,10 +20,12 @@ released the moment the person writes again.
 
 Per-channel rate limit: a token bucket per channel (Twilio's WhatsApp default is about 10/s).
 
-Crash safety, and the one duplicate case. A message is marked SENDING in its own committed
-transaction before the provider is called, and SENT with the provider's id in another after. A
-crash between the two leaves it SENDING; ``recover()`` (run at start-up) queues such messages
-again. Neither Twilio's Messages API nor Telegram's Bot API accepts an idempotency key, so if the
+Crash safety, and the one duplicate case. A message is marked SENDING in a committed transaction
+before the provider is called, and SENT with the provider's id in another after. A crash between
+the two leaves it SENDING; ``recover()`` (run at start-up) queues such messages again. (Those
+transactions are shared: one pass claims all its heads in one, and sends that finish together
+are marked SENT in one, see bot/group_commit.py; each message's own order of events is the
+same.) Neither Twilio's Messages API nor Telegram's Bot API accepts an idempotency key, so if the
 provider had accepted the message before the crash the person receives it twice: delivery is
 at-least-once, and this window is the only way a duplicate arises. Nothing is ever lost: a
 message leaves the outbox only by being accepted, failing for a recorded reason, or being dead.
@@ -47,6 +49,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.group_commit import GroupCommit
 from bot.send_errors import SendError, SendFailure
 from bot.whatsapp import Template
 from conversations.messages import Reply
@@ -170,6 +173,7 @@ class Dispatcher:
         self._poll_interval = poll_interval
         self._batch_size = batch_size
         self._rng = rng or random.Random()  # noqa: S311 (jitter, not security)
+        self._sent = GroupCommit[tuple[int, str]](self._mark_sent)
         self._wake = asyncio.Event()
         self._stopping = False
         self._running = False
@@ -194,7 +198,7 @@ class Dispatcher:
         if not self._senders:
             return 0
         now = self._clock()
-        async with self._store.transaction() as session:
+        async with self._store.transaction(urgent=True) as session:
             stuck = list(
                 await session.exec(
                     select(OutboxMessage).where(
@@ -248,17 +252,18 @@ class Dispatcher:
             return 0
         now = self._clock()
         self.last_pass = now
-        async with self._store.transaction() as session:
+        # A snapshot is enough to find candidates: the claim re-reads each one, locked.
+        async with self._store.read() as session:
             due = await _due_heads(session, self.channels, now, self._batch_size)
-        results = await asyncio.gather(*(self._deliver(message_id) for message_id in due))
+        if not due:
+            return 0
+        claims = await self._claim(due)
+        results = await asyncio.gather(*(self._deliver(claim) for claim in claims))
         return sum(results)
 
     # --- one message -------------------------------------------------------------------------
 
-    async def _deliver(self, message_id: int) -> bool:
-        claim = await self._claim(message_id)
-        if claim is None:
-            return False
+    async def _deliver(self, claim: _Claim) -> bool:
         sender = self._senders[claim.channel]
         await self._buckets[claim.channel].take()
         try:
@@ -278,12 +283,7 @@ class Dispatcher:
                 SendError(repr(exc), channel=claim.channel.value, failure=SendFailure.TRANSIENT),
             )
             return True
-        async with self._store.transaction() as session:
-            message = await _locked(session, claim.id)
-            if message is not None and message.status is OutboxStatus.SENDING:
-                message.status = OUTBOX_TRANSITIONS.check(message.status, OutboxStatus.SENT)
-                message.provider_message_id = provider_id
-                message.error_code = None
+        await self._sent.submit((claim.id, provider_id))
         log.info(
             "sent outbox message %s",
             claim.id,
@@ -291,38 +291,75 @@ class Dispatcher:
         )
         return True
 
-    async def _claim(self, message_id: int) -> _Claim | None:
-        """Mark the message SENDING and commit, or hold/skip it; None when not to send now."""
+    async def _mark_sent(self, sent: Sequence[tuple[int, str]]) -> None:
+        """Record the provider's acceptance of each (message id, provider id), in one commit."""
+        table = OutboxMessage.__table__  # type: ignore[attr-defined]
+        statement = (
+            sa.update(table)
+            .where(
+                table.c.id == sa.bindparam("message_id"),
+                table.c.status == OutboxStatus.SENDING,
+            )
+            .values(
+                status=OutboxStatus.SENT,
+                provider_message_id=sa.bindparam("provider_id"),
+                error_code=None,
+            )
+        )
+        async with self._store.transaction(urgent=True) as session:
+            connection = await session.connection()
+            await connection.execute(
+                statement,
+                [{"message_id": message_id, "provider_id": pid} for message_id, pid in sent],
+            )
+
+    async def _claim(self, message_ids: Sequence[int]) -> list[_Claim]:
+        """Mark each message SENDING, or hold or skip it, and commit: the ones to send now."""
         now = self._clock()
-        async with self._store.transaction() as session:
-            message = await _locked(session, message_id)
-            if message is None or message.status is not OutboxStatus.QUEUED:
+        claims: list[_Claim] = []
+        async with self._store.transaction(urgent=True) as session:
+            messages = await session.exec(
+                select(OutboxMessage)
+                .where(col(OutboxMessage.id).in_(message_ids))
+                .order_by(col(OutboxMessage.id))
+                .with_for_update()
+            )
+            for message in messages.all():
+                claim = await self._claim_one(session, message, now)
+                if claim is not None:
+                    claims.append(claim)
+        return claims
+
+    async def _claim_one(
+        self, session: AsyncSession, message: OutboxMessage, now: datetime
+    ) -> _Claim | None:
+        if message.status is not OutboxStatus.QUEUED:
+            return None
+        assert message.id is not None
+        if message.kind is OutboxKind.BUSINESS and await _opted_out(session, message):
+            message.status = OUTBOX_TRANSITIONS.check(message.status, OutboxStatus.DEAD)
+            message.error_code = OPTED_OUT
+            return None
+        reply = Reply.from_json(message.body)
+        template = None
+        if message.channel is Channel.WHATSAPP and not await _window_open(
+            session, message.address, now
+        ):
+            template = self._template_for(reply)
+            if template is None:
+                if message.error_code != HELD:
+                    log.warning(
+                        "holding outbox message %s: outside the 24-hour window and no "
+                        "WhatsApp template is configured (WHATSAPP_TEMPLATE_SIDS)",
+                        message.id,
+                        extra={"to": _masked(message.address)},
+                    )
+                message.error_code = HELD
+                message.next_attempt_at = now + HOLD_RECHECK
                 return None
-            assert message.id is not None
-            if message.kind is OutboxKind.BUSINESS and await _opted_out(session, message):
-                message.status = OUTBOX_TRANSITIONS.check(message.status, OutboxStatus.DEAD)
-                message.error_code = OPTED_OUT
-                return None
-            reply = Reply.from_json(message.body)
-            template = None
-            if message.channel is Channel.WHATSAPP and not await _window_open(
-                session, message.address, now
-            ):
-                template = self._template_for(reply)
-                if template is None:
-                    if message.error_code != HELD:
-                        log.warning(
-                            "holding outbox message %s: outside the 24-hour window and no "
-                            "WhatsApp template is configured (WHATSAPP_TEMPLATE_SIDS)",
-                            message.id,
-                            extra={"to": _masked(message.address)},
-                        )
-                    message.error_code = HELD
-                    message.next_attempt_at = now + HOLD_RECHECK
-                    return None
-            message.status = OUTBOX_TRANSITIONS.check(message.status, OutboxStatus.SENDING)
-            message.attempts += 1
-            return _Claim(message.id, message.channel, message.address, reply, template)
+        message.status = OUTBOX_TRANSITIONS.check(message.status, OutboxStatus.SENDING)
+        message.attempts += 1
+        return _Claim(message.id, message.channel, message.address, reply, template)
 
     def _template_for(self, reply: Reply) -> Template | None:
         topic = reply.choices[0].payload.split(":", 1)[0] if reply.choices else "default"
@@ -336,7 +373,7 @@ class Dispatcher:
         now = self._clock()
         if error.retry_after:
             self._buckets[claim.channel].pause(error.retry_after)
-        async with self._store.transaction() as session:
+        async with self._store.transaction(urgent=True) as session:
             message = await _locked(session, claim.id)
             if message is None or message.status is not OutboxStatus.SENDING:
                 return
@@ -562,6 +599,24 @@ async def retry(store: Store, message_id: int, *, now: datetime) -> OutboxMessag
 
 async def release_held(store: Store, channel: Channel, address: str, *, now: datetime) -> int:
     """The person wrote: messages held for their window can go now."""
+    # Called after every inbound message and nearly always finds nothing: look in a snapshot
+    # first, so the common case takes no write lock. A message held after this snapshot was
+    # held by a claim that already saw this person's message, so it is not held for want of it.
+    async with store.read() as session:
+        any_held = (
+            await session.exec(
+                select(OutboxMessage.id)
+                .where(
+                    OutboxMessage.channel == channel,
+                    OutboxMessage.address == address,
+                    OutboxMessage.status == OutboxStatus.QUEUED,
+                    OutboxMessage.error_code == HELD,
+                )
+                .limit(1)
+            )
+        ).first()
+    if any_held is None:
+        return 0
     async with store.transaction() as session:
         held = list(
             await session.exec(

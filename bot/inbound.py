@@ -16,6 +16,13 @@ marked processed in the same transaction, so it is said exactly once.
 
 Messages from one address are processed strictly in arrival order: a per-address lock is taken
 before the task first awaits anything.
+
+The fast path. A message with no attachments, from an address with nothing else in flight here,
+needs no background step: ``Engine.accept_and_handle`` records, handles and queues its replies in
+one transaction before the provider gets its 200 (one commit instead of two, and no task). A crash
+before that commit loses nothing the provider was told we have: it got no 200 and delivers again.
+Anything else (attachments to fetch, an earlier message from the same address still queued, or a
+fast attempt that raised) takes the accept-then-process path above, so order per address holds.
 """
 
 from __future__ import annotations
@@ -27,10 +34,13 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlmodel import select
 
 from bot.media import MediaRefused, RemoteMedia
 from conversations.engine import Engine
+from conversations.i18n import Catalogue
 from conversations.locks import KeyedLocks
 from conversations.messages import Incoming, MediaItem, Reply
 from conversations.outbox import enqueue
@@ -50,6 +60,7 @@ from domain.store import Store
 log = logging.getLogger(__name__)
 
 PENDING_PREFIX = "pending:"
+_DATABASE_RETRY_DELAYS = (1.0, 5.0, 30.0)
 
 
 class MediaFetcher(Protocol):
@@ -99,29 +110,78 @@ class Inbound:
         self._after_handled = after_handled
         self._locks: KeyedLocks[tuple[Channel, str]] = KeyedLocks()
         self._tasks: set[asyncio.Task[None]] = set()
+        # Messages per address between arrival and the end of their handling, on either path:
+        # the fast path is only for an address with none, so it cannot overtake a queued one.
+        self._active: dict[tuple[Channel, str], int] = {}
 
     @property
     def in_flight(self) -> int:
         return len(self._tasks)
 
     async def receive(self, incoming: Incoming) -> bool:
-        """Persist ``incoming`` and schedule its processing; False for a message seen before."""
-        if not await self._engine.accept(incoming, now=self._clock()):
+        """Persist ``incoming`` and schedule its processing (or, on the fast path, handle it
+        before returning); False for a message seen before."""
+        key = (incoming.channel, incoming.address)
+        fast = not incoming.media and not self._active.get(key)
+        self._enter(key)
+        try:
+            if fast:
+                handled = await self._accept_and_handle(incoming)
+                if handled is not None:
+                    if handled:
+                        await self._handled(incoming)
+                    return self._seen(incoming, new=handled)
+            if not await self._engine.accept(incoming, now=self._clock()):
+                return self._seen(incoming, new=False)
+            self.schedule(incoming)
+            return True
+        finally:
+            self._leave(key)
+
+    async def _accept_and_handle(self, incoming: Incoming) -> bool | None:
+        """True if handled now, False if seen before, None if the fast attempt failed (the
+        caller then accepts the message for the background path, which retries it)."""
+        try:
+            async with self._locks.hold((incoming.channel, incoming.address)):
+                replies = await self._engine.accept_and_handle(incoming, now=self._clock())
+        except Exception:
+            log.exception(
+                "handling a %s message at once failed; queueing it",
+                incoming.channel.value,
+                extra={"provider_id": incoming.provider_message_id},
+            )
+            return None
+        return replies is not None
+
+    @staticmethod
+    def _seen(incoming: Incoming, *, new: bool) -> bool:
+        if not new:
             log.info(
                 "duplicate %s message ignored",
                 incoming.channel.value,
                 extra={"provider_id": incoming.provider_message_id},
             )
-            return False
-        self.schedule(incoming)
-        return True
+        return new
+
+    def _enter(self, key: tuple[Channel, str]) -> None:
+        self._active[key] = self._active.get(key, 0) + 1
+
+    def _leave(self, key: tuple[Channel, str]) -> None:
+        left = self._active[key] - 1
+        if left:
+            self._active[key] = left
+        else:
+            del self._active[key]
 
     def schedule(self, incoming: Incoming) -> None:
+        key = (incoming.channel, incoming.address)
+        self._enter(key)  # until processed; taken before ``receive`` lets go of its own count
         task = asyncio.create_task(
             self.process(incoming), name=f"inbound-{incoming.provider_message_id}"
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda _task: self._leave(key))
 
     async def recover(self) -> int:
         """Process again whatever was accepted but not handled before the last stop."""
@@ -147,7 +207,7 @@ class Inbound:
     async def process(self, incoming: Incoming) -> None:
         async with self._locks.hold((incoming.channel, incoming.address)):
             try:
-                await self._process(incoming)
+                await self._process_patiently(incoming)
             except Exception:
                 # The message stays RECEIVED: the next start-up tries it again.
                 log.exception(
@@ -155,6 +215,24 @@ class Inbound:
                     incoming.channel.value,
                     extra={"provider_id": incoming.provider_message_id},
                 )
+
+    async def _process_patiently(self, incoming: Incoming) -> None:
+        """``_process``, tried again while the database is out of reach or too busy (a burst
+        bigger than the queue's timeout), still holding the address's turn so order holds."""
+        for delay in (*_DATABASE_RETRY_DELAYS, None):
+            try:
+                await self._process(incoming)
+                return
+            except (OperationalError, SQLAlchemyTimeoutError):
+                if delay is None:
+                    raise
+                log.warning(
+                    "the database did not answer; trying a %s message again in %.0f s",
+                    incoming.channel.value,
+                    delay,
+                    extra={"provider_id": incoming.provider_message_id},
+                )
+                await asyncio.sleep(delay)
 
     async def _process(self, incoming: Incoming) -> None:
         kept, refused = await self._fetch_media(incoming)
@@ -169,8 +247,14 @@ class Inbound:
         await self._handled(ready)
 
     async def _handled(self, incoming: Incoming) -> None:
-        if self._after_handled is not None:
+        if self._after_handled is None:
+            return
+        try:
             await self._after_handled(incoming)
+        except Exception:
+            # The message is handled and committed; only the follow-up (waking the outbox,
+            # releasing held messages) failed, and the dispatcher's next poll catches up.
+            log.exception("after handling a %s message", incoming.channel.value)
 
     async def _fetch_media(
         self, incoming: Incoming
@@ -193,45 +277,70 @@ class Inbound:
         self, incoming: Incoming, refused: Sequence[MediaRefused], *, finish: bool
     ) -> None:
         """Queue the polite refusal once; with ``finish``, it is the message's whole answer."""
-        now = self._clock()
-        async with self._store.transaction() as session:
-            inbound = (
-                await session.exec(
-                    select(InboundMessage)
-                    .where(
-                        InboundMessage.channel == incoming.channel,
-                        InboundMessage.provider_message_id == incoming.provider_message_id,
-                    )
-                    .with_for_update()
+        await answer_refused_files(
+            self._store,
+            self._engine.catalogue,
+            incoming,
+            [refusal.reason.value for refusal in refused],
+            now=self._clock(),
+            max_bytes=self._max_media_bytes,
+            finish=finish,
+        )
+
+
+async def answer_refused_files(
+    store: Store,
+    catalogue: Catalogue,
+    incoming: Incoming,
+    reasons: Sequence[str],
+    *,
+    now: datetime,
+    max_bytes: int,
+    finish: bool,
+) -> bool:
+    """Queue the polite refusal of an accepted message's files as its answer, once (a retry
+    finds it queued); with ``finish`` (no caption left to handle) the message is then done.
+
+    Returns False when the message was no longer waiting: another process handled it meanwhile.
+    """
+    async with store.transaction() as session:
+        inbound = (
+            await session.exec(
+                select(InboundMessage)
+                .where(
+                    InboundMessage.channel == incoming.channel,
+                    InboundMessage.provider_message_id == incoming.provider_message_id,
                 )
-            ).first()
-            if inbound is None or inbound.status is not InboundStatus.RECEIVED:
-                return
-            person = await person_by_identity(session, incoming.channel, incoming.address)
-            already = (
-                await session.exec(
-                    select(OutboxMessage.id).where(OutboxMessage.in_reply_to == inbound.id)
-                )
-            ).first()
-            if already is None:
-                language = person.language if person is not None else Language.EN
-                text = media_refused(
-                    self._engine.catalogue,
-                    language,
-                    [refusal.reason.value for refusal in refused],
-                    max_bytes=self._max_media_bytes,
-                )
-                await enqueue(
-                    session,
-                    channel=incoming.channel,
-                    address=incoming.address,
-                    reply=Reply(text),
-                    kind=OutboxKind.REPLY,
-                    now=now,
-                    person_id=None if person is None else person.id,
-                    in_reply_to=inbound.id,
-                )
-            if finish:
-                inbound.status = InboundStatus.PROCESSED
-                inbound.processed_at = now
-                inbound.person_id = None if person is None else person.id
+                .with_for_update()
+            )
+        ).first()
+        if inbound is None or inbound.status is not InboundStatus.RECEIVED:
+            return False
+        person = await person_by_identity(session, incoming.channel, incoming.address)
+        already = (
+            await session.exec(
+                select(OutboxMessage.id).where(OutboxMessage.in_reply_to == inbound.id)
+            )
+        ).first()
+        if already is None:
+            text = media_refused(
+                catalogue,
+                person.language if person is not None else Language.EN,
+                reasons,
+                max_bytes=max_bytes,
+            )
+            await enqueue(
+                session,
+                channel=incoming.channel,
+                address=incoming.address,
+                reply=Reply(text),
+                kind=OutboxKind.REPLY,
+                now=now,
+                person_id=None if person is None else person.id,
+                in_reply_to=inbound.id,
+            )
+        if finish:
+            inbound.status = InboundStatus.PROCESSED
+            inbound.processed_at = now
+            inbound.person_id = None if person is None else person.id
+    return True

@@ -49,6 +49,7 @@ from bot.scheduling import (
 )
 from bot.server import Health, create_app, media_routes
 from bot.settings import Settings
+from bot.sqlite_inline import connect_inline
 from bot.telegram_channel import (
     ALLOWED_UPDATES,
     CallbackSigner,
@@ -168,7 +169,9 @@ async def open_factory(settings: Settings, *, check_schema: bool = True) -> Asyn
     """
     if check_schema:
         await check_database_current(settings.database_url)
-    store = Store.from_url(settings.database_url)
+    # SQLite calls run on the event loop's thread: a statement takes microseconds, far less than
+    # aiosqlite's thread hand-offs (bot/sqlite_inline.py; docs/benchmarks.md, "Inbound chat").
+    store = Store.from_url(settings.database_url, sqlite_connect=connect_inline)
     try:
         yield Factory(settings=settings, store=store)
     finally:

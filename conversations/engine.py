@@ -19,8 +19,11 @@ import dataclasses
 import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -32,7 +35,7 @@ from conversations.i18n import N_, Catalogue, default_catalogue
 from conversations.locks import KeyedLocks
 from conversations.messages import Choice, Incoming, MediaItem, Reply
 from conversations.notifications import queue_notifications
-from conversations.outbox import enqueue
+from conversations.outbox import enqueue, enqueue_replies
 from conversations.ports import DEFAULT_ADMIN_POLICY, AdminPolicy, DocumentReader, MatchRunner
 from conversations.slash import BUTTON_COMMANDS, COMMANDS, run_slash, typed_command, usage_for
 from conversations.state import Conversation, StateConflict, load_conversation, save_conversation
@@ -129,6 +132,21 @@ class Engine:
 
         ``now`` defaults to the message's ``received_at``; one of them must be given.
         """
+        return await self._handle(incoming, now, only_new=False) or []
+
+    async def accept_and_handle(self, incoming: Incoming, *, now: datetime) -> list[Reply] | None:
+        """``accept`` and ``handle`` in one transaction; None if the message was seen before.
+
+        For a message with nothing to fetch first: it is recorded, handled and its replies queued
+        in one commit, so a crash before it loses nothing the provider was told we have (no 200
+        was sent; the provider delivers it again). A message found already accepted (even if not
+        yet handled, by this process or another) counts as seen: whoever accepted it handles it.
+        """
+        return await self._handle(incoming, now, only_new=True)
+
+    async def _handle(
+        self, incoming: Incoming, now: datetime | None, *, only_new: bool
+    ) -> list[Reply] | None:
         when = now or incoming.received_at
         if when is None:
             raise ValueError("pass now= or set Incoming.received_at: the engine has no clock")
@@ -137,17 +155,22 @@ class Engine:
             for _ in range(self._max_attempts):
                 try:
                     async with self._store.transaction() as session:
-                        return await self._process(session, incoming, when)
+                        return await self._process(session, incoming, when, only_new=only_new)
                 except (StateConflict, IntegrityError) as exc:
                     # Another process touched this conversation (or the same message): retry on
                     # fresh state; the dedupe check at the top makes a retry safe.
                     log.info("conflict on %s, retrying: %s", incoming.channel, exc)
                     last_conflict = exc
+                except (OperationalError, SQLAlchemyTimeoutError):
+                    # The database was out of reach or busy past every timeout: not the
+                    # message's fault, so not answered with an apology; it was not handled,
+                    # and the caller keeps it to try again.
+                    raise
                 except Exception:
                     log.exception(
                         "message %s on %s failed", incoming.provider_message_id, incoming.channel
                     )
-                    return await self._record_failure(incoming, when)
+                    return await self._record_failure(incoming, when, only_new=only_new)
             raise ConversationBusy(
                 f"conversation on {incoming.channel} kept changing; gave up after "
                 f"{self._max_attempts} attempts"
@@ -168,24 +191,28 @@ class Engine:
 
     @staticmethod
     def _new_inbound(incoming: Incoming, now: datetime) -> InboundMessage:
-        return InboundMessage(
-            channel=incoming.channel,
-            provider_message_id=incoming.provider_message_id,
-            address=incoming.address,
-            payload=incoming.to_json(),
-            received_at=incoming.received_at or now,
-        )
+        return InboundMessage(**Engine._new_inbound_values(incoming, now))
+
+    @staticmethod
+    def _new_inbound_values(incoming: Incoming, now: datetime) -> dict[str, Any]:
+        return {
+            "channel": incoming.channel,
+            "provider_message_id": incoming.provider_message_id,
+            "address": incoming.address,
+            "payload": incoming.to_json(),
+            "received_at": incoming.received_at or now,
+        }
 
     async def _process(
-        self, session: AsyncSession, incoming: Incoming, now: datetime
-    ) -> list[Reply]:
-        inbound = await self._inbound(session, incoming)
-        if inbound is not None and inbound.status is not InboundStatus.RECEIVED:
-            return []
-        if inbound is None:
-            inbound = self._new_inbound(incoming, now)
-            session.add(inbound)
-            await session.flush()
+        self, session: AsyncSession, incoming: Incoming, now: datetime, *, only_new: bool
+    ) -> list[Reply] | None:
+        """The replies; None when the message was handled before (or, ``only_new``, accepted)."""
+        # Core statements for the dedupe row and the replies: they are on every message's path,
+        # and the ORM's object bookkeeping cost more than the statements themselves.
+        connection = await session.connection()
+        seen = (await connection.execute(_SEEN, _inbound_key(incoming))).first()
+        if seen is not None and (only_new or seen.status is not InboundStatus.RECEIVED):
+            return None
 
         person = await person_by_identity(session, incoming.channel, incoming.address)
         conversation = await load_conversation(session, incoming.channel, incoming.address)
@@ -224,25 +251,41 @@ class Engine:
             now + self._idle_timeout if flow is not None and flow.times_out else None
         )
         await save_conversation(session, conversation, now=now)
-        for reply in replies:
-            await enqueue(
-                session,
-                channel=incoming.channel,
-                address=incoming.address,
-                reply=reply,
-                kind=OutboxKind.REPLY,
-                now=now,
-                person_id=conversation.person_id,
-                in_reply_to=inbound.id,
+        await session.flush()  # whatever the flow added goes in before our Core statements
+        handled = {
+            "status": InboundStatus.PROCESSED,
+            "processed_at": now,
+            "person_id": conversation.person_id,
+        }
+        if seen is None:
+            # Recorded only now, already handled: one statement instead of an insert and an
+            # update. The same message handled at the same moment elsewhere makes this insert
+            # fail on the unique provider id, and ``handle`` retries into the dedupe above.
+            inserted = await connection.execute(
+                _INBOUND.insert()
+                .values(**self._new_inbound_values(incoming, now), **handled)
+                .returning(_INBOUND.c.id)
             )
+            inbound_id = inserted.scalar_one()
+        else:
+            inbound_id = seen.id
+            await connection.execute(
+                _INBOUND.update().where(_INBOUND.c.id == inbound_id).values(**handled)
+            )
+        await enqueue_replies(
+            session,
+            channel=incoming.channel,
+            address=incoming.address,
+            replies=replies,
+            now=now,
+            person_id=conversation.person_id,
+            in_reply_to=inbound_id,
+        )
         # After the state is saved and the replies queued: a business message to this same
         # person goes after the replies, and remembers its choices on the state just saved.
         await queue_notifications(
             session, events.drain(session), catalogue=self._catalogue, now=now
         )
-        inbound.status = InboundStatus.PROCESSED
-        inbound.processed_at = now
-        inbound.person_id = conversation.person_id
         await session.flush()
         return replies
 
@@ -434,12 +477,14 @@ class Engine:
 
     # --- failure ------------------------------------------------------------------------------
 
-    async def _record_failure(self, incoming: Incoming, now: datetime) -> list[Reply]:
+    async def _record_failure(
+        self, incoming: Incoming, now: datetime, *, only_new: bool
+    ) -> list[Reply] | None:
         """Mark the message failed (so a redelivery does not fail again) and apologise."""
         async with self._store.transaction() as session:
             inbound = await self._inbound(session, incoming)
-            if inbound is not None and inbound.status is not InboundStatus.RECEIVED:
-                return []
+            if inbound is not None and (only_new or inbound.status is not InboundStatus.RECEIVED):
+                return None
             if inbound is None:
                 inbound = self._new_inbound(incoming, now)
                 session.add(inbound)
@@ -460,6 +505,21 @@ class Engine:
                 in_reply_to=inbound.id,
             )
             return [reply]
+
+
+_INBOUND: sa.Table = InboundMessage.__table__  # type: ignore[attr-defined]
+_SEEN = (
+    sa.select(_INBOUND.c.id, _INBOUND.c.status)
+    .where(
+        _INBOUND.c.channel == sa.bindparam("channel"),
+        _INBOUND.c.provider_message_id == sa.bindparam("provider_id"),
+    )
+    .with_for_update()
+)
+
+
+def _inbound_key(incoming: Incoming) -> dict[str, Any]:
+    return {"channel": incoming.channel, "provider_id": incoming.provider_message_id}
 
 
 def _language(person: Person | None, conversation: Conversation) -> Language:

@@ -7,6 +7,7 @@ neither.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -27,6 +28,11 @@ from domain.model import (
 
 # Channels a person can be reached on unprompted, best first, when they have never written to us.
 _REACHABLE = (Channel.WHATSAPP, Channel.TELEGRAM, Channel.WEB, Channel.CONSOLE)
+
+_OUTBOX: sa.Table = OutboxMessage.__table__  # type: ignore[attr-defined]
+_LATEST_SEQUENCE = sa.select(sa.func.max(_OUTBOX.c.sequence)).where(
+    _OUTBOX.c.channel == sa.bindparam("channel"), _OUTBOX.c.address == sa.bindparam("address")
+)
 
 
 async def _next_sequence(session: AsyncSession, channel: Channel, address: str) -> int:
@@ -64,6 +70,49 @@ async def enqueue(
     session.add(message)
     await session.flush()
     return message
+
+
+async def enqueue_replies(
+    session: AsyncSession,
+    *,
+    channel: Channel,
+    address: str,
+    replies: Sequence[Reply],
+    now: datetime,
+    person_id: int | None,
+    in_reply_to: int | None,
+) -> None:
+    """Queue the replies to one message, in order, with one sequence read and one insert.
+
+    The engine's path for every message; like ``enqueue``, but with Core statements and no
+    objects returned (nothing after it needs them).
+    """
+    if not replies:
+        return
+    connection = await session.connection()
+    latest = (
+        await connection.execute(_LATEST_SEQUENCE, {"channel": channel, "address": address})
+    ).scalar_one()
+    first = (latest or 0) + 1
+    await connection.execute(
+        _OUTBOX.insert(),
+        [
+            {
+                "person_id": person_id,
+                "channel": channel,
+                "address": address,
+                "sequence": first + offset,
+                "kind": OutboxKind.REPLY,
+                "body": reply.to_json(),
+                "status": OutboxStatus.QUEUED,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+                "in_reply_to": in_reply_to,
+            }
+            for offset, reply in enumerate(replies)
+        ],
+    )
 
 
 async def preferred_identity(session: AsyncSession, person_id: int) -> ChannelIdentity | None:

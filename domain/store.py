@@ -3,22 +3,32 @@
 SQLite runs in WAL mode with foreign keys on. Each transaction starts with ``BEGIN IMMEDIATE`` so a
 writer takes SQLite's write lock up front; otherwise two deferred transactions that both read and
 then write deadlock into ``database is locked``. Within one process, writers also queue on an
-asyncio lock before ``BEGIN IMMEDIATE`` and hold it until their connection goes back to the pool:
-SQLite's own busy handler makes a waiting writer sleep (1, 2, 5 ... 100 ms) and poll, so under
-load the write lock sat free while every waiter slept; the queue hands it over at once, in order
-(measured in docs/benchmarks.md, "Inbound chat"). PostgreSQL runs at READ COMMITTED; code that must
-not lose an update locks rows (``with_for_update``) or checks a version.
+asyncio lock, taken by ``Store.transaction`` before it even takes a pooled connection (or, for a
+session opened some other way, before ``BEGIN IMMEDIATE``), and held until the connection is back
+in the pool: SQLite's own busy handler makes a waiting writer sleep (1, 2, 5 ... 100 ms) and poll,
+so under load the write lock sat free while every waiter slept; the queue hands it over at once,
+in order, and leaves the pool's connections to readers (docs/benchmarks.md, "Inbound chat").
+
+PostgreSQL runs at READ COMMITTED; code that must not lose an update locks rows
+(``with_for_update``) or checks a version. There, up to ten transactions run at once and the rest
+queue in order (``Store.transaction``) rather than time out waiting for a pooled connection.
+
+The composition root may pass ``sqlite_connect``, a driver connection factory for the aiosqlite
+dialect (bot/sqlite_inline.py runs SQLite's calls on the event loop's thread instead of a worker
+thread). A driver connection with ``begin_immediate`` waits for another process's write lock
+itself, without blocking; its busy timeout is then its own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import AsyncIterator
+from collections import deque
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -26,7 +36,16 @@ from sqlalchemy.util import await_only
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# How long a writer waits its turn in this process's queue. Longer than the busy timeout: every
+# holder finishes in milliseconds, so a long wait means a backlog, and giving up then turned a
+# burst into a collapse (each timed-out message was retried and logged, costing more CPU than
+# the work it replaced; docs/benchmarks.md, "Inbound chat"). It still ends a real deadlock.
+WRITE_QUEUE_TIMEOUT_S = 60.0
+POOL_SIZE = 5  # SQLAlchemy's defaults, named because the transaction queue is sized from them
+POOL_OVERFLOW = 10
+READ_SLOTS = 5  # pooled connections kept free of transactions, for snapshots (store.read)
 _READ_ONLY = "karakana_read_only"
+_QUEUED = "karakana_queued"  # the session's owner already holds the process's write queue
 _WRITER = "karakana_writer"  # in a pooled connection's info: it holds the process's write queue
 
 
@@ -34,12 +53,30 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+@runtime_checkable
+class ImmediateBegin(Protocol):
+    """A SQLite driver connection that takes the write lock itself, waiting asynchronously."""
+
+    async def begin_immediate(self) -> None: ...
+
+
+def make_engine(
+    url: str, *, echo: bool = False, sqlite_connect: Callable[..., Any] | None = None
+) -> AsyncEngine:
     if not is_sqlite(url):
-        return create_async_engine(url, echo=echo, pool_pre_ping=True)
-    engine = create_async_engine(
-        url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        engine = create_async_engine(
+            url, echo=echo, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW
+        )
+        # Transactions queue here, in order, rather than in the pool: a pool wait times out
+        # after 30 s with an error, and a burst of webhooks used to turn into a wave of them.
+        _writer_queues[engine.sync_engine] = _WriterQueue(POOL_SIZE + POOL_OVERFLOW - READ_SLOTS)
+        return engine
+    connect_args: dict[str, Any] = (
+        {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        if sqlite_connect is None
+        else {"async_creator_fn": sqlite_connect}
     )
+    engine = create_async_engine(url, echo=echo, connect_args=connect_args)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -49,20 +86,32 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        if sqlite_connect is None:
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
 
     writers = _WriterQueue()
+    _writer_queues[engine.sync_engine] = writers
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        if connection.get_execution_options().get(_READ_ONLY):
+        options = connection.get_execution_options()
+        if options.get(_READ_ONLY):
             connection.exec_driver_sql("BEGIN")  # a WAL snapshot; never waits for writers
             return
-        if _WRITER not in connection.info:
+        if not options.get(_QUEUED) and _WRITER not in connection.info:
             # Runs in SQLAlchemy's greenlet, so it may wait on the event loop.
             connection.info[_WRITER] = await_only(writers.acquire())
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        driver = connection.connection.driver_connection
+        if isinstance(driver, ImmediateBegin):
+            try:
+                await_only(
+                    asyncio.wait_for(driver.begin_immediate(), SQLITE_BUSY_TIMEOUT_MS / 1000)
+                )
+            except TimeoutError as exc:
+                raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     def _release(_dbapi_connection: Any, record: Any, *_: Any) -> None:
         lock = None if record is None else record.info.pop(_WRITER, None)
@@ -75,22 +124,68 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     return engine
 
 
-class _WriterQueue:
-    """One asyncio lock per event loop (a store may outlive a loop, as in the CLI and tests)."""
+class _Slots:
+    """Turns to write on one event loop, ``capacity`` at a time: a freed turn goes to the
+    longest-waiting urgent writer, then the longest-waiting other one."""
 
-    def __init__(self) -> None:
-        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    def __init__(self, capacity: int) -> None:
+        self._free = capacity
+        self._urgent: deque[asyncio.Future[None]] = deque()
+        self._others: deque[asyncio.Future[None]] = deque()
+
+    def locked(self) -> bool:
+        return self._free == 0
+
+    async def acquire(self, *, urgent: bool) -> None:
+        if self._free:
+            self._free -= 1
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiting = self._urgent if urgent else self._others
+        waiting.append(turn)
+        try:
+            await turn
+        except BaseException:
+            if turn.done() and not turn.cancelled():
+                self.release()  # handed over just as we gave up: pass it on
+            elif turn in waiting:
+                waiting.remove(turn)
+            raise
+
+    def release(self) -> None:
+        for waiting in (self._urgent, self._others):
+            while waiting:
+                turn = waiting.popleft()
+                if not turn.done():
+                    turn.set_result(None)  # handed straight over
+                    return
+        self._free += 1
+
+
+class _WriterQueue:
+    """One ``_Slots`` per event loop (a store may outlive a loop, as in the CLI and tests)."""
+
+    def __init__(self, capacity: int = 1) -> None:
+        self._capacity = capacity
+        self._turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Slots] = (
             weakref.WeakKeyDictionary()
         )
 
-    async def acquire(self) -> asyncio.Lock:
-        """The lock, held; "database is locked" after SQLite's own busy timeout."""
-        lock = self._locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+    async def acquire(self, *, urgent: bool = False) -> _Slots:
+        """A turn, held; "database is locked" after ``WRITE_QUEUE_TIMEOUT_S``."""
+        loop = asyncio.get_running_loop()
+        turn = self._turns.get(loop)
+        if turn is None:
+            turn = self._turns[loop] = _Slots(self._capacity)
         try:
-            await asyncio.wait_for(lock.acquire(), SQLITE_BUSY_TIMEOUT_MS / 1000)
+            await asyncio.wait_for(turn.acquire(urgent=urgent), WRITE_QUEUE_TIMEOUT_S)
         except TimeoutError as exc:
             raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
-        return lock
+        return turn
+
+
+# Each SQLite engine's write queue, for ``Store.transaction`` to take before a connection.
+_writer_queues: weakref.WeakKeyDictionary[Engine, _WriterQueue] = weakref.WeakKeyDictionary()
 
 
 class Store:
@@ -101,14 +196,41 @@ class Store:
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
     @classmethod
-    def from_url(cls, url: str, *, echo: bool = False) -> Store:
-        return cls(make_engine(url, echo=echo))
+    def from_url(
+        cls, url: str, *, echo: bool = False, sqlite_connect: Callable[..., Any] | None = None
+    ) -> Store:
+        return cls(make_engine(url, echo=echo, sqlite_connect=sqlite_connect))
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """Everything done with the session commits together on success, or not at all."""
+    async def transaction(self, *, urgent: bool = False) -> AsyncIterator[AsyncSession]:
+        """Everything done with the session commits together on success, or not at all.
+
+        ``urgent``: on SQLite, go before other writers waiting in this process (the outbox
+        finishing work already accepted, ahead of new messages piling up in a burst).
+        """
+        writers = _writer_queues.get(self.engine.sync_engine)
+        if writers is None:
+            async with self._unit_of_work() as session:
+                yield session
+            return
+        # On SQLite, queue for the write lock before taking a pooled connection: a writer
+        # parked on the queue would otherwise hold a connection, and under load every pooled
+        # connection sat parked while readers (the outbox dispatcher) waited for one.
+        lock = await writers.acquire(urgent=urgent)
+        try:
+            async with self._unit_of_work({_QUEUED: True}) as session:
+                yield session
+        finally:
+            lock.release()  # after the session closed: COMMIT or ROLLBACK has finished
+
+    @asynccontextmanager
+    async def _unit_of_work(
+        self, options: dict[str, Any] | None = None
+    ) -> AsyncIterator[AsyncSession]:
         async with self._sessions() as session:
             try:
+                if options:
+                    await session.connection(execution_options=options)
                 yield session
                 await session.commit()
             except BaseException:

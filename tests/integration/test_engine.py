@@ -102,6 +102,38 @@ async def test_a_message_accepted_by_the_webhook_is_handled_once_later(
     assert await engine.handle(message) == []
 
 
+async def test_accept_and_handle_records_handles_and_queues_in_one_go_and_only_once(
+    engine: Engine, chat: Chat, store: Store, clock: FakeClock
+) -> None:
+    message = Incoming(Channel.WHATSAPP, chat.address, "SM-1", text="hi", received_at=clock.now())
+
+    replies = await engine.accept_and_handle(message, now=clock.now())
+
+    assert replies is not None
+    assert t("en", "registration.welcome") in replies[0].text
+    [received] = await inbound(store)
+    assert received.status is InboundStatus.PROCESSED
+    assert received.payload == message.to_json()
+    queued = await outbox(store, address=chat.address)
+    assert [m.in_reply_to for m in queued] == [received.id] * len(replies)
+    assert [Reply.from_json(m.body) for m in queued] == replies
+    assert await engine.accept_and_handle(message, now=clock.now()) is None
+    assert await engine.unprocessed() == []
+    assert len(await outbox(store, address=chat.address)) == len(replies)
+
+
+async def test_accept_and_handle_leaves_a_message_already_accepted_to_whoever_accepted_it(
+    engine: Engine, chat: Chat, store: Store, clock: FakeClock
+) -> None:
+    message = Incoming(Channel.WHATSAPP, chat.address, "SM-1", text="hi", received_at=clock.now())
+    assert await engine.accept(message, now=clock.now()) is True
+
+    assert await engine.accept_and_handle(message, now=clock.now()) is None
+
+    assert await engine.unprocessed() == [message]
+    assert await outbox(store, address=chat.address) == []
+
+
 async def test_a_step_that_crashes_is_recorded_as_failed_and_the_sender_asked_to_retry(
     store: Store, clock: FakeClock
 ) -> None:
