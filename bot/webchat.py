@@ -43,6 +43,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.console import ConsoleIdentity, deliver, resolve_identity
+from bot.inbound import answer_refused_files
 from bot.media import (
     ACCEPTED_DOCUMENT_TYPES,
     DEFAULT_MAX_DOCUMENT_BYTES,
@@ -55,16 +56,12 @@ from bot.media import (
 from conversations.engine import ConversationBusy, Engine
 from conversations.locks import KeyedLocks
 from conversations.messages import Choice, Incoming, InvalidPayload, MediaItem, Reply, check_payload
-from conversations.outbox import enqueue
-from conversations.refusals import media_refused
 from domain.model import (
     ArtisanProfile,
     Channel,
     ChannelIdentity,
     InboundMessage,
     InboundStatus,
-    Language,
-    OutboxKind,
     OutboxMessage,
     OutboxStatus,
     Person,
@@ -351,47 +348,16 @@ class WebChat:
         once; True when that is the whole answer (no caption for the engine to handle)."""
         finished = not incoming.text.strip()
         await self._engine.accept(incoming, now=now)  # False on a retry: it was accepted before
-        person = identity.person
-        async with self._store.transaction() as session:
-            inbound = (
-                await session.exec(
-                    select(InboundMessage)
-                    .where(
-                        InboundMessage.channel == incoming.channel,
-                        InboundMessage.provider_message_id == incoming.provider_message_id,
-                    )
-                    .with_for_update()
-                )
-            ).first()
-            if inbound is None or inbound.status is not InboundStatus.RECEIVED:
-                return True  # handled meanwhile (another process recovered it)
-            answered = (
-                await session.exec(
-                    select(OutboxMessage.id).where(OutboxMessage.in_reply_to == inbound.id)
-                )
-            ).first()
-            if answered is None:
-                text = media_refused(
-                    self._engine.catalogue,
-                    person.language if person is not None else Language.EN,
-                    [refused.reason.value],
-                    max_bytes=max_bytes,
-                )
-                await enqueue(
-                    session,
-                    channel=incoming.channel,
-                    address=incoming.address,
-                    reply=Reply(text),
-                    kind=OutboxKind.REPLY,
-                    now=now,
-                    person_id=None if person is None else person.id,
-                    in_reply_to=inbound.id,
-                )
-            if finished:
-                inbound.status = InboundStatus.PROCESSED
-                inbound.processed_at = now
-                inbound.person_id = None if person is None else person.id
-        return finished
+        waiting = await answer_refused_files(
+            self._store,
+            self._engine.catalogue,
+            incoming,
+            [refused.reason.value],
+            now=now,
+            max_bytes=max_bytes,
+            finish=finished,
+        )
+        return finished or not waiting  # not waiting: handled meanwhile (another process)
 
     def _limit_for(self, identity: ConsoleIdentity, message: _Message) -> int:
         """The size limit a refusal names: that of an admin's document, else of a photo."""
