@@ -827,5 +827,5 @@ def payouts_run() -> None:
         return
     _say(
         f"Sent {len(sent)} payout(s) to M-Pesa; their results arrive at the running bot's "
-        "/mpesa/b2c/result. Check with: karakana payouts reconcile"
+        "M-Pesa callback routes. Check with: karakana payouts reconcile"
     )

@@ -234,7 +234,14 @@ def daraja_config(settings: Settings) -> DarajaConfig:
         callback_base_url=settings.public_base_url,
         request_timeout=settings.mpesa_request_timeout,
         requests_per_second=settings.mpesa_requests_per_second,
+        callback_token=callback_token(settings),
     )
+
+
+def callback_token(settings: Settings) -> str:
+    """The secret in Daraja's callback URLs; empty (callbacks at the bare paths) when unset."""
+    token = settings.mpesa_callback_token
+    return "" if token is None else token.get_secret_value()
 
 
 def build_payments(
@@ -256,7 +263,18 @@ def build_payments(
         notify=notify,
         max_in_flight=settings.mpesa_max_in_flight,
     )
-    routes = mpesa_routes(factory.store, gateway=client, clock=clock, notify=notify)
+    if not settings.mpesa_callback_token:
+        log.warning(
+            "MPESA_CALLBACK_TOKEN is not set: anyone who can reach PUBLIC_BASE_URL can post a "
+            "payment result (only payouts we know are touched, and each is checked once)"
+        )
+    routes = mpesa_routes(
+        factory.store,
+        gateway=client,
+        clock=clock,
+        notify=notify,
+        callback_token=callback_token(settings),
+    )
     waker = PayoutWaker(factory.store, runner, in_doubt_after=settings.payouts_in_doubt_after)
     return Payments(client=client, runner=runner, routes=routes, waker=waker)
 

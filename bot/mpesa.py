@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -116,27 +117,44 @@ class DarajaConfig:
     request_timeout: float = 30.0
     remarks: str = "Karakana payout"
     requests_per_second: float | None = None  # the shortcode's granted TPS; None: unpaced
+    # A secret put in every callback URL: Daraja does not sign callbacks, so a caller who does
+    # not know it is refused (bot.mpesa_routes). Empty: no token (tests, old deployments).
+    callback_token: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         if self.requests_per_second is not None and self.requests_per_second <= 0:
             raise ValueError("the Daraja request rate must be positive (or None: unpaced)")
+        if self.callback_token and not _URL_SAFE_TOKEN.fullmatch(self.callback_token):
+            raise ValueError(
+                "the M-Pesa callback token must be at least 16 URL-safe characters (letters, "
+                "digits, '-' and '_'): "
+                "make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+
+    @property
+    def _callback_root(self) -> str:
+        root = f"{self.callback_base_url.rstrip('/')}/mpesa"
+        return f"{root}/{self.callback_token}" if self.callback_token else root
 
     @property
     def result_url(self) -> str:
-        return f"{self.callback_base_url.rstrip('/')}/mpesa/b2c/result"
+        return f"{self._callback_root}/b2c/result"
 
     @property
     def timeout_url(self) -> str:
-        return f"{self.callback_base_url.rstrip('/')}/mpesa/b2c/timeout"
+        return f"{self._callback_root}/b2c/timeout"
 
     def status_result_url(self, originator_conversation_id: str) -> str:
         # The status result names the query, not the payment, so the URL says which payout.
         query = urlencode({"originator": originator_conversation_id})
-        return f"{self.callback_base_url.rstrip('/')}/mpesa/status/result?{query}"
+        return f"{self._callback_root}/status/result?{query}"
 
     def status_timeout_url(self, originator_conversation_id: str) -> str:
         query = urlencode({"originator": originator_conversation_id})
-        return f"{self.callback_base_url.rstrip('/')}/mpesa/status/timeout?{query}"
+        return f"{self._callback_root}/status/timeout?{query}"
+
+
+_URL_SAFE_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,}")
 
 
 class RequestOutcome(StrEnum):

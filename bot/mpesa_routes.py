@@ -6,29 +6,32 @@ operators, put in ``ResultDesc``. Only a payout we know (by its OriginatorConver
 touched, a repeat changes nothing, and a result that arrives before the request's own answer
 settles the payout from the stored originator id alone.
 
-Daraja does not sign callbacks. Nothing here trusts a callback beyond the originator ids we made
-ourselves (random UUIDs), and a contradictory result never moves money: it is logged for a
-person to check with Safaricom.
+Daraja does not sign callbacks. So every callback URL we give Daraja carries a secret path
+token (``DarajaConfig.callback_token``); a callback without it, or with another, is answered 404
+as if nothing were there, and logged without the token it came with. Beyond that, nothing here
+trusts a callback beyond the originator ids we made ourselves (random UUIDs), and a
+contradictory result never moves money: it is logged for a person to check with Safaricom.
 
-Routes (mounted under the public base URL given to Daraja):
+Routes (mounted under the public base URL given to Daraja; ``<token>`` only when one is set):
 
-- ``POST /mpesa/b2c/result``      B2C ResultURL
-- ``POST /mpesa/b2c/timeout``     B2C QueueTimeOutURL
-- ``POST /mpesa/status/result``   transaction status ResultURL (``?originator=<id>``)
-- ``POST /mpesa/status/timeout``  transaction status QueueTimeOutURL
+- ``POST /mpesa/<token>/b2c/result``      B2C ResultURL
+- ``POST /mpesa/<token>/b2c/timeout``     B2C QueueTimeOutURL
+- ``POST /mpesa/<token>/status/result``   transaction status ResultURL (``?originator=<id>``)
+- ``POST /mpesa/<token>/status/timeout``  transaction status QueueTimeOutURL
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
 from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.mpesa import (
@@ -61,9 +64,12 @@ def mpesa_routes(
     gateway: PaymentGateway,
     clock: Callable[[], datetime],
     notify: Notifier = no_notifications,
+    callback_token: str = "",
 ) -> list[BaseRoute]:
     """The callback endpoints. ``gateway`` (the Daraja client) is needed to resend a request
-    M-Pesa never got; ``notify`` queues the messages about a settlement in its transaction."""
+    M-Pesa never got; ``notify`` queues the messages about a settlement in its transaction;
+    ``callback_token`` is the secret in the callback URLs (the same as the client's
+    ``DarajaConfig.callback_token``)."""
     runner = PayoutRunner(store, gateway, clock=clock, notify=notify)
 
     async def b2c_result(request: Request) -> JSONResponse:
@@ -125,9 +131,45 @@ def mpesa_routes(
         log.info("status query timed out for %s", request.query_params.get("originator", "?"))
         return _ack("noted")
 
+    endpoints: dict[str, Endpoint] = {
+        "b2c/result": b2c_result,
+        "b2c/timeout": b2c_timeout,
+        "status/result": status_result,
+        "status/timeout": status_timeout,
+    }
+    if not callback_token:
+        return [
+            Route(f"/mpesa/{path}", endpoint, methods=["POST"])
+            for path, endpoint in endpoints.items()
+        ]
+    expected = callback_token.encode()
+
+    def guarded(path: str, endpoint: Endpoint) -> Endpoint:
+        async def checked(request: Request) -> Response:
+            given = str(request.path_params.get("token", "")).encode()
+            if not hmac.compare_digest(given, expected):
+                return _refuse(request, path, "a wrong path token")
+            return await endpoint(request)
+
+        return checked
+
+    async def tokenless(request: Request) -> Response:
+        return _refuse(request, request.url.path.removeprefix("/mpesa/"), "no path token")
+
     return [
-        Route("/mpesa/b2c/result", b2c_result, methods=["POST"]),
-        Route("/mpesa/b2c/timeout", b2c_timeout, methods=["POST"]),
-        Route("/mpesa/status/result", status_result, methods=["POST"]),
-        Route("/mpesa/status/timeout", status_timeout, methods=["POST"]),
+        *(
+            Route(f"/mpesa/{{token}}/{path}", guarded(path, endpoint), methods=["POST"])
+            for path, endpoint in endpoints.items()
+        ),
+        *(Route(f"/mpesa/{path}", tokenless, methods=["POST"]) for path in endpoints),
     ]
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _refuse(request: Request, path: str, why: str) -> Response:
+    # Never the token it came with: a near miss may be the real one mistyped somewhere.
+    client = request.client.host if request.client else "?"
+    log.warning("M-Pesa %s callback from %s refused: %s", path, client, why)
+    return PlainTextResponse("Not Found", status_code=404)

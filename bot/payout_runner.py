@@ -171,16 +171,8 @@ class PayoutRunner:
         One that is no longer pending was sent meanwhile (another run): it is in doubt, so it is
         queried, never resent from here.
         """
-        claimed = []
         async with self.store.transaction() as session:
-            for originator_id in originator_ids:
-                if (await _locked(session, originator_id)).status is not PayoutStatus.PENDING:
-                    continue
-                claimed.append(
-                    await payouts.mark_sending(
-                        session, originator_conversation_id=originator_id, now=self.clock()
-                    )
-                )
+            claimed = await payouts.claim_for_sending(session, originator_ids, now=self.clock())
         # Committed: from here on a crash leaves these payouts in doubt, to be queried.
         return claimed
 
@@ -224,6 +216,18 @@ class PayoutRunner:
         """
         now = self.clock()
         outcome = answer.outcome
+        if outcome is RequestOutcome.ACCEPTED:
+            # The usual answer, for every payout: the result callback settles it, so there is
+            # nothing to read, only M-Pesa's ConversationID to keep (one statement).
+            if answer.conversation_id:
+                async with self.store.transaction() as session:
+                    await payouts.record_conversation_id(
+                        session,
+                        originator_conversation_id=originator_id,
+                        conversation_id=answer.conversation_id,
+                        now=now,
+                    )
+            return Applied.UNCHANGED
         async with self.store.transaction() as session:
             payout = await _locked(session, originator_id)
             if answer.conversation_id:
@@ -233,7 +237,7 @@ class PayoutRunner:
                     conversation_id=answer.conversation_id,
                     now=now,
                 )
-            if PAYOUT_TRANSITIONS.is_final(payout.status) or outcome is RequestOutcome.ACCEPTED:
+            if PAYOUT_TRANSITIONS.is_final(payout.status):
                 return Applied.UNCHANGED
             if outcome is RequestOutcome.REJECTED:
                 await payouts.settle_failure(

@@ -111,6 +111,10 @@ class Settings(BaseSettings):
         default=None, description="M-Pesa's public certificate (PEM) for the API base URL used."
     )
     mpesa_request_timeout: float = Field(default=30.0, gt=0, description="Seconds per call.")
+    mpesa_callback_token: SecretStr | None = Field(
+        default=None,
+        description="Secret path segment in Daraja's callback URLs (16+ URL-safe characters).",
+    )
     mpesa_max_in_flight: int = Field(
         default=8, ge=1, description="Payment requests awaiting Daraja's answer at once."
     )
@@ -313,7 +317,14 @@ class Settings(BaseSettings):
         if not missing and self.public_base_url is None:
             raise ValueError(
                 "M-Pesa needs PUBLIC_BASE_URL: Daraja posts payment results to "
-                "PUBLIC_BASE_URL/mpesa/b2c/result"
+                "PUBLIC_BASE_URL/mpesa/[MPESA_CALLBACK_TOKEN/]b2c/result"
+            )
+        token = self.mpesa_callback_token
+        if token is not None and not re.fullmatch(r"[A-Za-z0-9_-]{16,}", token.get_secret_value()):
+            raise ValueError(
+                "MPESA_CALLBACK_TOKEN must be at least 16 URL-safe characters (letters, digits, "
+                "- and _): generate one with python -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))'"
             )
         if self.mpesa_certificate_path is not None and not self.mpesa_certificate_path.is_file():
             raise ValueError(

@@ -25,7 +25,7 @@ from conversations.i18n import Catalogue
 from conversations.notifications import queue_notifications
 from conversations.reminders import RemindersSent, queue_reminders
 from domain import events, payouts
-from domain.model import OutboxMessage, OutboxStatus, SubmissionPhoto, WorkshopVisit
+from domain.model import OutboxMessage, OutboxStatus, PayoutBatch, SubmissionPhoto, WorkshopVisit
 from domain.services import offers
 from domain.store import Store
 
@@ -106,14 +106,22 @@ async def weekly_payout_batch(
     Re-running finds every balance already reserved in the batch and makes none.
     """
     now = clock()
-    async with store.transaction() as session:
-        batch = await payouts.create_payout_batch(session, minimum_cents=minimum_cents, now=now)
-        approved = False
-        if batch is not None and batch.id is not None and auto_approve_limit_cents > 0:
+    approved = False
+
+    async def finish(session: AsyncSession, batch: PayoutBatch) -> None:
+        # In the transaction that completes the batch, so approval and notices commit with it.
+        nonlocal approved
+        if batch.id is not None and auto_approve_limit_cents > 0:
             approved = await payouts.auto_approve_batch(
                 session, batch_id=batch.id, limit_cents=auto_approve_limit_cents, now=now
             )
         await notify(session, events.drain(session), now)
+
+    # Built a few hundred artisans per transaction: on SQLite one transaction for 25,000 held the
+    # write lock, and so every chat reply, for minutes.
+    batch = await payouts.build_payout_batch(
+        store, minimum_cents=minimum_cents, now=now, finish=finish
+    )
     if batch is None:
         log.info("weekly payout batch: nobody is owed at least %s cents", minimum_cents)
         return BatchOutcome(None, False)

@@ -66,6 +66,7 @@ class Transfer(SQLModel, table=True):
 
 
 class PayoutBatchStatus(StrEnum):
+    BUILDING = "building"  # payouts still being added, a few hundred a transaction
     AWAITING_APPROVAL = "awaiting_approval"
     APPROVED = "approved"
     PROCESSING = "processing"
@@ -76,6 +77,11 @@ class PayoutBatchStatus(StrEnum):
 PAYOUT_BATCH_TRANSITIONS = Transitions[PayoutBatchStatus](
     "payout batch",
     {
+        # A batch left half-made by a crash is never approved: it is finished (the next build
+        # resumes it) or cancelled.
+        PayoutBatchStatus.BUILDING: frozenset(
+            {PayoutBatchStatus.AWAITING_APPROVAL, PayoutBatchStatus.CANCELLED}
+        ),
         PayoutBatchStatus.AWAITING_APPROVAL: frozenset(
             {PayoutBatchStatus.APPROVED, PayoutBatchStatus.CANCELLED}
         ),
@@ -121,6 +127,7 @@ class PayoutBatch(SQLModel, table=True):
         default=PayoutBatchStatus.AWAITING_APPROVAL, sa_type=enum_type(PayoutBatchStatus)
     )
     created_at: datetime = Field(sa_type=UTCDateTime())
+    created_by: int | None = Field(default=None, foreign_key="person.id")  # None: the scheduler
     approved_by: int | None = Field(default=None, foreign_key="person.id")
     approved_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime())

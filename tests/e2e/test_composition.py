@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import uvicorn
 from sqlmodel import col, func, select
 
@@ -168,7 +169,13 @@ async def test_approving_payouts_in_chat_sends_them_to_mpesa_and_settles_them_fr
     store: Store, tmp_path: Path, telegram: FakeTelegram
 ) -> None:
     await _people_owed(store, [150_000, 80_000])
-    async with FakeDaraja().running() as daraja, composed(store, tmp_path, telegram, daraja) as k:
+    # With a callback token, as production should run: Daraja's results come back to secret URLs.
+    async with (
+        FakeDaraja().running() as daraja,
+        composed(
+            store, tmp_path, telegram, daraja, mpesa_callback_token="payout-token-0123456789abcdef"
+        ) as k,
+    ):
 
         async def batch_waiting() -> bool:
             async with store.read() as session:
@@ -342,3 +349,26 @@ async def test_karakana_run_starts_the_scheduler_in_its_process_and_stops_it_on_
     assert "send_payouts" not in checks["next_runs"]  # no M-Pesa here
     assert process.returncode == 0, stderr.decode()[-2000:]
     assert "M-Pesa is not configured" in stdout.decode()
+
+
+async def test_with_a_callback_token_payouts_settle_only_through_the_secret_urls(
+    store: Store, tmp_path: Path, telegram: FakeTelegram
+) -> None:
+    token = "s3cret-callback-token-0123456789"
+    async with (
+        FakeDaraja().running() as daraja,
+        composed(store, tmp_path, telegram, daraja, mpesa_callback_token=token) as k,
+        httpx.AsyncClient(trust_env=False) as client,
+    ):
+        bare = await client.post(f"{k.url}/mpesa/b2c/result", json={"Result": {}})
+        wrong = await client.post(f"{k.url}/mpesa/{'x' * 32}/b2c/result", json={"Result": {}})
+        right = await client.post(f"{k.url}/mpesa/{token}/b2c/result", json={"Result": {}})
+
+    assert (bare.status_code, wrong.status_code) == (404, 404)
+    assert right.status_code == 200
+    assert right.json()["ResultDesc"].startswith("ignored")
+
+
+def test_a_callback_token_too_short_to_be_secret_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="MPESA_CALLBACK_TOKEN must be at least 16"):
+        Settings(_env_file=None, mpesa_callback_token="short")  # type: ignore[call-arg]

@@ -23,13 +23,24 @@ from bot.payout_runner import DEFAULT_MAX_IN_FLIGHT, Notifier, PayoutRunner
 from conversations.i18n import Catalogue
 from conversations.payout_notices import RevenueBand, queue_payout_notifications
 from domain import events, ledger, payouts
-from domain.model import Channel, ChannelIdentity, Payout, Role
+from domain.model import (
+    Account,
+    AccountKind,
+    ArtisanProfile,
+    ArtisanStatus,
+    Channel,
+    ChannelIdentity,
+    Payout,
+    Person,
+    Role,
+)
 from domain.store import Store
 from tests.fakes.daraja_api import FakeDaraja
 from tests.fakes.server import serving
-from tests.integration.ledger_people import add_artisan, add_person
+from tests.integration.ledger_people import add_person
 
 INITIATOR_PASSWORD = "Safaricom999!*!"
+CALLBACK_TOKEN = "cb-token-only-daraja-knows-0123"
 BAND = RevenueBand(low=Decimal("0.25"), high=Decimal("0.40"))
 
 
@@ -67,6 +78,7 @@ def daraja_config(
     *,
     timeout: float,
     requests_per_second: float | None = None,
+    callback_token: str = CALLBACK_TOKEN,
 ) -> DarajaConfig:
     return DarajaConfig(
         api_base_url=api_base_url,
@@ -78,6 +90,7 @@ def daraja_config(
         callback_base_url=callback_base_url,
         request_timeout=timeout,
         requests_per_second=requests_per_second,
+        callback_token=callback_token,
     )
 
 
@@ -139,7 +152,11 @@ async def mpesa_harness(
     limit (``FakeDaraja(latency=..., requests_per_second=...)``)."""
     gateway = LateGateway()
     notify = notifier()
-    app = Starlette(routes=mpesa_routes(store, gateway=gateway, clock=clock, notify=notify))
+    app = Starlette(
+        routes=mpesa_routes(
+            store, gateway=gateway, clock=clock, notify=notify, callback_token=CALLBACK_TOKEN
+        )
+    )
     fake = daraja if daraja is not None else FakeDaraja(hang_seconds=hang)
     async with (
         serving(app) as callbacks_url,  # outermost: the fake's callback client closes first
@@ -181,32 +198,76 @@ async def owed_artisans(
     chunk: int = 1000,
 ) -> tuple[int, list[int]]:
     """An admin and one artisan per amount of ``earnings`` (cents) owed, with a Telegram chat
-    each (for the receipts); written ``chunk`` artisans a transaction."""
+    each (for the receipts); written ``chunk`` artisans a transaction.
+
+    In bulk, for the 25,000 of the benchmark: people, profiles and payables are inserted a chunk
+    at a time, and the earnings go through the ledger's bulk path, under its own rules and with
+    the same accounts, keys and codes as ``ledger.record_earning``.
+    """
     async with store.transaction() as session:
         admin = await add_person(session, "Amina", Role.ADMIN, now=now)
         if with_identities:
             session.add(ChannelIdentity(person_id=admin, channel=Channel.TELEGRAM, address="tg-a"))
+        production = await ledger.ensure_account(session, ledger.WORKSHOP_PRODUCTION)
+        assert production.id is not None
+        production_id = production.id
     artisans: list[int] = []
     for start in range(0, len(earnings), chunk):
+        numbers = range(start, min(len(earnings), start + chunk))
         async with store.transaction() as session:
-            for n in range(start, min(len(earnings), start + chunk)):
-                artisan = await add_artisan(
-                    session, f"Artisan {n}", now=now, mpesa_number=f"+2547{n:08d}"
+            people = [
+                Person(name=f"Artisan {n}", role=Role.ARTISAN, created_at=now) for n in numbers
+            ]
+            session.add_all(people)
+            await session.flush()
+            ids = [p.id for p in people if p.id is not None]
+            payables = [
+                Account(
+                    code=ledger.artisan_payable_code(person_id),
+                    name=f"Owed to {person.name}",
+                    kind=AccountKind.LIABILITY,
+                    artisan_id=person_id,
                 )
-                await ledger.record_earning(
-                    session,
-                    artisan_id=artisan,
-                    amount_cents=earnings[n],
-                    reference=f"work:{n}",
-                    now=now,
-                )
-                artisans.append(artisan)
-                if with_identities:
-                    session.add(
-                        ChannelIdentity(
-                            person_id=artisan, channel=Channel.TELEGRAM, address=f"tg-{artisan}"
-                        )
+                for person_id, person in zip(ids, people, strict=True)
+            ]
+            session.add_all(
+                [
+                    ArtisanProfile(
+                        person_id=person_id,
+                        workshop=f"Artisan {n}'s workshop",
+                        mpesa_number=f"+2547{n:08d}",
+                        status=ArtisanStatus.ACTIVE,
                     )
+                    for person_id, n in zip(ids, numbers, strict=True)
+                ]
+                + payables
+            )
+            if with_identities:
+                session.add_all(
+                    [
+                        ChannelIdentity(
+                            person_id=person_id, channel=Channel.TELEGRAM, address=f"tg-{person_id}"
+                        )
+                        for person_id in ids
+                    ]
+                )
+            await session.flush()
+            await ledger.record_new_transfers(
+                session,
+                [
+                    ledger.NewTransfer(
+                        idempotency_key=ledger.earning_key(f"work:{n}"),
+                        debit_account_id=production_id,
+                        credit_account_id=payable.id or 0,
+                        amount_cents=earnings[n],
+                        code=ledger.EARNING,
+                        reference=f"work:{n}",
+                    )
+                    for n, payable in zip(numbers, payables, strict=True)
+                ],
+                now=now,
+            )
+            artisans.extend(ids)
     return admin, artisans
 
 

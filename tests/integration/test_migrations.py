@@ -221,7 +221,13 @@ async def test_downgrading_below_the_append_only_revision_removes_its_triggers(
 
     backend = make_url(empty_database).get_backend_name()
     assert await database_triggers(empty_database) == {}
-    assert await model_differences(empty_database) == [
+    # Later revisions' changes are missing too; here only the triggers matter.
+    missing_triggers = [
+        d
+        for d in await model_differences(empty_database)
+        if isinstance(d, tuple) and str(d[0]).endswith("_trigger")
+    ]
+    assert missing_triggers == [
         ("add_trigger", name) for name in sorted(append_only_trigger_names(backend))
     ]
 

@@ -18,7 +18,12 @@ from bot.mpesa import (
     security_credential,
 )
 from tests.fakes.daraja_api import Answer, Callback, FakeDaraja, Plan
-from tests.integration.mpesa_harness import INITIATOR_PASSWORD, certificate, daraja_config
+from tests.integration.mpesa_harness import (
+    CALLBACK_TOKEN,
+    INITIATOR_PASSWORD,
+    certificate,
+    daraja_config,
+)
 
 
 def test_the_security_credential_is_the_password_encrypted_for_the_certificate() -> None:
@@ -91,8 +96,8 @@ async def test_a_payment_request_carries_what_daraja_needs() -> None:
     assert sent["OriginatorConversationID"] == "oc-7"
     assert sent["CommandID"] == "BusinessPayment"
     assert (sent["Amount"], sent["PartyA"], sent["PartyB"]) == (1234, "600999", "254712345678")
-    assert sent["ResultURL"] == "http://cb.example/mpesa/b2c/result"
-    assert sent["QueueTimeOutURL"] == "http://cb.example/mpesa/b2c/timeout"
+    assert sent["ResultURL"] == f"http://cb.example/mpesa/{CALLBACK_TOKEN}/b2c/result"
+    assert sent["QueueTimeOutURL"] == f"http://cb.example/mpesa/{CALLBACK_TOKEN}/b2c/timeout"
     assert sent["SecurityCredential"] == config.security_credential
 
 
@@ -236,3 +241,12 @@ async def test_a_paced_client_stays_within_the_rate_daraja_allows() -> None:
 def test_a_request_rate_that_is_not_positive_is_refused() -> None:
     with pytest.raises(ValueError, match="rate must be positive"):
         daraja_config("http://x", "http://y", timeout=1, requests_per_second=0)
+
+
+def test_a_callback_token_must_be_long_and_fit_in_a_url_path() -> None:
+    for token in ("short", "has/a/slash-in-it-0123456789", "spaces are not url safe 012"):
+        with pytest.raises(ValueError, match="at least 16 URL-safe characters"):
+            daraja_config("http://x", "http://y", timeout=1, callback_token=token)
+    untokened = daraja_config("http://x", "http://y/", timeout=1, callback_token="")
+    assert untokened.result_url == "http://y/mpesa/b2c/result"
+    assert CALLBACK_TOKEN not in repr(daraja_config("http://x", "http://y", timeout=1))

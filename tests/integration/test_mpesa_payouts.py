@@ -18,7 +18,13 @@ from domain.model import OutboxMessage, PayoutBatch, PayoutBatchStatus, PayoutSt
 from domain.store import Store
 from tests.conftest import FakeClock
 from tests.fakes.daraja_api import Answer, Callback, Plan
-from tests.integration.mpesa_harness import Harness, all_payouts, approved_batch, mpesa_harness
+from tests.integration.mpesa_harness import (
+    CALLBACK_TOKEN,
+    Harness,
+    all_payouts,
+    approved_batch,
+    mpesa_harness,
+)
 
 
 async def balances_hold(store: Store, artisans: list[int]) -> None:
@@ -192,15 +198,53 @@ async def test_a_callback_for_an_id_we_never_made_is_acknowledged_and_ignored(
                 "TransactionID": "FAKE123",
             }
         }
-        async with httpx.AsyncClient(base_url=h.callbacks_url) as client:
-            result = await client.post("/mpesa/b2c/result", json=body)
-            timeout = await client.post("/mpesa/b2c/timeout", json=body)
-            garbage = await client.post("/mpesa/b2c/result", content=b"not json")
+        async with httpx.AsyncClient(
+            base_url=f"{h.callbacks_url}/mpesa/{CALLBACK_TOKEN}"
+        ) as client:
+            result = await client.post("b2c/result", json=body)
+            timeout = await client.post("b2c/timeout", json=body)
+            garbage = await client.post("b2c/result", content=b"not json")
     assert [r.status_code for r in (result, timeout, garbage)] == [200, 200, 200]
     assert "unknown OriginatorConversationID" in result.json()["ResultDesc"]
     assert "unknown OriginatorConversationID" in timeout.json()["ResultDesc"]
     assert garbage.json()["ResultDesc"].startswith("ignored")
     assert [p.status for p in await all_payouts(store)] == [PayoutStatus.PENDING]
+
+
+async def test_a_callback_without_the_secret_path_token_is_not_found_and_changes_nothing(
+    store: Store, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    await approved_batch(store, clock.now(), [150_000])
+    (payout,) = await all_payouts(store)
+    body = {
+        "Result": {
+            "ResultType": 0,
+            "ResultCode": 0,
+            "ResultDesc": "ok",
+            "OriginatorConversationID": payout.originator_conversation_id,
+            "ConversationID": "AG_x",
+            "TransactionID": "FORGED1",
+        }
+    }
+    near_miss = CALLBACK_TOKEN[:-1] + "X"
+    async with (
+        mpesa_harness(store, clock.now) as h,
+        httpx.AsyncClient(base_url=h.callbacks_url) as client,
+    ):
+        refused = [
+            await client.post(path, json=body)
+            for path in (
+                "/mpesa/b2c/result",
+                f"/mpesa/{near_miss}/b2c/result",
+                f"/mpesa/{near_miss}/status/result?originator=x",
+                "/mpesa/b2c/timeout",
+            )
+        ]
+    assert [r.status_code for r in refused] == [404, 404, 404, 404]
+    assert [p.status for p in await all_payouts(store)] == [PayoutStatus.PENDING]
+    lines = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert len(lines) == 4
+    assert not any(near_miss in line or CALLBACK_TOKEN in line for line in lines)
 
 
 async def test_a_success_contradicting_a_recorded_failure_moves_no_money(

@@ -187,7 +187,7 @@ def test_mpesa_needs_a_public_url_for_darajas_callbacks(
 ) -> None:
     for key, value in mpesa_env.items():
         monkeypatch.setenv(key, value)
-    with pytest.raises(ValidationError, match="PUBLIC_BASE_URL/mpesa/b2c/result"):
+    with pytest.raises(ValidationError, match="results to PUBLIC_BASE_URL/mpesa"):
         Settings()
 
 

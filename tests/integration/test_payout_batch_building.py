@@ -1,0 +1,253 @@
+"""A payout batch built a few artisans per transaction: whole when done, never approvable when
+half-made, resumed after a crash; and the ledger's bulk path and grouped balances it relies on."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain import events, ledger, payouts
+from domain.errors import IllegalTransition, LedgerError
+from domain.ledger import ArtisanBalance
+from domain.model import (
+    ArtisanStatus,
+    Payout,
+    PayoutBatch,
+    PayoutBatchStatus,
+    PayoutStatus,
+    Role,
+    Transfer,
+    TransferPhase,
+)
+from domain.store import Store
+from tests.conftest import FakeClock
+from tests.integration.ledger_people import add_artisan, add_person
+
+MINIMUM = 1_000
+
+
+class Crash(Exception):
+    """The process dying between two of the builder's transactions."""
+
+
+class DiesAfter:
+    """A store whose process dies when the builder opens its ``survives + 1``-th transaction."""
+
+    def __init__(self, store: Store, survives: int) -> None:
+        self._store = store
+        self._left = survives
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        if self._left == 0:
+            raise Crash
+        self._left -= 1
+        async with self._store.transaction() as session:
+            yield session
+
+
+async def owed(store: Store, clock: FakeClock, earnings: list[int]) -> list[int]:
+    artisans = []
+    async with store.transaction() as session:
+        for n, cents in enumerate(earnings):
+            artisan = await add_artisan(session, f"Artisan {n}", now=clock.now())
+            if cents:
+                await ledger.record_earning(
+                    session,
+                    artisan_id=artisan,
+                    amount_cents=cents,
+                    reference=f"w:{n}",
+                    now=clock.now(),
+                )
+            artisans.append(artisan)
+    return artisans
+
+
+async def balances(store: Store, artisans: list[int]) -> dict[int, ArtisanBalance]:
+    async with store.read() as session:
+        return await ledger.artisan_balances(session, artisans)
+
+
+async def test_a_batch_built_in_steps_pays_everyone_owed_once(
+    any_store: Store, clock: FakeClock
+) -> None:
+    earnings = [5_000, MINIMUM - 1, 7_000, 0, 2_000, 9_000, 1_000]
+    artisans = await owed(any_store, clock, earnings)
+    async with any_store.transaction() as session:
+        paused = await add_artisan(session, "Paused", now=clock.now(), status=ArtisanStatus.PAUSED)
+        await ledger.record_earning(
+            session, artisan_id=paused, amount_cents=4_000, reference="p", now=clock.now()
+        )
+    finished: list[tuple[PayoutBatchStatus, list[events.Event]]] = []
+
+    async def finish(session: AsyncSession, batch: PayoutBatch) -> None:
+        finished.append((batch.status, events.drain(session)))
+
+    batch = await payouts.build_payout_batch(
+        any_store, minimum_cents=MINIMUM, now=clock.now(), chunk=2, finish=finish
+    )
+
+    assert batch is not None
+    assert batch.id is not None
+    due = {a: e for a, e in zip(artisans, earnings, strict=True) if e >= MINIMUM}
+    async with any_store.read() as session:
+        made = {
+            p.artisan_id: p.amount_cents for p in await payouts.batch_payouts(session, batch.id)
+        }
+    assert made == due
+    assert finished == [
+        (
+            PayoutBatchStatus.AWAITING_APPROVAL,
+            [
+                events.PayoutBatchCreated(
+                    batch_id=batch.id,
+                    payout_count=len(due),
+                    total_cents=sum(due.values()),
+                    created_by=None,
+                )
+            ],
+        )
+    ]
+    for artisan, b in (await balances(any_store, artisans)).items():
+        assert b.in_flight_cents == due.get(artisan, 0)
+        assert b.paid_cents + b.in_flight_cents + b.available_cents == b.earned_cents
+
+
+async def test_nobody_owed_enough_makes_no_batch_in_steps(
+    any_store: Store, clock: FakeClock
+) -> None:
+    await owed(any_store, clock, [MINIMUM - 1, 0])
+    assert (
+        await payouts.build_payout_batch(any_store, minimum_cents=MINIMUM, now=clock.now()) is None
+    )
+    async with any_store.read() as session:
+        assert (await session.exec(select(PayoutBatch))).all() == []
+
+
+async def test_a_batch_half_made_by_a_crash_is_never_sent_and_the_next_build_completes_it(
+    any_store: Store, clock: FakeClock
+) -> None:
+    earnings = [3_000, 4_000, 5_000, 6_000, 7_000]
+    artisans = await owed(any_store, clock, earnings)
+    async with any_store.transaction() as session:
+        admin = await add_person(session, "Wambui", Role.ADMIN, now=clock.now())
+
+    # One transaction to look for a half-made batch, then two steps of two artisans: dead.
+    with pytest.raises(Crash):
+        await payouts.build_payout_batch(
+            DiesAfter(any_store, 3), minimum_cents=MINIMUM, now=clock.now(), chunk=2
+        )
+
+    async with any_store.transaction() as session:
+        (half,) = (await session.exec(select(PayoutBatch))).all()
+        assert half.status is PayoutBatchStatus.BUILDING
+        assert half.id is not None
+        assert len(await payouts.batch_payouts(session, half.id)) == 4
+        with pytest.raises(IllegalTransition):
+            await payouts.approve_batch(session, batch_id=half.id, admin_id=admin, now=clock.now())
+    async with any_store.read() as session:
+        assert await payouts.payouts_to_send(session) == []
+        assert (await ledger.trial_balance(session)).balanced
+    for b in (await balances(any_store, artisans)).values():
+        assert b.paid_cents + b.in_flight_cents + b.available_cents == b.earned_cents
+
+    # The next build (in one transaction here, as a scheduler not yet building in steps does).
+    async with any_store.transaction() as session:
+        batch = await payouts.create_payout_batch(session, minimum_cents=MINIMUM, now=clock.now())
+        assert batch is not None
+        assert batch.id == half.id
+        assert batch.status is PayoutBatchStatus.AWAITING_APPROVAL
+        made = [
+            (p.artisan_id, p.amount_cents) for p in await payouts.batch_payouts(session, half.id)
+        ]
+    assert sorted(made) == list(zip(artisans, earnings, strict=True))
+    for b in (await balances(any_store, artisans)).values():
+        assert (b.in_flight_cents, b.available_cents) == (b.earned_cents, 0)
+
+
+async def test_an_admin_may_cancel_a_half_made_batch(any_store: Store, clock: FakeClock) -> None:
+    artisans = await owed(any_store, clock, [3_000, 4_000, 5_000])
+    async with any_store.transaction() as session:
+        admin = await add_person(session, "Wambui", Role.ADMIN, now=clock.now())
+    with pytest.raises(Crash):
+        await payouts.build_payout_batch(
+            DiesAfter(any_store, 2), minimum_cents=MINIMUM, now=clock.now(), chunk=1
+        )
+    async with any_store.transaction() as session:
+        (half,) = (await session.exec(select(PayoutBatch))).all()
+        assert half.id is not None
+        await payouts.cancel_batch(session, batch_id=half.id, admin_id=admin, now=clock.now())
+        statuses = {p.status for p in await payouts.batch_payouts(session, half.id)}
+    assert statuses == {PayoutStatus.CANCELLED}
+    assert [b.available_cents for b in (await balances(any_store, artisans)).values()] == [
+        3_000,
+        4_000,
+        5_000,
+    ]
+
+
+# --- the ledger's side ----------------------------------------------------------------------
+
+
+async def test_grouped_balances_agree_with_one_artisan_at_a_time(
+    any_store: Store, clock: FakeClock
+) -> None:
+    artisans = await owed(any_store, clock, [5_000, 2_000, 0])
+    async with any_store.transaction() as session:
+        first = await ledger.record_earning(
+            session, artisan_id=artisans[1], amount_cents=700, reference="x", now=clock.now()
+        )
+        await ledger.reverse(session, transfer_id=first.id, reason="counted twice", now=clock.now())
+        await payouts.create_payout_batch(session, minimum_cents=MINIMUM, now=clock.now())
+    async with any_store.read() as session:
+        together = await ledger.artisan_balances(session, [*artisans, 999_999])
+        for artisan in artisans:
+            assert together[artisan] == await ledger.artisan_balance(session, artisan)
+    assert together[999_999] == ArtisanBalance(0, 0, 0, 0)
+    assert together[artisans[0]] == ArtisanBalance(5_000, 5_000, 0, 0)
+
+
+async def test_the_bulk_path_refuses_to_take_more_than_a_payable_holds(
+    any_store: Store, clock: FakeClock
+) -> None:
+    (artisan,) = await owed(any_store, clock, [5_000])
+    async with any_store.transaction() as session:
+        payable = await ledger.artisan_payable(session, artisan)
+        mpesa = await ledger.ensure_account(session, ledger.MPESA_FLOAT)
+        assert payable.id is not None
+        assert mpesa.id is not None
+        halves = [
+            ledger.NewTransfer(
+                idempotency_key=f"k{n}",
+                debit_account_id=payable.id,
+                credit_account_id=mpesa.id,
+                amount_cents=3_000,
+                code=ledger.PAYOUT,
+                phase=TransferPhase.PENDING,
+            )
+            for n in range(2)
+        ]
+        with pytest.raises(LedgerError, match="5000 cents available, not the 6000"):
+            await ledger.record_new_transfers(session, halves, now=clock.now())
+        await ledger.record_new_transfers(session, halves[:1], now=clock.now())
+        with pytest.raises(LedgerError, match="already used"):
+            await ledger.record_new_transfers(session, halves[:1], now=clock.now())
+        resolving = ledger.NewTransfer(
+            idempotency_key="v",
+            debit_account_id=payable.id,
+            credit_account_id=mpesa.id,
+            amount_cents=1,
+            code=ledger.VOID,
+            phase=TransferPhase.VOID_PENDING,
+        )
+        with pytest.raises(LedgerError, match="only posted or pending"):
+            await ledger.record_new_transfers(session, [resolving], now=clock.now())
+    async with any_store.read() as session:
+        kept = (await session.exec(select(Transfer).where(Transfer.code == ledger.PAYOUT))).all()
+        assert [t.idempotency_key for t in kept] == ["k0"]
+        assert (await ledger.artisan_balance(session, artisan)).available_cents == 2_000
+        assert (await session.exec(select(Payout))).all() == []
