@@ -418,31 +418,44 @@ class Dispatcher:
 async def _due_heads(
     session: AsyncSession, channels: frozenset[Channel], now: datetime, limit: int
 ) -> list[int]:
-    heads = (
-        select(
-            OutboxMessage.channel,
-            OutboxMessage.address,
-            sa.func.min(OutboxMessage.sequence).label("sequence"),
-        )
-        .where(col(OutboxMessage.status).in_(_ACTIVE), col(OutboxMessage.channel).in_(channels))
-        .group_by(col(OutboxMessage.channel), col(OutboxMessage.address))
-        .subquery()
+    found = await session.exec(
+        _DUE_HEADS, params={"channels": sorted(channels), "now": now, "limit": limit}
     )
-    statement = (
-        select(OutboxMessage.id)
-        .join(
-            heads,
-            sa.and_(
-                col(OutboxMessage.channel) == heads.c.channel,
-                col(OutboxMessage.address) == heads.c.address,
-                col(OutboxMessage.sequence) == heads.c.sequence,
-            ),
-        )
-        .where(OutboxMessage.status == OutboxStatus.QUEUED, OutboxMessage.next_attempt_at <= now)
-        .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
-        .limit(limit)
+    return [message_id for message_id in found if message_id is not None]
+
+
+# Built once (with its cache key): the dispatcher runs it on every pass, and building the
+# subquery and join each time cost about as much as running them.
+_HEADS = (
+    select(
+        OutboxMessage.channel,
+        OutboxMessage.address,
+        sa.func.min(OutboxMessage.sequence).label("sequence"),
     )
-    return [message_id for message_id in await session.exec(statement) if message_id is not None]
+    .where(
+        col(OutboxMessage.status).in_(_ACTIVE),
+        col(OutboxMessage.channel).in_(sa.bindparam("channels", expanding=True)),
+    )
+    .group_by(col(OutboxMessage.channel), col(OutboxMessage.address))
+    .subquery()
+)
+_DUE_HEADS = (
+    select(OutboxMessage.id)
+    .join(
+        _HEADS,
+        sa.and_(
+            col(OutboxMessage.channel) == _HEADS.c.channel,
+            col(OutboxMessage.address) == _HEADS.c.address,
+            col(OutboxMessage.sequence) == _HEADS.c.sequence,
+        ),
+    )
+    .where(
+        OutboxMessage.status == OutboxStatus.QUEUED,
+        col(OutboxMessage.next_attempt_at) <= sa.bindparam("now"),
+    )
+    .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
+    .limit(sa.bindparam("limit", type_=sa.Integer))
+)
 
 
 async def _locked(session: AsyncSession, message_id: int) -> OutboxMessage | None:
@@ -450,11 +463,15 @@ async def _locked(session: AsyncSession, message_id: int) -> OutboxMessage | Non
 
 
 async def last_inbound_at(session: AsyncSession, channel: Channel, address: str) -> datetime | None:
-    statement = select(sa.func.max(InboundMessage.received_at)).where(
-        InboundMessage.channel == channel, InboundMessage.address == address
-    )
-    latest: datetime | str | None = (await session.exec(statement)).one()
+    found = await session.exec(_LAST_INBOUND, params={"channel": channel, "address": address})
+    latest: datetime | str | None = found.one()
     return None if latest is None else _aware(latest, datetime.now(UTC))
+
+
+_LAST_INBOUND = select(sa.func.max(InboundMessage.received_at)).where(
+    InboundMessage.channel == sa.bindparam("channel"),
+    InboundMessage.address == sa.bindparam("address"),
+)
 
 
 async def _window_open(session: AsyncSession, address: str, now: datetime) -> bool:

@@ -19,6 +19,7 @@ from typing import Any
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from conversations.artisan_views import job_component
 from conversations.i18n import Catalogue
 from conversations.messages import Choice, Reply
 from conversations.outbox import notify_person
@@ -83,8 +84,7 @@ async def _submission_created(
     if submission is None or artisan is None:
         return []
     allocation = await session.get(Allocation, submission.allocation_id)
-    job = None if allocation is None else await session.get(Job, allocation.job_id)
-    component = None if job is None else await session.get(Component, job.component_id)
+    component = None if allocation is None else await job_component(session, allocation.job_id)
     agents = await _agents_covering(session, artisan.area) or await _people(
         session, Role.FIELD_AGENT
     )

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 
+import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -80,23 +81,37 @@ async def open_offers(
     session: AsyncSession, artisan_id: int, now: datetime
 ) -> list[tuple[Offer, Component]]:
     """The artisan's offers that can still be answered, the soonest to expire first."""
-    rows = await session.exec(
-        select(Offer, Component)
-        .join(Job, col(Job.id) == col(Offer.job_id))
-        .join(Component, col(Component.id) == col(Job.component_id))
-        .where(Offer.artisan_id == artisan_id, Offer.status == OfferStatus.OPEN)
-        .where(col(Offer.expires_at) > now)
-        .order_by(col(Offer.expires_at), col(Offer.id))
-    )
+    rows = await session.exec(_OPEN_OFFERS, params={"artisan_id": artisan_id, "now": now})
     return list(rows.all())
 
 
+# Built once, with its cache key: the offers menu runs it twice a message.
+_OPEN_OFFERS = (
+    select(Offer, Component)
+    .join(Job, col(Job.id) == col(Offer.job_id))
+    .join(Component, col(Component.id) == col(Job.component_id))
+    .where(Offer.artisan_id == sa.bindparam("artisan_id"), Offer.status == OfferStatus.OPEN)
+    .where(col(Offer.expires_at) > sa.bindparam("now"))
+    .order_by(col(Offer.expires_at), col(Offer.id))
+)
+
+
 async def offer_component(session: AsyncSession, offer: Offer) -> Component:
-    job = await session.get(Job, offer.job_id)
-    assert job is not None  # an offer's job is never deleted
-    component = await session.get(Component, job.component_id)
-    assert component is not None
+    component = await job_component(session, offer.job_id)
+    assert component is not None  # an offer's job, and its component, are never deleted
     return component
+
+
+async def job_component(session: AsyncSession, job_id: int) -> Component | None:
+    """The component a job makes, in one query (the job itself is not needed)."""
+    return (await session.exec(_JOB_COMPONENT, params={"job_id": job_id})).first()
+
+
+_JOB_COMPONENT = (
+    select(Component)
+    .join(Job, col(Job.component_id) == col(Component.id))
+    .where(col(Job.id) == sa.bindparam("job_id"))
+)
 
 
 async def materials_line(session: AsyncSession, t: Say, component_id: int, pieces: int) -> str:
@@ -156,26 +171,25 @@ async def active_allocations(
     session: AsyncSession, artisan_id: int
 ) -> list[tuple[Allocation, Component, AllocationProgress]]:
     """The artisan's work in progress, soonest due first, with where its pieces are."""
-    rows = list(
-        (
-            await session.exec(
-                select(Allocation, Component)
-                .join(Job, col(Job.id) == col(Allocation.job_id))
-                .join(Component, col(Component.id) == col(Job.component_id))
-                .where(
-                    Allocation.artisan_id == artisan_id,
-                    Allocation.status == AllocationStatus.ACTIVE,
-                )
-                .order_by(col(Allocation.due_date), col(Allocation.id))
-            )
-        ).all()
-    )
+    rows = list((await session.exec(_ACTIVE, params={"artisan_id": artisan_id})).all())
     progress = await allocations_progress(session, [allocation for allocation, _ in rows])
     return [
         (allocation, component, progress[allocation.id])
         for allocation, component in rows
         if allocation.id is not None
     ]
+
+
+_ACTIVE = (
+    select(Allocation, Component)
+    .join(Job, col(Job.id) == col(Allocation.job_id))
+    .join(Component, col(Component.id) == col(Job.component_id))
+    .where(
+        Allocation.artisan_id == sa.bindparam("artisan_id"),
+        Allocation.status == AllocationStatus.ACTIVE,
+    )
+    .order_by(col(Allocation.due_date), col(Allocation.id))
+)
 
 
 def job_label(t: Say, allocation: Allocation, component: Component, pieces: int) -> str:

@@ -126,7 +126,9 @@ def _excerpt(text: str) -> str:
 
 
 async def load_conversation(session: AsyncSession, channel: Channel, address: str) -> Conversation:
-    row = await session.get(ConversationState, (channel, address))
+    # A Core row, not an ORM object: read on every message, and nothing keeps the object.
+    connection = await session.connection()
+    row = (await connection.execute(_LOAD, {"channel": channel, "address": address})).first()
     if row is None:
         return Conversation(channel=channel, address=address)
     return Conversation(
@@ -164,15 +166,16 @@ async def save_conversation(
         await session.flush()
         conversation.version = 1
         return 1
-    table = ConversationState.__table__  # type: ignore[attr-defined]
-    result = await session.exec(
-        sa.update(table)
-        .where(
-            table.c.channel == conversation.channel,
-            table.c.address == conversation.address,
-            table.c.version == conversation.version,
-        )
-        .values(version=conversation.version + 1, **values)
+    connection = await session.connection()
+    result = await connection.execute(
+        _SAVE,
+        {
+            "key_channel": conversation.channel,
+            "key_address": conversation.address,
+            "key_version": conversation.version,
+            "version": conversation.version + 1,
+            **values,
+        },
     )
     if result.rowcount != 1:
         raise StateConflict(
@@ -180,6 +183,24 @@ async def save_conversation(
         )
     conversation.version += 1
     return conversation.version
+
+
+# Built once (with their cache keys): every message loads and saves its conversation.
+_STATE: sa.Table = ConversationState.__table__  # type: ignore[attr-defined]
+_LOAD = sa.select(
+    _STATE.c.person_id,
+    _STATE.c.flow,
+    _STATE.c.step,
+    _STATE.c.data,
+    _STATE.c.version,
+    _STATE.c.expires_at,
+).where(_STATE.c.channel == sa.bindparam("channel"), _STATE.c.address == sa.bindparam("address"))
+# The SET clause comes from the other parameters' names (person_id, flow, ..., version).
+_SAVE = sa.update(_STATE).where(
+    _STATE.c.channel == sa.bindparam("key_channel"),
+    _STATE.c.address == sa.bindparam("key_address"),
+    _STATE.c.version == sa.bindparam("key_version"),
+)
 
 
 async def remember_business_choices(

@@ -181,50 +181,64 @@ async def _count_by_allocation(
     if not ids:
         return counts, reviews
 
-    submissions = await session.exec(
-        select(Submission, QcReview)
-        .join(QcReview, col(QcReview.submission_id) == col(Submission.id), isouter=True)
-        .where(col(Submission.allocation_id).in_(ids))
-        .where(col(Submission.status) != SubmissionStatus.CANCELLED)
-    )
-    for submission, review in submissions:
-        tally = counts[submission.allocation_id]
-        tally.submitted += submission.count
-        if submission.status in AWAITING_QC:
-            tally.pending_review += submission.count
-        elif review is not None:
-            tally.passed += review.passed
-            tally.rejected += review.rejected
-            assert submission.id is not None
-            reviews.append(
-                ReviewedCount(submission.id, submission.count, review.passed, review.rejected)
-            )
+    await session.flush()  # as the session's own queries would: count what is pending too
+    connection = await session.connection()
+    submissions = await connection.execute(_SUBMITTED, {"ids": ids})
+    for submission_id, allocation_id, count, status, review_id, passed, rejected in submissions:
+        tally = counts[allocation_id]
+        tally.submitted += count
+        if status in AWAITING_QC:
+            tally.pending_review += count
+        elif review_id is not None:
+            tally.passed += passed
+            tally.rejected += rejected
+            assert submission_id is not None
+            reviews.append(ReviewedCount(submission_id, count, passed, rejected))
 
-    # A delivery counts what was received, but never more than it declared (see above).
-    counted = sa.case(
-        (
-            col(Delivery.received_quantity) < col(Delivery.declared_quantity),
-            col(Delivery.received_quantity),
-        ),
-        else_=col(Delivery.declared_quantity),
-    )
-    deliveries = await session.exec(
-        select(
-            Delivery.allocation_id,
-            Delivery.status,
-            sa.func.sum(Delivery.declared_quantity),
-            sa.func.sum(counted),
-        )
-        .where(col(Delivery.allocation_id).in_(ids))
-        .where(col(Delivery.status) != DeliveryStatus.CANCELLED)
-        .group_by(col(Delivery.allocation_id), col(Delivery.status))
-    )
+    deliveries = await connection.execute(_DELIVERED, {"ids": ids})
     for allocation_id, status, declared, received in deliveries:
         if status == DeliveryStatus.ARRANGED:
             counts[allocation_id].in_transit += int(declared or 0)
         else:
             counts[allocation_id].received += int(received or 0)
     return counts, reviews
+
+
+# Core statements built once (the menu's "submit", "my jobs" and each count step run them), with
+# columns rather than ORM objects: only the counts are wanted.
+_SUBMITTED = (
+    sa.select(
+        col(Submission.id),
+        col(Submission.allocation_id),
+        col(Submission.count),
+        col(Submission.status),
+        col(QcReview.id),
+        col(QcReview.passed),
+        col(QcReview.rejected),
+    )
+    .join(QcReview, col(QcReview.submission_id) == col(Submission.id), isouter=True)
+    .where(col(Submission.allocation_id).in_(sa.bindparam("ids", expanding=True)))
+    .where(col(Submission.status) != SubmissionStatus.CANCELLED)
+)
+# A delivery counts what was received, but never more than it declared (see above).
+_COUNTED = sa.case(
+    (
+        col(Delivery.received_quantity) < col(Delivery.declared_quantity),
+        col(Delivery.received_quantity),
+    ),
+    else_=col(Delivery.declared_quantity),
+)
+_DELIVERED = (
+    sa.select(
+        col(Delivery.allocation_id),
+        col(Delivery.status),
+        sa.func.sum(Delivery.declared_quantity),
+        sa.func.sum(_COUNTED),
+    )
+    .where(col(Delivery.allocation_id).in_(sa.bindparam("ids", expanding=True)))
+    .where(col(Delivery.status) != DeliveryStatus.CANCELLED)
+    .group_by(col(Delivery.allocation_id), col(Delivery.status))
+)
 
 
 async def job_tally(session: AsyncSession, job_id: int) -> JobTally:

@@ -29,7 +29,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, tzinfo
 from fractions import Fraction
+from typing import NamedTuple
 
+import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -150,6 +152,12 @@ def reputation(history: ArtisanHistory, priors: ReputationPriors = DEFAULT_PRIOR
     )
 
 
+class _AllocationDue(NamedTuple):
+    artisan_id: int
+    quantity: int
+    due_date: date
+
+
 async def artisan_histories(
     session: AsyncSession,
     ids: Sequence[int],
@@ -171,28 +179,45 @@ async def artisan_histories(
     if not ids:
         return {}
 
-    offers = await session.exec(
-        select(Offer).where(col(Offer.artisan_id).in_(ids), col(Offer.offered_at) <= now)
+    # Columns rather than ORM objects: only a few fields of each row are read, and matching
+    # asks for thousands of artisans at once. Flushed first, as the session's queries would be.
+    await session.flush()
+    connection = await session.connection()
+    offers = await connection.execute(
+        sa.select(
+            col(Offer.artisan_id),
+            col(Offer.status),
+            col(Offer.offered_at),
+            col(Offer.responded_at),
+            col(Offer.expires_at),
+        ).where(col(Offer.artisan_id).in_(ids), col(Offer.offered_at) <= now)
     )
-    for offer in offers.all():
-        c = counts[offer.artisan_id]
+    for artisan_id, status, offered_at, responded_at, expires_at in offers.all():
+        c = counts[artisan_id]
         c["offers_made"] += 1
-        answered_by_now = offer.responded_at is None or offer.responded_at <= now
-        if offer.status in (OfferStatus.ACCEPTED, OfferStatus.PARTLY_ACCEPTED) and answered_by_now:
+        answered_by_now = responded_at is None or responded_at <= now
+        if status in (OfferStatus.ACCEPTED, OfferStatus.PARTLY_ACCEPTED) and answered_by_now:
             c["offers_accepted"] += 1
-        elif offer.status is OfferStatus.DECLINED and answered_by_now:
+        elif status is OfferStatus.DECLINED and answered_by_now:
             c["offers_declined"] += 1
-        elif offer.status is OfferStatus.EXPIRED and offer.expires_at <= now:
+        elif status is OfferStatus.EXPIRED and expires_at <= now:
             c["offers_expired"] += 1
         else:
             continue
-        if offer.responded_at is not None and offer.status is not OfferStatus.EXPIRED:
+        if responded_at is not None and status is not OfferStatus.EXPIRED:
             c["responses"] += 1
-            waited = (offer.responded_at - offer.offered_at).total_seconds()
+            waited = (responded_at - offered_at).total_seconds()
             c["response_seconds_total"] += max(0, round(waited))
 
-    deliveries = await session.exec(
-        select(Allocation, Delivery)
+    deliveries = await connection.execute(
+        sa.select(
+            col(Allocation.id),
+            col(Allocation.artisan_id),
+            col(Allocation.quantity),
+            col(Allocation.due_date),
+            col(Delivery.received_at),
+            col(Delivery.received_quantity),
+        )
         .outerjoin(
             Delivery,
             (col(Delivery.allocation_id) == col(Allocation.id))
@@ -202,23 +227,24 @@ async def artisan_histories(
         .where(
             col(Allocation.artisan_id).in_(ids),
             col(Allocation.created_at) <= now,
-            Allocation.status != AllocationStatus.CANCELLED,
+            col(Allocation.status) != AllocationStatus.CANCELLED,
         )
     )
-    allocations: dict[int, Allocation] = {}
+    allocations: dict[int, _AllocationDue] = {}
     received: dict[int, int] = defaultdict(int)
     received_in_time: dict[int, int] = defaultdict(int)
-    for allocation, delivery in deliveries.all():
-        assert allocation.id is not None
-        allocations[allocation.id] = allocation
-        if delivery is None or delivery.received_at is None:
+    for allocation_id, artisan_id, quantity, due_date, received_at, pieces in deliveries.all():
+        assert allocation_id is not None
+        allocation = allocations.setdefault(
+            allocation_id, _AllocationDue(artisan_id, quantity, due_date)
+        )
+        if received_at is None:  # no delivery received by now
             continue
-        pieces = delivery.received_quantity or 0
-        day = factory_today(delivery.received_at, zone)
-        received[allocation.id] += pieces
+        day = factory_today(received_at, zone)
+        received[allocation_id] += pieces or 0
         if day <= allocation.due_date:
-            received_in_time[allocation.id] += pieces
-        work_days[allocation.artisan_id].append(day)
+            received_in_time[allocation_id] += pieces or 0
+        work_days[artisan_id].append(day)
     for allocation_id, allocation in allocations.items():
         c = counts[allocation.artisan_id]
         complete = received[allocation_id] >= allocation.quantity

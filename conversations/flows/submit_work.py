@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import select
 
-from conversations.artisan_views import active_allocations, job_label, one_number
+from conversations.artisan_views import active_allocations, job_component, job_label, one_number
 from conversations.flow import (
     DONE,
     Answer,
@@ -42,7 +42,6 @@ from domain.errors import DomainError, Forbidden, InvalidQuantity, NotFound
 from domain.model import (
     Allocation,
     Component,
-    Job,
     Submission,
     SubmissionPhoto,
     SubmissionStatus,
@@ -213,8 +212,7 @@ async def _job(ctx: Context) -> tuple[Allocation, Component] | None:
     allocation = await ctx.session.get(Allocation, ctx.data["allocation"])
     if allocation is None or allocation.artisan_id != _me(ctx):
         return None
-    job = await ctx.session.get(Job, allocation.job_id)
-    component = None if job is None else await ctx.session.get(Component, job.component_id)
+    component = await job_component(ctx.session, allocation.job_id)
     return None if component is None else (allocation, component)
 
 

@@ -53,12 +53,17 @@ async def mark_in_production(session: AsyncSession, job_id: int, *, now: datetim
     Safe to call on every allocation: a job or order already in production stays so.
     """
     job, order = await lock_job(session, job_id)
+    await start_production(session, job, order)
+    return job
+
+
+async def start_production(session: AsyncSession, job: Job, order: Order) -> None:
+    """``mark_in_production`` for a job and its order the caller has already locked."""
     if job.status is not JobStatus.IN_PRODUCTION:
         job.status = JOB_TRANSITIONS.check(job.status, JobStatus.IN_PRODUCTION)
     if order.status is not OrderStatus.IN_PRODUCTION:
         order.status = ORDER_TRANSITIONS.check(order.status, OrderStatus.IN_PRODUCTION)
     await session.flush()
-    return job
 
 
 def withdraw(session: AsyncSession, offer: Offer, *, filled: bool = False) -> Offer:

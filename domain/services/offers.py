@@ -42,7 +42,7 @@ from domain.model import (
     Role,
 )
 from domain.services.guards import clean_text, load
-from domain.services.jobs import lock_job, mark_in_production, withdraw
+from domain.services.jobs import lock_job, start_production, withdraw
 
 ALLOCATED = (AllocationStatus.ACTIVE, AllocationStatus.COMPLETED)
 #: Never more than this many times a job's unallocated pieces in open offers, whatever is asked.
@@ -204,7 +204,7 @@ async def accept_offer(
     of it are withdrawn.
     """
     unlocked = await load(session, Offer, offer_id, what="offer")
-    job, _ = await lock_job(session, unlocked.job_id)  # order, job, then offer: see lock_job
+    job, order = await lock_job(session, unlocked.job_id)  # order, job, then offer: see lock_job
     offer = await _answerable(session, offer_id, artisan_id, now, lock=True)
     taken = offer.quantity if quantity is None else quantity
     if not _whole(taken) or not 1 <= taken <= offer.quantity:
@@ -237,7 +237,8 @@ async def accept_offer(
     await session.flush()
     if taken == left:
         await _withdraw_the_rest(session, offer.job_id)
-    await mark_in_production(session, offer.job_id, now=now)
+    # Both still locked from above (and unchanged since): no need to load and lock them again.
+    await start_production(session, job, order)
     return allocation
 
 

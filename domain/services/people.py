@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -74,12 +75,22 @@ async def person_by_identity(
     session: AsyncSession, channel: Channel, address: str
 ) -> Person | None:
     """Who writes to us from ``address`` on ``channel``, if we know them."""
-    statement = (
-        select(Person)
-        .join(ChannelIdentity, col(ChannelIdentity.person_id) == Person.id)
-        .where(ChannelIdentity.channel == channel, ChannelIdentity.address == address.strip())
+    found = await session.exec(
+        _BY_IDENTITY, params={"channel": channel, "address": address.strip()}
     )
-    return (await session.exec(statement)).first()
+    return found.first()
+
+
+# Built once: every incoming message looks its sender up, and building the statement and its
+# cache key each time cost more than running it.
+_BY_IDENTITY = (
+    select(Person)
+    .join(ChannelIdentity, col(ChannelIdentity.person_id) == Person.id)
+    .where(
+        ChannelIdentity.channel == sa.bindparam("channel"),
+        ChannelIdentity.address == sa.bindparam("address"),
+    )
+)
 
 
 async def link_identity(
