@@ -42,6 +42,9 @@ from tests.fakes.twilio_api import FakeTwilio, sid
 ARTISANS = 24
 NAMES = [f"Msanii Namba {n}" for n in range(ARTISANS)]
 SEND_HOLD = 0.03  # seconds the fake Twilio sits on an accepted send before answering
+# While the second kill is aimed: a send seen SENDING is then surely still in flight when the
+# SIGKILL lands (with 30 ms a loaded CI machine saw it SENT first).
+AIMING_HOLD = 2.0
 
 
 class SlowAnswers:
@@ -161,7 +164,8 @@ async def test_killing_the_server_mid_work_loses_no_message_and_doubles_only_in_
 ) -> None:
     rng = random.Random()
     twilio = FakeTwilio()
-    twilio.app = SlowAnswers(twilio.app, SEND_HOLD)  # type: ignore[assignment]
+    slow = SlowAnswers(twilio.app, SEND_HOLD)
+    twilio.app = slow  # type: ignore[assignment]
     async with twilio.running(), karakana_on(tmp_path, twilio) as server:
         await server.start()
         store = Store.from_url(server.settings["DATABASE_URL"])
@@ -179,6 +183,7 @@ async def test_killing_the_server_mid_work_loses_no_message_and_doubles_only_in_
                     if what == "inbound":
                         await eventually(lambda: artisans.posting >= 2, within=20)
                     else:
+                        slow.hold = AIMING_HOLD
                         await eventually(lambda: _any_sending(store), within=20)
                     in_flight = artisans.posting
                     server.kill()
@@ -186,6 +191,7 @@ async def test_killing_the_server_mid_work_loses_no_message_and_doubles_only_in_
                     left_sending = await sending(store)
                     caught.append((what, in_flight, len(left_sending)))
                     may_repeat.update(left_sending)
+                    slow.hold = SEND_HOLD
                     await server.start()
                 await asyncio.wait_for(load, timeout=45)
                 await eventually(lambda: _all_sent(store), within=20)
