@@ -38,7 +38,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlmodel import select
 
-from bot.media import MediaRefused, RemoteMedia
+from bot.media import DEFAULT_MAX_DOCUMENT_BYTES, MediaRefused, RemoteMedia
 from conversations.engine import Engine
 from conversations.i18n import Catalogue
 from conversations.locks import KeyedLocks
@@ -328,6 +328,7 @@ async def answer_refused_files(
                 person.language if person is not None else Language.EN,
                 reasons,
                 max_bytes=max_bytes,
+                max_document_bytes=DEFAULT_MAX_DOCUMENT_BYTES,
             )
             await enqueue(
                 session,

@@ -124,7 +124,7 @@ class DarajaConfig:
     def __post_init__(self) -> None:
         if self.requests_per_second is not None and self.requests_per_second <= 0:
             raise ValueError("the Daraja request rate must be positive (or None: unpaced)")
-        if self.callback_token and not _URL_SAFE_TOKEN.fullmatch(self.callback_token):
+        if self.callback_token and not CALLBACK_TOKEN_PATTERN.fullmatch(self.callback_token):
             raise ValueError(
                 "the M-Pesa callback token must be at least 16 URL-safe characters (letters, "
                 "digits, '-' and '_'): "
@@ -154,7 +154,7 @@ class DarajaConfig:
         return f"{self._callback_root}/status/timeout?{query}"
 
 
-_URL_SAFE_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,}")
+CALLBACK_TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,}")
 
 
 class RequestOutcome(StrEnum):

@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.mpesa import CALLBACK_TOKEN_PATTERN
+
 # Values people leave in a copied .env file; a secret that looks like one of these is refused
 # rather than sent to Twilio or Telegram.
 _PLACEHOLDERS = frozenset(
@@ -320,7 +322,7 @@ class Settings(BaseSettings):
                 "PUBLIC_BASE_URL/mpesa/[MPESA_CALLBACK_TOKEN/]b2c/result"
             )
         token = self.mpesa_callback_token
-        if token is not None and not re.fullmatch(r"[A-Za-z0-9_-]{16,}", token.get_secret_value()):
+        if token is not None and not CALLBACK_TOKEN_PATTERN.fullmatch(token.get_secret_value()):
             raise ValueError(
                 "MPESA_CALLBACK_TOKEN must be at least 16 URL-safe characters (letters, digits, "
                 "- and _): generate one with python -c 'import secrets; "

@@ -27,7 +27,7 @@ def media_refused(
     reasons: Iterable[str],
     *,
     max_bytes: int,
-    max_document_bytes: int = 1_000_000,
+    max_document_bytes: int,
 ) -> str:
     """One polite sentence for the files refused, by the most useful reason among ``reasons``
     (the values of ``bot.media.RefusalReason``)."""

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from domain.services.offers import open_offer_limit
+
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
@@ -105,7 +107,7 @@ def cover_lots(
     for j in np.lexsort((jobs.ids, -jobs.priority)):
         untaken = int(jobs.quantity[j])
         goal = margin * untaken
-        room = math.floor(over_offer * untaken + 1e-9) - int(jobs.open_offered[j] + offered[j])
+        room = open_offer_limit(untaken, over_offer) - int(jobs.open_offered[j] + offered[j])
         smallest = min(min_lot, untaken)
         lots = 0
         for p in by_job[starts[j] : starts[j + 1]]:

@@ -13,7 +13,6 @@ yet answered holds its pieces, so running a round twice never offers the same ca
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -46,7 +45,7 @@ from domain.model import (
 )
 from domain.quantities import allocations_progress
 from domain.reputation import artisan_histories
-from domain.services.offers import ALLOCATED
+from domain.services.offers import ALLOCATED, open_offer_limit
 from matching.capacity import (
     CapacityPrior,
     WeekOfWork,
@@ -123,7 +122,7 @@ async def read_open_jobs(
         assert job.id is not None
         free = job.quantity - allocated.get(job.id, 0)
         out = offered.get(job.id, 0)
-        if free <= 0 or out >= math.floor(over_offer * free + 1e-9):
+        if free <= 0 or out >= open_offer_limit(free, over_offer):
             continue
         spec = JobSpec(
             job_id=job.id,

@@ -65,6 +65,12 @@ def _whole(value: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def open_offer_limit(untaken: int, over_offer: float) -> int:
+    """The most pieces a job's open offers may hold, ``untaken`` pieces being left to allocate
+    (the tolerance keeps e.g. 1.1 x 10 at 11 despite binary floating point)."""
+    return math.floor(over_offer * untaken + 1e-9)
+
+
 async def _allocated(session: AsyncSession, job_id: int) -> int:
     allocated = await session.exec(
         select(func.coalesce(func.sum(Allocation.quantity), 0)).where(
@@ -137,7 +143,7 @@ async def make_offer(
     if not _whole(quantity) or quantity < 1:
         raise InvalidQuantity(f"an offer needs at least one piece (got {quantity!r})")
     offered = await _offered(session, job_id)
-    room = math.floor(over_offer * await unallocated(session, job_id)) - offered
+    room = open_offer_limit(await unallocated(session, job_id), over_offer) - offered
     if quantity > room:
         free = max(room, 0)
         raise InvalidQuantity(

@@ -249,3 +249,11 @@ def test_a_payout_minimum_with_fractions_of_a_cent_is_refused(
     monkeypatch.setenv("PAYOUT_MINIMUM", "100.005")
     with pytest.raises(ValidationError, match="two decimals"):
         Settings()
+
+
+def test_the_over_offer_default_is_the_one_matching_measured() -> None:
+    # Settings cannot import matching (it drags numpy and scipy into every command), so the
+    # default is written twice; this keeps the two from drifting apart.
+    from matching.round import DEFAULT_OVER_OFFER
+
+    assert Settings(_env_file=None).over_offer == DEFAULT_OVER_OFFER  # type: ignore[call-arg]
