@@ -4,8 +4,8 @@ Orders: ``/orders [status]``, ``/order <id>``, ``/neworder`` (guided), ``/import
 of an attached CSV), ``/confirm <id>``, ``/cancel <id> [reason]``, ``/ship <id>``. Production:
 ``/jobs [late]``, ``/match``, ``/why <artisan> <job>``. Artisans: ``/artisans [skill|area]``,
 ``/artisan <id>``, ``/pause <id>``, ``/resume <id>``, ``/broadcast <skill|area|all> <text>``.
-Money: ``/payouts``, ``/approve_payouts [batch]``. The factory: ``/stats``, ``/deadletters``,
-``/retry <id>``. ``/help`` (a global word) lists them from the usage msgids below.
+Money: ``/payouts``, ``/make_payouts``, ``/approve_payouts [batch]``. The factory: ``/stats``,
+``/deadletters``, ``/retry <id>``. ``/help`` (a global word) lists them from the usage msgids below.
 
 Only admins may run any of them: ``slash.run_slash`` refuses everybody else with a clear reply and
 logs who tried. Domain errors each map to a polite reply; the domain's own English reason is
@@ -44,10 +44,11 @@ from domain.model import (
     JobStatus,
     Order,
     OrderStatus,
+    PayoutBatch,
     Person,
     Role,
 )
-from domain.payouts import approve_batch
+from domain.payouts import approve_batch, create_payout_batch
 from domain.quantities import job_tally
 from domain.reputation import artisan_history, reputation
 from domain.revenue_share import BandCheck
@@ -608,9 +609,22 @@ async def _broadcast(ctx: Context, argument: str) -> Replies:
 # --- payouts ----------------------------------------------------------------------------------
 
 
+def _started_by(ctx: Context, starter: Person | None) -> str:
+    """Who made a batch, as admins see it beside the batch: an admin's name, or the schedule."""
+    if starter is None:
+        return ctx.t("admin.batch_scheduled")
+    return ctx.t("admin.batch_started_by", name=starter.name)
+
+
+async def _batch_started_by(ctx: Context, batch: PayoutBatch) -> str:
+    starters = await reports.batch_starters(ctx.session, [batch])
+    return _started_by(ctx, starters.get(batch.id or 0))
+
+
 async def payouts_preview(ctx: Context, _argument: str = "") -> Replies:
     minimum = money(ctx.policy.payout_minimum_cents)
     waiting = await reports.batches_awaiting_approval(ctx.session)
+    starters = await reports.batch_starters(ctx.session, waiting)
     replies: Replies = []
     for batch in waiting:
         assert batch.id is not None
@@ -618,6 +632,7 @@ async def payouts_preview(ctx: Context, _argument: str = "") -> Replies:
         header = ctx.t(
             "admin.payout_batch",
             id=batch.id,
+            by=_started_by(ctx, starters.get(batch.id)),
             count=len(lines),
             total=money(sum(payout.amount_cents for payout, _ in lines)),
         )
@@ -653,8 +668,92 @@ async def payouts_preview(ctx: Context, _argument: str = "") -> Replies:
         [
             ctx.t("admin.payout_preview_line", id=person.id, name=person.name, amount=money(amount))
             for person, amount in due
-        ],
+        ]
+        + [ctx.t("admin.payouts_make_hint")],
     )
+
+
+async def _make_payouts(ctx: Context, _argument: str) -> Replies:
+    """A batch now of everyone owed the minimum or more, started by this admin, to approve next."""
+    in_the_way = await _batch_in_the_way(ctx)
+    if in_the_way:
+        return in_the_way
+    minimum = ctx.policy.payout_minimum_cents
+    batch = await create_payout_batch(
+        ctx.session, minimum_cents=minimum, now=ctx.now, created_by=_admin_id(ctx)
+    )
+    if batch is None:
+        # On PostgreSQL another admin's batch may have reserved every balance while this one
+        # waited for the lock: name that batch rather than say nobody is owed.
+        in_the_way = await _batch_in_the_way(ctx)
+        return in_the_way or [Reply(ctx.t("admin.payouts_made_nothing", minimum=money(minimum)))]
+    assert batch.id is not None
+    lines = await reports.batch_lines(ctx.session, batch.id)
+    total = money(sum(payout.amount_cents for payout, _ in lines))
+    await _tell_other_admins_of_batch(ctx, batch.id, count=len(lines), total=total)
+    log.info("person %s made payout batch %s: %s payouts", _admin_id(ctx), batch.id, len(lines))
+    replies = [
+        Reply(
+            ctx.t(
+                "admin.payouts_made",
+                id=batch.id,
+                count=len(lines),
+                total=total,
+                minimum=money(minimum),
+            )
+        )
+    ]
+    if not ctx.policy.mpesa_configured:
+        replies.append(Reply(ctx.t("admin.mpesa_not_configured")))
+    return replies
+
+
+async def _batch_in_the_way(ctx: Context) -> Replies:
+    """Why no new batch should be made now (one waits for approval, or one is being made)."""
+    waiting = await reports.batches_awaiting_approval(ctx.session)
+    if waiting:
+        batch = waiting[0]
+        by = await _batch_started_by(ctx, batch)
+        return [Reply(ctx.t("admin.payouts_make_waiting", id=batch.id, by=by))]
+    building = await reports.batch_being_built(ctx.session)
+    if building is not None:
+        # Adding to a batch someone else is still building would race its builder.
+        by = await _batch_started_by(ctx, building)
+        return [Reply(ctx.t("admin.payouts_make_building", id=building.id, by=by))]
+    return []
+
+
+async def _tell_other_admins_of_batch(
+    ctx: Context, batch_id: int, *, count: int, total: str
+) -> None:
+    """Other admins hear that a batch waits, and who made it; the maker has the reply.
+
+    The batch's event is taken here, so the general payout notice does not tell the maker twice;
+    any other event recorded so far goes on to the payout notices as usual.
+    """
+    maker = ctx.person
+    assert maker is not None
+    recorded = events.drain(ctx.session)
+    others = [e for e in recorded if not isinstance(e, events.PayoutBatchCreated)]
+    await queue_payout_notifications(
+        ctx.session,
+        others,
+        catalogue=ctx.catalogue,
+        now=ctx.now,
+        band=RevenueBand(ctx.policy.share_low, ctx.policy.share_high),
+    )
+    for admin in await reports.admins(ctx.session):
+        if admin.id == maker.id:
+            continue
+        words = ctx.catalogue.t(
+            admin.language,
+            "admin.payouts_made_notice",
+            name=maker.name,
+            id=batch_id,
+            count=count,
+            total=total,
+        )
+        await notify_person(ctx.session, admin, Reply(words), now=ctx.now)
 
 
 async def _approve_payouts(ctx: Context, argument: str) -> Replies:
@@ -671,7 +770,9 @@ async def _approve_payouts(ctx: Context, argument: str) -> Replies:
         batch_id = waiting[0].id
         assert batch_id is not None
     try:
-        await approve_batch(ctx.session, batch_id=batch_id, admin_id=_admin_id(ctx), now=ctx.now)
+        batch = await approve_batch(
+            ctx.session, batch_id=batch_id, admin_id=_admin_id(ctx), now=ctx.now
+        )
     except NotFound:
         return [Reply(ctx.t("admin.batch_not_found", id=batch_id))]
     except IllegalTransition as exc:
@@ -687,11 +788,16 @@ async def _approve_payouts(ctx: Context, argument: str) -> Replies:
         now=ctx.now,
         band=RevenueBand(ctx.policy.share_low, ctx.policy.share_high),
     )
-    total = money(sum(payout.amount_cents for payout, _ in lines))
+    said = {
+        "id": batch_id,
+        "by": await _batch_started_by(ctx, batch),
+        "count": len(lines),
+        "total": money(sum(payout.amount_cents for payout, _ in lines)),
+    }
     if not ctx.policy.mpesa_configured:
         # Never a silent drop: the money stays reserved and goes once M-Pesa is set up.
-        return [Reply(ctx.t("admin.approved_not_sent", id=batch_id, count=len(lines), total=total))]
-    return [Reply(ctx.t("admin.approved", id=batch_id, count=len(lines), total=total))]
+        return [Reply(ctx.t("admin.approved_not_sent", **said))]
+    return [Reply(ctx.t("admin.approved", **said))]
 
 
 # --- the factory ------------------------------------------------------------------------------
@@ -796,6 +902,7 @@ COMMANDS: dict[str, Command] = {
     "resume": Command(ADMINS, _resume, N_("admin.help_resume")),
     "broadcast": Command(ADMINS, _broadcast, N_("admin.help_broadcast")),
     "payouts": Command(ADMINS, payouts_preview, N_("admin.help_payouts")),
+    "make_payouts": Command(ADMINS, _make_payouts, N_("admin.help_make_payouts")),
     "approve_payouts": Command(ADMINS, _approve_payouts, N_("admin.help_approve_payouts")),
     "stats": Command(ADMINS, factory_stats, N_("admin.help_stats")),
     "deadletters": Command(ADMINS, _dead_letters, N_("admin.help_deadletters")),

@@ -236,6 +236,42 @@ async def batches_awaiting_approval(session: AsyncSession) -> list[PayoutBatch]:
     return list(rows)
 
 
+async def batch_being_built(session: AsyncSession) -> PayoutBatch | None:
+    """A batch whose payouts are still being added (by the scheduler, or left so by a crash)."""
+    rows = await session.exec(
+        select(PayoutBatch)
+        .where(PayoutBatch.status == PayoutBatchStatus.BUILDING)
+        .order_by(col(PayoutBatch.id))
+        .limit(1)
+    )
+    return rows.first()
+
+
+async def batch_starters(
+    session: AsyncSession, batches: Sequence[PayoutBatch]
+) -> dict[int, Person]:
+    """The admin who started each batch, by batch id; a scheduled batch has none."""
+    starter_ids = sorted({batch.created_by for batch in batches if batch.created_by is not None})
+    if not starter_ids:
+        return {}
+    people = {
+        person.id: person
+        for person in await session.exec(select(Person).where(col(Person.id).in_(starter_ids)))
+    }
+    return {
+        batch.id: people[batch.created_by]
+        for batch in batches
+        if batch.id is not None and batch.created_by in people
+    }
+
+
+async def admins(session: AsyncSession) -> list[Person]:
+    rows = await session.exec(
+        select(Person).where(Person.role == Role.ADMIN).order_by(col(Person.id))
+    )
+    return list(rows)
+
+
 async def batch_lines(session: AsyncSession, batch_id: int) -> list[tuple[Payout, Person]]:
     rows = await session.exec(
         select(Payout, Person)

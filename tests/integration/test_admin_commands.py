@@ -536,9 +536,13 @@ async def test_payouts_previews_what_would_be_paid_then_approves_a_waiting_batch
         assert batch is not None
         batch_id = batch.id
     waiting = await admin.say("/payouts")
-    assert t("en", "admin.payout_batch", id=batch_id, count=1, total="KES 1,500") in waiting
+    scheduled = t("en", "admin.batch_scheduled")
+    assert (
+        t("en", "admin.payout_batch", id=batch_id, by=scheduled, count=1, total="KES 1,500")
+        in waiting
+    )
     assert await admin.say("/approve_payouts") == t(
-        "en", "admin.approved", id=batch_id, count=1, total="KES 1,500"
+        "en", "admin.approved", id=batch_id, by=scheduled, count=1, total="KES 1,500"
     )
     async with factory.store.transaction() as session:
         approved = await session.get(PayoutBatch, batch_id)

@@ -1,0 +1,128 @@
+"""An admin starts a payout batch over a real webhook, and another admin approves it.
+
+Amina (English) sends /make_payouts on WhatsApp through a Twilio-signed webhook; Zawadi (Kiswahili)
+hears on Telegram who made the batch and approves it there. The batch remembers Amina as its
+maker and Zawadi as its approver. M-Pesa is not configured in this harness, so both are told the
+money stays reserved until it is.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlmodel import col, select
+
+from conversations.i18n import t
+from domain import ledger
+from domain.model import (
+    Channel,
+    Language,
+    Payout,
+    PayoutBatch,
+    PayoutBatchStatus,
+    PayoutStatus,
+    Role,
+)
+from domain.services.people import add_person
+from tests.e2e.harness import Running, eventually
+from tests.integration.factory_floor import ident
+from tests.integration.ledger_people import add_artisan
+
+AMINA = "+254722000201"
+ZAWADI = 7_300_001  # a Telegram chat id
+OWED = {"Wanjiru": 150_000, "Baraka": 80_000, "Njeri": 5_000}  # Njeri's KES 50 waits
+
+
+async def test_an_admin_makes_a_batch_in_chat_and_another_approves_it_seeing_who_made_it(
+    karakana: Running,
+) -> None:
+    now = datetime.now(UTC)
+    async with karakana.store.transaction() as session:
+        amina = await add_person(
+            session,
+            role=Role.ADMIN,
+            name="Amina",
+            channel=Channel.WHATSAPP,
+            address=AMINA,
+            language=Language.EN,
+            now=now,
+        )
+        zawadi = await add_person(
+            session,
+            role=Role.ADMIN,
+            name="Zawadi",
+            channel=Channel.TELEGRAM,
+            address=str(ZAWADI),
+            language=Language.SW,
+            now=now,
+        )
+        for name, cents in OWED.items():
+            artisan = await add_artisan(session, name, now=now)
+            await ledger.record_earning(
+                session,
+                artisan_id=artisan,
+                amount_cents=cents,
+                reference=f"delivery:{name}",
+                now=now,
+            )
+    minimum = karakana.settings.payout_minimum_cents
+    assert OWED["Njeri"] < minimum <= OWED["Baraka"]
+
+    await karakana.whatsapp(AMINA, "/make_payouts")
+
+    await eventually(lambda: len(karakana.texts_to(AMINA)) >= 2)
+    made = karakana.texts_to(AMINA)
+    async with karakana.store.transaction() as session:
+        [batch] = await session.exec(select(PayoutBatch))
+    assert made == [
+        t(
+            "en",
+            "admin.payouts_made",
+            id=batch.id,
+            count=2,
+            total="KES 2,300",
+            minimum=f"KES {minimum // 100:,}",
+        ),
+        t("en", "admin.mpesa_not_configured"),
+    ]
+    notice = t(
+        "sw", "admin.payouts_made_notice", name="Amina", id=batch.id, count=2, total="KES 2,300"
+    )
+    assert await eventually(lambda: karakana.telegram_texts(ZAWADI)) == [notice]
+
+    await karakana.telegram_update(
+        karakana.telegram.text_update(ZAWADI, f"/approve_payouts {batch.id}")
+    )
+
+    # Zawadi's reply names Amina as the maker; both admins hear Zawadi approved it.
+    await eventually(lambda: len(karakana.telegram_texts(ZAWADI)) >= 3)
+    reply = t(
+        "sw",
+        "admin.approved_not_sent",
+        id=batch.id,
+        by=t("sw", "admin.batch_started_by", name="Amina"),
+        count=2,
+        total="KES 2,300",
+    )
+    heard = {
+        language: t(
+            language, "payouts.batch_approved", name="Zawadi", batch=batch.id, total="2,300"
+        )
+        for language in ("en", "sw")
+    }
+    assert sorted(karakana.telegram_texts(ZAWADI)[1:]) == sorted([reply, heard["sw"]])
+    assert await eventually(lambda: karakana.texts_to(AMINA)[2:]) == [heard["en"]]
+    async with karakana.store.transaction() as session:
+        stored = await session.get(PayoutBatch, ident(batch))
+        payouts = list(await session.exec(select(Payout).order_by(col(Payout.amount_cents))))
+    assert stored is not None
+    assert (stored.status, stored.created_by, stored.approved_by) == (
+        PayoutBatchStatus.APPROVED,
+        amina.id,
+        zawadi.id,
+    )
+    # Kept for when M-Pesa is set up: reserved, never sent, never dropped.
+    assert [(p.amount_cents, p.status) for p in payouts] == [
+        (80_000, PayoutStatus.PENDING),
+        (150_000, PayoutStatus.PENDING),
+    ]

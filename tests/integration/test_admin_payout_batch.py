@@ -1,0 +1,308 @@
+"""An admin starts a payout batch in chat with /make_payouts, through the engine on real databases.
+
+The batch remembers who started it (``PayoutBatch.created_by``); admins see that name, or
+"scheduled" for the weekly batch, wherever they see a batch: /payouts and the approval reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import pytest
+from sqlmodel import col, select
+
+from conversations.engine import Engine
+from conversations.i18n import t
+from conversations.messages import Reply
+from domain import ledger
+from domain.model import (
+    Channel,
+    Language,
+    OutboxKind,
+    Payout,
+    PayoutBatch,
+    PayoutBatchStatus,
+    PayoutStatus,
+    Person,
+    Role,
+)
+from domain.payouts import create_payout_batch
+from domain.services.people import register_artisan
+from domain.store import Store
+from tests.conftest import FakeClock
+from tests.integration.conversation_driver import Chat, add_staff, outbox
+from tests.integration.ledger_people import add_artisan
+
+AMINA = "tg:admin-amina"  # an admin, in English
+ZAWADI = "whatsapp:+254722000111"  # another admin, in Kiswahili
+OTIENO = "tg:agent-otieno"  # a field agent
+WANJIRU = "whatsapp:+254711000001"  # an artisan
+MINIMUM = "KES 100"  # DEFAULT_ADMIN_POLICY's payout minimum
+
+
+@dataclass
+class Office:
+    store: Store
+    clock: FakeClock
+    engine: Engine
+    amina: Person
+    zawadi: Person
+    owed: dict[str, int]  # artisan name -> person id
+
+    def chat(self, address: str, channel: Channel = Channel.TELEGRAM) -> Chat:
+        return Chat(self.engine, self.clock, address=address, channel=channel)
+
+    async def earn(self, name: str, cents: int) -> None:
+        async with self.store.transaction() as session:
+            await ledger.record_earning(
+                session,
+                artisan_id=self.owed[name],
+                amount_cents=cents,
+                reference=f"delivery:{name}-{cents}",
+                now=self.clock.now(),
+            )
+
+    async def batches(self) -> list[PayoutBatch]:
+        async with self.store.transaction() as session:
+            return list(await session.exec(select(PayoutBatch).order_by(col(PayoutBatch.id))))
+
+    async def payouts(self) -> list[Payout]:
+        async with self.store.transaction() as session:
+            return list(await session.exec(select(Payout).order_by(col(Payout.artisan_id))))
+
+
+async def _office(store: Store, clock: FakeClock) -> Office:
+    amina = await add_staff(store, clock, name="Amina", address=AMINA, role=Role.ADMIN)
+    zawadi = await add_staff(
+        store,
+        clock,
+        name="Zawadi",
+        address=ZAWADI,
+        role=Role.ADMIN,
+        channel=Channel.WHATSAPP,
+        language=Language.SW,
+    )
+    await add_staff(store, clock, name="Otieno", address=OTIENO, areas=("Kibera",))
+    owed = {}
+    async with store.transaction() as session:
+        for name in ("Wanjiru", "Baraka", "Njeri"):
+            owed[name] = await add_artisan(session, name, now=clock.now())
+    office = Office(store, clock, Engine(store), amina, zawadi, owed)
+    await office.earn("Wanjiru", 150_000)
+    await office.earn("Baraka", 80_000)
+    await office.earn("Njeri", 5_000)  # KES 50: below the minimum, waits for a later batch
+    return office
+
+
+@pytest.fixture
+async def office(store: Store, clock: FakeClock) -> Office:
+    return await _office(store, clock)
+
+
+def started_by(language: str, name: str) -> str:
+    return t(language, "admin.batch_started_by", name=name)
+
+
+async def test_an_admin_makes_a_batch_of_everyone_owed_and_is_told_how_to_approve_it(
+    office: Office,
+) -> None:
+    reply = await office.chat(AMINA).say("/make_payouts")
+
+    [batch] = await office.batches()
+    assert reply == t(
+        "en",
+        "admin.payouts_made",
+        id=batch.id,
+        count=2,
+        total="KES 2,300",
+        minimum=MINIMUM,
+    )
+    assert (batch.status, batch.created_by) == (
+        PayoutBatchStatus.AWAITING_APPROVAL,
+        office.amina.id,
+    )
+    payouts = await office.payouts()
+    assert [(p.artisan_id, p.amount_cents, p.status) for p in payouts] == [
+        (office.owed["Wanjiru"], 150_000, PayoutStatus.PENDING),
+        (office.owed["Baraka"], 80_000, PayoutStatus.PENDING),
+    ]
+    async with office.store.transaction() as session:
+        balances = await ledger.artisan_balances(session, list(office.owed.values()))
+        assert (await ledger.trial_balance(session)).balanced
+    # Reserved, not paid: the money is in flight until M-Pesa answers, Njeri's stays available.
+    assert [
+        (b.in_flight_cents, b.available_cents)
+        for b in (balances[office.owed[n]] for n in ("Wanjiru", "Baraka", "Njeri"))
+    ] == [(150_000, 0), (80_000, 0), (0, 5_000)]
+
+
+async def test_the_other_admins_hear_who_made_the_batch_and_the_maker_is_not_told_twice(
+    office: Office,
+) -> None:
+    await office.chat(AMINA).say("/make_payouts")
+
+    [batch] = await office.batches()
+    to_zawadi = [
+        Reply.from_json(m.body).text
+        for m in await outbox(office.store, address=ZAWADI, kind=OutboxKind.BUSINESS)
+    ]
+    assert to_zawadi == [
+        t(
+            "sw",
+            "admin.payouts_made_notice",
+            name="Amina",
+            id=batch.id,
+            count=2,
+            total="KES 2,300",
+        )
+    ]
+    assert await outbox(office.store, address=AMINA, kind=OutboxKind.BUSINESS) == []
+
+
+async def test_payouts_and_the_approval_show_which_admin_started_the_batch(
+    office: Office,
+) -> None:
+    await office.chat(AMINA).say("/make_payouts")
+    [batch] = await office.batches()
+    zawadi = office.chat(ZAWADI, Channel.WHATSAPP)
+
+    shown = await zawadi.say("/payouts")
+    approved = await zawadi.say(f"/approve_payouts {batch.id}")
+
+    assert (
+        t(
+            "sw",
+            "admin.payout_batch",
+            id=batch.id,
+            by=started_by("sw", "Amina"),
+            count=2,
+            total="KES 2,300",
+        )
+        in shown
+    )
+    assert approved == t(
+        "sw",
+        "admin.approved",
+        id=batch.id,
+        by=started_by("sw", "Amina"),
+        count=2,
+        total="KES 2,300",
+    )
+    [stored] = await office.batches()
+    assert (stored.status, stored.created_by, stored.approved_by) == (
+        PayoutBatchStatus.APPROVED,
+        office.amina.id,
+        office.zawadi.id,
+    )
+
+
+async def test_the_preview_suggests_making_the_batch(office: Office) -> None:
+    preview = await office.chat(AMINA).say("/payouts")
+
+    assert t("en", "admin.payouts_preview", minimum=MINIMUM, count=2, total="KES 2,300") in preview
+    assert preview.endswith(t("en", "admin.payouts_make_hint"))
+    assert await office.batches() == []  # looking makes nothing
+
+
+async def test_with_nobody_owed_the_minimum_no_batch_is_made(
+    store: Store, clock: FakeClock
+) -> None:
+    await add_staff(store, clock, name="Amina", address=AMINA, role=Role.ADMIN)
+    async with store.transaction() as session:
+        artisan = await add_artisan(session, "Njeri", now=clock.now())
+        await ledger.record_earning(
+            session, artisan_id=artisan, amount_cents=9_999, reference="delivery:1", now=clock.now()
+        )
+
+    reply = await Chat(Engine(store), clock, address=AMINA, channel=Channel.TELEGRAM).say(
+        "/make_payouts"
+    )
+
+    assert reply == t("en", "admin.payouts_made_nothing", minimum=MINIMUM)
+    async with store.transaction() as session:
+        assert list(await session.exec(select(PayoutBatch))) == []
+
+
+async def test_a_batch_waiting_for_approval_is_named_and_no_second_batch_is_made(
+    office: Office,
+) -> None:
+    async with office.store.transaction() as session:
+        scheduled = await create_payout_batch(session, minimum_cents=10_000, now=office.clock.now())
+    assert scheduled is not None
+    await office.earn("Njeri", 20_000)  # now owed KES 250, but a batch still waits
+
+    reply = await office.chat(AMINA).say("/make_payouts")
+
+    assert reply == t(
+        "en", "admin.payouts_make_waiting", id=scheduled.id, by=t("en", "admin.batch_scheduled")
+    )
+    assert [b.id for b in await office.batches()] == [scheduled.id]
+    assert office.owed["Njeri"] not in {p.artisan_id for p in await office.payouts()}
+
+
+async def test_a_batch_still_being_built_is_named_and_left_to_its_builder(
+    office: Office,
+) -> None:
+    async with office.store.transaction() as session:
+        # What the scheduler's chunked build looks like between two of its transactions.
+        building = PayoutBatch(
+            status=PayoutBatchStatus.BUILDING,
+            created_at=office.clock.now(),
+            created_by=office.zawadi.id,
+        )
+        session.add(building)
+        await session.flush()
+    assert building.id is not None
+
+    reply = await office.chat(AMINA).say("/make_payouts")
+
+    assert reply == t(
+        "en", "admin.payouts_make_building", id=building.id, by=started_by("en", "Zawadi")
+    )
+    [batch] = await office.batches()
+    assert batch.status is PayoutBatchStatus.BUILDING
+    assert await office.payouts() == []
+
+
+@pytest.mark.parametrize("who", ["field agent", "artisan"])
+async def test_a_field_agent_or_an_artisan_is_refused_and_nothing_is_reserved(
+    office: Office, who: str
+) -> None:
+    chat = office.chat(OTIENO)
+    if who == "artisan":
+        chat = office.chat(WANJIRU, Channel.WHATSAPP)
+        async with office.store.transaction() as session:
+            await register_artisan(
+                session,
+                name="Wanjiru",
+                workshop="Kazi Beads",
+                area="Kibera",
+                skills={"beading": 40},
+                mpesa_number="0712 345 678",
+                language=Language.EN,
+                channel=Channel.WHATSAPP,
+                address=WANJIRU,
+                now=office.clock.now(),
+            )
+
+    assert await chat.say("/make_payouts") == t("en", "command.forbidden")
+    assert await office.batches() == []
+
+
+async def test_two_admins_at_once_make_one_batch_and_each_artisan_is_reserved_once(
+    any_store: Store, clock: FakeClock
+) -> None:
+    office = await _office(any_store, clock)
+    amina, zawadi = office.chat(AMINA), office.chat(ZAWADI, Channel.WHATSAPP)
+
+    replies = await asyncio.gather(amina.say("/make_payouts"), zawadi.say("/make_payouts"))
+
+    [batch] = await office.batches()
+    maker = "en" if batch.created_by == office.amina.id else "sw"
+    other = "sw" if maker == "en" else "en"
+    made = t(maker, "admin.payouts_made", id=batch.id, count=2, total="KES 2,300", minimum=MINIMUM)
+    name = "Amina" if maker == "en" else "Zawadi"
+    refused = t(other, "admin.payouts_make_waiting", id=batch.id, by=started_by(other, name))
+    assert sorted(replies) == sorted([made, refused])
+    assert sorted(p.amount_cents for p in await office.payouts()) == [80_000, 150_000]
