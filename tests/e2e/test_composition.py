@@ -25,11 +25,9 @@ from sqlmodel import col, func, select
 from bot.demo import seed_demo
 from bot.main import Factory, KarakanaBot, build_bot
 from bot.settings import Settings
-from domain import ledger
 from domain.explosion import FACTORY_ZONE, factory_today
 from domain.model import (
     Channel,
-    ChannelIdentity,
     Offer,
     Order,
     OutboxMessage,
@@ -45,7 +43,7 @@ from domain.store import Store
 from tests.e2e.harness import WEBHOOK_SECRET, eventually
 from tests.fakes.daraja_api import FakeDaraja
 from tests.fakes.telegram_api import FakeTelegram
-from tests.integration.ledger_people import add_artisan
+from tests.integration.factory_fixtures import active_artisan, ident, owed_earnings
 from tests.integration.mpesa_harness import INITIATOR_PASSWORD, certificate
 
 ADMIN_CHAT = 7001
@@ -131,11 +129,12 @@ async def composed(
         sock.close()
 
 
-async def _people_owed(store: Store, earnings: list[int]) -> list[int]:
-    """An admin on Telegram and artisans owed ``earnings`` cents (as received work earns)."""
+async def _people_owed(store: Store, earnings: list[int]) -> int:
+    """An admin on Telegram, who verified artisans on Telegram owed ``earnings`` cents (as
+    received work earns); returns the admin's id."""
     now = datetime.now(UTC)
     async with store.transaction() as session:
-        await add_person(
+        admin = await add_person(
             session,
             role=Role.ADMIN,
             name="Amina",
@@ -143,19 +142,14 @@ async def _people_owed(store: Store, earnings: list[int]) -> list[int]:
             address=str(ADMIN_CHAT),
             now=now,
         )
-        artisans = []
-        for n, cents in enumerate(earnings):
-            artisan = await add_artisan(
-                session, f"Artisan {n}", now=now, mpesa_number=f"+2547{n + 1:08d}"
-            )
-            session.add(
-                ChannelIdentity(person_id=artisan, channel=Channel.TELEGRAM, address=f"80{n}")
-            )
-            await ledger.record_earning(
-                session, artisan_id=artisan, amount_cents=cents, reference=f"work:{n}", now=now
-            )
-            artisans.append(artisan)
-    return artisans
+        await owed_earnings(
+            session,
+            verified_by=ident(admin),
+            now=now,
+            owed={f"Artisan {n}": cents for n, cents in enumerate(earnings)},
+            channel=Channel.TELEGRAM,
+        )
+    return ident(admin)
 
 
 async def _payouts(store: Store) -> list[Payout]:
@@ -264,15 +258,19 @@ async def test_the_scheduled_matching_round_offers_open_jobs_and_queues_the_offe
 async def test_an_admins_csv_document_is_imported_and_an_artisans_is_refused(
     store: Store, tmp_path: Path, telegram: FakeTelegram
 ) -> None:
-    await _people_owed(store, [])
+    admin = await _people_owed(store, [])
     async with store.transaction() as session:
+        await active_artisan(
+            session,
+            verified_by=admin,
+            now=datetime.now(UTC),
+            channel=Channel.TELEGRAM,
+            address=str(ARTISAN_CHAT),
+            skills={"weaving": 5},  # no demo job needs it: no offer races the refusal
+        )
         await seed_demo(session, now=datetime.now(UTC), zone=FACTORY_ZONE)
         sku = (await session.exec(select(Product.sku))).first()
         orders_before = (await session.exec(select(func.count()).select_from(Order))).one()
-        artisan = await add_artisan(session, "Wanjiru", now=datetime.now(UTC))
-        session.add(
-            ChannelIdentity(person_id=artisan, channel=Channel.TELEGRAM, address=str(ARTISAN_CHAT))
-        )
     due = factory_today(datetime.now(UTC)) + timedelta(days=30)
     csv = (
         "customer,customer_kind,reference,due_date,sku,quantity\n"

@@ -1,41 +1,8 @@
-"""People the ledger and payout tests need, written straight to the tables they read."""
+"""Old names of the payees in ``factory_fixtures``, kept while the ledger and payout tests
+(test_ledger*.py, test_payout_batch_building.py, test_payouts_domain.py, mpesa_harness.py)
+still import them from here."""
 
-from __future__ import annotations
+from tests.integration.factory_fixtures import bare_person as add_person
+from tests.integration.factory_fixtures import payee as add_artisan
 
-from datetime import datetime
-
-from sqlmodel.ext.asyncio.session import AsyncSession
-
-from domain.model import ArtisanProfile, ArtisanStatus, Person, Role
-
-
-async def add_artisan(
-    session: AsyncSession,
-    name: str,
-    *,
-    now: datetime,
-    mpesa_number: str = "+254712345678",
-    status: ArtisanStatus = ArtisanStatus.ACTIVE,
-) -> int:
-    person = Person(name=name, role=Role.ARTISAN, created_at=now)
-    session.add(person)
-    await session.flush()
-    assert person.id is not None
-    session.add(
-        ArtisanProfile(
-            person_id=person.id,
-            workshop=f"{name}'s workshop",
-            mpesa_number=mpesa_number,
-            status=status,
-        )
-    )
-    await session.flush()
-    return person.id
-
-
-async def add_person(session: AsyncSession, name: str, role: Role, *, now: datetime) -> int:
-    person = Person(name=name, role=role, created_at=now)
-    session.add(person)
-    await session.flush()
-    assert person.id is not None
-    return person.id
+__all__ = ["add_artisan", "add_person"]

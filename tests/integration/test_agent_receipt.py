@@ -11,13 +11,25 @@ from conversations.i18n import t
 from domain.model import Delivery, DeliveryStatus, OutboxKind, Transfer
 from domain.store import Store
 from tests.conftest import FakeClock
-from tests.integration.agent_floor import ADDRESSES, Floor, open_floor, passed_and_arranged
 from tests.integration.conversation_driver import outbox, state_of
+from tests.integration.factory_fixtures import Floor, open_floor
 
 
 @pytest.fixture
 async def floor(store: Store, clock: FakeClock) -> Floor:
-    return await open_floor(store, clock, **{"NECKLACE-HORN": 10, "BANGLE-BRASS": 3})
+    """Three bangles on the order, so receiving all three readies their line for assembly."""
+    return await open_floor(store, clock, lines={"NECKLACE-HORN": 10, "BANGLE-BRASS": 3})
+
+
+async def passed_and_arranged(
+    floor: Floor, *, artisan_id: int, code: str, quantity: int
+) -> tuple[int, int]:
+    """Pieces made, passed by the far agent and booked for drop-off tomorrow: (allocation,
+    delivery)."""
+    allocation_id = await floor.allocation(code, artisan_id, quantity)
+    submission_id = await floor.submitted(allocation_id, artisan_id, quantity)
+    await floor.review(submission_id, quantity, reviewer=floor.factory.far_agent)
+    return allocation_id, await floor.drop_off(allocation_id, artisan_id, quantity)
 
 
 async def _delivery(floor: Floor, delivery_id: int) -> Delivery:
@@ -39,15 +51,15 @@ async def test_an_agent_picks_a_delivery_from_the_menu_and_records_a_shortfall_w
     floor: Floor,
 ) -> None:
     _, delivery_id = await passed_and_arranged(
-        floor, artisan_id=floor.people.wanjiru, code="HORN-PENDANT", quantity=10
+        floor, artisan_id=floor.factory.wanjiru, code="HORN-PENDANT", quantity=10
     )
-    agent = floor.chat("agent")
+    agent = floor.agent
     [menu] = await agent.send("menu")
     assert t("en", "menu.item.receipt") in [c.label for c in menu.choices]
     [pick] = await agent.send(payload="menu:receipt")
     assert pick.text == t("en", "agent.receipt.ask_delivery")
     assert [c.payload for c in pick.choices] == [f"rcpt:{delivery_id}"]
-    assert f"#{delivery_id} Wanjiru: 10 × Horn pendant" in pick.choices[0].label
+    assert f"#{delivery_id} Wanjiru: 10 × Carved horn pendant" in pick.choices[0].label
 
     [count] = await agent.send("1")
     assert "How many pieces arrived?" in count.text
@@ -57,27 +69,25 @@ async def test_an_agent_picks_a_delivery_from_the_menu_and_records_a_shortfall_w
     assert "You counted 1, but 10 were declared" in await agent.say("1")
     await agent.send("back")
     assert "You counted 8, but 10 were declared" in await agent.say("8")
-    artisan_address = ADDRESSES["wanjiru"][1]
+    artisan_address = floor.wanjiru.address
     before = await outbox(floor.store, address=artisan_address, kind=OutboxKind.BUSINESS)
     said = await agent.say("Two cracked on the matatu")
 
-    assert "declared 10 × Horn pendant, 8 counted in" in said
+    assert "declared 10 × Carved horn pendant, 8 counted in" in said
     assert "KES 1,200" in said  # 8 pieces at KES 150
     delivery = await _delivery(floor, delivery_id)
     assert delivery.status is DeliveryStatus.RECEIVED
-    assert (delivery.received_quantity, delivery.received_by) == (8, floor.people.agent)
+    assert (delivery.received_quantity, delivery.received_by) == (8, floor.factory.agent)
     assert delivery.discrepancy_note == "declared 10, received 8: Two cracked on the matatu"
     [earning] = await _earnings(floor, delivery_id)
     assert earning.amount_cents == 8 * 15_000
 
     # The admins hear of the discrepancy; the agent who counted was told in their own chat.
-    [notice] = await outbox(floor.store, address=ADDRESSES["admin"][1], kind=OutboxKind.BUSINESS)
+    [notice] = await outbox(floor.store, address=floor.admin.address, kind=OutboxKind.BUSINESS)
     assert f"Delivery #{delivery_id} from Wanjiru (Kibera) differs" in notice.body
     assert "counted in by Kamau" in notice.body
     assert "Two cracked on the matatu" in notice.body
-    agent_notices = await outbox(
-        floor.store, address=ADDRESSES["agent"][1], kind=OutboxKind.BUSINESS
-    )
+    agent_notices = await outbox(floor.store, address=floor.agent.address, kind=OutboxKind.BUSINESS)
     assert not [m for m in agent_notices if "differs" in m.body]
     # ...and the artisan's side is told too (by the artisan notices, chained with ours).
     after = await outbox(floor.store, address=artisan_address, kind=OutboxKind.BUSINESS)
@@ -88,9 +98,9 @@ async def test_an_admin_counts_a_whole_delivery_in_by_its_id_and_hears_assembly_
     floor: Floor,
 ) -> None:
     _, delivery_id = await passed_and_arranged(
-        floor, artisan_id=floor.people.otieno, code="BRASS-BANGLE", quantity=3
+        floor, artisan_id=floor.factory.otieno, code="BRASS-BANGLE", quantity=3
     )
-    admin = floor.chat("admin")
+    admin = floor.admin
     [count] = await admin.send(f"/receipt {delivery_id}")
     assert count.choices[0].label == "All 3 arrived"
     said = await admin.say(payload="rcpt:all")
@@ -99,16 +109,16 @@ async def test_an_admin_counts_a_whole_delivery_in_by_its_id_and_hears_assembly_
     delivery = await _delivery(floor, delivery_id)
     assert (delivery.received_quantity, delivery.discrepancy_note) == (3, None)
     # The bangle has one component, now all in: the order line is ready for assembly.
-    notices = await outbox(floor.store, address=ADDRESSES["admin"][1], kind=OutboxKind.BUSINESS)
+    notices = await outbox(floor.store, address=floor.admin.address, kind=OutboxKind.BUSINESS)
     assert any("Ready for assembly" in m.body and "Brass bangle" in m.body for m in notices)
     assert not any("differs" in m.body for m in notices)
 
 
 async def test_a_delivery_already_counted_in_cannot_be_counted_again(floor: Floor) -> None:
     _, delivery_id = await passed_and_arranged(
-        floor, artisan_id=floor.people.wanjiru, code="HORN-PENDANT", quantity=4
+        floor, artisan_id=floor.factory.wanjiru, code="HORN-PENDANT", quantity=4
     )
-    agent = floor.chat("agent")
+    agent = floor.agent
     await agent.send(f"/receipt {delivery_id}")
     await agent.send("4")
     assert t("en", "agent.receipt.not_arranged", id=delivery_id) in await agent.say(
@@ -119,7 +129,7 @@ async def test_a_delivery_already_counted_in_cannot_be_counted_again(floor: Floo
 
 
 async def test_bad_receipt_commands_get_a_helpful_reply(floor: Floor) -> None:
-    agent = floor.chat("agent")
+    agent = floor.agent
     assert t("en", "agent.receipt.usage") in await agent.say("/receipt seven")
     assert t("en", "agent.receipt.not_found", id=77) in await agent.say("/receipt 77")
 
@@ -128,12 +138,12 @@ async def test_an_artisan_cannot_record_a_receipt(
     floor: Floor, caplog: pytest.LogCaptureFixture
 ) -> None:
     _, delivery_id = await passed_and_arranged(
-        floor, artisan_id=floor.people.wanjiru, code="HORN-PENDANT", quantity=2
+        floor, artisan_id=floor.factory.wanjiru, code="HORN-PENDANT", quantity=2
     )
-    wanjiru = floor.chat("wanjiru")
+    wanjiru = floor.wanjiru
     with caplog.at_level(logging.WARNING):
-        assert t("sw", "command.forbidden") in await wanjiru.say(f"/receipt {delivery_id}")
-        assert t("sw", "command.forbidden") in await wanjiru.say(payload=f"receipt:{delivery_id}")
+        assert t("en", "command.forbidden") in await wanjiru.say(f"/receipt {delivery_id}")
+        assert t("en", "command.forbidden") in await wanjiru.say(payload=f"receipt:{delivery_id}")
     assert caplog.text.count("refused /receipt") == 2
     assert (await _delivery(floor, delivery_id)).status is DeliveryStatus.ARRANGED
     state = await state_of(floor.store, wanjiru)
@@ -142,9 +152,9 @@ async def test_an_artisan_cannot_record_a_receipt(
 
 async def test_receipts_speak_kiswahili(floor: Floor) -> None:
     _, delivery_id = await passed_and_arranged(
-        floor, artisan_id=floor.people.wanjiru, code="HORN-PENDANT", quantity=5
+        floor, artisan_id=floor.factory.wanjiru, code="HORN-PENDANT", quantity=5
     )
-    agent = floor.chat("agent")
+    agent = floor.agent
     await agent.send("lugha sw")
     [count] = await agent.send(f"/receipt {delivery_id}")
     assert "Vipande vingapi vimefika?" in count.text

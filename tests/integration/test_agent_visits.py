@@ -13,15 +13,8 @@ from conversations.i18n import t
 from conversations.messages import MediaItem
 from domain.explosion import FACTORY_ZONE
 from domain.model import Allocation, Channel, Role, WorkshopVisit
-from domain.store import Store
-from tests.conftest import FakeClock
-from tests.integration.agent_floor import Floor, allocation_for, open_floor
 from tests.integration.conversation_driver import PHOTO, VOICE, Chat, add_staff, state_of
-
-
-@pytest.fixture
-async def floor(store: Store, clock: FakeClock) -> Floor:
-    return await open_floor(store, clock)
+from tests.integration.factory_fixtures import Floor
 
 
 async def _visits(floor: Floor) -> list[WorkshopVisit]:
@@ -38,12 +31,10 @@ async def _due_date(floor: Floor, allocation_id: int) -> datetime:
 
 
 async def test_an_agent_records_a_visit_with_photos_and_a_note(floor: Floor) -> None:
-    allocation_id = await allocation_for(
-        floor, floor.people.wanjiru, code="HORN-PENDANT", quantity=10
-    )
-    agent = floor.chat("agent")
+    allocation_id = await floor.allocation("HORN-PENDANT", floor.factory.wanjiru, 10)
+    agent = floor.agent
     [ask] = await agent.send(f"/visit {allocation_id}")
-    assert "Wanjiru (Kibera) is making 10 × Horn pendant" in ask.text
+    assert "Wanjiru (Kibera) is making 10 × Carved horn pendant" in ask.text
     assert "0 passed, 0 waiting" in ask.text
     assert t("en", "agent.visit.done_invalid", count=10) in await agent.say("12")
     [photos] = await agent.send("4")
@@ -57,11 +48,11 @@ async def test_an_agent_records_a_visit_with_photos_and_a_note(floor: Floor) -> 
     assert "Any note" in await agent.say("done")
     said = await agent.say("Waiting for more horn from the supplier")
 
-    assert "4 of 10 × Horn pendant done at Wanjiru's, 2 photo(s)" in said
+    assert "4 of 10 × Carved horn pendant done at Wanjiru's, 2 photo(s)" in said
     [visit] = await _visits(floor)
     assert (visit.allocation_id, visit.agent_id, visit.pieces_done) == (
         allocation_id,
-        floor.people.agent,
+        floor.factory.agent,
         4,
     )
     assert visit.photo_refs == "photo-1.jpg,photo-2.jpg"
@@ -69,12 +60,10 @@ async def test_an_agent_records_a_visit_with_photos_and_a_note(floor: Floor) -> 
 
 
 async def test_a_visit_can_be_picked_from_the_menu_without_photos_or_note(floor: Floor) -> None:
-    allocation_id = await allocation_for(
-        floor, floor.people.wanjiru, code="HORN-PENDANT", quantity=6
-    )
+    allocation_id = await floor.allocation("HORN-PENDANT", floor.factory.wanjiru, 6)
     # Otieno's work is in Githurai, not Kamau's area, so it is not listed for him.
-    await allocation_for(floor, floor.people.otieno, code="BRASS-HOOK", quantity=8)
-    agent = floor.chat("agent")
+    await floor.allocation("BRASS-HOOK", floor.factory.otieno, 8)
+    agent = floor.agent
     await agent.send("menu")
     [pick] = await agent.send(payload="menu:visit")
     assert [c.payload for c in pick.choices] == [f"vst:{allocation_id}"]
@@ -89,17 +78,15 @@ async def test_a_visit_can_be_picked_from_the_menu_without_photos_or_note(floor:
 async def test_visits_are_for_field_agents_and_work_in_progress_only(
     floor: Floor, caplog: pytest.LogCaptureFixture
 ) -> None:
-    allocation_id = await allocation_for(
-        floor, floor.people.wanjiru, code="HORN-PENDANT", quantity=3
-    )
+    allocation_id = await floor.allocation("HORN-PENDANT", floor.factory.wanjiru, 3)
     with caplog.at_level(logging.WARNING):
         for who in ("admin", "wanjiru"):
             chat = floor.chat(who)
-            forbidden = t("en" if who == "admin" else "sw", "command.forbidden")
+            forbidden = t("en", "command.forbidden")
             assert forbidden in await chat.say(f"/visit {allocation_id}")
             assert forbidden in await chat.say(payload=f"visit:{allocation_id}")
     assert caplog.text.count("refused /visit") == 4
-    agent = floor.chat("agent")
+    agent = floor.agent
     assert t("en", "agent.visit.usage") in await agent.say("/visit x")
     assert t("en", "agent.visit.not_found", id=404) in await agent.say("/visit 404")
     assert await _visits(floor) == []
@@ -108,17 +95,17 @@ async def test_visits_are_for_field_agents_and_work_in_progress_only(
 async def test_jobs_at_risk_list_the_late_work_in_the_agents_areas_with_a_visit_button(
     floor: Floor,
 ) -> None:
-    slow = await allocation_for(floor, floor.people.wanjiru, code="HORN-PENDANT", quantity=10)
-    await allocation_for(floor, floor.people.otieno, code="BRASS-HOOK", quantity=20)  # Githurai
+    slow = await floor.allocation("HORN-PENDANT", floor.factory.wanjiru, 10)
+    await floor.allocation("BRASS-HOOK", floor.factory.otieno, 20)  # Githurai
     due = await _due_date(floor, slow)
     floor.clock.advance(seconds=(due - timedelta(days=2) - floor.clock.now()).total_seconds())
 
-    agent = floor.chat("agent")
+    agent = floor.agent
     [listed] = await agent.send("/atrisk")
     assert "1 job(s) at risk" in listed.text
     assert (
-        f"#{slow} Wanjiru (Kibera): Horn pendant, 0 of 10 done, due {due:%d/%m/%Y} – 2 day(s) left"
-        in listed.text
+        f"#{slow} Wanjiru (Kibera): Carved horn pendant, 0 of 10 done, "
+        f"due {due:%d/%m/%Y} – 2 day(s) left" in listed.text
     )
     assert "Otieno" not in listed.text
     assert [c.payload for c in listed.choices] == [f"visit:{slow}"]
@@ -139,7 +126,7 @@ async def test_jobs_at_risk_are_for_field_agents_who_cover_an_area(
     floor: Floor, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.WARNING):
-        assert t("en", "command.forbidden") in await floor.chat("admin").say("/atrisk")
+        assert t("en", "command.forbidden") in await floor.admin.say("/atrisk")
     assert "refused /atrisk" in caplog.text
     await add_staff(floor.store, floor.clock, name="Baraka", address="5550009")
     newcomer = Chat(floor.engine, floor.clock, address="5550009", channel=Channel.TELEGRAM)
@@ -147,7 +134,7 @@ async def test_jobs_at_risk_are_for_field_agents_who_cover_an_area(
 
 
 async def test_every_field_agent_menu_item_works_and_none_is_coming_soon(floor: Floor) -> None:
-    agent = floor.chat("agent")
+    agent = floor.agent
     [menu] = await agent.send("menu")
     keys = [c.payload.removeprefix("menu:") for c in menu.choices]
     assert keys == [key for key, _ in ITEMS[Role.FIELD_AGENT]]
@@ -167,10 +154,8 @@ async def test_every_field_agent_menu_item_works_and_none_is_coming_soon(floor: 
 
 
 async def test_visits_and_the_risk_list_speak_kiswahili(floor: Floor) -> None:
-    allocation_id = await allocation_for(
-        floor, floor.people.wanjiru, code="HORN-PENDANT", quantity=5
-    )
-    agent = floor.chat("agent")
+    allocation_id = await floor.allocation("HORN-PENDANT", floor.factory.wanjiru, 5)
+    agent = floor.agent
     await agent.send("lugha sw")
     [menu] = await agent.send("menu")
     assert t("sw", "menu.item.atrisk") in [c.label for c in menu.choices]
@@ -189,10 +174,10 @@ async def test_visits_and_the_risk_list_speak_kiswahili(floor: Floor) -> None:
 async def test_the_help_lists_the_field_agents_commands_but_not_to_admins_or_artisans(
     floor: Floor,
 ) -> None:
-    agent_help = await floor.chat("agent").say("help")
+    agent_help = await floor.agent.say("help")
     for msgid in ("agent.help_qc", "agent.help_receipt", "agent.help_visit", "agent.help_atrisk"):
         assert t("en", msgid) in agent_help
-    admin_help = await floor.chat("admin").say("help")
+    admin_help = await floor.admin.say("help")
     assert t("en", "agent.help_receipt") in admin_help  # admins count deliveries in too
     assert t("en", "agent.help_qc") not in admin_help
-    assert t("sw", "agent.help_qc") not in await floor.chat("wanjiru").say("help")
+    assert t("en", "agent.help_qc") not in await floor.wanjiru.say("help")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
 from sqlmodel import col, select
 
 from conversations.flows.delivery import next_slots
@@ -12,18 +11,11 @@ from conversations.flows.earnings import next_payout_day
 from conversations.i18n import t
 from domain import payouts
 from domain.model import Delivery, DeliveryMethod, DeliveryStatus, Payout
-from domain.store import Store
-from tests.conftest import FakeClock
-from tests.integration.artisan_world import World, build_world, texts
+from tests.integration.factory_fixtures import Floor, texts
 
 
-@pytest.fixture
-async def world(store: Store, clock: FakeClock) -> World:
-    return await build_world(store, clock)
-
-
-async def _deliveries(world: World) -> list[Delivery]:
-    async with world.store.transaction() as session:
+async def _deliveries(floor: Floor) -> list[Delivery]:
+    async with floor.store.transaction() as session:
         return list((await session.exec(select(Delivery).order_by(col(Delivery.id)))).all())
 
 
@@ -42,25 +34,25 @@ def test_the_next_payout_day_is_the_coming_friday_or_today_on_a_friday() -> None
     assert next_payout_day(datetime(2026, 3, 7).date()).isoformat() == "2026-03-13"
 
 
-async def test_a_drop_off_in_a_chosen_slot_then_the_receipt_and_the_earnings(world: World) -> None:
-    allocation = await world.passed_pieces("HORN-PENDANT", world.factory.wanjiru, 10)
-    await world.wanjiru.send("hi")
-    [how] = await world.wanjiru.send("Arrange a delivery")
+async def test_a_drop_off_in_a_chosen_slot_then_the_receipt_and_the_earnings(floor: Floor) -> None:
+    allocation = await floor.passed_pieces("HORN-PENDANT", floor.factory.wanjiru, 10)
+    await floor.wanjiru.send("hi")
+    [how] = await floor.wanjiru.send("Arrange a delivery")
     assert how.text == t("en", "artisan.delivery_how")
-    [how_many] = await world.wanjiru.send("1")  # drop-off; one job, so no job question
+    [how_many] = await floor.wanjiru.send("1")  # drop-off; one job, so no job question
     assert how_many.text == t("en", "artisan.delivery_how_many", max=10)
     assert [c.label for c in how_many.choices] == ["All 10"]
-    assert await world.wanjiru.say("12") == t("en", "artisan.delivery_count_invalid", max=10)
-    [when] = await world.wanjiru.send("6")
+    assert await floor.wanjiru.say("12") == t("en", "artisan.delivery_count_invalid", max=10)
+    [when] = await floor.wanjiru.send("6")
     # Monday 10:00 in Nairobi: today 14:00 is the first slot, then the next working days.
     assert [c.label for c in when.choices][:3] == [
         "Mon 02/03 14:00",
         "Tue 03/03 09:00",
         "Tue 03/03 14:00",
     ]
-    [booked] = await world.wanjiru.send("2")
+    [booked] = await floor.wanjiru.send("2")
 
-    [delivery] = await _deliveries(world)
+    [delivery] = await _deliveries(floor)
     assert booked.text == t(
         "en", "artisan.delivery_booked_drop_off", id=delivery.id, count=6, when="Tue 03/03 09:00"
     )
@@ -72,18 +64,18 @@ async def test_a_drop_off_in_a_chosen_slot_then_the_receipt_and_the_earnings(wor
     assert delivery.slot_start == datetime(2026, 3, 3, 6, 0, tzinfo=UTC)
 
     assert delivery.id is not None
-    await world.receive(delivery.id, 6)
-    assert texts(await world.told(world.wanjiru))[-1] == t(
+    await floor.receive(delivery.id, 6)
+    assert texts(await floor.told(floor.wanjiru))[-1] == t(
         "en",
         "artisan.delivery_received",
         id=delivery.id,
         received=6,
-        component="Horn pendant",
+        component="Carved horn pendant",
         earned="KES 900",
     )
 
-    await world.wanjiru.send("menu")
-    [earnings] = await world.wanjiru.send("My earnings")
+    await floor.wanjiru.send("menu")
+    [earnings] = await floor.wanjiru.send("My earnings")
     assert earnings.text.startswith(
         t(
             "en",
@@ -98,33 +90,33 @@ async def test_a_drop_off_in_a_chosen_slot_then_the_receipt_and_the_earnings(wor
 
 
 async def test_a_short_delivery_is_flagged_politely_and_only_what_arrived_is_paid(
-    world: World,
+    floor: Floor,
 ) -> None:
-    await world.passed_pieces("HORN-PENDANT", world.factory.wanjiru, 10)
-    await world.wanjiru.send("hi")
+    await floor.passed_pieces("HORN-PENDANT", floor.factory.wanjiru, 10)
+    await floor.wanjiru.send("hi")
     for answer in ("4", "1", "All 10", "1"):
-        await world.wanjiru.send(answer)
-    [delivery] = await _deliveries(world)
+        await floor.wanjiru.send(answer)
+    [delivery] = await _deliveries(floor)
     assert delivery.id is not None
-    await world.receive(delivery.id, 8)
+    await floor.receive(delivery.id, 8)
 
-    short, received = texts(await world.told(world.wanjiru))[-2:]
+    short, received = texts(await floor.told(floor.wanjiru))[-2:]
     assert short == t("en", "artisan.delivery_short", id=delivery.id, declared=10, received=8)
     assert "KES 1,200" in received
 
 
-async def test_kiswahili_pickup_request(world: World) -> None:
-    await world.passed_pieces("BRASS-BANGLE", world.factory.otieno, 6)
-    await world.otieno.send("habari")
-    await world.otieno.send("4")
-    [how_many] = await world.otieno.send("2")  # pickup
+async def test_kiswahili_pickup_request(floor: Floor) -> None:
+    await floor.passed_pieces("BRASS-BANGLE", floor.factory.otieno, 6)
+    await floor.otieno.send("habari")
+    await floor.otieno.send("4")
+    [how_many] = await floor.otieno.send("2")  # pickup
     assert how_many.text == t("sw", "artisan.delivery_how_many", max=6)
-    [when] = await world.otieno.send(payload="qty:all")
+    [when] = await floor.otieno.send(payload="qty:all")
     assert when.text == t("sw", "artisan.delivery_when_pickup")
     assert when.choices[0].label == "Jtatu 02/03 14:00"
-    [booked] = await world.otieno.send("1")
+    [booked] = await floor.otieno.send("1")
 
-    [delivery] = await _deliveries(world)
+    [delivery] = await _deliveries(floor)
     assert (delivery.method, delivery.declared_quantity, delivery.status) == (
         DeliveryMethod.PICKUP,
         6,
@@ -135,41 +127,41 @@ async def test_kiswahili_pickup_request(world: World) -> None:
     )
 
 
-async def test_with_nothing_passed_there_is_nothing_to_deliver(world: World) -> None:
-    await world.allocation("HORN-PENDANT", world.factory.wanjiru, 10)
-    await world.wanjiru.send("hi")
-    assert await world.wanjiru.say("4") == t("en", "artisan.nothing_to_deliver")
+async def test_with_nothing_passed_there_is_nothing_to_deliver(floor: Floor) -> None:
+    await floor.allocation("HORN-PENDANT", floor.factory.wanjiru, 10)
+    await floor.wanjiru.send("hi")
+    assert await floor.wanjiru.say("4") == t("en", "artisan.nothing_to_deliver")
 
 
-async def test_earnings_show_the_last_payouts_from_m_pesa(world: World) -> None:
-    await world.passed_pieces("HORN-PENDANT", world.factory.wanjiru, 10)
-    await world.wanjiru.send("hi")
+async def test_earnings_show_the_last_payouts_from_m_pesa(floor: Floor) -> None:
+    await floor.passed_pieces("HORN-PENDANT", floor.factory.wanjiru, 10)
+    await floor.wanjiru.send("hi")
     for answer in ("4", "1", "All 10", "1"):
-        await world.wanjiru.send(answer)
-    [delivery] = await _deliveries(world)
+        await floor.wanjiru.send(answer)
+    [delivery] = await _deliveries(floor)
     assert delivery.id is not None
-    await world.receive(delivery.id, 10)
+    await floor.receive(delivery.id, 10)
 
-    now = world.clock.now()
-    batch = await world.act(lambda s: payouts.create_payout_batch(s, minimum_cents=100, now=now))
+    now = floor.clock.now()
+    batch = await floor.act(lambda s: payouts.create_payout_batch(s, minimum_cents=100, now=now))
     assert batch is not None
     assert batch.id is not None
     batch_id = batch.id
-    await world.act(
-        lambda s: payouts.approve_batch(s, batch_id=batch_id, admin_id=world.factory.admin, now=now)
+    await floor.act(
+        lambda s: payouts.approve_batch(s, batch_id=batch_id, admin_id=floor.factory.admin, now=now)
     )
-    async with world.store.transaction() as session:
+    async with floor.store.transaction() as session:
         [payout] = (await session.exec(select(Payout))).all()
     key = payout.originator_conversation_id
-    await world.act(lambda s: payouts.mark_sending(s, originator_conversation_id=key, now=now))
-    await world.act(
+    await floor.act(lambda s: payouts.mark_sending(s, originator_conversation_id=key, now=now))
+    await floor.act(
         lambda s: payouts.settle_success(
             s, originator_conversation_id=key, mpesa_receipt="QKX12AB", now=now
         )
     )
 
-    await world.wanjiru.send("menu")
-    [earnings] = await world.wanjiru.send("5")
+    await floor.wanjiru.send("menu")
+    [earnings] = await floor.wanjiru.send("5")
     assert "Paid to your M-Pesa: KES 1,500" in earnings.text
     assert "Waiting for the next payout: KES 0" in earnings.text
     assert t(

@@ -2,45 +2,37 @@
 
 from __future__ import annotations
 
-import pytest
 from sqlmodel import select
 
 from conversations.i18n import t
 from domain.model import Allocation, DeclineReason, Offer, OfferStatus
 from domain.services.offers import expire_offers, job_remainder, withdraw_offer
-from domain.store import Store
-from tests.conftest import FakeClock
-from tests.integration.artisan_world import World, build_world, payloads, texts
+from tests.integration.factory_fixtures import Floor, payloads, texts
 
 
-@pytest.fixture
-async def world(store: Store, clock: FakeClock) -> World:
-    return await build_world(store, clock)
-
-
-async def _offer(world: World, offer_id: int) -> Offer:
-    async with world.store.transaction() as session:
+async def _offer(floor: Floor, offer_id: int) -> Offer:
+    async with floor.store.transaction() as session:
         offer = await session.get(Offer, offer_id)
     assert offer is not None
     return offer
 
 
-async def _allocations(world: World) -> list[Allocation]:
-    async with world.store.transaction() as session:
+async def _allocations(floor: Floor) -> list[Allocation]:
+    async with floor.store.transaction() as session:
         return list((await session.exec(select(Allocation))).all())
 
 
 async def test_an_offer_notification_shows_everything_needed_to_decide_with_buttons_and_codes(
-    world: World,
+    floor: Floor,
 ) -> None:
-    offer_id = await world.offer("HORN-PENDANT", world.factory.wanjiru, 10)
+    offer_id = await floor.offer("HORN-PENDANT", floor.factory.wanjiru, 10)
 
-    [message] = await world.told(world.wanjiru)
-    assert "10 × Horn pendant" in message.text
+    [message] = await floor.told(floor.wanjiru)
+    assert "10 × Carved horn pendant" in message.text
     assert "KES 150 a piece, KES 1,500 in all" in message.text
     assert "cattle horn 0.5 kg" in message.text  # 0.05 kg a piece x 10
     assert "Mon 02/03 22:00" in message.text  # expires 12 h after 10:00 Nairobi time
-    offer = await _offer(world, offer_id)
+    offer = await _offer(floor, offer_id)
     assert f"Due: {t('en', 'artisan.weekday.' + offer.due_date.strftime('%a').lower())}" in (
         message.text
     )
@@ -53,291 +45,299 @@ async def test_an_offer_notification_shows_everything_needed_to_decide_with_butt
 
 
 async def test_with_several_open_offers_a_typed_code_answers_exactly_the_one_it_names(
-    world: World,
+    floor: Floor,
 ) -> None:
-    pendants = await world.offer("HORN-PENDANT", world.factory.wanjiru, 10)
-    bangles = await world.offer("BRASS-BANGLE", world.factory.wanjiru, 6)
+    pendants = await floor.offer("HORN-PENDANT", floor.factory.wanjiru, 10)
+    bangles = await floor.offer("BRASS-BANGLE", floor.factory.wanjiru, 6)
 
-    [reply] = await world.wanjiru.send(f"ACCEPT {bangles}")
+    [reply] = await floor.wanjiru.send(f"ACCEPT {bangles}")
 
     assert "6 × Brass bangle" in reply.text
-    assert (await _offer(world, bangles)).status is OfferStatus.ACCEPTED
-    assert (await _offer(world, pendants)).status is OfferStatus.OPEN
-    [allocation] = await _allocations(world)
+    assert (await _offer(floor, bangles)).status is OfferStatus.ACCEPTED
+    assert (await _offer(floor, pendants)).status is OfferStatus.OPEN
+    [allocation] = await _allocations(floor)
     assert (allocation.offer_id, allocation.quantity) == (bangles, 6)
 
-    await world.wanjiru.send(f"decline {pendants} no materials")
-    declined = await _offer(world, pendants)
+    await floor.wanjiru.send(f"decline {pendants} no materials")
+    declined = await _offer(floor, pendants)
     assert declined.status is OfferStatus.DECLINED
     assert declined.decline_reason is DeclineReason.NO_MATERIALS
 
 
 async def test_accept_all_by_button_creates_the_allocation_at_the_offered_rate(
-    world: World,
+    floor: Floor,
 ) -> None:
-    offer_id = await world.offer("HORN-PENDANT", world.factory.wanjiru, 10)
-    [reply] = await world.wanjiru.send(payload=f"offer:{offer_id}:accept")
-    [allocation] = await _allocations(world)
+    offer_id = await floor.offer("HORN-PENDANT", floor.factory.wanjiru, 10)
+    [reply] = await floor.wanjiru.send(payload=f"offer:{offer_id}:accept")
+    [allocation] = await _allocations(floor)
     due = f"{t('en', 'artisan.weekday.' + allocation.due_date.strftime('%a').lower())} "
     assert reply.text == t(
         "en",
         "artisan.offer_accepted",
         id=offer_id,
         quantity=10,
-        component="Horn pendant",
+        component="Carved horn pendant",
         due=due + allocation.due_date.strftime("%d/%m"),
         total="KES 1,500",
     )
     assert (allocation.quantity, allocation.piece_rate_cents) == (10, 15_000)
 
 
-async def test_accepting_part_asks_how_many_and_returns_the_rest_to_the_job(world: World) -> None:
-    offer_id = await world.offer("HORN-PENDANT", world.factory.wanjiru, 10)
+async def test_accepting_part_asks_how_many_and_returns_the_rest_to_the_job(floor: Floor) -> None:
+    offer_id = await floor.offer("HORN-PENDANT", floor.factory.wanjiru, 10)
 
-    [question] = await world.wanjiru.send(payload=f"offer:{offer_id}:part")
+    [question] = await floor.wanjiru.send(payload=f"offer:{offer_id}:part")
     assert question.text == t(
-        "en", "artisan.part_ask", id=offer_id, quantity=10, component="Horn pendant"
+        "en", "artisan.part_ask", id=offer_id, quantity=10, component="Carved horn pendant"
     )
-    assert await world.wanjiru.say("lots") == t("en", "artisan.part_not_a_number", max=10)
-    assert await world.wanjiru.say("I can do 11") == t(
+    assert await floor.wanjiru.say("lots") == t("en", "artisan.part_not_a_number", max=10)
+    assert await floor.wanjiru.say("I can do 11") == t(
         "en", "artisan.part_out_of_range", id=offer_id, max=10
     )
-    assert (await _offer(world, offer_id)).status is OfferStatus.OPEN
+    assert (await _offer(floor, offer_id)).status is OfferStatus.OPEN
 
-    [done] = await world.wanjiru.send("I can do 4")
-    assert "4 × Horn pendant" in done.text
-    assert (await _offer(world, offer_id)).status is OfferStatus.PARTLY_ACCEPTED
-    [allocation] = await _allocations(world)
+    [done] = await floor.wanjiru.send("I can do 4")
+    assert "4 × Carved horn pendant" in done.text
+    assert (await _offer(floor, offer_id)).status is OfferStatus.PARTLY_ACCEPTED
+    [allocation] = await _allocations(floor)
     assert allocation.quantity == 4
-    async with world.store.transaction() as session:
-        assert await job_remainder(session, world.order.jobs["HORN-PENDANT"]) == 6
+    async with floor.store.transaction() as session:
+        assert await job_remainder(session, floor.order.jobs["HORN-PENDANT"]) == 6
 
 
-async def test_part_with_a_number_in_the_code_accepts_at_once(world: World) -> None:
-    offer_id = await world.offer("HORN-PENDANT", world.factory.wanjiru, 10)
-    await world.wanjiru.send(f"PART {offer_id} 3")
-    [allocation] = await _allocations(world)
+async def test_part_with_a_number_in_the_code_accepts_at_once(floor: Floor) -> None:
+    offer_id = await floor.offer("HORN-PENDANT", floor.factory.wanjiru, 10)
+    await floor.wanjiru.send(f"PART {offer_id} 3")
+    [allocation] = await _allocations(floor)
     assert allocation.quantity == 3
 
 
-async def test_declining_asks_the_reason_as_choices(world: World) -> None:
-    offer_id = await world.offer("HORN-PENDANT", world.factory.wanjiru, 10)
+async def test_declining_asks_the_reason_as_choices(floor: Floor) -> None:
+    offer_id = await floor.offer("HORN-PENDANT", floor.factory.wanjiru, 10)
 
-    [question] = await world.wanjiru.send(payload=f"offer:{offer_id}:decline")
+    [question] = await floor.wanjiru.send(payload=f"offer:{offer_id}:decline")
     assert [c.label for c in question.choices] == [
         "I'm busy",
         "No materials",
         "Rate too low",
         "Other reason",
     ]
-    assert await world.wanjiru.say("3") == t("en", "artisan.offer_declined", id=offer_id)
-    declined = await _offer(world, offer_id)
+    assert await floor.wanjiru.say("3") == t("en", "artisan.offer_declined", id=offer_id)
+    declined = await _offer(floor, offer_id)
     assert (declined.status, declined.decline_reason) == (
         OfferStatus.DECLINED,
         DeclineReason.RATE_TOO_LOW,
     )
 
 
-async def test_a_typed_reason_that_is_none_of_ours_is_kept_as_other(world: World) -> None:
-    offer_id = await world.offer("HORN-PENDANT", world.factory.wanjiru, 10)
-    await world.wanjiru.send(f"DECLINE {offer_id}")
-    await world.wanjiru.send("Family wedding this week")
-    declined = await _offer(world, offer_id)
+async def test_a_typed_reason_that_is_none_of_ours_is_kept_as_other(floor: Floor) -> None:
+    offer_id = await floor.offer("HORN-PENDANT", floor.factory.wanjiru, 10)
+    await floor.wanjiru.send(f"DECLINE {offer_id}")
+    await floor.wanjiru.send("Family wedding this week")
+    declined = await _offer(floor, offer_id)
     assert declined.decline_reason is DeclineReason.OTHER
     assert declined.decline_note == "Family wedding this week"
 
 
-async def test_another_artisans_offer_button_is_refused_and_nothing_changes(world: World) -> None:
-    offer_id = await world.offer("HORN-PENDANT", world.factory.wanjiru, 10)
+async def test_another_artisans_offer_button_is_refused_and_nothing_changes(floor: Floor) -> None:
+    offer_id = await floor.offer("HORN-PENDANT", floor.factory.wanjiru, 10)
 
     for attempt in (
         {"payload": f"offer:{offer_id}:accept"},
         {"payload": f"offer:{offer_id}:part"},
         {"payload": f"offer:{offer_id}:decline"},
     ):
-        assert await world.otieno.say(**attempt) == t("sw", "artisan.offer_not_yours", id=offer_id)
-    assert await world.otieno.say(f"KUBALI {offer_id}") == t(
+        assert await floor.otieno.say(**attempt) == t("sw", "artisan.offer_not_yours", id=offer_id)
+    assert await floor.otieno.say(f"KUBALI {offer_id}") == t(
         "sw", "artisan.offer_not_yours", id=offer_id
     )
-    assert (await _offer(world, offer_id)).status is OfferStatus.OPEN
-    assert await _allocations(world) == []
+    assert (await _offer(floor, offer_id)).status is OfferStatus.OPEN
+    assert await _allocations(floor) == []
 
 
-async def test_a_field_agent_cannot_press_an_artisans_offer_button(world: World) -> None:
-    offer_id = await world.offer("HORN-PENDANT", world.factory.wanjiru, 10)
-    assert await world.agent.say(payload=f"offer:{offer_id}:accept") == t("en", "command.forbidden")
-    assert (await _offer(world, offer_id)).status is OfferStatus.OPEN
+async def test_a_field_agent_cannot_press_an_artisans_offer_button(floor: Floor) -> None:
+    offer_id = await floor.offer("HORN-PENDANT", floor.factory.wanjiru, 10)
+    assert await floor.agent.say(payload=f"offer:{offer_id}:accept") == t("en", "command.forbidden")
+    assert (await _offer(floor, offer_id)).status is OfferStatus.OPEN
 
 
-async def test_an_expired_offer_is_refused_even_before_the_sweep(world: World) -> None:
-    offer_id = await world.offer("HORN-PENDANT", world.factory.wanjiru, 10, hours=2)
-    world.clock.advance(hours=3)
-    assert await world.wanjiru.say(f"ACCEPT {offer_id}") == t(
+async def test_an_expired_offer_is_refused_even_before_the_sweep(floor: Floor) -> None:
+    offer_id = await floor.offer("HORN-PENDANT", floor.factory.wanjiru, 10, hours=2)
+    floor.clock.advance(hours=3)
+    assert await floor.wanjiru.say(f"ACCEPT {offer_id}") == t(
         "en", "artisan.offer_expired", id=offer_id
     )
-    assert await world.wanjiru.say(payload=f"offer:{offer_id}:part") == t(
+    assert await floor.wanjiru.say(payload=f"offer:{offer_id}:part") == t(
         "en", "artisan.offer_expired", id=offer_id
     )
-    assert await _allocations(world) == []
+    assert await _allocations(floor) == []
 
 
-async def test_a_withdrawn_offer_is_refused_and_the_artisan_was_told(world: World) -> None:
-    offer_id = await world.offer("HORN-PENDANT", world.factory.wanjiru, 10)
-    await world.act(lambda s: withdraw_offer(s, offer_id=offer_id, now=world.clock.now()))
+async def test_a_withdrawn_offer_is_refused_and_the_artisan_was_told(floor: Floor) -> None:
+    offer_id = await floor.offer("HORN-PENDANT", floor.factory.wanjiru, 10)
+    await floor.act(lambda s: withdraw_offer(s, offer_id=offer_id, now=floor.clock.now()))
 
-    assert await world.wanjiru.say(payload=f"offer:{offer_id}:accept") == t(
+    assert await floor.wanjiru.say(payload=f"offer:{offer_id}:accept") == t(
         "en", "artisan.offer_withdrawn", id=offer_id
     )
-    told = texts(await world.told(world.wanjiru))
+    told = texts(await floor.told(floor.wanjiru))
     assert told[-1] == t(
-        "en", "artisan.offer_withdrawn_notice", id=offer_id, quantity=10, component="Horn pendant"
+        "en",
+        "artisan.offer_withdrawn_notice",
+        id=offer_id,
+        quantity=10,
+        component="Carved horn pendant",
     )
 
 
 async def test_over_offered_the_first_to_accept_take_the_pieces_and_the_others_are_told(
-    world: World,
+    floor: Floor,
 ) -> None:
     # Ten pendants offered 6 + 10 over two artisans: whoever answers first takes their share.
-    first = await world.offer("HORN-PENDANT", world.factory.otieno, 6, over_offer=2.0)
-    second = await world.offer("HORN-PENDANT", world.factory.wanjiru, 10, over_offer=2.0)
-    await world.otieno.send(f"ACCEPT {first}")
+    first = await floor.offer("HORN-PENDANT", floor.factory.otieno, 6, over_offer=2.0)
+    second = await floor.offer("HORN-PENDANT", floor.factory.wanjiru, 10, over_offer=2.0)
+    await floor.otieno.send(f"ACCEPT {first}")
 
-    [reply] = await world.wanjiru.send(payload=f"offer:{second}:accept")
+    [reply] = await floor.wanjiru.send(payload=f"offer:{second}:accept")
 
-    allocation = next(a for a in await _allocations(world) if a.offer_id == second)
+    allocation = next(a for a in await _allocations(floor) if a.offer_id == second)
     due = f"{t('en', 'artisan.weekday.' + allocation.due_date.strftime('%a').lower())} "
     assert reply.text == t(
         "en",
         "artisan.offer_accepted_last",
         id=second,
         quantity=4,
-        component="Horn pendant",
+        component="Carved horn pendant",
         due=due + allocation.due_date.strftime("%d/%m"),
         total="KES 600",
     )
-    assert (await _offer(world, second)).status is OfferStatus.PARTLY_ACCEPTED
+    assert (await _offer(floor, second)).status is OfferStatus.PARTLY_ACCEPTED
 
 
 async def test_an_over_offered_artisan_is_told_kindly_when_others_took_every_piece(
-    world: World,
+    floor: Floor,
 ) -> None:
-    taken = await world.offer("HORN-PENDANT", world.factory.otieno, 10, over_offer=2.0)
-    missed = await world.offer("HORN-PENDANT", world.factory.wanjiru, 10, over_offer=2.0)
+    taken = await floor.offer("HORN-PENDANT", floor.factory.otieno, 10, over_offer=2.0)
+    missed = await floor.offer("HORN-PENDANT", floor.factory.wanjiru, 10, over_offer=2.0)
 
-    await world.otieno.send(f"ACCEPT {taken}")
+    await floor.otieno.send(f"ACCEPT {taken}")
 
-    told = texts(await world.told(world.wanjiru))
+    told = texts(await floor.told(floor.wanjiru))
     assert told[-1] == t(
-        "en", "artisan.offer_filled_notice", id=missed, quantity=10, component="Horn pendant"
+        "en", "artisan.offer_filled_notice", id=missed, quantity=10, component="Carved horn pendant"
     )
-    assert await world.wanjiru.say(f"ACCEPT {missed}") == t(
+    assert await floor.wanjiru.say(f"ACCEPT {missed}") == t(
         "en", "artisan.offer_withdrawn", id=missed
     )
-    assert (await _offer(world, missed)).status is OfferStatus.WITHDRAWN
+    assert (await _offer(floor, missed)).status is OfferStatus.WITHDRAWN
 
 
-async def test_an_answered_offer_cannot_be_answered_again(world: World) -> None:
-    offer_id = await world.offer("HORN-PENDANT", world.factory.wanjiru, 10)
-    await world.wanjiru.send(f"ACCEPT {offer_id}")
-    assert await world.wanjiru.say(f"DECLINE {offer_id}") == t(
+async def test_an_answered_offer_cannot_be_answered_again(floor: Floor) -> None:
+    offer_id = await floor.offer("HORN-PENDANT", floor.factory.wanjiru, 10)
+    await floor.wanjiru.send(f"ACCEPT {offer_id}")
+    assert await floor.wanjiru.say(f"DECLINE {offer_id}") == t(
         "en", "artisan.offer_answered", id=offer_id
     )
 
 
-async def test_the_menu_lists_open_offers_and_lets_the_artisan_pick_one(world: World) -> None:
-    await world.offer("HORN-PENDANT", world.factory.wanjiru, 10)
-    bangles = await world.offer("BRASS-BANGLE", world.factory.wanjiru, 6)
+async def test_the_menu_lists_open_offers_and_lets_the_artisan_pick_one(floor: Floor) -> None:
+    await floor.offer("HORN-PENDANT", floor.factory.wanjiru, 10)
+    bangles = await floor.offer("BRASS-BANGLE", floor.factory.wanjiru, 6)
 
-    await world.wanjiru.send("hi")
-    [listing] = await world.wanjiru.send("Job offers")
+    await floor.wanjiru.send("hi")
+    [listing] = await floor.wanjiru.send("Job offers")
     assert listing.text == t("en", "artisan.offers_title", count=2)
     labels = [c.label for c in listing.choices]
     assert labels[1] == f"#{bangles} 6 × Brass bangle (KES 1,800)"
 
-    [details] = await world.wanjiru.send("2")
+    [details] = await floor.wanjiru.send("2")
     assert "6 × Brass bangle" in details.text
-    [question] = await world.wanjiru.send("2")  # accept part
+    [question] = await floor.wanjiru.send("2")  # accept part
     assert question.text.startswith(f"Offer #{bangles} is for 6")
-    await world.wanjiru.send("5")
-    [allocation] = await _allocations(world)
+    await floor.wanjiru.send("5")
+    [allocation] = await _allocations(floor)
     assert (allocation.offer_id, allocation.quantity) == (bangles, 5)
 
 
-async def test_the_menu_says_so_when_there_are_no_offers(world: World) -> None:
-    await world.wanjiru.send("hi")
-    assert await world.wanjiru.say("1") == t("en", "artisan.no_offers")
+async def test_the_menu_says_so_when_there_are_no_offers(floor: Floor) -> None:
+    await floor.wanjiru.send("hi")
+    assert await floor.wanjiru.say("1") == t("en", "artisan.no_offers")
 
 
-async def test_kiswahili_offer_answered_with_kiswahili_words(world: World) -> None:
-    offer_id = await world.offer("HORN-PENDANT", world.factory.otieno, 10)
-    [message] = await world.told(world.otieno)
+async def test_kiswahili_offer_answered_with_kiswahili_words(floor: Floor) -> None:
+    offer_id = await floor.offer("HORN-PENDANT", floor.factory.otieno, 10)
+    [message] = await floor.told(floor.otieno)
     assert message.text.startswith(t("sw", "artisan.offer_new"))
     assert f"KUBALI {offer_id}" in message.text
     assert [c.label for c in message.choices] == ["Kubali zote", "Kubali sehemu", "Kataa"]
 
-    await world.otieno.send(f"SEHEMU {offer_id}")
-    [done] = await world.otieno.send("naweza 7")
+    await floor.otieno.send(f"SEHEMU {offer_id}")
+    [done] = await floor.otieno.send("naweza 7")
     assert done.text.startswith("Asante!")
-    [allocation] = await _allocations(world)
+    [allocation] = await _allocations(floor)
     assert allocation.quantity == 7
 
 
-async def test_an_offer_expiring_unanswered_is_explained_kindly(world: World) -> None:
-    offer_id = await world.offer("HORN-PENDANT", world.factory.wanjiru, 10, hours=1)
-    world.clock.advance(hours=2)
-    await world.act(lambda s: expire_offers(s, now=world.clock.now()))
-    told = texts(await world.told(world.wanjiru))
+async def test_an_offer_expiring_unanswered_is_explained_kindly(floor: Floor) -> None:
+    offer_id = await floor.offer("HORN-PENDANT", floor.factory.wanjiru, 10, hours=1)
+    floor.clock.advance(hours=2)
+    await floor.act(lambda s: expire_offers(s, now=floor.clock.now()))
+    told = texts(await floor.told(floor.wanjiru))
     assert told[-1] == t(
-        "en", "artisan.offer_expired_notice", id=offer_id, quantity=10, component="Horn pendant"
+        "en",
+        "artisan.offer_expired_notice",
+        id=offer_id,
+        quantity=10,
+        component="Carved horn pendant",
     )
 
 
 async def test_the_code_words_are_still_answers_for_someone_who_is_not_an_artisan(
-    world: World,
+    floor: Floor,
 ) -> None:
     # A field agent's words are never taken for an artisan's code: they reach the menu instead.
-    [reply] = await world.agent.send("kataa 2")
+    [reply] = await floor.agent.send("kataa 2")
     assert reply.text == t("en", "menu.title", name="Kamau")
 
 
-async def test_only_artisans_may_run_the_artisan_commands(world: World) -> None:
-    offer_id = await world.offer("HORN-PENDANT", world.factory.wanjiru, 10)
+async def test_only_artisans_may_run_the_artisan_commands(floor: Floor) -> None:
+    offer_id = await floor.offer("HORN-PENDANT", floor.factory.wanjiru, 10)
     for command in (
         f"/accept {offer_id}",
         f"/part {offer_id} 3",
         f"/decline {offer_id}",
         "/morephotos 1",
     ):
-        assert await world.agent.say(command) == t("en", "command.forbidden"), command
-    assert await world.agent.say(payload="morephotos:1") == t("en", "command.forbidden")
-    assert (await _offer(world, offer_id)).status is OfferStatus.OPEN
+        assert await floor.agent.say(command) == t("en", "command.forbidden"), command
+    assert await floor.agent.say(payload="morephotos:1") == t("en", "command.forbidden")
+    assert (await _offer(floor, offer_id)).status is OfferStatus.OPEN
 
 
 async def test_typed_part_and_decline_codes_are_refused_on_someone_elses_offer(
-    world: World,
+    floor: Floor,
 ) -> None:
-    offer_id = await world.offer("HORN-PENDANT", world.factory.wanjiru, 10)
+    offer_id = await floor.offer("HORN-PENDANT", floor.factory.wanjiru, 10)
     refused = t("sw", "artisan.offer_not_yours", id=offer_id)
-    assert await world.otieno.say(f"SEHEMU {offer_id} 3") == refused
-    assert await world.otieno.say(f"KATAA {offer_id} nina kazi nyingi") == refused
-    assert await world.otieno.say(f"sehemu {offer_id}") == refused
-    assert (await _offer(world, offer_id)).status is OfferStatus.OPEN
-    assert await _allocations(world) == []
+    assert await floor.otieno.say(f"SEHEMU {offer_id} 3") == refused
+    assert await floor.otieno.say(f"KATAA {offer_id} nina kazi nyingi") == refused
+    assert await floor.otieno.say(f"sehemu {offer_id}") == refused
+    assert (await _offer(floor, offer_id)).status is OfferStatus.OPEN
+    assert await _allocations(floor) == []
 
 
 async def test_a_typed_code_that_answers_the_offer_being_picked_closes_the_offers_list(
-    world: World,
+    floor: Floor,
 ) -> None:
-    pendants = await world.offer("HORN-PENDANT", world.factory.wanjiru, 10)
-    await world.wanjiru.send("hi")
-    [listing] = await world.wanjiru.send("Job offers")
+    pendants = await floor.offer("HORN-PENDANT", floor.factory.wanjiru, 10)
+    await floor.wanjiru.send("hi")
+    [listing] = await floor.wanjiru.send("Job offers")
     assert listing.text == t("en", "artisan.offers_title", count=1)
 
-    await world.wanjiru.send(f"ACCEPT {pendants}")
+    await floor.wanjiru.send(f"ACCEPT {pendants}")
     # The list was for choosing an offer to answer; it is answered, so the next message starts
     # afresh instead of being read as a pick from a list that no longer applies.
-    [menu] = await world.wanjiru.send("hello")
+    [menu] = await floor.wanjiru.send("hello")
     assert "1 to 1" not in menu.text
     assert t("en", "menu.item.offers") in [choice.label for choice in menu.choices]
-    [allocation] = await _allocations(world)
+    [allocation] = await _allocations(floor)
     assert (allocation.offer_id, allocation.quantity) == (pendants, 10)

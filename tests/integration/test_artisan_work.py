@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
 from sqlmodel import col, select
 
 from conversations.i18n import t
 from conversations.messages import MediaItem
 from domain.model import QcReason, Submission, SubmissionPhoto, SubmissionStatus
 from domain.services.work import request_better_photos
-from domain.store import Store
-from tests.conftest import FakeClock
-from tests.integration.artisan_world import World, build_world, payloads, texts
 from tests.integration.conversation_driver import VOICE, state_of
+from tests.integration.factory_fixtures import PHOTO, Floor, payloads, texts
 
 PDF = MediaItem("application/pdf", 120_000, "invoice.pdf")
 
@@ -21,13 +18,8 @@ def photo(n: int) -> MediaItem:
     return MediaItem("image/jpeg", 50_000 + n, f"media/wa/album-{n}.jpg")
 
 
-@pytest.fixture
-async def world(store: Store, clock: FakeClock) -> World:
-    return await build_world(store, clock)
-
-
-async def _submissions(world: World) -> list[tuple[Submission, list[str]]]:
-    async with world.store.transaction() as session:
+async def _submissions(floor: Floor) -> list[tuple[Submission, list[str]]]:
+    async with floor.store.transaction() as session:
         rows = (await session.exec(select(Submission).order_by(col(Submission.id)))).all()
         found = []
         for row in rows:
@@ -40,26 +32,31 @@ async def _submissions(world: World) -> list[tuple[Submission, list[str]]]:
         return found
 
 
-async def test_an_album_of_three_photos_then_done_and_a_count_goes_to_qc(world: World) -> None:
-    allocation = await world.allocation("HORN-PENDANT", world.factory.wanjiru, 10)
-    await world.wanjiru.send("hi")
+async def test_an_album_of_three_photos_then_done_and_a_count_goes_to_qc(floor: Floor) -> None:
+    allocation = await floor.allocation("HORN-PENDANT", floor.factory.wanjiru, 10)
+    await floor.wanjiru.send("hi")
 
-    [ask] = await world.wanjiru.send("Submit finished work")  # one job: straight to photos
-    assert ask.text == t("en", "artisan.photos_ask", id=allocation, component="Horn pendant")
+    [ask] = await floor.wanjiru.send("Submit finished work")  # one job: straight to photos
+    assert ask.text == t("en", "artisan.photos_ask", id=allocation, component="Carved horn pendant")
     for n in (1, 2, 3):  # an album arrives as one message per photo
-        [got] = await world.wanjiru.send(media=(photo(n),))
+        [got] = await floor.wanjiru.send(media=(photo(n),))
         assert got.text == t("en", "artisan.photos_got", count=n)
     assert payloads(got) == ["sub:done"]
-    [count] = await world.wanjiru.send("done")
+    [count] = await floor.wanjiru.send("done")
     assert count.text == t("en", "artisan.count_ask", max=10)
-    assert await world.wanjiru.say("11") == t("en", "artisan.count_invalid", max=10)
-    [confirm] = await world.wanjiru.send("I made 8")
+    assert await floor.wanjiru.say("11") == t("en", "artisan.count_invalid", max=10)
+    [confirm] = await floor.wanjiru.send("I made 8")
     assert confirm.text == t(
-        "en", "artisan.submit_confirm", count=8, component="Horn pendant", id=allocation, photos=3
+        "en",
+        "artisan.submit_confirm",
+        count=8,
+        component="Carved horn pendant",
+        id=allocation,
+        photos=3,
     )
-    [sent] = await world.wanjiru.send("1")
+    [sent] = await floor.wanjiru.send("1")
 
-    [(submission, photos)] = await _submissions(world)
+    [(submission, photos)] = await _submissions(floor)
     assert sent.text == t("en", "artisan.submitted", id=submission.id, count=8)
     assert (submission.allocation_id, submission.count) == (allocation, 8)
     assert submission.status is SubmissionStatus.PENDING_REVIEW
@@ -67,61 +64,63 @@ async def test_an_album_of_three_photos_then_done_and_a_count_goes_to_qc(world: 
 
 
 async def test_a_pdf_or_voice_note_is_refused_and_text_gets_a_hint_while_photos_are_expected(
-    world: World,
+    floor: Floor,
 ) -> None:
-    await world.allocation("HORN-PENDANT", world.factory.wanjiru, 10)
-    await world.wanjiru.send("hi")
-    await world.wanjiru.send("3")  # submit work
-    before = await state_of(world.store, world.wanjiru)
+    await floor.allocation("HORN-PENDANT", floor.factory.wanjiru, 10)
+    await floor.wanjiru.send("hi")
+    await floor.wanjiru.send("3")  # submit work
+    before = await state_of(floor.store, floor.wanjiru)
 
-    assert await world.wanjiru.say(media=(PDF,)) == t("en", "artisan.photo_not_image")
-    assert await world.wanjiru.say(media=(VOICE,)) == t("en", "artisan.photo_not_image")
-    assert await world.wanjiru.say("here they are") == t("en", "artisan.photos_hint")
-    assert await world.wanjiru.say("done") == t("en", "artisan.photos_none_yet")
+    assert await floor.wanjiru.say(media=(PDF,)) == t("en", "artisan.photo_not_image")
+    assert await floor.wanjiru.say(media=(VOICE,)) == t("en", "artisan.photo_not_image")
+    assert await floor.wanjiru.say("here they are") == t("en", "artisan.photos_hint")
+    assert await floor.wanjiru.say("done") == t("en", "artisan.photos_none_yet")
 
-    after = await state_of(world.store, world.wanjiru)
+    after = await state_of(floor.store, floor.wanjiru)
     assert before is not None
     assert after is not None
     assert (after.flow, after.step, after.data) == (before.flow, before.step, before.data)
-    assert await _submissions(world) == []
+    assert await _submissions(floor) == []
 
 
-async def test_with_several_jobs_the_artisan_chooses_which_one_first(world: World) -> None:
-    pendants = await world.allocation("HORN-PENDANT", world.factory.wanjiru, 10)
-    bangles = await world.allocation("BRASS-BANGLE", world.factory.wanjiru, 6)
-    await world.wanjiru.send("hi")
-    [which] = await world.wanjiru.send("3")
+async def test_with_several_jobs_the_artisan_chooses_which_one_first(floor: Floor) -> None:
+    pendants = await floor.allocation("HORN-PENDANT", floor.factory.wanjiru, 10)
+    bangles = await floor.allocation("BRASS-BANGLE", floor.factory.wanjiru, 6)
+    await floor.wanjiru.send("hi")
+    [which] = await floor.wanjiru.send("3")
     assert which.text == t("en", "artisan.submit_which_job")
     assert [c.label for c in which.choices] == [  # same due date: in the order accepted
-        f"#{pendants} Horn pendant (10 pieces)",
+        f"#{pendants} Carved horn pendant (10 pieces)",
         f"#{bangles} Brass bangle (6 pieces)",
     ]
-    [ask] = await world.wanjiru.send(payload=f"job:{bangles}")
+    [ask] = await floor.wanjiru.send(payload=f"job:{bangles}")
     assert ask.text == t("en", "artisan.photos_ask", id=bangles, component="Brass bangle")
 
 
-async def test_kiswahili_photos_end_with_tayari(world: World) -> None:
-    await world.allocation("BRASS-BANGLE", world.factory.otieno, 6)
-    await world.otieno.send("habari")
-    await world.otieno.send("3")
-    await world.otieno.send(media=(photo(1),))
-    [count] = await world.otieno.send("tayari")
+async def test_kiswahili_photos_end_with_tayari(floor: Floor) -> None:
+    await floor.allocation("BRASS-BANGLE", floor.factory.otieno, 6)
+    await floor.otieno.send("habari")
+    await floor.otieno.send("3")
+    await floor.otieno.send(media=(photo(1),))
+    [count] = await floor.otieno.send("tayari")
     assert count.text == t("sw", "artisan.count_ask", max=6)
-    await world.otieno.send("6")
-    [sent] = await world.otieno.send("ndiyo")
-    [(submission, _)] = await _submissions(world)
+    await floor.otieno.send("6")
+    [sent] = await floor.otieno.send("ndiyo")
+    [(submission, _)] = await _submissions(floor)
     assert sent.text == t("sw", "artisan.submitted", id=submission.id, count=6)
 
 
-async def test_qc_results_are_explained_with_reasons_and_the_rework_due_date(world: World) -> None:
-    allocation = await world.allocation("HORN-PENDANT", world.factory.wanjiru, 10)
-    first = await world.submitted(allocation, world.factory.wanjiru, 4)
-    await world.review(first, 4)
-    second = await world.submitted(allocation, world.factory.wanjiru, 5)
-    await world.review(second, 3, 2, QcReason.BROKEN, QcReason.WRONG_SIZE)
+async def test_qc_results_are_explained_with_reasons_and_the_rework_due_date(floor: Floor) -> None:
+    allocation = await floor.allocation("HORN-PENDANT", floor.factory.wanjiru, 10)
+    first = await floor.submitted(allocation, floor.factory.wanjiru, 4)
+    await floor.review(first, 4)
+    second = await floor.submitted(allocation, floor.factory.wanjiru, 5)
+    await floor.review(second, 3, 2, QcReason.BROKEN, QcReason.WRONG_SIZE)
 
-    passed, mixed = texts(await world.told(world.wanjiru))[-2:]
-    assert passed == t("en", "artisan.qc_all_passed", id=first, passed=4, component="Horn pendant")
+    passed, mixed = texts(await floor.told(floor.wanjiru))[-2:]
+    assert passed == t(
+        "en", "artisan.qc_all_passed", id=first, passed=4, component="Carved horn pendant"
+    )
     # Rework is due after the pendant's 5-day lead time, from Monday 02/03 in Nairobi.
     assert mixed == t(
         "en",
@@ -129,55 +128,55 @@ async def test_qc_results_are_explained_with_reasons_and_the_rework_due_date(wor
         id=second,
         passed=3,
         rejected=2,
-        component="Horn pendant",
+        component="Carved horn pendant",
         reasons="broken or cracked, wrong size",
         due="Sat 07/03",
     )
 
-    await world.wanjiru.send("hi")
-    [jobs] = await world.wanjiru.send("My jobs")
+    await floor.wanjiru.send("hi")
+    [jobs] = await floor.wanjiru.send("My jobs")
     assert "Passed: 7 · Awaiting QC: 0 · To make: 1" in jobs.text
     assert t("en", "artisan.job_rework", count=2, due="Sat 07/03") in jobs.text
 
 
-async def test_better_photos_button_collects_new_photos_for_that_submission(world: World) -> None:
-    allocation = await world.allocation("HORN-PENDANT", world.factory.wanjiru, 10)
-    submission_id = await world.submitted(allocation, world.factory.wanjiru, 4)
-    await world.act(
+async def test_better_photos_button_collects_new_photos_for_that_submission(floor: Floor) -> None:
+    allocation = await floor.allocation("HORN-PENDANT", floor.factory.wanjiru, 10)
+    submission_id = await floor.submitted(allocation, floor.factory.wanjiru, 4)
+    await floor.act(
         lambda s: request_better_photos(
             s,
             submission_id=submission_id,
-            reviewer_id=world.factory.agent,
+            reviewer_id=floor.factory.agent,
             note="Too dark",
-            now=world.clock.now(),
+            now=floor.clock.now(),
         )
     )
-    request = (await world.told(world.wanjiru))[-1]
+    request = (await floor.told(floor.wanjiru))[-1]
     assert "Too dark" in request.text
     assert payloads(request) == [f"morephotos:{submission_id}"]
 
     # Someone else's submission is refused, and nothing starts.
-    assert await world.otieno.say(payload=f"morephotos:{submission_id}") == t(
+    assert await floor.otieno.say(payload=f"morephotos:{submission_id}") == t(
         "sw", "artisan.submission_not_yours", id=submission_id
     )
 
-    [ask] = await world.wanjiru.send(payload=f"morephotos:{submission_id}")
+    [ask] = await floor.wanjiru.send(payload=f"morephotos:{submission_id}")
     assert ask.text == t("en", "artisan.better_photos_ask", id=submission_id)
-    await world.wanjiru.send(media=(photo(7),))
-    [added] = await world.wanjiru.send(payload="sub:done")
+    await floor.wanjiru.send(media=(photo(7),))
+    [added] = await floor.wanjiru.send(payload="sub:done")
     assert added.text == t("en", "artisan.photos_added", id=submission_id)
 
-    [(submission, photos)] = await _submissions(world)
+    [(submission, photos)] = await _submissions(floor)
     assert submission.status is SubmissionStatus.PENDING_REVIEW
-    assert photos == ["media/wa/1.jpg", "media/wa/album-7.jpg"]
+    assert photos == [PHOTO.media_ref, "media/wa/album-7.jpg"]
     # The typed code works too, but only while the submission waits for QC.
-    await world.review(submission_id, 4)
-    assert await world.wanjiru.say(f"PHOTOS {submission_id}") == t(
+    await floor.review(submission_id, 4)
+    assert await floor.wanjiru.say(f"PHOTOS {submission_id}") == t(
         "en", "artisan.photos_closed", id=submission_id
     )
 
 
-async def test_nothing_to_submit_is_said_plainly(world: World) -> None:
-    await world.wanjiru.send("hi")
-    assert await world.wanjiru.say("3") == t("en", "artisan.nothing_to_submit")
-    assert await world.wanjiru.say("hi") == t("en", "menu.title", name="Wanjiru")
+async def test_nothing_to_submit_is_said_plainly(floor: Floor) -> None:
+    await floor.wanjiru.send("hi")
+    assert await floor.wanjiru.say("3") == t("en", "artisan.nothing_to_submit")
+    assert await floor.wanjiru.say("hi") == t("en", "menu.title", name="Wanjiru")

@@ -2,6 +2,7 @@ from decimal import Decimal
 
 import pytest
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.errors import DomainError, InvalidQuantity
 from domain.model import BomLine, Component, Product
@@ -17,7 +18,7 @@ from domain.services.catalogue import (
 )
 from domain.services.guards import InvalidField
 from domain.store import Store
-from tests.integration.factory_floor import BEADS, BRASS, HORN, stock_catalogue
+from tests.integration.factory_fixtures import BEADS, BRASS, HORN, stock_catalogue
 
 
 async def test_a_component_is_created_then_updated_by_its_code_with_materials_replaced(
@@ -132,11 +133,17 @@ async def test_an_empty_bom_is_refused(store: Store) -> None:
             await set_bom(session, sku="NECKLACE-HORN", components={})
 
 
+async def _bom_lines(session: AsyncSession) -> list[tuple[int, int, int]]:
+    rows = await session.exec(select(BomLine))
+    return sorted((r.product_id, r.component_id, r.quantity_per_unit) for r in rows)
+
+
 async def test_a_bom_naming_unknown_components_is_refused_naming_each_of_them(
     store: Store,
 ) -> None:
     async with store.transaction() as session:
         await stock_catalogue(session)
+        stocked = await _bom_lines(session)
         with pytest.raises(UnknownComponents, match="GOLD-CHAIN, SILVER-CLASP") as caught:
             await set_bom(
                 session,
@@ -144,10 +151,10 @@ async def test_a_bom_naming_unknown_components_is_refused_naming_each_of_them(
                 components={"HORN-PENDANT": 1, "SILVER-CLASP": 1, "GOLD-CHAIN": 1},
             )
         # The old BOM is untouched by the refused one.
-        rows = (await session.exec(select(BomLine))).all()
+        rows = await _bom_lines(session)
 
     assert caught.value.codes == ("GOLD-CHAIN", "SILVER-CLASP")
-    assert len(rows) == 4
+    assert rows == stocked
 
 
 async def test_a_bom_with_zero_pieces_of_a_component_is_refused(store: Store) -> None:

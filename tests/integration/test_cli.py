@@ -670,22 +670,23 @@ def test_simulate_explains_a_bad_world_file_and_bad_seeds(
 
 def _payout_in_doubt(database_url: str, *, since: datetime) -> None:
     """One approved payout marked as sent at ``since`` and never answered by M-Pesa."""
-    from domain import events, ledger, payouts
-    from tests.integration.ledger_people import add_artisan, add_person
+    from domain import events, payouts
+    from tests.integration.factory_fixtures import hire_staff, owed_earnings
 
     async def go() -> None:
         store = Store.from_url(database_url)
         try:
             async with store.transaction() as session:
-                admin = await add_person(session, "Amina", Role.ADMIN, now=since)
-                artisan = await add_artisan(session, "Wanjiru", now=since)
-                await ledger.record_earning(
-                    session, artisan_id=artisan, amount_cents=75_000, reference="w:1", now=since
+                staff = await hire_staff(session, now=since)
+                await owed_earnings(
+                    session, verified_by=staff.agent, now=since, owed={"Wanjiru": 75_000}
                 )
                 batch = await payouts.create_payout_batch(session, minimum_cents=100, now=since)
                 assert batch is not None
                 assert batch.id is not None
-                await payouts.approve_batch(session, batch_id=batch.id, admin_id=admin, now=since)
+                await payouts.approve_batch(
+                    session, batch_id=batch.id, admin_id=staff.admin, now=since
+                )
                 [payout] = await payouts.payouts_to_send(session)
                 await payouts.mark_sending(
                     session, originator_conversation_id=payout.originator_conversation_id, now=since

@@ -25,30 +25,25 @@ from domain.model import (
 from domain.quantities import allocation_progress, job_tally
 from domain.services import orders
 from domain.services.deliveries import arrange_delivery, record_assembly, record_receipt
-from domain.services.work import review_submission, submit_work
+from domain.services.work import review_submission
 from domain.store import Store
 from tests.conftest import FakeClock
-from tests.integration.production_factory import (
+from tests.integration.factory_fixtures import (
     BANGLE_RATE,
     HOOK_RATE,
     PENDANT_RATE,
-    PHOTO,
     Factory,
     PlacedOrder,
     allocate,
     build_factory,
     place_order,
+    submitted_work,
 )
 
 
 @pytest.fixture
-async def factory(store: Store, clock: FakeClock) -> Factory:
-    return await build_factory(store, clock)
-
-
-@pytest.fixture
 async def order(store: Store, clock: FakeClock, factory: Factory) -> PlacedOrder:
-    """PO-100: 4 horn necklaces (4 pendants, 8 hooks) and 3 brass bangles."""
+    """4 horn necklaces (4 pendants, 8 hooks) and 3 brass bangles."""
     return await place_order(store, clock, lines={"NECKLACE-HORN": 4, "BANGLE-BRASS": 3})
 
 
@@ -74,12 +69,11 @@ async def make_and_pass(
     """The artisan submits ``count`` pieces; the agent rejects ``rejected`` and passes the rest."""
     assert allocation.id is not None
     async with store.transaction() as s:
-        submission = await submit_work(
+        submission = await submitted_work(
             s,
             allocation_id=allocation.id,
             artisan_id=allocation.artisan_id,
             count=count,
-            photos=[PHOTO],
             now=clock.now(),
         )
         assert submission.id is not None
@@ -569,7 +563,8 @@ async def test_a_cancelled_order_is_not_assembled(
         await orders.cancel_order(s, order.order_id, reason="shop closed", now=clock.now())
     async with store.transaction() as s:
         with pytest.raises(
-            DomainError, match="order PO-100 is cancelled; only an order in production is assembled"
+            DomainError,
+            match=f"order {order.reference} is cancelled; only an order in production is assembled",
         ):
             await record_assembly(
                 s,

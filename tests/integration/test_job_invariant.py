@@ -35,7 +35,7 @@ from domain.services.work import (
 )
 from domain.store import Store
 from tests.conftest import FakeClock
-from tests.integration.production_factory import (
+from tests.integration.factory_fixtures import (
     PHOTO,
     Factory,
     allocate,

@@ -23,12 +23,12 @@ from matching.models import ModelRegistry
 from matching.retraining import current_models, nightly_retrainer, retrain_from_store
 from matching.round import run_matching_round
 from tests.conftest import FakeClock
-from tests.integration.factory_floor import (
+from tests.integration.factory_fixtures import (
     BRASS,
     HORN,
     Staff,
     active_artisan,
-    confirmed_jobs,
+    confirmed_order,
     hire_staff,
     ident,
     stock_catalogue,
@@ -53,11 +53,11 @@ async def work_one_round(
     """A round; the first artisan's offers are accepted, made, reviewed, delivered and received,
     everyone else declines. Returns (accepted, declined, passed, rejected)."""
     async with store.transaction() as s:
-        await confirmed_jobs(
+        await confirmed_order(
             s,
             now=clock.now(),
             due_date=(clock.now() + timedelta(days=20)).date(),
-            lines=(("NECKLACE-HORN", 30),),
+            lines={"NECKLACE-HORN": 30},
         )
         await run_matching_round(
             s, now=clock.now(), rng=np.random.default_rng(1), min_lot=5, max_splits=3
@@ -101,7 +101,7 @@ async def work_one_round(
             await review_submission(
                 s,
                 submission_id=ident(submission),
-                reviewer_id=staff.agent_id,
+                reviewer_id=staff.agent,
                 passed=allocation.quantity - bad,
                 rejected=bad,
                 reasons=[QcReason.POOR_FINISH] if bad else [],
@@ -122,7 +122,7 @@ async def work_one_round(
                 await record_receipt(
                     s,
                     delivery_id=ident(delivery),
-                    receiver_id=staff.admin_id,
+                    receiver_id=staff.admin,
                     received_quantity=allocation.quantity - bad,
                     now=now + timedelta(hours=4),
                 )
@@ -133,10 +133,14 @@ async def work_one_round(
 async def worked_floor(store: Store, clock: FakeClock) -> Worked:
     async with store.transaction() as s:
         await stock_catalogue(s)
-        staff = await hire_staff(s, clock.now())
+        staff = await hire_staff(s, now=clock.now())
         people = [
             await active_artisan(
-                s, staff, now=clock.now(), name=f"Artisan {i}", skills={HORN: 20, BRASS: 40}
+                s,
+                verified_by=staff.agent,
+                now=clock.now(),
+                name=f"Artisan {i}",
+                skills={HORN: 20, BRASS: 40},
             )
             for i in range(3)
         ]

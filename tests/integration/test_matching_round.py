@@ -18,41 +18,47 @@ from matching.explain import explain
 from matching.optimiser import MatchingPolicy
 from matching.round import RoundResult, run_matching_round
 from tests.conftest import FakeClock
-from tests.integration.factory_floor import (
+from tests.integration.factory_fixtures import (
     BRASS,
     HORN,
     Staff,
     active_artisan,
-    confirmed_jobs,
+    confirmed_order,
     hire_staff,
     ident,
     pending_artisan,
     stock_catalogue,
 )
 
+NECKLACES = 30  # on the floor's order: 30 horn pendants and 60 brass hooks
+QUANTITY = {"HORN-PENDANT": NECKLACES, "BRASS-HOOK": 2 * NECKLACES}
+
 
 @dataclass
 class Floor:
     staff: Staff
     artisans: list[Person]
-    pendants: Job  # 30 horn pendants
-    hooks: Job  # 60 brass hooks
+    pendants: int  # the job of 30 horn pendants
+    hooks: int  # the job of 60 brass hooks
 
 
 async def build_floor(store: Store, clock: FakeClock, *, artisans: int = 3) -> Floor:
     now = clock.now()
     async with store.transaction() as s:
         await stock_catalogue(s)
-        staff = await hire_staff(s, now)
+        staff = await hire_staff(s, now=now)
         people = [
             await active_artisan(
-                s, staff, now=now, name=f"Artisan {i}", skills={HORN: 20, BRASS: 40}
+                s,
+                verified_by=staff.agent,
+                now=now,
+                name=f"Artisan {i}",
+                skills={HORN: 20, BRASS: 40},
             )
             for i in range(artisans)
         ]
-        _, jobs = await confirmed_jobs(s, now=now, lines=(("NECKLACE-HORN", 30),))
-    by_quantity = sorted(jobs, key=lambda j: j.quantity)
-    return Floor(staff, people, pendants=by_quantity[0], hooks=by_quantity[1])
+        order = await confirmed_order(s, now=now, lines={"NECKLACE-HORN": NECKLACES})
+    return Floor(staff, people, order.jobs["HORN-PENDANT"], order.jobs["BRASS-HOOK"])
 
 
 async def run_round(store: Store, clock: FakeClock, seed: int = 1) -> RoundResult:
@@ -70,9 +76,9 @@ async def open_offers(store: Store) -> list[Offer]:
         return list(rows.all())
 
 
-async def remainder(store: Store, job: Job) -> int:
+async def remainder(store: Store, job_id: int) -> int:
     async with store.transaction() as s:
-        return await job_remainder(s, ident(job))
+        return await job_remainder(s, job_id)
 
 
 async def test_a_round_offers_every_free_piece_within_each_artisans_capacity(
@@ -92,8 +98,8 @@ async def test_a_round_offers_every_free_piece_within_each_artisans_capacity(
         offered[key] = offered.get(key, 0) + offer.quantity
         assert offer.expires_at == clock.now() + timedelta(hours=24)
     for artisan in floor.artisans:
-        assert offered.get((ident(artisan), ident(floor.pendants)), 0) <= 20
-        assert offered.get((ident(artisan), ident(floor.hooks)), 0) <= 40
+        assert offered.get((ident(artisan), floor.pendants), 0) <= 20
+        assert offered.get((ident(artisan), floor.hooks), 0) <= 40
 
 
 async def test_a_round_records_an_offer_made_event_for_every_offer(
@@ -125,7 +131,7 @@ async def test_a_declined_offer_is_offered_again_to_somebody_else(
 ) -> None:
     floor = await build_floor(store, clock)
     await run_round(store, clock)
-    declined = next(o for o in await open_offers(store) if o.job_id == ident(floor.pendants))
+    declined = next(o for o in await open_offers(store) if o.job_id == floor.pendants)
     async with store.transaction() as s:
         await decline_offer(
             s,
@@ -138,7 +144,7 @@ async def test_a_declined_offer_is_offered_again_to_somebody_else(
 
     again = await run_round(store, clock, seed=5)
 
-    re_offered = [o for o in again.offers if o.job_id == ident(floor.pendants)]
+    re_offered = [o for o in again.offers if o.job_id == floor.pendants]
     assert sum(o.quantity for o in re_offered) == declined.quantity
     assert all(o.artisan_id != declined.artisan_id for o in re_offered)
 
@@ -149,7 +155,7 @@ async def test_the_remainder_of_a_partly_accepted_offer_is_offered_again(
     floor = await build_floor(store, clock, artisans=4)
     await run_round(store, clock)
     offer = max(
-        (o for o in await open_offers(store) if o.job_id == ident(floor.hooks)),
+        (o for o in await open_offers(store) if o.job_id == floor.hooks),
         key=lambda o: o.quantity,
     )
     async with store.transaction() as s:
@@ -163,7 +169,7 @@ async def test_the_remainder_of_a_partly_accepted_offer_is_offered_again(
 
     again = await run_round(store, clock, seed=9)
 
-    assert [(o.job_id, o.quantity) for o in again.offers] == [(ident(floor.hooks), 5)]
+    assert [(o.job_id, o.quantity) for o in again.offers] == [(floor.hooks, 5)]
     assert await remainder(store, floor.hooks) == 0
 
 
@@ -175,7 +181,7 @@ async def test_paused_opted_out_and_pending_artisans_are_never_offered_work(
     now = clock.now()
     async with store.transaction() as s:
         pending = await pending_artisan(s, now=now, name="Pending", skills={HORN: 90, BRASS: 90})
-        await pause_artisan(s, artisan_id=ident(paused), admin_id=floor.staff.admin_id, now=now)
+        await pause_artisan(s, artisan_id=ident(paused), admin_id=floor.staff.admin, now=now)
         await set_opted_out(s, person_id=ident(opted_out), opted_out=True)
 
     result = await run_round(store, clock)
@@ -184,7 +190,7 @@ async def test_paused_opted_out_and_pending_artisans_are_never_offered_work(
     assert offered_to <= {ident(a) for a in working}
     assert ident(pending) not in offered_to
     async with store.transaction() as s:
-        why = await explain(s, artisan_id=ident(paused), job_id=ident(floor.pendants), now=now)
+        why = await explain(s, artisan_id=ident(paused), job_id=floor.pendants, now=now)
     assert not why.eligible
     assert why.failed_check == "status"
 
@@ -195,9 +201,9 @@ async def test_a_job_nobody_can_make_is_reported_unfilled_with_the_reason(
     now = clock.now()
     async with store.transaction() as s:
         await stock_catalogue(s)
-        staff = await hire_staff(s, now)
-        await active_artisan(s, staff, now=now, skills={HORN: 20})
-        await confirmed_jobs(s, now=now, lines=(("NECKLACE-HORN", 10),))
+        staff = await hire_staff(s, now=now)
+        await active_artisan(s, verified_by=staff.agent, now=now, skills={HORN: 20})
+        await confirmed_order(s, now=now, lines={"NECKLACE-HORN": 10})
 
     result = await run_round(store, clock)
 
@@ -211,12 +217,14 @@ async def test_open_offers_count_against_an_artisans_capacity_in_the_next_round(
     now = clock.now()
     async with store.transaction() as s:
         await stock_catalogue(s)
-        staff = await hire_staff(s, now)
-        only = await active_artisan(s, staff, now=now, skills={HORN: 25, BRASS: 500})
-        await confirmed_jobs(s, now=now, lines=(("NECKLACE-HORN", 20),))
+        staff = await hire_staff(s, now=now)
+        only = await active_artisan(
+            s, verified_by=staff.agent, now=now, skills={HORN: 25, BRASS: 500}
+        )
+        await confirmed_order(s, now=now, lines={"NECKLACE-HORN": 20})
     await run_round(store, clock)
     async with store.transaction() as s:
-        await confirmed_jobs(s, now=now, lines=(("NECKLACE-HORN", 20),))
+        await confirmed_order(s, now=now, lines={"NECKLACE-HORN": 20})
 
     second = await run_round(store, clock)
 
@@ -233,7 +241,7 @@ async def test_why_explains_an_offer_an_artisan_got_in_the_last_round(
 ) -> None:
     floor = await build_floor(store, clock)
     result = await run_round(store, clock)
-    got = next(o for o in result.offers if o.job_id == ident(floor.pendants))
+    got = next(o for o in result.offers if o.job_id == floor.pendants)
 
     async with store.transaction() as s:
         why = await explain(s, artisan_id=got.artisan_id, job_id=got.job_id, now=clock.now())
@@ -255,7 +263,7 @@ async def test_why_ranks_an_eligible_artisan_among_the_candidates(
 
     async with store.transaction() as s:
         why = await explain(
-            s, artisan_id=ident(floor.artisans[0]), job_id=ident(floor.hooks), now=clock.now()
+            s, artisan_id=ident(floor.artisans[0]), job_id=floor.hooks, now=clock.now()
         )
 
     assert why.eligible
@@ -272,12 +280,12 @@ async def test_why_names_the_first_failed_check_for_an_artisan_without_the_skill
 ) -> None:
     floor = await build_floor(store, clock)
     async with store.transaction() as s:
-        beader = await active_artisan(s, floor.staff, now=clock.now(), skills={"beadwork": 30})
+        beader = await active_artisan(
+            s, verified_by=floor.staff.agent, now=clock.now(), skills={"beadwork": 30}
+        )
 
     async with store.transaction() as s:
-        why = await explain(
-            s, artisan_id=ident(beader), job_id=ident(floor.pendants), now=clock.now()
-        )
+        why = await explain(s, artisan_id=ident(beader), job_id=floor.pendants, now=clock.now())
 
     assert [c.name for c in why.checks] == [
         "status",
@@ -319,9 +327,9 @@ async def test_an_over_offering_round_offers_more_than_is_left_but_never_beyond_
     offered: dict[int, int] = {}
     for offer in await open_offers(store):
         offered[offer.job_id] = offered.get(offer.job_id, 0) + offer.quantity
-    for job in (floor.pendants, floor.hooks):
+    for code, job_id in (("HORN-PENDANT", floor.pendants), ("BRASS-HOOK", floor.hooks)):
         # New artisans are expected to accept less than every offer, so more goes out...
-        assert job.quantity < offered[ident(job)] <= 2 * job.quantity
+        assert QUANTITY[code] < offered[job_id] <= 2 * QUANTITY[code]
     assert first.unfilled == []  # ...and nothing counts as unfilled for it
 
 
@@ -330,7 +338,7 @@ async def test_accepting_an_over_offered_job_until_it_fills_withdraws_the_other_
 ) -> None:
     floor = await build_floor(store, clock, artisans=6)
     await over_offer_round(store, clock, seed=1)
-    job_id = ident(floor.pendants)
+    job_id = floor.pendants
     offers = sorted(
         (o for o in await open_offers(store) if o.job_id == job_id), key=lambda o: ident(o)
     )
@@ -347,7 +355,7 @@ async def test_accepting_an_over_offered_job_until_it_fills_withdraws_the_other_
             taken += allocation.quantity
             withdrawn += [e for e in events.drain(s) if isinstance(e, events.OfferWithdrawn)]
 
-    assert taken == floor.pendants.quantity
+    assert taken == QUANTITY["HORN-PENDANT"]
     assert [o for o in await open_offers(store) if o.job_id == job_id] == []
     assert withdrawn
     assert all(e.filled for e in withdrawn)

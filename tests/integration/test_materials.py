@@ -14,14 +14,14 @@ from domain.services.materials import (
     request_material,
     stock_of,
 )
-from domain.services.offers import accept_offer, make_offer
 from domain.services.orders import cancel_order
 from domain.store import Store
 from tests.conftest import FakeClock
-from tests.integration.factory_floor import (
+from tests.integration.factory_fixtures import (
     Staff,
+    accepted_offer,
     active_artisan,
-    confirmed_jobs,
+    confirmed_order,
     hire_staff,
     ident,
     stock_catalogue,
@@ -32,27 +32,22 @@ async def allocation_for(
     session: AsyncSession, artisan: Person, clock: FakeClock
 ) -> tuple[Allocation, int]:
     """An active allocation of 4 horn pendants for ``artisan``; returns it and its order id."""
-    now = clock.now()
-    order, (pendants, _) = await confirmed_jobs(session, now=now)
-    offer = await make_offer(
+    order = await confirmed_order(session, now=clock.now())
+    allocation = await accepted_offer(
         session,
-        job_id=ident(pendants),
+        job_id=order.jobs["HORN-PENDANT"],
         artisan_id=ident(artisan),
         quantity=4,
-        expires_at=now + timedelta(hours=6),
-        now=now,
+        now=clock.now(),
     )
-    allocation = await accept_offer(
-        session, offer_id=ident(offer), artisan_id=ident(artisan), now=now
-    )
-    return allocation, ident(order)
+    return allocation, order.order_id
 
 
 async def workshop(session: AsyncSession, clock: FakeClock) -> tuple[Staff, Person, Person]:
     await stock_catalogue(session)
-    staff = await hire_staff(session, clock.now())
-    wanjiru = await active_artisan(session, staff, now=clock.now())
-    otieno = await active_artisan(session, staff, now=clock.now(), name="Otieno")
+    staff = await hire_staff(session, now=clock.now())
+    wanjiru = await active_artisan(session, verified_by=staff.agent, now=clock.now())
+    otieno = await active_artisan(session, verified_by=staff.agent, now=clock.now(), name="Otieno")
     return staff, wanjiru, otieno
 
 
@@ -122,7 +117,7 @@ async def test_only_artisans_report_their_own_stock(store: Store, clock: FakeClo
         with pytest.raises(Forbidden, match="only an artisan may report material stock"):
             await report_stock(
                 session,
-                artisan_id=staff.agent_id,
+                artisan_id=staff.agent,
                 material="horn",
                 quantity=1,
                 unit="kg",
@@ -234,7 +229,7 @@ async def test_a_field_agent_fulfils_a_request_once(store: Store, clock: FakeClo
             now=clock.now(),
         )
         done = await fulfil_material_request(
-            session, request_id=ident(request), by_id=staff.agent_id, now=clock.advance(days=1)
+            session, request_id=ident(request), by_id=staff.agent, now=clock.advance(days=1)
         )
         with pytest.raises(IllegalTransition, match="fulfilled cannot become cancelled"):
             await cancel_material_request(

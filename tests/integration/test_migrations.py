@@ -36,11 +36,10 @@ from bot.database import (
     model_differences,
     upgrade_database,
 )
-from domain import ledger
 from domain.model import Person, Role
 from domain.model.ledger import append_only_trigger_names
 from domain.store import Store
-from tests.integration.ledger_people import add_artisan
+from tests.integration.factory_fixtures import hire_staff, owed_earnings
 
 WHEN = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
 
@@ -186,10 +185,8 @@ async def test_a_migrated_database_refuses_raw_changes_to_the_ledger(empty_datab
     store = Store.from_url(empty_database)
     try:
         async with store.transaction() as session:
-            artisan = await add_artisan(session, "Wanjiru", now=WHEN)
-            await ledger.record_earning(
-                session, artisan_id=artisan, amount_cents=5_000, reference="delivery:1", now=WHEN
-            )
+            staff = await hire_staff(session, now=WHEN)
+            await owed_earnings(session, verified_by=staff.agent, now=WHEN, owed={"Wanjiru": 5_000})
     finally:
         await store.close()
 

@@ -22,7 +22,6 @@ from domain.model import (
     OfferStatus,
     Order,
     OrderStatus,
-    Person,
 )
 from domain.services.offers import (
     NotOfferable,
@@ -38,12 +37,12 @@ from domain.services.orders import cancel_order
 from domain.services.people import pause_artisan, set_opted_out
 from domain.store import Store
 from tests.conftest import FakeClock
-from tests.integration.factory_floor import (
+from tests.integration.factory_fixtures import (
     BEADS,
     HORN,
     Staff,
     active_artisan,
-    confirmed_jobs,
+    confirmed_order,
     hire_staff,
     ident,
     pending_artisan,
@@ -54,23 +53,18 @@ from tests.integration.factory_floor import (
 @dataclass
 class Floor:
     staff: Staff
-    artisan: Person
-    order: Order
-    pendants: Job  # 10 horn pendants, 15_000 cents each, due 2026-03-28
-    hooks: Job  # 20 brass hooks
-
-    @property
-    def artisan_id(self) -> int:
-        return ident(self.artisan)
+    artisan_id: int  # Wanjiru
+    order_id: int
+    pendants: int  # job of 10 horn pendants, at the pendant's piece rate, due 2026-03-28
 
 
 async def floor(session: AsyncSession, now: datetime) -> Floor:
     await stock_catalogue(session)
-    staff = await hire_staff(session, now)
-    artisan = await active_artisan(session, staff, now=now)
-    order, (pendants, hooks) = await confirmed_jobs(session, now=now)
+    staff = await hire_staff(session, now=now)
+    artisan = await active_artisan(session, verified_by=staff.agent, now=now)
+    order = await confirmed_order(session, now=now)
     events.drain(session)
-    return Floor(staff, artisan, order, pendants, hooks)
+    return Floor(staff, ident(artisan), order.order_id, order.jobs["HORN-PENDANT"])
 
 
 async def offer_pendants(
@@ -82,7 +76,7 @@ async def offer_pendants(
 ) -> Offer:
     return await make_offer(
         session,
-        job_id=ident(f.pendants),
+        job_id=f.pendants,
         artisan_id=artisan_id or f.artisan_id,
         quantity=quantity,
         expires_at=now + timedelta(hours=12),
@@ -97,7 +91,7 @@ async def test_an_offer_carries_the_component_rate_and_the_job_due_date(
         f = await floor(session, clock.now())
         offer = await offer_pendants(session, f, clock.now(), quantity=4)
         recorded = events.drain(session)
-        remainder = await job_remainder(session, ident(f.pendants))
+        remainder = await job_remainder(session, f.pendants)
 
     assert (offer.status, offer.quantity, offer.piece_rate_cents, offer.due_date) == (
         OfferStatus.OPEN,
@@ -123,9 +117,9 @@ async def test_an_artisan_accepts_a_whole_offer_and_the_work_goes_into_productio
         )
     async with any_store.transaction() as session:
         stored_offer = await session.get(Offer, ident(offer))
-        job = await session.get(Job, ident(f.pendants))
-        order = await session.get(Order, ident(f.order))
-        remainder = await job_remainder(session, ident(f.pendants))
+        job = await session.get(Job, f.pendants)
+        order = await session.get(Order, f.order_id)
+        remainder = await job_remainder(session, f.pendants)
 
     assert (allocation.quantity, allocation.piece_rate_cents, allocation.due_date) == (
         10,
@@ -159,7 +153,7 @@ async def test_a_partial_acceptance_returns_the_rest_of_the_offer_to_the_job(
         allocation = await accept_offer(
             session, offer_id=ident(offer), artisan_id=f.artisan_id, quantity=3, now=clock.now()
         )
-        remainder = await job_remainder(session, ident(f.pendants))
+        remainder = await job_remainder(session, f.pendants)
 
     assert allocation.quantity == 3
     assert (offer.status, offer.accepted_quantity) == (OfferStatus.PARTLY_ACCEPTED, 3)
@@ -188,7 +182,9 @@ async def test_accepting_outside_one_to_the_offered_quantity_is_refused(
 async def test_an_artisan_cannot_answer_someone_elses_offer(store: Store, clock: FakeClock) -> None:
     async with store.transaction() as session:
         f = await floor(session, clock.now())
-        other = await active_artisan(session, f.staff, now=clock.now(), name="Otieno")
+        other = await active_artisan(
+            session, verified_by=f.staff.agent, now=clock.now(), name="Otieno"
+        )
         offer = await offer_pendants(session, f, clock.now())
         with pytest.raises(Forbidden, match="was made to someone else"):
             await accept_offer(
@@ -255,7 +251,7 @@ async def test_declining_records_the_reason_and_frees_the_pieces(
             note="  Horn costs more this month ",
             now=clock.advance(minutes=30),
         )
-        remainder = await job_remainder(session, ident(f.pendants))
+        remainder = await job_remainder(session, f.pendants)
 
     assert (declined.status, declined.decline_reason, declined.decline_note) == (
         OfferStatus.DECLINED,
@@ -272,11 +268,11 @@ async def test_the_sweep_expires_only_open_offers_past_their_time(
     start = clock.now()
     async with any_store.transaction() as session:
         f = await floor(session, start)
-        other = await active_artisan(session, f.staff, now=start, name="Otieno")
-        third = await active_artisan(session, f.staff, now=start, name="Njoki")
+        other = await active_artisan(session, verified_by=f.staff.agent, now=start, name="Otieno")
+        third = await active_artisan(session, verified_by=f.staff.agent, now=start, name="Njoki")
         soon = await make_offer(
             session,
-            job_id=ident(f.pendants),
+            job_id=f.pendants,
             artisan_id=f.artisan_id,
             quantity=2,
             expires_at=start + timedelta(hours=1),
@@ -284,7 +280,7 @@ async def test_the_sweep_expires_only_open_offers_past_their_time(
         )
         later = await make_offer(
             session,
-            job_id=ident(f.pendants),
+            job_id=f.pendants,
             artisan_id=ident(other),
             quantity=2,
             expires_at=start + timedelta(hours=5),
@@ -292,7 +288,7 @@ async def test_the_sweep_expires_only_open_offers_past_their_time(
         )
         answered = await make_offer(
             session,
-            job_id=ident(f.pendants),
+            job_id=f.pendants,
             artisan_id=ident(third),
             quantity=2,
             expires_at=start + timedelta(hours=1),
@@ -303,7 +299,7 @@ async def test_the_sweep_expires_only_open_offers_past_their_time(
     async with any_store.transaction() as session:
         expired = await expire_offers(session, now=clock.advance(hours=2))
         recorded = events.drain(session)
-        remainder = await job_remainder(session, ident(f.pendants))
+        remainder = await job_remainder(session, f.pendants)
         statuses = {o.id: o.status for o in (await session.exec(select(Offer))).all()}
 
     assert [o.id for o in expired] == [soon.id]
@@ -325,7 +321,7 @@ async def test_a_withdrawn_offer_frees_its_pieces_and_cannot_be_withdrawn_twice(
         events.drain(session)
         withdrawn = await withdraw_offer(session, offer_id=ident(offer), now=clock.now())
         recorded = events.drain(session)
-        remainder = await job_remainder(session, ident(f.pendants))
+        remainder = await job_remainder(session, f.pendants)
         with pytest.raises(OfferClosed, match="is already withdrawn"):
             await withdraw_offer(session, offer_id=ident(offer), now=clock.now())
 
@@ -339,7 +335,9 @@ async def test_more_pieces_than_the_job_has_free_cannot_be_offered(
 ) -> None:
     async with store.transaction() as session:
         f = await floor(session, clock.now())
-        other = await active_artisan(session, f.staff, now=clock.now(), name="Otieno")
+        other = await active_artisan(
+            session, verified_by=f.staff.agent, now=clock.now(), name="Otieno"
+        )
         await offer_pendants(session, f, clock.now(), quantity=7)
         with pytest.raises(
             InvalidQuantity, match="has 3 piece\\(s\\) not yet allocated or offered"
@@ -363,7 +361,7 @@ async def test_an_offer_must_expire_after_it_is_made(store: Store, clock: FakeCl
         with pytest.raises(DomainError, match="must expire after it is made"):
             await make_offer(
                 session,
-                job_id=ident(f.pendants),
+                job_id=f.pendants,
                 artisan_id=f.artisan_id,
                 quantity=1,
                 expires_at=clock.now(),
@@ -388,7 +386,7 @@ async def test_work_is_offered_only_to_active_artisans(store: Store, clock: Fake
         with pytest.raises(NotOfferable, match="Akinyi is pending, not active"):
             await offer_pendants(session, f, clock.now(), artisan_id=ident(pending))
         await pause_artisan(
-            session, artisan_id=f.artisan_id, admin_id=f.staff.admin_id, now=clock.now()
+            session, artisan_id=f.artisan_id, admin_id=f.staff.admin, now=clock.now()
         )
         with pytest.raises(NotOfferable, match="Wanjiru is paused, not active"):
             await offer_pendants(session, f, clock.now())
@@ -410,7 +408,7 @@ async def test_work_is_offered_only_to_artisans_with_the_components_skill(
     async with store.transaction() as session:
         f = await floor(session, clock.now())
         beader = await active_artisan(
-            session, f.staff, now=clock.now(), name="Nafula", skills={BEADS: 30}
+            session, verified_by=f.staff.agent, now=clock.now(), name="Nafula", skills={BEADS: 30}
         )
         with pytest.raises(NotOfferable, match=f"Nafula does not have the {HORN} skill"):
             await offer_pendants(session, f, clock.now(), artisan_id=ident(beader))
@@ -420,14 +418,14 @@ async def test_work_is_offered_only_to_artisans(store: Store, clock: FakeClock) 
     async with store.transaction() as session:
         f = await floor(session, clock.now())
         with pytest.raises(NotOfferable, match="Kamau is not an artisan"):
-            await offer_pendants(session, f, clock.now(), artisan_id=f.staff.agent_id)
+            await offer_pendants(session, f, clock.now(), artisan_id=f.staff.agent)
 
 
 async def test_a_cancelled_job_cannot_be_offered(store: Store, clock: FakeClock) -> None:
     async with store.transaction() as session:
         f = await floor(session, clock.now())
-        await cancel_order(session, ident(f.order), reason="called off", now=clock.now())
-        with pytest.raises(NotOfferable, match=f"job {f.pendants.id} is cancelled"):
+        await cancel_order(session, f.order_id, reason="called off", now=clock.now())
+        with pytest.raises(NotOfferable, match=f"job {f.pendants} is cancelled"):
             await offer_pendants(session, f, clock.now())
 
 
@@ -514,9 +512,9 @@ _crews: weakref.WeakKeyDictionary[Store, list[int]] = weakref.WeakKeyDictionary(
 async def horn_carvers(store: Store, session: AsyncSession, now: datetime) -> list[int]:
     if store not in _crews:
         await stock_catalogue(session)
-        staff = await hire_staff(session, now)
+        staff = await hire_staff(session, now=now)
         _crews[store] = [
-            ident(await active_artisan(session, staff, now=now, name=name))
+            ident(await active_artisan(session, verified_by=staff.agent, now=now, name=name))
             for name in ("Wanjiru", "Otieno", "Njoki")
         ]
     return _crews[store]
@@ -535,8 +533,8 @@ async def test_no_sequence_of_offers_and_answers_allocates_or_offers_more_than_t
     clock = FakeClock()
     async with store.transaction() as session:
         artisans = await horn_carvers(store, session, clock.now())
-        _, (pendants, _) = await confirmed_jobs(session, now=clock.now())
-    job_id = ident(pendants)
+        order = await confirmed_order(session, now=clock.now())
+    job_id = order.jobs["HORN-PENDANT"]
     offers: list[Offer] = []
 
     async def attempt(step: Round, action: str) -> None:

@@ -35,9 +35,9 @@ from domain.services.orders import (
 )
 from domain.store import Store
 from tests.conftest import FakeClock
-from tests.integration.factory_floor import (
+from tests.integration.factory_fixtures import (
     active_artisan,
-    confirmed_jobs,
+    confirmed_order,
     draft_order,
     hire_staff,
     ident,
@@ -74,7 +74,7 @@ async def test_a_new_order_is_a_draft_priced_wholesale_for_a_retailer(
     async with store.transaction() as session:
         await stock_catalogue(session)
         order = await draft_order(
-            session, now=clock.now(), lines=[("NECKLACE-HORN", 10), (" EARRINGS-BEAD ", 4)]
+            session, now=clock.now(), lines={"NECKLACE-HORN": 10, " EARRINGS-BEAD ": 4}
         )
         lines = (await session.exec(select(OrderLine).order_by(OrderLine.id))).all()
         jobs = (await session.exec(select(Job))).all()
@@ -154,7 +154,7 @@ async def test_an_order_due_today_is_accepted(store: Store, clock: FakeClock) ->
 async def test_an_order_without_lines_is_refused(store: Store, clock: FakeClock) -> None:
     async with store.transaction() as session:
         with pytest.raises(OrderRejected, match="at least one line"):
-            await draft_order(session, now=clock.now(), lines=[])
+            await draft_order(session, now=clock.now(), lines={})
 
 
 async def test_a_customer_cannot_reuse_an_order_reference(store: Store, clock: FakeClock) -> None:
@@ -179,7 +179,7 @@ async def test_confirming_explodes_every_line_through_its_bom_into_back_schedule
     async with any_store.transaction() as session:
         await stock_catalogue(session)
         order = await draft_order(
-            session, now=clock.now(), lines=[("NECKLACE-HORN", 10), ("EARRINGS-BEAD", 4)]
+            session, now=clock.now(), lines={"NECKLACE-HORN": 10, "EARRINGS-BEAD": 4}
         )
     confirmed_at = clock.advance(hours=2)
     async with any_store.transaction() as session:
@@ -214,9 +214,7 @@ async def test_an_order_for_a_product_without_a_bom_cannot_be_confirmed_and_noth
         await upsert_product(
             session, sku="BANGLE", name="Bangle", wholesale_price_cents=1, retail_price_cents=2
         )
-        order = await draft_order(
-            session, now=clock.now(), lines=[("NECKLACE-HORN", 1), ("BANGLE", 1)]
-        )
+        order = await draft_order(session, now=clock.now(), lines={"NECKLACE-HORN": 1, "BANGLE": 1})
     with pytest.raises(MissingBom, match="no bill of materials for BANGLE"):
         async with store.transaction() as session:
             await confirm_order(session, ident(order), now=clock.now())
@@ -232,10 +230,10 @@ async def test_an_order_for_a_product_without_a_bom_cannot_be_confirmed_and_noth
 async def test_an_order_is_confirmed_only_once(store: Store, clock: FakeClock) -> None:
     async with store.transaction() as session:
         await stock_catalogue(session)
-        order, _ = await confirmed_jobs(session, now=clock.now())
+        order = await confirmed_order(session, now=clock.now())
         with pytest.raises(IllegalTransition, match="confirmed cannot become confirmed"):
-            await confirm_order(session, ident(order), now=clock.now())
-        assert len(await jobs_of_order(session, ident(order))) == 2
+            await confirm_order(session, order.order_id, now=clock.now())
+        assert len(await jobs_of_order(session, order.order_id)) == 2
 
 
 async def test_the_first_allocation_puts_the_job_and_its_order_into_production(
@@ -243,7 +241,8 @@ async def test_the_first_allocation_puts_the_job_and_its_order_into_production(
 ) -> None:
     async with store.transaction() as session:
         await stock_catalogue(session)
-        order, jobs = await confirmed_jobs(session, now=clock.now())
+        order = await draft_order(session, now=clock.now())
+        jobs = await confirm_order(session, ident(order), now=clock.now())
         pendants, hooks = jobs  # in component order; the catalogue adds pendants first
         job = await mark_in_production(session, ident(pendants), now=clock.now())
         again = await mark_in_production(session, ident(pendants), now=clock.now())
@@ -261,9 +260,10 @@ async def test_cancelling_an_order_cancels_its_jobs_withdraws_offers_and_allocat
     now = clock.now()
     async with any_store.transaction() as session:
         await stock_catalogue(session)
-        staff = await hire_staff(session, now)
-        artisan = await active_artisan(session, staff, now=now)
-        order, jobs = await confirmed_jobs(session, now=now)
+        staff = await hire_staff(session, now=now)
+        artisan = await active_artisan(session, verified_by=staff.agent, now=now)
+        order = await draft_order(session, now=now)
+        jobs = await confirm_order(session, ident(order), now=now)
         expires = now + timedelta(hours=12)
         first = await make_offer(
             session,
@@ -335,7 +335,8 @@ async def test_a_ready_order_ships_and_a_shipped_order_cannot_be_cancelled(
 ) -> None:
     async with store.transaction() as session:
         await stock_catalogue(session)
-        order, jobs = await confirmed_jobs(session, now=clock.now())
+        order = await draft_order(session, now=clock.now())
+        jobs = await confirm_order(session, ident(order), now=clock.now())
         await mark_in_production(session, ident(jobs[0]), now=clock.now())
         await _ready(order)
         shipped = await ship_order(session, ident(order), now=clock.advance(days=20))
@@ -348,9 +349,9 @@ async def test_a_ready_order_ships_and_a_shipped_order_cannot_be_cancelled(
 async def test_an_order_still_in_production_cannot_ship(store: Store, clock: FakeClock) -> None:
     async with store.transaction() as session:
         await stock_catalogue(session)
-        order, _ = await confirmed_jobs(session, now=clock.now())
+        order = await confirmed_order(session, now=clock.now())
         with pytest.raises(IllegalTransition, match="confirmed cannot become shipped"):
-            await ship_order(session, ident(order), now=clock.now())
+            await ship_order(session, order.order_id, now=clock.now())
 
 
 async def test_jobs_whose_latest_start_has_passed_are_at_risk(
@@ -360,7 +361,7 @@ async def test_jobs_whose_latest_start_has_passed_are_at_risk(
         await stock_catalogue(session)
         # Due 2026-03-09: necklace jobs due the 7th; pendants (5 days) must start by the 2nd,
         # hooks (2 days) by the 5th.
-        await confirmed_jobs(session, now=clock.now(), due_date=date(2026, 3, 9))
+        await confirmed_order(session, now=clock.now(), due_date=date(2026, 3, 9))
         today = await jobs_at_risk(session, now=clock.now())
         tomorrow = await jobs_at_risk(session, now=clock.now() + timedelta(days=1))
 

@@ -27,9 +27,9 @@ from domain.services.offers import (
 )
 from domain.store import Store
 from tests.conftest import FakeClock
-from tests.integration.factory_floor import (
+from tests.integration.factory_fixtures import (
     active_artisan,
-    confirmed_jobs,
+    confirmed_order,
     hire_staff,
     ident,
     stock_catalogue,
@@ -41,8 +41,16 @@ CARVERS = ("Wanjiru", "Otieno", "Njoki")
 
 async def _carvers(session: AsyncSession, now: datetime) -> list[int]:
     await stock_catalogue(session)
-    staff = await hire_staff(session, now)
-    return [ident(await active_artisan(session, staff, now=now, name=n)) for n in CARVERS]
+    staff = await hire_staff(session, now=now)
+    return [
+        ident(await active_artisan(session, verified_by=staff.agent, now=now, name=n))
+        for n in CARVERS
+    ]
+
+
+async def _pendants(session: AsyncSession, now: datetime) -> int:
+    """The job of horn pendants of a newly confirmed order."""
+    return (await confirmed_order(session, now=now)).jobs["HORN-PENDANT"]
 
 
 async def _offer(
@@ -65,8 +73,7 @@ async def test_open_offers_may_hold_up_to_the_ratio_times_the_unallocated_pieces
     now = clock.now()
     async with any_store.transaction() as session:
         a, b, c = await _carvers(session, now)
-        _, (pendants, _) = await confirmed_jobs(session, now=now)
-        job = ident(pendants)
+        job = await _pendants(session, now)
         await _offer(session, job, a, 8, now, 1.5)
         await _offer(session, job, b, 7, now, 1.5)  # 15 = 1.5 x 10 in open offers
         with pytest.raises(InvalidQuantity, match="can have 0 more piece"):
@@ -82,10 +89,10 @@ async def test_without_a_ratio_offers_never_exceed_what_is_left(
     now = clock.now()
     async with store.transaction() as session:
         a, b, _ = await _carvers(session, now)
-        _, (pendants, _) = await confirmed_jobs(session, now=now)
-        await _offer(session, ident(pendants), a, 8, now, 1.0)
+        job = await _pendants(session, now)
+        await _offer(session, job, a, 8, now, 1.0)
         with pytest.raises(InvalidQuantity, match="has 2 piece"):
-            await _offer(session, ident(pendants), b, 3, now, 1.0)
+            await _offer(session, job, b, 3, now, 1.0)
 
 
 @pytest.mark.parametrize("ratio", [0.5, 0.99, 3.5])
@@ -95,9 +102,9 @@ async def test_a_ratio_outside_one_to_three_is_refused(
     now = clock.now()
     async with store.transaction() as session:
         a, _, _ = await _carvers(session, now)
-        _, (pendants, _) = await confirmed_jobs(session, now=now)
+        job = await _pendants(session, now)
         with pytest.raises(DomainError, match="over_offer must be between 1 and 3"):
-            await _offer(session, ident(pendants), a, 1, now, ratio)
+            await _offer(session, job, a, 1, now, ratio)
 
 
 async def test_the_first_to_accept_take_the_pieces_and_the_job_filling_withdraws_the_rest(
@@ -106,8 +113,7 @@ async def test_the_first_to_accept_take_the_pieces_and_the_job_filling_withdraws
     now = clock.now()
     async with any_store.transaction() as session:
         a, b, c = await _carvers(session, now)
-        _, (pendants, _) = await confirmed_jobs(session, now=now)
-        job = ident(pendants)
+        job = await _pendants(session, now)
         first = await _offer(session, job, a, 6, now, 2.0)
         second = await _offer(session, job, b, 6, now, 2.0)
         third = await _offer(session, job, c, 6, now, 2.0)
@@ -142,8 +148,7 @@ async def test_a_decline_under_over_offering_leaves_the_others_to_fill_the_job(
     now = clock.now()
     async with store.transaction() as session:
         a, b, _ = await _carvers(session, now)
-        _, (pendants, _) = await confirmed_jobs(session, now=now)
-        job = ident(pendants)
+        job = await _pendants(session, now)
         first = await _offer(session, job, a, 10, now, 2.0)
         second = await _offer(session, job, b, 10, now, 2.0)
         await decline_offer(

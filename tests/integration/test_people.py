@@ -35,12 +35,12 @@ from domain.services.people import (
 )
 from domain.store import Store
 from tests.conftest import FakeClock
-from tests.integration.factory_floor import (
+from tests.integration.factory_fixtures import (
     BEADS,
     BRASS,
     HORN,
     active_artisan,
-    confirmed_jobs,
+    confirmed_order,
     hire_staff,
     ident,
     pending_artisan,
@@ -271,13 +271,13 @@ async def test_a_field_agent_verifies_a_pending_artisan_who_becomes_active(
     any_store: Store, clock: FakeClock
 ) -> None:
     async with any_store.transaction() as session:
-        staff = await hire_staff(session, clock.now())
+        staff = await hire_staff(session, now=clock.now())
         artisan = await pending_artisan(session, now=clock.now())
         events.drain(session)
     visit = clock.advance(days=2)
     async with any_store.transaction() as session:
         profile = await verify_artisan(
-            session, artisan_id=ident(artisan), agent_id=staff.agent_id, now=visit
+            session, artisan_id=ident(artisan), agent_id=staff.agent, now=visit
         )
         recorded = events.drain(session)
     async with any_store.transaction() as session:
@@ -287,27 +287,29 @@ async def test_a_field_agent_verifies_a_pending_artisan_who_becomes_active(
     assert stored is not None
     assert (stored.status, stored.verified_by, stored.verified_at) == (
         ArtisanStatus.ACTIVE,
-        staff.agent_id,
+        staff.agent,
         visit,
     )
-    assert recorded == [events.ArtisanVerified(artisan_id=ident(artisan), agent_id=staff.agent_id)]
+    assert recorded == [events.ArtisanVerified(artisan_id=ident(artisan), agent_id=staff.agent)]
 
 
 async def test_an_admin_may_verify_an_artisan_too(store: Store, clock: FakeClock) -> None:
     async with store.transaction() as session:
-        staff = await hire_staff(session, clock.now())
+        staff = await hire_staff(session, now=clock.now())
         artisan = await pending_artisan(session, now=clock.now())
         profile = await verify_artisan(
-            session, artisan_id=ident(artisan), agent_id=staff.admin_id, now=clock.now()
+            session, artisan_id=ident(artisan), agent_id=staff.admin, now=clock.now()
         )
 
-    assert profile.verified_by == staff.admin_id
+    assert profile.verified_by == staff.admin
 
 
 async def test_an_artisan_cannot_verify_another_artisan(store: Store, clock: FakeClock) -> None:
     async with store.transaction() as session:
-        staff = await hire_staff(session, clock.now())
-        vouching = await active_artisan(session, staff, now=clock.now(), name="Otieno")
+        staff = await hire_staff(session, now=clock.now())
+        vouching = await active_artisan(
+            session, verified_by=staff.agent, now=clock.now(), name="Otieno"
+        )
         artisan = await pending_artisan(session, now=clock.now())
         with pytest.raises(Forbidden, match="only an admin or field agent may verify an artisan"):
             await verify_artisan(
@@ -321,11 +323,11 @@ async def test_an_artisan_cannot_verify_another_artisan(store: Store, clock: Fak
 
 async def test_an_active_artisan_cannot_be_verified_again(store: Store, clock: FakeClock) -> None:
     async with store.transaction() as session:
-        staff = await hire_staff(session, clock.now())
-        artisan = await active_artisan(session, staff, now=clock.now())
+        staff = await hire_staff(session, now=clock.now())
+        artisan = await active_artisan(session, verified_by=staff.agent, now=clock.now())
         with pytest.raises(IllegalTransition, match="that is active cannot become active"):
             await verify_artisan(
-                session, artisan_id=ident(artisan), agent_id=staff.agent_id, now=clock.now()
+                session, artisan_id=ident(artisan), agent_id=staff.agent, now=clock.now()
             )
 
 
@@ -334,12 +336,12 @@ async def test_pausing_an_artisan_withdraws_their_unanswered_offers(
 ) -> None:
     async with store.transaction() as session:
         await stock_catalogue(session)
-        staff = await hire_staff(session, clock.now())
-        artisan = await active_artisan(session, staff, now=clock.now())
-        _, jobs = await confirmed_jobs(session, now=clock.now())
+        staff = await hire_staff(session, now=clock.now())
+        artisan = await active_artisan(session, verified_by=staff.agent, now=clock.now())
+        order = await confirmed_order(session, now=clock.now())
         offer = await make_offer(
             session,
-            job_id=ident(jobs[0]),
+            job_id=order.jobs["HORN-PENDANT"],
             artisan_id=ident(artisan),
             quantity=5,
             expires_at=clock.now().replace(hour=20),
@@ -347,7 +349,7 @@ async def test_pausing_an_artisan_withdraws_their_unanswered_offers(
         )
         events.drain(session)
         profile = await pause_artisan(
-            session, artisan_id=ident(artisan), admin_id=staff.admin_id, now=clock.now()
+            session, artisan_id=ident(artisan), admin_id=staff.admin, now=clock.now()
         )
         recorded = events.drain(session)
 
@@ -358,13 +360,13 @@ async def test_pausing_an_artisan_withdraws_their_unanswered_offers(
 
 async def test_a_paused_artisan_is_resumed_by_an_admin(store: Store, clock: FakeClock) -> None:
     async with store.transaction() as session:
-        staff = await hire_staff(session, clock.now())
-        artisan = await active_artisan(session, staff, now=clock.now())
+        staff = await hire_staff(session, now=clock.now())
+        artisan = await active_artisan(session, verified_by=staff.agent, now=clock.now())
         await pause_artisan(
-            session, artisan_id=ident(artisan), admin_id=staff.admin_id, now=clock.now()
+            session, artisan_id=ident(artisan), admin_id=staff.admin, now=clock.now()
         )
         profile = await resume_artisan(
-            session, artisan_id=ident(artisan), admin_id=staff.admin_id, now=clock.now()
+            session, artisan_id=ident(artisan), admin_id=staff.admin, now=clock.now()
         )
 
     assert profile.status is ArtisanStatus.ACTIVE
@@ -372,11 +374,11 @@ async def test_a_paused_artisan_is_resumed_by_an_admin(store: Store, clock: Fake
 
 async def test_only_an_admin_may_pause_or_resume_an_artisan(store: Store, clock: FakeClock) -> None:
     async with store.transaction() as session:
-        staff = await hire_staff(session, clock.now())
-        artisan = await active_artisan(session, staff, now=clock.now())
+        staff = await hire_staff(session, now=clock.now())
+        artisan = await active_artisan(session, verified_by=staff.agent, now=clock.now())
         with pytest.raises(Forbidden, match="only an admin may pause an artisan; Kamau is a field"):
             await pause_artisan(
-                session, artisan_id=ident(artisan), admin_id=staff.agent_id, now=clock.now()
+                session, artisan_id=ident(artisan), admin_id=staff.agent, now=clock.now()
             )
         with pytest.raises(Forbidden, match="only an admin may resume an artisan"):
             await resume_artisan(
@@ -386,11 +388,11 @@ async def test_only_an_admin_may_pause_or_resume_an_artisan(store: Store, clock:
 
 async def test_a_pending_artisan_cannot_be_paused(store: Store, clock: FakeClock) -> None:
     async with store.transaction() as session:
-        staff = await hire_staff(session, clock.now())
+        staff = await hire_staff(session, now=clock.now())
         artisan = await pending_artisan(session, now=clock.now())
         with pytest.raises(IllegalTransition, match="pending cannot become paused"):
             await pause_artisan(
-                session, artisan_id=ident(artisan), admin_id=staff.admin_id, now=clock.now()
+                session, artisan_id=ident(artisan), admin_id=staff.admin, now=clock.now()
             )
 
 

@@ -28,14 +28,13 @@ from domain.model import (
     OrderLine,
     Product,
     QcReview,
-    Role,
     Submission,
     SubmissionStatus,
 )
 from domain.reputation import ArtisanHistory, artisan_history, reputation
 from domain.revenue_share import NothingSold, order_revenue_share
 from domain.store import Store
-from tests.integration.ledger_people import add_artisan, add_person
+from tests.integration.factory_fixtures import hire_staff, ident, pending_artisan
 
 NOW = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)  # 10:00 in Nairobi
 
@@ -207,9 +206,9 @@ async def _review(
 async def test_an_artisan_s_history_counts_what_they_did_by_now(any_store: Store) -> None:
     async with any_store.transaction() as session:
         rows = Rows(session)
-        artisan = await add_artisan(session, "Achieng", now=at(1))
-        someone_else = await add_artisan(session, "Baraka", now=at(1), mpesa_number="+254722000000")
-        agent = await add_person(session, "Otieno", Role.FIELD_AGENT, now=at(1))
+        artisan = ident(await pending_artisan(session, now=at(1)))
+        someone_else = ident(await pending_artisan(session, now=at(1), name="Baraka"))
+        agent = (await hire_staff(session, now=at(1))).agent
         job = await rows.job()
 
         await _offer(
@@ -302,7 +301,7 @@ async def test_a_newcomer_s_history_is_empty_and_their_reputation_is_the_prior(
     any_store: Store,
 ) -> None:
     async with any_store.transaction() as session:
-        artisan = await add_artisan(session, "Achieng", now=at(1))
+        artisan = ident(await pending_artisan(session, now=at(1)))
         history = await artisan_history(session, artisan, now=NOW)
     assert history == ArtisanHistory()
     assert reputation(history).on_time_rate == 0.8

@@ -11,7 +11,6 @@ from sqlmodel import select
 
 from bot.reconcile import StatementLine, reconcile_payouts
 from conversations.i18n import Catalogue
-from domain import ledger
 from domain.model import (
     Channel,
     OutboxKind,
@@ -21,23 +20,23 @@ from domain.model import (
     PayoutBatch,
     PayoutBatchStatus,
     PayoutStatus,
-    Role,
 )
 from domain.store import Store
 from scheduler import jobs
 from tests.conftest import FakeClock
-from tests.integration.ledger_people import add_artisan, add_person
+from tests.integration.factory_fixtures import hire_staff, owed_earnings
 from tests.integration.mpesa_harness import all_payouts, approved_batch, notifier
 
 
 async def owe(store: Store, clock: FakeClock, amounts: list[int]) -> None:
     async with store.transaction() as session:
-        await add_person(session, "Amina", Role.ADMIN, now=clock.now())
-        for n, cents in enumerate(amounts):
-            artisan = await add_artisan(session, f"A{n}", now=clock.now())
-            await ledger.record_earning(
-                session, artisan_id=artisan, amount_cents=cents, reference=f"w{n}", now=clock.now()
-            )
+        staff = await hire_staff(session, now=clock.now())
+        await owed_earnings(
+            session,
+            verified_by=staff.agent,
+            now=clock.now(),
+            owed={f"Artisan {n}": cents for n, cents in enumerate(amounts)},
+        )
 
 
 async def test_the_weekly_batch_under_the_limit_is_approved_and_sent(

@@ -10,22 +10,17 @@ from domain.errors import DomainError, Forbidden, InvalidQuantity
 from domain.model import Allocation, QcReason
 from domain.services import orders
 from domain.services.visits import RiskReason, jobs_at_risk, record_visit
-from domain.services.work import review_submission, submit_work
+from domain.services.work import review_submission
 from domain.store import Store
 from tests.conftest import FakeClock
-from tests.integration.production_factory import (
-    PHOTO,
+from tests.integration.factory_fixtures import (
     Factory,
     PlacedOrder,
     allocate,
-    build_factory,
+    days_from,
     place_order,
+    submitted_work,
 )
-
-
-@pytest.fixture
-async def factory(store: Store, clock: FakeClock) -> Factory:
-    return await build_factory(store, clock)
 
 
 @pytest.fixture
@@ -168,13 +163,8 @@ async def test_pieces_submitted_for_qc_count_as_progress(
 ) -> None:
     assert pendants.id is not None
     async with store.transaction() as s:
-        await submit_work(
-            s,
-            allocation_id=pendants.id,
-            artisan_id=factory.wanjiru,
-            count=5,
-            photos=[PHOTO],
-            now=clock.now(),
+        await submitted_work(
+            s, allocation_id=pendants.id, artisan_id=factory.wanjiru, count=5, now=clock.now()
         )
     await visit(store, clock, pendants, factory.agent, 2)  # an older count does not undo it
     assert await at_risk_ids(store, factory.agent, -2, pendants) == []
@@ -195,13 +185,8 @@ async def test_rework_gives_the_artisan_until_its_due_date(
 ) -> None:
     assert pendants.id is not None
     async with store.transaction() as s:
-        submission = await submit_work(
-            s,
-            allocation_id=pendants.id,
-            artisan_id=factory.wanjiru,
-            count=10,
-            photos=[PHOTO],
-            now=clock.now(),
+        submission = await submitted_work(
+            s, allocation_id=pendants.id, artisan_id=factory.wanjiru, count=10, now=clock.now()
         )
         assert submission.id is not None
         await review_submission(
@@ -227,7 +212,7 @@ async def test_each_agent_sees_only_their_own_areas_most_urgent_first(
     store: Store, clock: FakeClock, factory: Factory, order: PlacedOrder, pendants: Allocation
 ) -> None:
     assert pendants.id is not None
-    earlier = await place_order(store, clock, reference="PO-050", due_in_days=20)
+    earlier = await place_order(store, clock, due_date=days_from(clock, 20))
     urgent = await allocate(
         store, clock, job_id=earlier.jobs["HORN-PENDANT"], artisan_id=factory.wanjiru, quantity=10
     )

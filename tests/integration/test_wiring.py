@@ -33,8 +33,8 @@ from domain.model import (
 from domain.services.people import add_person
 from domain.store import Store
 from tests.conftest import FakeClock
-from tests.integration.conversation_driver import Chat
-from tests.integration.ledger_people import add_artisan
+from tests.integration.conversation_driver import Chat, person_at
+from tests.integration.factory_fixtures import ident, owed_earnings
 
 ADMIN = "admin-web-1"
 
@@ -69,10 +69,11 @@ async def test_without_mpesa_an_approved_batch_is_kept_and_the_admin_is_told_it_
     settings = _settings(tmp_path, payout_minimum="100")
     assert not settings.mpesa_configured
     admin = await _admin_chat(store, clock, settings)
+    amina = await person_at(store, admin)
+    assert amina is not None
     async with store.transaction() as session:
-        artisan = await add_artisan(session, "Wanjiru", now=clock.now())
-        await ledger.record_earning(
-            session, artisan_id=artisan, amount_cents=90_000, reference="work:1", now=clock.now()
+        [artisan] = await owed_earnings(
+            session, verified_by=ident(amina), now=clock.now(), owed={"Wanjiru": 90_000}
         )
         await payouts.create_payout_batch(
             session, minimum_cents=settings.payout_minimum_cents, now=clock.now()

@@ -29,25 +29,19 @@ from domain.services.work import (
 )
 from domain.store import Store
 from tests.conftest import FakeClock
-from tests.integration.production_factory import (
+from tests.integration.factory_fixtures import (
     PENDANT_LEAD_DAYS,
     PHOTO,
     Factory,
     allocate,
-    build_factory,
     days_from,
     place_order,
 )
 
 
 @pytest.fixture
-async def factory(store: Store, clock: FakeClock) -> Factory:
-    return await build_factory(store, clock)
-
-
-@pytest.fixture
 async def allocation(store: Store, clock: FakeClock, factory: Factory) -> Allocation:
-    """Wanjiru has 10 of the 10 horn pendants of order PO-100."""
+    """Wanjiru has all 10 horn pendants of an order of 10 necklaces."""
     order = await place_order(store, clock)
     return await allocate(
         store, clock, job_id=order.jobs["HORN-PENDANT"], artisan_id=factory.wanjiru, quantity=10
