@@ -197,6 +197,55 @@ async def test_each_persons_messages_go_in_order_and_people_do_not_wait_for_each
     ]
 
 
+class SlowSender(FakeSender):
+    """Holds every send until released, counting how many wait on the provider at once."""
+
+    def __init__(self, channel: Channel) -> None:
+        super().__init__(channel)
+        self.waiting = 0
+        self.most_waiting = 0
+        self.release = asyncio.Event()
+
+    async def send(self, address: str, reply: Reply) -> str:
+        self.waiting += 1
+        self.most_waiting = max(self.most_waiting, self.waiting)
+        try:
+            await self.release.wait()
+        finally:
+            self.waiting -= 1
+        return await super().send(address, reply)
+
+
+async def test_at_most_max_in_flight_sends_per_channel_wait_on_a_provider_at_once(
+    store: Store, clock: FakeClock
+) -> None:
+    whatsapp, telegram = SlowSender(Channel.WHATSAPP), SlowSender(Channel.TELEGRAM)
+    for n in range(12):
+        await wrote_at(store, clock, f"+2547110001{n:02d}", ago=timedelta(minutes=5))
+        await queue(store, clock, f"+2547110001{n:02d}", f"whatsapp {n}")
+        await queue(store, clock, f"70001{n:02d}", f"telegram {n}", channel=Channel.TELEGRAM)
+    dispatcher = Dispatcher(
+        store,
+        {Channel.WHATSAPP: whatsapp, Channel.TELEGRAM: telegram},
+        clock=clock.now,
+        rates={Channel.WHATSAPP: 1000.0, Channel.TELEGRAM: 1000.0},
+        max_in_flight=3,
+    )
+
+    passing = asyncio.create_task(dispatcher.dispatch_due())
+    for _ in range(200):  # until each channel has filled its slots
+        if whatsapp.waiting == 3 and telegram.waiting == 3:
+            break
+        await asyncio.sleep(0.01)
+    assert (whatsapp.waiting, telegram.waiting) == (3, 3)
+    whatsapp.release.set()
+    telegram.release.set()
+
+    assert await passing == 24
+    assert (whatsapp.most_waiting, telegram.most_waiting) == (3, 3)
+    assert len(whatsapp.sent) == len(telegram.sent) == 12
+
+
 @pytest.mark.usefixtures("in_window")
 async def test_a_rate_limited_message_waits_its_backoff_and_holds_back_the_next_one(
     store: Store, clock: FakeClock, whatsapp: FakeSender
