@@ -9,10 +9,15 @@ the real ``PayoutRunner`` sends it, ``--max-in-flight`` requests at once, throug
 ``DarajaClient`` (paced to ``--rate`` requests a second, if given) over loopback to the fake
 Daraja, which answers each call after ``--latency`` seconds (the round trip to Safaricom) and
 refuses calls above ``--mpesa-rate`` a second with HTTP 429; its result callbacks come back to
-the real M-Pesa callback routes. The clock runs from the first request until every payout is
-settled. Then: M-Pesa accepted each payout exactly once, every payment M-Pesa made is recorded
-with its receipt and amount, each artisan got exactly one receipt message, the ledger balances,
-and per artisan paid + in flight + available == earned with nothing left in flight.
+the real M-Pesa callback routes. The fake runs in a process of its own, as Safaricom is not in
+ours (``--fake-in-process`` puts it back in this one). The store is SQLite opened as
+``karakana run`` opens it (statements on the event loop's thread, ``bot.sqlite_inline``).
+
+The clock runs from the first request until every payout is settled; this process's CPU time
+and SQL statements over that span are reported per payout. Then: M-Pesa accepted each payout
+exactly once, every payment M-Pesa made is recorded with its receipt and amount, each artisan
+got exactly one receipt message, the ledger balances, and per artisan paid + in flight +
+available == earned with nothing left in flight.
 """
 
 from __future__ import annotations
@@ -31,18 +36,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from sqlalchemy import event
 from sqlmodel import SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 import domain.model  # noqa: F401  (every table on the metadata)
 from bot.payout_runner import DEFAULT_MAX_IN_FLIGHT
+from bot.sqlite_inline import connect_inline
 from domain import ledger, payouts
 from domain.model import OutboxMessage, PayoutStatus
 from domain.store import Store
 from tests.fakes.daraja_api import FakeDaraja
+from tests.fakes.daraja_process import DarajaProcess, Truth
 from tests.integration.mpesa_harness import (
+    Harness,
+    RunningDaraja,
     all_payouts,
-    mpesa_harness,
+    harness_with,
     owed_artisans,
 )
 
@@ -69,9 +79,51 @@ class TimedTransactions:
             self.seconds.append(time.perf_counter() - began)
 
 
+class StatementCounter:
+    """SQL statements sent to the database (an executemany counts once)."""
+
+    def __init__(self, store: Store) -> None:
+        self.count = 0
+        event.listen(store.engine.sync_engine, "before_cursor_execute", self._count)
+
+    def _count(self, *_args: object) -> None:
+        self.count += 1
+
+
+async def settle_everything(h: Harness[RunningDaraja]) -> int:
+    """Send the batch, then settle what is in doubt as the scheduler would; how many payouts
+    were found in doubt over the settling passes."""
+    await h.runner.run()
+    await h.daraja.drain()
+    # A request that got no answer (a dropped connection, a timeout) is in doubt until a
+    # status query settles it, as the scheduler's send_payouts job does in production.
+    in_doubt = 0
+    for _ in range(5):
+        async with h.store.read() as session:
+            doubtful = len(await payouts.payouts_in_doubt(session))
+        if not doubtful:
+            break
+        in_doubt += doubtful
+        await h.runner.run()
+        await h.daraja.drain()
+        await asyncio.sleep(0.1)  # a status answer may resend, whose result comes after
+        await h.daraja.drain()
+    return in_doubt
+
+
+async def truth_of(daraja: RunningDaraja) -> Truth:
+    if isinstance(daraja, DarajaProcess):
+        return await daraja.truth()
+    assert isinstance(daraja, FakeDaraja)
+    return Truth.of(daraja)
+
+
 async def main(args: argparse.Namespace) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="karakana-payouts-"))
-    store = Store.from_url(f"sqlite+aiosqlite:///{workdir / 'karakana.db'}")
+    # As `karakana run` opens it (bot.main.open_factory).
+    store = Store.from_url(
+        f"sqlite+aiosqlite:///{workdir / 'karakana.db'}", sqlite_connect=connect_inline
+    )
     async with store.engine.begin() as connection:
         await connection.run_sync(SQLModel.metadata.create_all)
     rng = random.Random(args.seed)  # noqa: S311 (made-up earnings)
@@ -94,34 +146,28 @@ async def main(args: argparse.Namespace) -> None:
         flush=True,
     )
 
-    fake = FakeDaraja(latency=args.latency, requests_per_second=args.mpesa_rate)
-    async with mpesa_harness(
+    daraja: RunningDaraja = (
+        FakeDaraja(latency=args.latency, requests_per_second=args.mpesa_rate)
+        if args.fake_in_process
+        else DarajaProcess(latency=args.latency, requests_per_second=args.mpesa_rate)
+    )
+    statements = StatementCounter(store)
+    async with harness_with(
         store,
         now,
+        daraja,
         request_timeout=10.0,
         max_in_flight=args.max_in_flight,
         requests_per_second=args.rate,
-        daraja=fake,
     ) as h:
-        began = time.perf_counter()
-        report = await h.runner.run()
-        sent = time.perf_counter() - began
-        await h.daraja.drain()
-        # A request that got no answer (a dropped connection, a timeout) is in doubt until a
-        # status query settles it, as the scheduler's send_payouts job does in production.
-        in_doubt = 0
-        for _ in range(5):
-            async with store.read() as session:
-                doubtful = len(await payouts.payouts_in_doubt(session))
-            if not doubtful:
-                break
-            in_doubt += doubtful
-            await h.runner.run()
-            await h.daraja.drain()
-            await asyncio.sleep(0.1)  # a status answer may resend, whose result comes after
-            await h.daraja.drain()
+        began, cpu_began = time.perf_counter(), time.process_time()
+        statements_began = statements.count
+        in_doubt = await settle_everything(h)
         settled = time.perf_counter() - began
+        cpu = time.process_time() - cpu_began
+        sql = statements.count - statements_began
         throttled = h.client.throttled
+        truth = await truth_of(h.daraja)
 
     settled_payouts = await all_payouts(store)
     statuses = {status.value: 0 for status in PayoutStatus}
@@ -131,10 +177,10 @@ async def main(args: argparse.Namespace) -> None:
     succeeded = statuses[PayoutStatus.SUCCEEDED.value]
     if succeeded != len(settled_payouts) or len(settled_payouts) != args.artisans:
         problems.append(f"not every payout succeeded: {statuses}")
-    if max(h.daraja.accepted.values()) != 1 or len(h.daraja.accepted) != args.artisans:
+    if max(truth.accepted.values()) != 1 or len(truth.accepted) != args.artisans:
         problems.append("M-Pesa did not accept every payout exactly once")
     for payout in settled_payouts:
-        made = h.daraja.paid.get(payout.originator_conversation_id)
+        made = truth.paid.get(payout.originator_conversation_id)
         if made is None or made.receipt != payout.mpesa_receipt:
             problems.append(f"payout {payout.id} is not the payment M-Pesa made")
         elif made.amount * 100 != payout.amount_cents:
@@ -171,14 +217,15 @@ async def main(args: argparse.Namespace) -> None:
                 "create_approve_seconds": round(prepared, 1),
                 "create_transactions": len(steps.seconds),
                 "longest_create_transaction_ms": round(max(steps.seconds) * 1000),
-                "sent": len(report.sent),
-                "send_seconds": round(sent, 1),
+                "fake_daraja": "this process" if args.fake_in_process else "its own process",
                 "settled_seconds": round(settled, 1),
                 "payouts_per_second": round(args.artisans / settled, 1),
+                "cpu_ms_per_payout": round(cpu * 1000 / args.artisans, 2),
+                "sql_statements_per_payout": round(sql / args.artisans, 2),
                 "statuses": {k: v for k, v in statuses.items() if v},
                 "in_doubt_then_queried": in_doubt,
-                "accepted_at_mpesa_max": max(h.daraja.accepted.values()),
-                "most_requests_in_flight_at_mpesa": h.daraja.most_in_flight,
+                "accepted_at_mpesa_max": max(truth.accepted.values()),
+                "most_requests_in_flight_at_mpesa": truth.most_in_flight,
                 "throttled_429": throttled,
                 "problems": len(problems),
             }
@@ -196,4 +243,9 @@ if __name__ == "__main__":
     parser.add_argument("--latency", type=float, default=0.2, help="seconds per Daraja answer")
     parser.add_argument("--rate", type=float, default=None, help="our pacing, requests/s")
     parser.add_argument("--mpesa-rate", type=float, default=None, help="Daraja's limit (429)")
+    parser.add_argument(
+        "--fake-in-process",
+        action="store_true",
+        help="run the fake Daraja in this process (its CPU then counts as ours)",
+    )
     asyncio.run(main(parser.parse_args()))

@@ -34,6 +34,7 @@ from typing import Protocol
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.group_commit import GroupCommit
 from bot.mpesa import PaymentResult, PaymentState, RequestAnswer, RequestOutcome, StatusResult
 from domain import events, payouts
 from domain.errors import DomainError, NotFound
@@ -109,6 +110,8 @@ class PayoutRunner:
         self.clock = clock
         self.notify = notify
         self.max_in_flight = max_in_flight
+        self._results = GroupCommit[_Waiting](self._settle_group)
+        self._answers = GroupCommit[tuple[str, str]](self._keep_conversation_ids)
 
     # -- sending -------------------------------------------------------------------------------
 
@@ -218,15 +221,10 @@ class PayoutRunner:
         outcome = answer.outcome
         if outcome is RequestOutcome.ACCEPTED:
             # The usual answer, for every payout: the result callback settles it, so there is
-            # nothing to read, only M-Pesa's ConversationID to keep (one statement).
+            # nothing to read, only M-Pesa's ConversationID to keep (one UPDATE, shared with
+            # the answers that arrive meanwhile).
             if answer.conversation_id:
-                async with self.store.transaction() as session:
-                    await payouts.record_conversation_id(
-                        session,
-                        originator_conversation_id=originator_id,
-                        conversation_id=answer.conversation_id,
-                        now=now,
-                    )
+                await self._answers.submit((originator_id, answer.conversation_id))
             return Applied.UNCHANGED
         async with self.store.transaction() as session:
             payout = await _locked(session, originator_id)
@@ -281,50 +279,81 @@ class PayoutRunner:
 
     async def apply_payment_result(self, result: PaymentResult) -> Applied:
         """A B2C result callback: settle the payout from its originator id alone (it may come
-        before the request's own answer). A repeat changes nothing."""
-        now = self.clock()
+        before the request's own answer). A repeat changes nothing.
+
+        Returns once the settlement is committed, together with whatever other results
+        arrived meanwhile (a group commit: one transaction for all of them), so the callback is
+        answered only after its result is safe; if the process dies first, Daraja, getting no
+        answer, sends the callback again.
+        """
+        waiting = _Waiting(_outcome(result))
+        await self._results.submit(waiting)
+        if waiting.error is not None:
+            raise waiting.error
+        settlement = waiting.settlement
+        assert settlement is not None
         originator_id = result.originator_conversation_id
+        if settlement.verdict is payouts.Verdict.UNKNOWN_ID:
+            return Applied.UNKNOWN_ID
+        if settlement.verdict is payouts.Verdict.CONFLICT:
+            log.error("payout result for %s not applied: %s", originator_id, settlement.refused)
+            return Applied.CONFLICT
+        if settlement.verdict is payouts.Verdict.UNCHANGED:
+            return Applied.UNCHANGED
+        assert settlement.status is not None
+        log.info(
+            "payout %s to %s %s",
+            settlement.payout_id,
+            mask(settlement.msisdn),
+            settlement.status.value,
+        )
+        return Applied.SETTLED
+
+    async def _settle_group(self, group: Sequence[_Waiting]) -> None:
+        """Settle the results that arrived together in one transaction, with their messages.
+
+        What cannot apply (an unknown id, a contradiction) is a verdict, not an error, so it
+        spoils nothing for the others. If the transaction fails all the same (the database, a
+        message that cannot be queued), nothing of it was recorded, and each result is settled
+        again alone: one bad result must not keep the good ones from being recorded.
+        """
+        now = self.clock()
         try:
             async with self.store.transaction() as session:
-                payout = await _locked(session, originator_id)
-                before = payout.status
-                if result.conversation_id:
-                    await payouts.record_conversation_id(
-                        session,
-                        originator_conversation_id=originator_id,
-                        conversation_id=result.conversation_id,
-                        now=now,
-                    )
-                if result.succeeded:
-                    if not result.transaction_id:
-                        log.error("payout %s: success without a transaction id", payout.id)
-                        return Applied.CONFLICT
-                    payout = await payouts.settle_success(
-                        session,
-                        originator_conversation_id=originator_id,
-                        mpesa_receipt=result.transaction_id,
-                        result_code=0,
-                        result_desc=result.result_desc,
-                        now=now,
-                    )
-                else:
-                    payout = await payouts.settle_failure(
-                        session,
-                        originator_conversation_id=originator_id,
-                        result_code=result.result_code,
-                        result_desc=result.result_desc or None,
-                        now=now,
-                    )
+                settled = await payouts.settle_outcomes(
+                    session, [waiting.outcome for waiting in group], now=now
+                )
                 await self.notify(session, events.drain(session), now)
-        except NotFound:
-            return Applied.UNKNOWN_ID
-        except DomainError as exc:
-            log.error("payout result for %s not applied: %s", originator_id, exc)
-            return Applied.CONFLICT
-        if payout.status is before:
-            return Applied.UNCHANGED
-        log.info("payout %s to %s %s", payout.id, mask(payout.msisdn), payout.status.value)
-        return Applied.SETTLED
+        except Exception as exc:
+            if len(group) == 1:
+                _fail(group[0], exc)
+                return
+            log.warning(
+                "%d payout results could not be settled together; settling each alone",
+                len(group),
+                exc_info=True,
+            )
+            for waiting in group:
+                await self._settle_alone(waiting)
+            return
+        for waiting, settlement in zip(group, settled, strict=True):
+            waiting.settlement = settlement
+
+    async def _settle_alone(self, waiting: _Waiting) -> None:
+        now = self.clock()
+        try:
+            async with self.store.transaction() as session:
+                (waiting.settlement,) = await payouts.settle_outcomes(
+                    session, [waiting.outcome], now=now
+                )
+                await self.notify(session, events.drain(session), now)
+        except Exception as exc:
+            waiting.settlement = None
+            _fail(waiting, exc)
+
+    async def _keep_conversation_ids(self, answers: Sequence[tuple[str, str]]) -> None:
+        async with self.store.transaction() as session:
+            await payouts.record_conversation_ids(session, answers, now=self.clock())
 
     async def apply_queue_timeout(self, originator_id: str) -> Applied:
         """M-Pesa's queue timed out on a request: its fate is unknown until a status query."""
@@ -401,3 +430,31 @@ async def _locked(session: AsyncSession, originator_id: str) -> Payout:
     if payout is None:
         raise NotFound("payout with originator conversation id", originator_id)
     return payout
+
+
+@dataclass(slots=True)
+class _Waiting:
+    """A payment result waiting for its group's commit, then what became of it."""
+
+    outcome: payouts.PaymentOutcome
+    settlement: payouts.Settlement | None = None
+    error: Exception | None = None
+
+
+def _outcome(result: PaymentResult) -> payouts.PaymentOutcome:
+    return payouts.PaymentOutcome(
+        originator_conversation_id=result.originator_conversation_id,
+        result_code=result.result_code,
+        mpesa_receipt=result.transaction_id if result.succeeded else None,
+        result_desc=result.result_desc or None,
+        conversation_id=result.conversation_id,
+    )
+
+
+def _fail(waiting: _Waiting, exc: Exception) -> None:
+    """What a result alone met: a rule of the domain is a refused result (answered, logged);
+    anything else (the database) is the caller's error, so Daraja is not told it was recorded."""
+    if isinstance(exc, DomainError):
+        waiting.settlement = payouts.Settlement(payouts.Verdict.CONFLICT, refused=exc)
+    else:
+        waiting.error = exc

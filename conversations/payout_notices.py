@@ -19,7 +19,8 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlmodel import col, select
+import sqlalchemy as sa
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from conversations.i18n import Catalogue
@@ -30,10 +31,15 @@ from domain import events, ledger, revenue_share
 from domain.model import (
     Account,
     Allocation,
+    Channel,
+    ChannelIdentity,
+    ConversationState,
     Delivery,
     Job,
     OrderLine,
+    OutboxKind,
     OutboxMessage,
+    OutboxStatus,
     Payout,
     PayoutBatch,
     PayoutBatchStatus,
@@ -86,43 +92,171 @@ class _Context:
     now: datetime
 
 
-async def _succeeded(
-    session: AsyncSession, event: events.PayoutSucceeded, ctx: _Context
-) -> list[OutboxMessage]:
-    artisan = await session.get(Person, event.artisan_id)
-    if artisan is None:
-        return []
-    text = ctx.catalogue.t(
-        artisan.language,
-        "payouts.receipt",
-        amount=shillings(event.amount_cents),
-        receipt=event.mpesa_receipt,
-        date=ctx.now.astimezone(ctx.zone).strftime("%d/%m/%Y %H:%M"),
+async def _receipts_and_failures(
+    session: AsyncSession,
+    settled: Sequence[events.PayoutSucceeded | events.PayoutFailed],
+    ctx: _Context,
+) -> int:
+    """Each artisan's receipt or failure note, and the admins' note of each failure, queued
+    together: the payout callbacks are settled in groups, and one message at a time cost five
+    statements each (the person, their chats, the sequence, the insert and its flush)."""
+    if not settled:
+        return 0
+    artisans = await _people(session, {event.artisan_id for event in settled})
+    admins = (
+        await _admins(session) if any(isinstance(e, events.PayoutFailed) for e in settled) else []
     )
-    return await _tell(session, artisan, text, ctx.now)
+    when = ctx.now.astimezone(ctx.zone).strftime("%d/%m/%Y %H:%M")
+    letters: list[tuple[Person, str]] = []
+    for event in settled:
+        artisan = artisans.get(event.artisan_id)
+        amount = shillings(event.amount_cents)
+        if isinstance(event, events.PayoutSucceeded):
+            if artisan is not None:
+                text = ctx.catalogue.t(
+                    artisan.language,
+                    "payouts.receipt",
+                    amount=amount,
+                    receipt=event.mpesa_receipt,
+                    date=when,
+                )
+                letters.append((artisan, text))
+            continue
+        if artisan is not None:
+            text = ctx.catalogue.t(artisan.language, "payouts.failed", amount=amount)
+            letters.append((artisan, text))
+        for admin in admins:
+            text = ctx.catalogue.t(
+                admin.language,
+                "payouts.admin_failed",
+                payout=event.payout_id,
+                name=artisan.name if artisan else event.artisan_id,
+                amount=amount,
+                reason=event.reason,
+            )
+            letters.append((admin, text))
+    return await _queue_letters(session, letters, ctx.now)
 
 
-async def _failed(
-    session: AsyncSession, event: events.PayoutFailed, ctx: _Context
-) -> list[OutboxMessage]:
-    sent: list[OutboxMessage] = []
-    artisan = await session.get(Person, event.artisan_id)
-    if artisan is not None:
-        text = ctx.catalogue.t(
-            artisan.language, "payouts.failed", amount=shillings(event.amount_cents)
+async def _people(session: AsyncSession, person_ids: set[int]) -> dict[int, Person]:
+    wanted = sorted(person_ids)
+    found: dict[int, Person] = {}
+    for start in range(0, len(wanted), _IN_LIST):
+        rows = await session.exec(
+            select(Person).where(col(Person.id).in_(wanted[start : start + _IN_LIST]))
         )
-        sent += await _tell(session, artisan, text, ctx.now)
-    for admin in await _admins(session):
-        text = ctx.catalogue.t(
-            admin.language,
-            "payouts.admin_failed",
-            payout=event.payout_id,
-            name=artisan.name if artisan else event.artisan_id,
-            amount=shillings(event.amount_cents),
-            reason=event.reason,
+        found.update({person.id: person for person in rows.all() if person.id is not None})
+    return found
+
+
+async def _queue_letters(
+    session: AsyncSession, letters: Sequence[tuple[Person, str]], now: datetime
+) -> int:
+    """``notify_person`` for plain texts to many people, in order: the addresses in two
+    queries, the sequences in one, the messages in one insert. A plain text has no choices to
+    remember in the person's conversation state. Returns how many were queued."""
+    reachable = [(p, text) for p, text in letters if not p.opted_out and p.id is not None]
+    addresses = await preferred_addresses(session, {p.id for p, _ in reachable if p.id})
+    to_send = [
+        (person.id, addresses[person.id], text)
+        for person, text in reachable
+        if person.id is not None and person.id in addresses
+    ]
+    if not to_send:
+        return 0
+    latest = await _latest_sequences(session, {address for _, address, _ in to_send})
+    rows = []
+    for person_id, (channel, address), text in to_send:
+        sequence = latest.get((channel, address), 0) + 1
+        latest[(channel, address)] = sequence
+        rows.append(
+            {
+                "person_id": person_id,
+                "channel": channel,
+                "address": address,
+                "sequence": sequence,
+                "kind": OutboxKind.BUSINESS,
+                "body": Reply(text).to_json(),
+                "status": OutboxStatus.QUEUED,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+                "in_reply_to": None,
+            }
         )
-        sent += await _tell(session, admin, text, ctx.now)
-    return sent
+    await session.flush()
+    connection = await session.connection()
+    await connection.execute(_OUTBOX.insert(), rows)
+    return len(rows)
+
+
+async def _latest_sequences(
+    session: AsyncSession, addresses: set[tuple[Channel, str]]
+) -> dict[tuple[Channel, str], int]:
+    by_text = sorted({address for _, address in addresses})
+    latest: dict[tuple[Channel, str], int] = {}
+    for start in range(0, len(by_text), _IN_LIST):
+        rows = await session.exec(
+            select(OutboxMessage.channel, OutboxMessage.address, func.max(OutboxMessage.sequence))
+            .where(col(OutboxMessage.address).in_(by_text[start : start + _IN_LIST]))
+            .group_by(col(OutboxMessage.channel), col(OutboxMessage.address))
+        )
+        latest.update({(Channel(channel), address): top for channel, address, top in rows.all()})
+    return latest
+
+
+# Channels a person can be reached on unprompted, best first (as ``outbox.preferred_identity``).
+_REACHABLE = (Channel.WHATSAPP, Channel.TELEGRAM, Channel.WEB, Channel.CONSOLE)
+
+
+async def preferred_addresses(
+    session: AsyncSession, person_ids: set[int]
+) -> dict[int, tuple[Channel, str]]:
+    """``conversations.outbox.preferred_identity`` for many people in two queries: where each
+    can be reached unprompted (people with no chat identity are left out)."""
+    wanted = sorted(person_ids)
+    latest: dict[int, tuple[datetime, Channel, str]] = {}
+    identities: dict[int, list[tuple[Channel, str]]] = {}
+    for start in range(0, len(wanted), _IN_LIST):
+        some = wanted[start : start + _IN_LIST]
+        states = await session.exec(
+            select(
+                ConversationState.person_id,
+                ConversationState.updated_at,
+                ConversationState.channel,
+                ConversationState.address,
+            ).where(col(ConversationState.person_id).in_(some))
+        )
+        for person_id, updated_at, channel, address in states.all():
+            if person_id is not None and (
+                person_id not in latest or updated_at > latest[person_id][0]
+            ):
+                latest[person_id] = (updated_at, Channel(channel), address)
+        rows = await session.exec(
+            select(ChannelIdentity.person_id, ChannelIdentity.channel, ChannelIdentity.address)
+            .where(col(ChannelIdentity.person_id).in_(some))
+            .order_by(col(ChannelIdentity.id))
+        )
+        for person_id, channel, address in rows.all():
+            identities.setdefault(person_id, []).append((Channel(channel), address))
+    found: dict[int, tuple[Channel, str]] = {}
+    for person_id, theirs in identities.items():
+        last = latest.get(person_id)
+        if last is not None and last[1:] in theirs:
+            found[person_id] = last[1:]
+            continue
+        best = next(
+            (identity for channel in _REACHABLE for identity in theirs if identity[0] is channel),
+            None,
+        )
+        if best is not None:
+            found[person_id] = best
+    return found
+
+
+_OUTBOX: sa.Table = OutboxMessage.__table__  # type: ignore[attr-defined]
+_IN_LIST = 500
+"""Ids per ``IN (...)`` list: far below every backend's bound-parameter limit."""
 
 
 async def _batch_created(
@@ -173,54 +307,74 @@ async def orders_paid_by_batch(session: AsyncSession, batch_id: int) -> list[int
     """Orders whose delivered pieces this batch paid for.
 
     For each artisan paid in the batch: the deliveries whose earnings reached their payable after
-    their previous paid batch was made and up to this one.
+    their previous paid batch was made and up to this one. Grouped queries, a few hundred
+    artisans at a time: this runs in the transaction that settles a batch's last payout, and two
+    queries per artisan held the write lock for many seconds at 25,000 artisans.
     """
     batch = await session.get(PayoutBatch, batch_id)
     if batch is None:
         return []
-    paid = await session.exec(
-        select(Payout).where(Payout.batch_id == batch_id, Payout.status == PayoutStatus.SUCCEEDED)
+    paid = sorted(
+        (
+            await session.exec(
+                select(Payout.artisan_id).where(
+                    Payout.batch_id == batch_id, Payout.status == PayoutStatus.SUCCEEDED
+                )
+            )
+        ).all()
     )
     delivery_ids: set[int] = set()
-    for payout in paid.all():
-        previous = (
-            await session.exec(
-                select(PayoutBatch.created_at)
-                .join(Payout, col(Payout.batch_id) == col(PayoutBatch.id))
-                .where(
-                    Payout.artisan_id == payout.artisan_id,
-                    Payout.status == PayoutStatus.SUCCEEDED,
-                    col(PayoutBatch.created_at) < batch.created_at,
-                )
-                .order_by(col(PayoutBatch.created_at).desc())
+    for start in range(0, len(paid), _IN_LIST):
+        artisans = paid[start : start + _IN_LIST]
+        previous = await _previous_paid_batches(session, artisans, before=batch.created_at)
+        payables = {ledger.artisan_payable_code(artisan): artisan for artisan in artisans}
+        earnings = await session.exec(
+            select(Account.code, Transfer.reference, Transfer.created_at)
+            .join(Account, col(Account.id) == col(Transfer.credit_account_id))
+            .where(
+                col(Account.code).in_(list(payables)),
+                Transfer.code == ledger.EARNING,
+                col(Transfer.created_at) <= batch.created_at,
+                col(Transfer.reference).startswith("delivery:"),
             )
-        ).first()
-        earnings = select(Transfer.reference).join(
-            Account, col(Account.id) == col(Transfer.credit_account_id)
         )
-        earnings = earnings.where(
-            Account.code == ledger.artisan_payable_code(payout.artisan_id),
-            Transfer.code == ledger.EARNING,
-            col(Transfer.created_at) <= batch.created_at,
-            col(Transfer.reference).startswith("delivery:"),
-        )
-        if previous is not None:
-            earnings = earnings.where(col(Transfer.created_at) > previous)
-        for reference in (await session.exec(earnings)).all():
+        for code, reference, created_at in earnings.all():
+            after = previous.get(payables[code])
             number = reference.partition(":")[2]
-            if number.isdigit():
+            if (after is None or created_at > after) and number.isdigit():
                 delivery_ids.add(int(number))
     if not delivery_ids:
         return []
-    orders = await session.exec(
-        select(OrderLine.order_id)
-        .join(Job, col(Job.order_line_id) == col(OrderLine.id))
-        .join(Allocation, col(Allocation.job_id) == col(Job.id))
-        .join(Delivery, col(Delivery.allocation_id) == col(Allocation.id))
-        .where(col(Delivery.id).in_(sorted(delivery_ids)))
-        .distinct()
+    wanted = sorted(delivery_ids)
+    orders: set[int] = set()
+    for start in range(0, len(wanted), _IN_LIST):
+        found = await session.exec(
+            select(OrderLine.order_id)
+            .join(Job, col(Job.order_line_id) == col(OrderLine.id))
+            .join(Allocation, col(Allocation.job_id) == col(Job.id))
+            .join(Delivery, col(Delivery.allocation_id) == col(Allocation.id))
+            .where(col(Delivery.id).in_(wanted[start : start + _IN_LIST]))
+            .distinct()
+        )
+        orders.update(found.all())
+    return sorted(orders)
+
+
+async def _previous_paid_batches(
+    session: AsyncSession, artisan_ids: Sequence[int], *, before: datetime
+) -> dict[int, datetime]:
+    """When each artisan's latest paid batch made before ``before`` was made (none: absent)."""
+    rows = await session.exec(
+        select(Payout.artisan_id, func.max(PayoutBatch.created_at))
+        .join(PayoutBatch, col(PayoutBatch.id) == col(Payout.batch_id))
+        .where(
+            col(Payout.artisan_id).in_(artisan_ids),
+            Payout.status == PayoutStatus.SUCCEEDED,
+            col(PayoutBatch.created_at) < before,
+        )
+        .group_by(col(Payout.artisan_id))
     )
-    return sorted(orders.all())
+    return {artisan: made for artisan, made in rows.all() if made is not None}
 
 
 async def _share_line(
@@ -253,9 +407,15 @@ async def _share_line(
 async def _batch_completed(
     session: AsyncSession, event: events.PayoutBatchCompleted, ctx: _Context
 ) -> list[OutboxMessage]:
-    payouts = (await session.exec(select(Payout).where(Payout.batch_id == event.batch_id))).all()
-    paid = sum(p.amount_cents for p in payouts if p.status is PayoutStatus.SUCCEEDED)
-    failed = sum(p.amount_cents for p in payouts if p.status is PayoutStatus.FAILED)
+    # Summed in the database: a batch may pay tens of thousands of artisans.
+    totals = await session.exec(
+        select(Payout.status, func.sum(Payout.amount_cents))
+        .where(Payout.batch_id == event.batch_id)
+        .group_by(col(Payout.status))
+    )
+    by_status = {PayoutStatus(status): int(total or 0) for status, total in totals.all()}
+    paid = by_status.get(PayoutStatus.SUCCEEDED, 0)
+    failed = by_status.get(PayoutStatus.FAILED, 0)
     sent: list[OutboxMessage] = []
     for admin in await _admins(session):
         text = ctx.catalogue.t(
@@ -282,24 +442,29 @@ async def queue_payout_notifications(
     now: datetime,
     band: RevenueBand | None = None,
     zone: ZoneInfo = NAIROBI,
-) -> list[OutboxMessage]:
-    """Outbox messages for payout events (and, through ``queue_notifications``, any other)."""
+) -> int:
+    """Outbox messages for payout events (and, through ``queue_notifications``, any other), in
+    the order of the events; returns how many were queued."""
     ctx = _Context(catalogue=catalogue, band=band, zone=zone, now=now)
-    queued: list[OutboxMessage] = []
+    queued = 0
+    settled: list[events.PayoutSucceeded | events.PayoutFailed] = []
     others: list[events.Event] = []
     for event in recorded:
-        if isinstance(event, events.PayoutSucceeded):
-            queued += await _succeeded(session, event, ctx)
-        elif isinstance(event, events.PayoutFailed):
-            queued += await _failed(session, event, ctx)
-        elif isinstance(event, events.PayoutBatchCreated):
-            queued += await _batch_created(session, event, ctx)
+        if isinstance(event, events.PayoutSucceeded | events.PayoutFailed):
+            settled.append(event)
+            continue
+        # What was settled so far goes first, so each address gets its messages in order.
+        queued += await _receipts_and_failures(session, settled, ctx)
+        settled = []
+        if isinstance(event, events.PayoutBatchCreated):
+            queued += len(await _batch_created(session, event, ctx))
         elif isinstance(event, events.PayoutBatchApproved):
-            queued += await _batch_approved(session, event, ctx)
+            queued += len(await _batch_approved(session, event, ctx))
         elif isinstance(event, events.PayoutBatchCompleted):
-            queued += await _batch_completed(session, event, ctx)
+            queued += len(await _batch_completed(session, event, ctx))
         else:
             others.append(event)
+    queued += await _receipts_and_failures(session, settled, ctx)
     if others:
-        queued += await queue_notifications(session, others, catalogue=catalogue, now=now)
+        queued += len(await queue_notifications(session, others, catalogue=catalogue, now=now))
     return queued

@@ -18,7 +18,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Protocol
 
 import sqlalchemy as sa
@@ -26,7 +28,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain import events, ledger
-from domain.errors import Forbidden, LedgerError, NotFound
+from domain.errors import DomainError, Forbidden, LedgerError, NotFound
 from domain.model import (
     PAYOUT_BATCH_TRANSITIONS,
     PAYOUT_TRANSITIONS,
@@ -555,19 +557,38 @@ def _check_sendable(payout: Payout, batch: PayoutBatch) -> None:
 async def record_conversation_id(
     session: AsyncSession, *, originator_conversation_id: str, conversation_id: str, now: datetime
 ) -> None:
-    """Keep M-Pesa's own ConversationID from its answer to the request (the first one wins).
+    """Keep M-Pesa's own ConversationID from its answer to the request (the first one wins)."""
+    await record_conversation_ids(session, [(originator_conversation_id, conversation_id)], now=now)
 
-    One conditional UPDATE: it runs for every payout, usually with nothing else to do.
+
+_KEEP_CONVERSATION_ID = (
+    _PAYOUT.update()
+    .where(
+        _PAYOUT.c.originator_conversation_id == sa.bindparam("originator"),
+        _PAYOUT.c.conversation_id.is_(None),
+    )
+    .values(conversation_id=sa.bindparam("conversation"), updated_at=sa.bindparam("now"))
+)
+
+
+async def record_conversation_ids(
+    session: AsyncSession, answers: Sequence[tuple[str, str]], *, now: datetime
+) -> None:
+    """:func:`record_conversation_id` for many (originator id, ConversationID) pairs.
+
+    One conditional UPDATE for the lot: M-Pesa accepts every payout with one, usually with
+    nothing else to record, so the payout runner keeps a busy batch's in groups.
     """
+    if not answers:
+        return
     await session.flush()
     connection = await session.connection()
     await connection.execute(
-        _PAYOUT.update()
-        .where(
-            _PAYOUT.c.originator_conversation_id == originator_conversation_id,
-            _PAYOUT.c.conversation_id.is_(None),
-        )
-        .values(conversation_id=conversation_id, updated_at=now)
+        _KEEP_CONVERSATION_ID,
+        [
+            {"originator": originator, "conversation": conversation, "now": now}
+            for originator, conversation in answers
+        ],
     )
 
 
@@ -582,6 +603,38 @@ async def mark_unknown(
     payout.updated_at = now
     session.add(payout)
     return payout
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentOutcome:
+    """What M-Pesa says became of one payment request: its result callback, or a status
+    query's answer. ``result_code`` 0 means paid (with ``mpesa_receipt``); any other, not paid."""
+
+    originator_conversation_id: str
+    result_code: int | str
+    mpesa_receipt: str | None = None
+    result_desc: str | None = None
+    conversation_id: str | None = None  # M-Pesa's own id for the request, kept if none is yet
+
+
+class Verdict(StrEnum):
+    """What an outcome did to its payout."""
+
+    SETTLED = "settled"  # the payout is now paid or failed
+    UNCHANGED = "unchanged"  # it says again what was recorded (a repeat)
+    UNKNOWN_ID = "unknown_id"  # no payout has this originator id
+    CONFLICT = "conflict"  # refused: it contradicts what was recorded, or is no valid outcome
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """What :func:`settle_outcomes` made of one outcome."""
+
+    verdict: Verdict
+    payout_id: int | None = None
+    status: PayoutStatus | None = None
+    msisdn: str = ""
+    refused: DomainError | None = None  # why a conflict was refused, for a person to check
 
 
 async def settle_success(
@@ -600,49 +653,12 @@ async def settle_success(
             f"result code {code} is a failure ({result_reason(code)}), not a success: record it "
             "with settle_failure"
         )
-    receipt = mpesa_receipt.strip()
-    if not receipt:
-        raise LedgerError("a successful M-Pesa payment always has a receipt number")
-    payout = await _payout(session, originator_conversation_id)
-    if payout.status is PayoutStatus.SUCCEEDED:
-        if payout.mpesa_receipt != receipt:
-            raise LedgerError(
-                f"payout {payout.id} was already paid with M-Pesa receipt {payout.mpesa_receipt}, "
-                f"and M-Pesa now reports receipt {receipt} for it too: check with Safaricom "
-                "whether the artisan was paid twice"
-            )
-        return payout
-    if payout.status in (PayoutStatus.FAILED, PayoutStatus.CANCELLED):
-        raise LedgerError(
-            f"payout {payout.id} was recorded as {payout.status} "
-            f"({payout.result_desc or 'no reason given'}), but M-Pesa now reports it paid with "
-            f"receipt {receipt}: its money may already be in a later payout — check with "
-            "Safaricom before paying again"
-        )
-    payout.status = PAYOUT_TRANSITIONS.check(payout.status, PayoutStatus.SUCCEEDED)
-    await ledger.post_pending(
-        session,
-        pending_id=payout.pending_transfer_id,
-        idempotency_key=f"payout-post:{originator_conversation_id}",
-        now=now,
+    if not mpesa_receipt.strip():
+        raise LedgerError(_NO_RECEIPT)
+    outcome = PaymentOutcome(
+        originator_conversation_id, 0, mpesa_receipt=mpesa_receipt, result_desc=result_desc
     )
-    payout.mpesa_receipt = receipt
-    payout.result_code = str(code)
-    payout.result_desc = (result_desc or B2C_RESULT_REASONS[0])[:300]
-    payout.updated_at = now
-    session.add(payout)
-    assert payout.id is not None
-    events.record(
-        session,
-        events.PayoutSucceeded(
-            payout_id=payout.id,
-            artisan_id=payout.artisan_id,
-            amount_cents=payout.amount_cents,
-            mpesa_receipt=receipt,
-        ),
-    )
-    await _complete_batch_if_done(session, payout.batch_id, now)
-    return payout
+    return await _settle_one(session, outcome, now)
 
 
 async def settle_failure(
@@ -661,44 +677,268 @@ async def settle_failure(
     code = result_code_number(result_code)
     if code == 0:
         raise LedgerError("result code 0 means M-Pesa paid: record it with settle_success")
-    payout = await _payout(session, originator_conversation_id)
-    if payout.status is PayoutStatus.FAILED:
-        return payout
-    if payout.status is PayoutStatus.SUCCEEDED:
-        raise LedgerError(
-            f"payout {payout.id} was already paid (M-Pesa receipt {payout.mpesa_receipt}), but "
-            f"a failure ({code}: {result_reason(code)}) arrived for it: the payment stands; "
-            "check with Safaricom"
+    outcome = PaymentOutcome(originator_conversation_id, code, result_desc=result_desc)
+    return await _settle_one(session, outcome, now)
+
+
+async def _settle_one(session: AsyncSession, outcome: PaymentOutcome, now: datetime) -> Payout:
+    (settlement,) = await settle_outcomes(session, [outcome], now=now)
+    if settlement.verdict is Verdict.UNKNOWN_ID:
+        raise NotFound("payout with originator conversation id", outcome.originator_conversation_id)
+    if settlement.refused is not None:
+        raise settlement.refused
+    return await _payout(session, outcome.originator_conversation_id)
+
+
+_NO_RECEIPT = "a successful M-Pesa payment always has a receipt number"
+
+_SETTLED_COLUMNS = (
+    "id",
+    "batch_id",
+    "artisan_id",
+    "amount_cents",
+    "msisdn",
+    "status",
+    "pending_transfer_id",
+    "originator_conversation_id",
+    "conversation_id",
+    "mpesa_receipt",
+    "result_code",
+    "result_desc",
+)
+
+
+@dataclass(slots=True)
+class _Row:
+    """A payout as :func:`settle_outcomes` reads and changes it (plain columns, no ORM)."""
+
+    id: int
+    batch_id: int
+    artisan_id: int
+    amount_cents: int
+    msisdn: str
+    status: PayoutStatus
+    pending_transfer_id: str
+    originator_conversation_id: str
+    conversation_id: str | None
+    mpesa_receipt: str | None
+    result_code: str | None
+    result_desc: str | None
+    read_as: PayoutStatus | None = None  # the status read from the database
+    new_conversation_id: bool = False
+
+    def __post_init__(self) -> None:
+        self.read_as = self.status
+
+
+async def settle_outcomes(
+    session: AsyncSession, outcomes: Sequence[PaymentOutcome], *, now: datetime
+) -> list[Settlement]:
+    """Settle many payouts from what M-Pesa said, in this one transaction; one settlement per
+    outcome, in order.
+
+    The callbacks of a busy batch are settled in groups with this (``bot.payout_runner``), so it
+    spends a few statements on the lot rather than a few each: the payouts read and locked in
+    one, their pending transfers posted or voided in three (``ledger.resolve_pending_transfers``),
+    the payouts updated in one, and each batch touched checked once for completion. The rules are
+    those of one payout at a time, applied in order, so a repeat later in the same group is
+    UNCHANGED. An outcome that cannot apply (an id we never made, a contradiction, a success
+    without a receipt) gets its verdict and changes nothing, not even for the others; anything
+    else the database or ledger refuses raises, and nothing of the group is then recorded.
+
+    It reads and writes rows, not the session's objects: a :class:`Payout` already loaded in the
+    session is stale afterwards until read again (``_payout`` re-reads it).
+    """
+    if not outcomes:
+        return []
+    await session.flush()
+    rows = await _rows_locked(session, sorted({o.originator_conversation_id for o in outcomes}))
+    settlements: list[Settlement] = []
+    resolutions: list[ledger.Resolution] = []
+    for outcome in outcomes:
+        row = rows.get(outcome.originator_conversation_id)
+        if row is None:
+            settlements.append(Settlement(Verdict.UNKNOWN_ID))
+            continue
+        if outcome.conversation_id and row.conversation_id is None:
+            row.conversation_id = outcome.conversation_id
+            row.new_conversation_id = True
+        try:
+            resolution = _apply(session, row, outcome)
+        except DomainError as exc:
+            settlements.append(_settlement(row, Verdict.CONFLICT, refused=exc))
+            continue
+        if resolution is None:
+            settlements.append(_settlement(row, Verdict.UNCHANGED))
+            continue
+        resolutions.append(resolution)
+        settlements.append(_settlement(row, Verdict.SETTLED))
+    await ledger.resolve_pending_transfers(session, resolutions, now=now)
+    await _write_rows(session, list(rows.values()), now)
+    for batch_id in sorted({row.batch_id for row in rows.values() if row.status != row.read_as}):
+        await _complete_batch_if_done(session, batch_id, now)
+    return settlements
+
+
+def _settlement(row: _Row, verdict: Verdict, *, refused: DomainError | None = None) -> Settlement:
+    return Settlement(verdict, row.id, row.status, row.msisdn, refused)
+
+
+def _apply(session: AsyncSession, row: _Row, outcome: PaymentOutcome) -> ledger.Resolution | None:
+    """Change ``row`` as ``outcome`` says and record its event; the ledger resolution that goes
+    with it, or None for a repeat. Raises ``DomainError`` for an outcome that cannot apply."""
+    code = result_code_number(outcome.result_code)
+    if code == 0:
+        receipt = (outcome.mpesa_receipt or "").strip()
+        if not receipt:
+            raise LedgerError(_NO_RECEIPT)
+        if not _is_news_of_success(row, receipt):
+            return None
+        row.status = PAYOUT_TRANSITIONS.check(row.status, PayoutStatus.SUCCEEDED)
+        row.mpesa_receipt = receipt
+        row.result_code = str(code)
+        row.result_desc = (outcome.result_desc or B2C_RESULT_REASONS[0])[:300]
+        events.record(
+            session,
+            events.PayoutSucceeded(
+                payout_id=row.id,
+                artisan_id=row.artisan_id,
+                amount_cents=row.amount_cents,
+                mpesa_receipt=receipt,
+            ),
         )
-    if payout.status is PayoutStatus.CANCELLED:
-        raise LedgerError(
-            f"payout {payout.id} was cancelled before it was sent, yet M-Pesa reports on it: "
-            "check for a request sent outside Karakana"
+        return ledger.Resolution(
+            row.pending_transfer_id,
+            TransferPhase.POST_PENDING,
+            f"payout-post:{row.originator_conversation_id}",
         )
-    payout.status = PAYOUT_TRANSITIONS.check(payout.status, PayoutStatus.FAILED)
-    await ledger.void_pending(
-        session,
-        pending_id=payout.pending_transfer_id,
-        idempotency_key=f"payout-void:{originator_conversation_id}",
-        now=now,
-    )
+    if not _is_news_of_failure(row, code):
+        return None
+    row.status = PAYOUT_TRANSITIONS.check(row.status, PayoutStatus.FAILED)
     reason = result_reason(code)
-    payout.result_code = str(code)
-    payout.result_desc = (result_desc or reason)[:300]
-    payout.updated_at = now
-    session.add(payout)
-    assert payout.id is not None
+    row.result_code = str(code)
+    row.result_desc = (outcome.result_desc or reason)[:300]
     events.record(
         session,
         events.PayoutFailed(
-            payout_id=payout.id,
-            artisan_id=payout.artisan_id,
-            amount_cents=payout.amount_cents,
+            payout_id=row.id,
+            artisan_id=row.artisan_id,
+            amount_cents=row.amount_cents,
             reason=reason,
         ),
     )
-    await _complete_batch_if_done(session, payout.batch_id, now)
-    return payout
+    return ledger.Resolution(
+        row.pending_transfer_id,
+        TransferPhase.VOID_PENDING,
+        f"payout-void:{row.originator_conversation_id}",
+    )
+
+
+def _is_news_of_success(row: _Row, receipt: str) -> bool:
+    """False for a repeat of the recorded success; raises if it contradicts the record."""
+    if row.status is PayoutStatus.SUCCEEDED:
+        if row.mpesa_receipt != receipt:
+            raise LedgerError(
+                f"payout {row.id} was already paid with M-Pesa receipt {row.mpesa_receipt}, "
+                f"and M-Pesa now reports receipt {receipt} for it too: check with Safaricom "
+                "whether the artisan was paid twice"
+            )
+        return False
+    if row.status in (PayoutStatus.FAILED, PayoutStatus.CANCELLED):
+        raise LedgerError(
+            f"payout {row.id} was recorded as {row.status} "
+            f"({row.result_desc or 'no reason given'}), but M-Pesa now reports it paid with "
+            f"receipt {receipt}: its money may already be in a later payout — check with "
+            "Safaricom before paying again"
+        )
+    return True
+
+
+def _is_news_of_failure(row: _Row, code: int) -> bool:
+    """False for a repeat of the recorded failure; raises if it contradicts the record."""
+    if row.status is PayoutStatus.FAILED:
+        return False
+    if row.status is PayoutStatus.SUCCEEDED:
+        raise LedgerError(
+            f"payout {row.id} was already paid (M-Pesa receipt {row.mpesa_receipt}), but "
+            f"a failure ({code}: {result_reason(code)}) arrived for it: the payment stands; "
+            "check with Safaricom"
+        )
+    if row.status is PayoutStatus.CANCELLED:
+        raise LedgerError(
+            f"payout {row.id} was cancelled before it was sent, yet M-Pesa reports on it: "
+            "check for a request sent outside Karakana"
+        )
+    return True
+
+
+async def _rows_locked(session: AsyncSession, originator_ids: list[str]) -> dict[str, _Row]:
+    # Locked in originator id order (sorted, and so in each chunk), so two groups settling at
+    # once in two processes cannot deadlock (PostgreSQL; SQLite's BEGIN IMMEDIATE serialises).
+    connection = await session.connection()
+    columns = [_PAYOUT.c[name] for name in _SETTLED_COLUMNS]
+    rows: dict[str, _Row] = {}
+    for start in range(0, len(originator_ids), _IN_LIST):
+        result = await connection.execute(
+            sa.select(*columns)
+            .where(
+                _PAYOUT.c.originator_conversation_id.in_(originator_ids[start : start + _IN_LIST])
+            )
+            .order_by(_PAYOUT.c.originator_conversation_id)
+            .with_for_update()
+        )
+        for values in result:
+            row = _Row(*values)
+            rows[row.originator_conversation_id] = row
+    return rows
+
+
+_SETTLE_ROW = (
+    _PAYOUT.update()
+    .where(_PAYOUT.c.id == sa.bindparam("row_id"), _PAYOUT.c.status == sa.bindparam("read_as"))
+    .values(
+        status=sa.bindparam("new_status"),
+        mpesa_receipt=sa.bindparam("new_receipt"),
+        result_code=sa.bindparam("new_code"),
+        result_desc=sa.bindparam("new_desc"),
+        conversation_id=sa.bindparam("new_conversation_id"),
+        updated_at=sa.bindparam("now"),
+    )
+)
+
+
+async def _write_rows(session: AsyncSession, rows: list[_Row], now: datetime) -> None:
+    """One UPDATE for every row changed, each guarded by the status it was read with."""
+    changed = [row for row in rows if row.status != row.read_as or row.new_conversation_id]
+    if not changed:
+        return
+    connection = await session.connection()
+    result = await connection.execute(
+        _SETTLE_ROW,
+        [
+            {
+                "row_id": row.id,
+                "read_as": row.read_as,
+                "new_status": row.status,
+                "new_receipt": row.mpesa_receipt,
+                "new_code": row.result_code,
+                "new_desc": row.result_desc,
+                "new_conversation_id": row.conversation_id,
+                "now": now,
+            }
+            for row in changed
+        ],
+    )
+    if connection.dialect.supports_sane_multi_rowcount and result.rowcount != len(changed):
+        # The rows were locked when read, so this means a bug, never a race: refuse it all.
+        raise LedgerError(
+            f"{len(changed) - result.rowcount} payout(s) changed while being settled; nothing "
+            "of this group was recorded"
+        )
+
+
+_IN_LIST = 500
+"""Ids per ``IN (...)`` list: far below every backend's bound-parameter limit."""
 
 
 # --- helpers --------------------------------------------------------------------------------

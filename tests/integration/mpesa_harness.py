@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Generic, Protocol, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -128,10 +129,24 @@ def notifier(catalogue: Catalogue | None = None) -> Notifier:
     return notify
 
 
+class RunningDaraja(Protocol):
+    """A fake Daraja the harness can start: in this process (``FakeDaraja``) or in its own
+    (``tests.fakes.daraja_process.DarajaProcess``, for the benchmark)."""
+
+    base_url: str
+
+    def running(self) -> contextlib.AbstractAsyncContextManager[object]: ...
+
+    async def drain(self) -> None: ...
+
+
+D = TypeVar("D", bound=RunningDaraja)
+
+
 @dataclass
-class Harness:
+class Harness(Generic[D]):
     store: Store
-    daraja: FakeDaraja
+    daraja: D
     client: DarajaClient
     runner: PayoutRunner
     callbacks_url: str
@@ -147,9 +162,31 @@ async def mpesa_harness(
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
     requests_per_second: float | None = None,
     daraja: FakeDaraja | None = None,
-) -> AsyncIterator[Harness]:
+) -> AsyncIterator[Harness[FakeDaraja]]:
     """``requests_per_second`` paces our client; ``daraja`` may carry its own latency and rate
     limit (``FakeDaraja(latency=..., requests_per_second=...)``)."""
+    async with harness_with(
+        store,
+        clock,
+        daraja if daraja is not None else FakeDaraja(hang_seconds=hang),
+        request_timeout=request_timeout,
+        max_in_flight=max_in_flight,
+        requests_per_second=requests_per_second,
+    ) as h:
+        yield h
+
+
+@contextlib.asynccontextmanager
+async def harness_with(
+    store: Store,
+    clock: Callable[[], datetime],
+    daraja: D,
+    *,
+    request_timeout: float = 1.0,
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+    requests_per_second: float | None = None,
+) -> AsyncIterator[Harness[D]]:
+    """:func:`mpesa_harness` against any fake Daraja, started here."""
     gateway = LateGateway()
     notify = notifier()
     app = Starlette(
@@ -157,10 +194,9 @@ async def mpesa_harness(
             store, gateway=gateway, clock=clock, notify=notify, callback_token=CALLBACK_TOKEN
         )
     )
-    fake = daraja if daraja is not None else FakeDaraja(hang_seconds=hang)
     async with (
         serving(app) as callbacks_url,  # outermost: the fake's callback client closes first
-        fake.running() as daraja,
+        daraja.running(),
         DarajaClient(
             daraja_config(
                 daraja.base_url,

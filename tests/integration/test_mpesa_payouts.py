@@ -17,12 +17,14 @@ from domain import ledger
 from domain.model import OutboxMessage, PayoutBatch, PayoutBatchStatus, PayoutStatus
 from domain.store import Store
 from tests.conftest import FakeClock
-from tests.fakes.daraja_api import Answer, Callback, Plan
+from tests.fakes.daraja_api import Answer, Callback, FakeDaraja, Plan
+from tests.fakes.daraja_process import DarajaProcess, Paid
 from tests.integration.mpesa_harness import (
     CALLBACK_TOKEN,
     Harness,
     all_payouts,
     approved_batch,
+    harness_with,
     mpesa_harness,
 )
 
@@ -41,7 +43,7 @@ async def outbox_texts(store: Store) -> list[str]:
         return [json.loads(r.body)["text"] for r in rows]
 
 
-async def run_to_rest(h: Harness) -> None:
+async def run_to_rest(h: Harness[FakeDaraja]) -> None:
     await h.runner.run()
     await h.daraja.drain()
 
@@ -262,4 +264,24 @@ async def test_a_success_contradicting_a_recorded_failure_moves_no_money(
         )
     assert applied is Applied.CONFLICT
     assert [p.status for p in await all_payouts(store)] == [PayoutStatus.FAILED]
+    await balances_hold(store, artisans)
+
+
+async def test_a_batch_against_the_fake_daraja_in_its_own_process_is_paid_once(
+    store: Store, clock: FakeClock
+) -> None:
+    # The benchmark's set-up: Safaricom's side in another process, callbacks over loopback.
+    _, artisans = await approved_batch(store, clock.now(), [150_000, 90_000, 40_000])
+    async with harness_with(store, clock.now, DarajaProcess(latency=0.05), max_in_flight=3) as h:
+        report = await h.runner.run()
+        await h.daraja.drain()
+        truth = await h.daraja.truth()
+    paid = await all_payouts(store)
+    assert len(report.sent) == 3
+    assert [p.status for p in paid] == [PayoutStatus.SUCCEEDED] * 3
+    assert truth.accepted == {p.originator_conversation_id: 1 for p in paid}
+    assert [truth.paid[p.originator_conversation_id] for p in paid] == [
+        Paid(p.mpesa_receipt or "", p.amount_cents // 100) for p in paid
+    ]
+    assert 1 <= truth.most_in_flight <= 3  # never more than the runner keeps out
     await balances_hold(store, artisans)
