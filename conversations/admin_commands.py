@@ -690,7 +690,7 @@ async def _make_payouts(ctx: Context, _argument: str) -> Replies:
     assert batch.id is not None
     lines = await reports.batch_lines(ctx.session, batch.id)
     total = money(sum(payout.amount_cents for payout, _ in lines))
-    await _tell_other_admins_of_batch(ctx, batch.id, count=len(lines), total=total)
+    await _queue_payout_notices(ctx)
     log.info("person %s made payout batch %s: %s payouts", _admin_id(ctx), batch.id, len(lines))
     replies = [
         Reply(
@@ -723,37 +723,18 @@ async def _batch_in_the_way(ctx: Context) -> Replies:
     return []
 
 
-async def _tell_other_admins_of_batch(
-    ctx: Context, batch_id: int, *, count: int, total: str
-) -> None:
-    """Other admins hear that a batch waits, and who made it; the maker has the reply.
-
-    The batch's event is taken here, so the general payout notice does not tell the maker twice;
-    any other event recorded so far goes on to the payout notices as usual.
-    """
-    maker = ctx.person
-    assert maker is not None
-    recorded = events.drain(ctx.session)
-    others = [e for e in recorded if not isinstance(e, events.PayoutBatchCreated)]
+async def _queue_payout_notices(ctx: Context) -> None:
+    """The payout notices of what this command did (a batch made or approved), worded as for the
+    scheduler's batches: the engine itself only knows the general notifications, so the events
+    are taken here, and any other recorded so far goes on to those as usual. The notices skip
+    the admin who acted: this command's reply tells them."""
     await queue_payout_notifications(
         ctx.session,
-        others,
+        events.drain(ctx.session),
         catalogue=ctx.catalogue,
         now=ctx.now,
         band=RevenueBand(ctx.policy.share_low, ctx.policy.share_high),
     )
-    for admin in await reports.admins(ctx.session):
-        if admin.id == maker.id:
-            continue
-        words = ctx.catalogue.t(
-            admin.language,
-            "admin.payouts_made_notice",
-            name=maker.name,
-            id=batch_id,
-            count=count,
-            total=total,
-        )
-        await notify_person(ctx.session, admin, Reply(words), now=ctx.now)
 
 
 async def _approve_payouts(ctx: Context, argument: str) -> Replies:
@@ -779,15 +760,7 @@ async def _approve_payouts(ctx: Context, argument: str) -> Replies:
         log.info("batch %s not approved: %s", batch_id, exc)
         return [Reply(ctx.t("admin.approve_not_waiting", id=batch_id))]
     lines = await reports.batch_lines(ctx.session, batch_id)
-    # Other admins hear of the approval as the payout notices word it (the engine only knows the
-    # general notifications); other events recorded so far go on to those as usual.
-    await queue_payout_notifications(
-        ctx.session,
-        events.drain(ctx.session),
-        catalogue=ctx.catalogue,
-        now=ctx.now,
-        band=RevenueBand(ctx.policy.share_low, ctx.policy.share_high),
-    )
+    await _queue_payout_notices(ctx)
     said = {
         "id": batch_id,
         "by": await _batch_started_by(ctx, batch),

@@ -265,13 +265,6 @@ async def batch_starters(
     }
 
 
-async def admins(session: AsyncSession) -> list[Person]:
-    rows = await session.exec(
-        select(Person).where(Person.role == Role.ADMIN).order_by(col(Person.id))
-    )
-    return list(rows)
-
-
 async def batch_lines(session: AsyncSession, batch_id: int) -> list[tuple[Payout, Person]]:
     rows = await session.exec(
         select(Payout, Person)

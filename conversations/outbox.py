@@ -30,6 +30,8 @@ from domain.model import (
 _REACHABLE = (Channel.WHATSAPP, Channel.TELEGRAM, Channel.WEB, Channel.CONSOLE)
 
 _OUTBOX: sa.Table = OutboxMessage.__table__  # type: ignore[attr-defined]
+_IN_LIST = 500
+"""Ids per ``IN (...)`` list: far below every backend's bound-parameter limit."""
 _LATEST_SEQUENCE = sa.select(sa.func.max(_OUTBOX.c.sequence)).where(
     _OUTBOX.c.channel == sa.bindparam("channel"), _OUTBOX.c.address == sa.bindparam("address")
 )
@@ -115,9 +117,22 @@ async def enqueue_replies(
     )
 
 
+Address = tuple[Channel, str]
+"""Where a message goes: a channel and the person's address on it."""
+
+
+def _preferred(theirs: Sequence[Address], last_written: Address | None) -> Address | None:
+    """The rule for reaching someone unprompted: the address they last wrote from, while it is
+    still one of theirs, else their first on the best channel they have (None: no address)."""
+    if last_written is not None and last_written in theirs:
+        return last_written
+    return next(
+        (address for channel in _REACHABLE for address in theirs if address[0] is channel), None
+    )
+
+
 async def preferred_identity(session: AsyncSession, person_id: int) -> ChannelIdentity | None:
-    """Where to reach a person unprompted: the address they last wrote from, else their first
-    identity on the best channel they have."""
+    """Where to reach a person unprompted (see ``_preferred``)."""
     latest = (
         await session.exec(
             select(ConversationState)
@@ -132,15 +147,49 @@ async def preferred_identity(session: AsyncSession, person_id: int) -> ChannelId
             .order_by(col(ChannelIdentity.id))
         )
     )
-    if latest is not None:
-        for identity in identities:
-            if (identity.channel, identity.address) == (latest.channel, latest.address):
-                return identity
-    for channel in _REACHABLE:
-        for identity in identities:
-            if identity.channel is channel:
-                return identity
-    return None
+    chosen = _preferred(
+        [(identity.channel, identity.address) for identity in identities],
+        None if latest is None else (latest.channel, latest.address),
+    )
+    return next((i for i in identities if (i.channel, i.address) == chosen), None)
+
+
+async def preferred_identities(session: AsyncSession, person_ids: set[int]) -> dict[int, Address]:
+    """``preferred_identity`` for many people, two queries per few hundred: where each can be
+    reached unprompted (people with no chat identity are left out). The payout notices queue
+    receipts for tens of thousands of artisans at once."""
+    wanted = sorted(person_ids)
+    latest: dict[int, tuple[datetime, Address]] = {}
+    identities: dict[int, list[Address]] = {}
+    for start in range(0, len(wanted), _IN_LIST):
+        some = wanted[start : start + _IN_LIST]
+        states = await session.exec(
+            select(
+                ConversationState.person_id,
+                ConversationState.updated_at,
+                ConversationState.channel,
+                ConversationState.address,
+            ).where(col(ConversationState.person_id).in_(some))
+        )
+        for person_id, updated_at, channel, address in states.all():
+            if person_id is not None and (
+                person_id not in latest or updated_at > latest[person_id][0]
+            ):
+                latest[person_id] = (updated_at, (Channel(channel), address))
+        rows = await session.exec(
+            select(ChannelIdentity.person_id, ChannelIdentity.channel, ChannelIdentity.address)
+            .where(col(ChannelIdentity.person_id).in_(some))
+            .order_by(col(ChannelIdentity.id))
+        )
+        for person_id, channel, address in rows.all():
+            identities.setdefault(person_id, []).append((Channel(channel), address))
+    found: dict[int, Address] = {}
+    for person_id, theirs in identities.items():
+        last = latest.get(person_id)
+        chosen = _preferred(theirs, None if last is None else last[1])
+        if chosen is not None:
+            found[person_id] = chosen
+    return found
 
 
 async def notify_person(

@@ -2,9 +2,11 @@
 
 Artisans get a receipt for every payout M-Pesa completes (amount, M-Pesa transaction id, date)
 and a plain note when one fails (the money stays theirs for the next batch). Admins are asked to
-approve a batch that waits for them, hear about failures with a reason they can act on, and get a
-summary when a batch is complete, with the artisans' share of the revenue of the orders that
-batch paid for, against the configured band.
+approve a batch that waits for them (saying who started it: an admin, or the weekly schedule),
+hear who approved it, hear about failures with a reason they can act on, and get a summary when a
+batch is complete, with the artisans' share of the revenue of the orders that batch paid for,
+against the configured band. The admin who started or approved a batch in chat is not told
+again: their command's reply said it.
 
 Whoever settles a payout calls :func:`queue_payout_notifications` with the events drained from
 the session, inside the same transaction; other events go on to
@@ -26,14 +28,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from conversations.i18n import Catalogue
 from conversations.messages import Reply
 from conversations.notifications import queue_notifications
-from conversations.outbox import notify_person
+from conversations.outbox import notify_person, preferred_identities
 from domain import events, ledger, revenue_share
 from domain.model import (
     Account,
     Allocation,
     Channel,
-    ChannelIdentity,
-    ConversationState,
     Delivery,
     Job,
     OrderLine,
@@ -156,7 +156,7 @@ async def _queue_letters(
     queries, the sequences in one, the messages in one insert. A plain text has no choices to
     remember in the person's conversation state. Returns how many were queued."""
     reachable = [(p, text) for p, text in letters if not p.opted_out and p.id is not None]
-    addresses = await preferred_addresses(session, {p.id for p, _ in reachable if p.id})
+    addresses = await preferred_identities(session, {p.id for p, _ in reachable if p.id})
     to_send = [
         (person.id, addresses[person.id], text)
         for person, text in reachable
@@ -205,55 +205,6 @@ async def _latest_sequences(
     return latest
 
 
-# Channels a person can be reached on unprompted, best first (as ``outbox.preferred_identity``).
-_REACHABLE = (Channel.WHATSAPP, Channel.TELEGRAM, Channel.WEB, Channel.CONSOLE)
-
-
-async def preferred_addresses(
-    session: AsyncSession, person_ids: set[int]
-) -> dict[int, tuple[Channel, str]]:
-    """``conversations.outbox.preferred_identity`` for many people in two queries: where each
-    can be reached unprompted (people with no chat identity are left out)."""
-    wanted = sorted(person_ids)
-    latest: dict[int, tuple[datetime, Channel, str]] = {}
-    identities: dict[int, list[tuple[Channel, str]]] = {}
-    for start in range(0, len(wanted), _IN_LIST):
-        some = wanted[start : start + _IN_LIST]
-        states = await session.exec(
-            select(
-                ConversationState.person_id,
-                ConversationState.updated_at,
-                ConversationState.channel,
-                ConversationState.address,
-            ).where(col(ConversationState.person_id).in_(some))
-        )
-        for person_id, updated_at, channel, address in states.all():
-            if person_id is not None and (
-                person_id not in latest or updated_at > latest[person_id][0]
-            ):
-                latest[person_id] = (updated_at, Channel(channel), address)
-        rows = await session.exec(
-            select(ChannelIdentity.person_id, ChannelIdentity.channel, ChannelIdentity.address)
-            .where(col(ChannelIdentity.person_id).in_(some))
-            .order_by(col(ChannelIdentity.id))
-        )
-        for person_id, channel, address in rows.all():
-            identities.setdefault(person_id, []).append((Channel(channel), address))
-    found: dict[int, tuple[Channel, str]] = {}
-    for person_id, theirs in identities.items():
-        last = latest.get(person_id)
-        if last is not None and last[1:] in theirs:
-            found[person_id] = last[1:]
-            continue
-        best = next(
-            (identity for channel in _REACHABLE for identity in theirs if identity[0] is channel),
-            None,
-        )
-        if best is not None:
-            found[person_id] = best
-    return found
-
-
 _OUTBOX: sa.Table = OutboxMessage.__table__  # type: ignore[attr-defined]
 _IN_LIST = 500
 """Ids per ``IN (...)`` list: far below every backend's bound-parameter limit."""
@@ -265,15 +216,22 @@ async def _batch_created(
     batch = await session.get(PayoutBatch, event.batch_id)
     if batch is None or batch.status is not PayoutBatchStatus.AWAITING_APPROVAL:
         return []  # approved automatically in the same breath: the approval says so
+    starter = None if event.created_by is None else await session.get(Person, event.created_by)
     sent: list[OutboxMessage] = []
     for admin in await _admins(session):
-        text = ctx.catalogue.t(
-            admin.language,
-            "payouts.batch_waiting",
-            batch=event.batch_id,
-            count=event.payout_count,
-            total=shillings(event.total_cents),
-        )
+        if admin.id == event.created_by:
+            continue  # /make_payouts answered them already
+        params = {
+            "batch": event.batch_id,
+            "count": event.payout_count,
+            "total": shillings(event.total_cents),
+        }
+        if starter is None:
+            text = ctx.catalogue.t(admin.language, "payouts.batch_waiting_scheduled", **params)
+        else:
+            text = ctx.catalogue.t(
+                admin.language, "payouts.batch_waiting_started_by", name=starter.name, **params
+            )
         sent += await _tell(session, admin, text, ctx.now)
     return sent
 
@@ -284,6 +242,8 @@ async def _batch_approved(
     approver = None if event.approved_by is None else await session.get(Person, event.approved_by)
     sent: list[OutboxMessage] = []
     for admin in await _admins(session):
+        if admin.id == event.approved_by:
+            continue  # /approve_payouts answered them already
         if approver is None:
             text = ctx.catalogue.t(
                 admin.language,

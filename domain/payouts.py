@@ -141,21 +141,23 @@ async def create_payout_batch(
     _check_minimum(minimum_cents)
     if created_by is not None:
         await _require_admin(session, created_by, "start a payout batch")
-    batch = await _batch_being_built(session)
+    building = await _batch_being_built(session)
+    batch_id = None if building is None else building.id
+    batch: PayoutBatch | None = None
     after: int | None = 0
     while after is not None:
         batch, after = await _add_to_batch(
             session,
-            batch,
+            batch_id,
             minimum_cents=minimum_cents,
             after=after,
             limit=BATCH_CHUNK,
             now=now,
             created_by=created_by,
         )
-    if batch is None:
-        return None
-    await _finish_batch(session, batch, created_by=created_by)
+        batch_id = None if batch is None else batch.id
+    if batch is not None and batch.status is PayoutBatchStatus.BUILDING:
+        await _finish_batch(session, batch, created_by=created_by)
     return batch
 
 
@@ -176,6 +178,11 @@ async def build_payout_batch(
     transfer, every balance still adding up); the next build, here or by
     :func:`create_payout_batch`, finds the building batch and completes it, skipping the artisans
     already in it (they have a payout in flight). An admin may also cancel it.
+
+    Another builder (a second process, an admin's /make_payouts) may complete and finish the
+    batch between two of these steps, or an admin cancel it: this build then stops at its next
+    step, adds nothing more, finishes nothing and returns the batch as they left it (its status
+    says so). Those who finished or cancelled it told the admins.
     """
     _check_minimum(minimum_cents)
     if chunk < 1:
@@ -188,10 +195,9 @@ async def build_payout_batch(
     after: int | None = 0
     while after is not None:
         async with store.transaction() as session:
-            batch = None if batch_id is None else await _batch(session, batch_id)
             batch, after = await _add_to_batch(
                 session,
-                batch,
+                batch_id,
                 minimum_cents=minimum_cents,
                 after=after,
                 limit=chunk,
@@ -203,6 +209,8 @@ async def build_payout_batch(
         return None
     async with store.transaction() as session:
         batch = await _batch(session, batch_id)
+        if batch.status is not PayoutBatchStatus.BUILDING:
+            return batch
         await _finish_batch(session, batch, created_by=created_by)
         if finish is not None:
             await finish(session, batch)
@@ -233,7 +241,7 @@ _PAYOUT: sa.Table = Payout.__table__  # type: ignore[attr-defined]
 
 async def _add_to_batch(
     session: AsyncSession,
-    batch: PayoutBatch | None,
+    batch_id: int | None,
     *,
     minimum_cents: int,
     after: int,
@@ -241,13 +249,22 @@ async def _add_to_batch(
     now: datetime,
     created_by: int | None,
 ) -> tuple[PayoutBatch | None, int | None]:
-    """Add the next ``limit`` active artisans after person id ``after`` who are owed enough.
+    """Add the next ``limit`` active artisans after person id ``after`` who are owed enough to
+    batch ``batch_id`` (None: none made yet).
 
     Returns the batch (made on the first artisan owed, if there was none) and the last person
-    id looked at, or None when there was nobody left to look at. Statements per step, not per
-    artisan: the payables locked in one, who has a payout in flight in one, the balances in two,
-    the pending transfers and the payouts inserted in one each.
+    id looked at, or None when there was nobody left to look at, or when the batch is no longer
+    building: another builder finished it, or an admin cancelled it, since the last step, and
+    it must not change under the admins who were told of it. Statements per step, not per
+    artisan: the batch locked in one, the payables locked in one, who has a payout in flight in
+    one, the balances in two, the pending transfers and the payouts inserted in one each.
     """
+    # Locked before the payables, as every builder does, and held to the end of the step, so
+    # nobody finishes or cancels the batch while this step adds to it (PostgreSQL; SQLite's
+    # BEGIN IMMEDIATE serialises writers already).
+    batch = None if batch_id is None else await _batch(session, batch_id)
+    if batch is not None and batch.status is not PayoutBatchStatus.BUILDING:
+        return batch, None
     rows = (
         await session.exec(
             select(ArtisanProfile.person_id, ArtisanProfile.mpesa_number, Account.id)

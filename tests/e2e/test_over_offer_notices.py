@@ -24,10 +24,10 @@ from domain.quantities import job_tally
 from domain.services.offers import make_offer
 from domain.services.people import register_artisan, verify_artisan
 from tests.e2e.harness import Running, eventually, settle
-from tests.integration.factory_floor import (
+from tests.integration.factory_fixtures import (
     HORN,
     Staff,
-    confirmed_jobs,
+    confirmed_order,
     hire_staff,
     ident,
     stock_catalogue,
@@ -38,7 +38,7 @@ NJERI = "+254712000103"
 BARAKA = 7_200_001  # a Telegram chat id
 PENDANTS = 10
 OFFERED = 6  # to each of three carvers: 18 in open offers for a job of 10
-PENDANT = "Carved horn pendant"  # factory_floor's HORN-PENDANT, KES 150 a piece
+PENDANT = "Carved horn pendant"  # factory_fixtures' HORN-PENDANT, KES 150 a piece
 
 
 async def _carver(
@@ -64,7 +64,7 @@ async def _carver(
             address=address,
             now=now,
         )
-        await verify_artisan(session, artisan_id=ident(person), agent_id=staff.agent_id, now=now)
+        await verify_artisan(session, artisan_id=ident(person), agent_id=staff.agent, now=now)
         events.drain(session)  # their welcome is another test's story
         return person
 
@@ -120,11 +120,9 @@ async def test_the_last_to_accept_gets_what_is_left_and_the_third_hears_the_job_
     now = datetime.now(UTC)
     async with karakana.store.transaction() as session:
         await stock_catalogue(session)
-        staff = await hire_staff(session, now)
-        _, (pendants, _) = await confirmed_jobs(
-            session, now=now, due_date=date.today() + timedelta(days=30)
-        )
-    job_id = ident(pendants)
+        staff = await hire_staff(session, now=now)
+        order = await confirmed_order(session, now=now, due_date=date.today() + timedelta(days=30))
+    job_id = order.jobs["HORN-PENDANT"]
     wanjiru = await _carver(
         karakana,
         staff,

@@ -696,8 +696,8 @@ def ident(row: HasId) -> int:
 
 
 # --- payees: people the ledger needs and nothing more, written straight to its tables --------
-# For the ledger and payout tests, which need no catalogue, chat or verifying agent; they import
-# them as ``ledger_people.add_artisan`` / ``add_person``.
+# For the ledger and payout tests, which need no catalogue, chat or verifying agent: paused
+# artisans with no admin to pause them, a shared M-Pesa number, and no events to drain.
 
 
 async def payee(

@@ -38,7 +38,7 @@ from domain.model import (
 from domain.store import Store
 from tests.fakes.daraja_api import FakeDaraja
 from tests.fakes.server import serving
-from tests.integration.ledger_people import add_person
+from tests.integration.factory_fixtures import bare_person
 
 INITIATOR_PASSWORD = "Safaricom999!*!"
 CALLBACK_TOKEN = "cb-token-only-daraja-knows-0123"
@@ -241,7 +241,7 @@ async def owed_artisans(
     the same accounts, keys and codes as ``ledger.record_earning``.
     """
     async with store.transaction() as session:
-        admin = await add_person(session, "Amina", Role.ADMIN, now=now)
+        admin = await bare_person(session, "Amina", Role.ADMIN, now=now)
         if with_identities:
             session.add(ChannelIdentity(person_id=admin, channel=Channel.TELEGRAM, address="tg-a"))
         production = await ledger.ensure_account(session, ledger.WORKSHOP_PRODUCTION)

@@ -1,7 +1,9 @@
 """An admin starts a payout batch in chat with /make_payouts, through the engine on real databases.
 
 The batch remembers who started it (``PayoutBatch.created_by``); admins see that name, or
-"scheduled" for the weekly batch, wherever they see a batch: /payouts and the approval reply.
+"scheduled" for the weekly batch, wherever they see a batch: /payouts, the approval reply, and the
+notice that a batch waits for approval. The admin who started or approved a batch hears it once,
+in their command's reply; the other admins are told by the payout notices.
 """
 
 from __future__ import annotations
@@ -30,9 +32,11 @@ from domain.model import (
 from domain.payouts import create_payout_batch
 from domain.services.people import register_artisan
 from domain.store import Store
+from scheduler import jobs
 from tests.conftest import FakeClock
 from tests.integration.conversation_driver import Chat, add_staff, outbox
-from tests.integration.ledger_people import add_artisan
+from tests.integration.factory_fixtures import payee
+from tests.integration.mpesa_harness import notifier
 
 AMINA = "tg:admin-amina"  # an admin, in English
 ZAWADI = "whatsapp:+254722000111"  # another admin, in Kiswahili
@@ -52,6 +56,13 @@ class Office:
 
     def chat(self, address: str, channel: Channel = Channel.TELEGRAM) -> Chat:
         return Chat(self.engine, self.clock, address=address, channel=channel)
+
+    async def notices_to(self, address: str) -> list[str]:
+        """The business messages queued to one chat, oldest first (replies left out)."""
+        return [
+            Reply.from_json(m.body).text
+            for m in await outbox(self.store, address=address, kind=OutboxKind.BUSINESS)
+        ]
 
     async def earn(self, name: str, cents: int) -> None:
         async with self.store.transaction() as session:
@@ -87,7 +98,7 @@ async def _office(store: Store, clock: FakeClock) -> Office:
     owed = {}
     async with store.transaction() as session:
         for name in ("Wanjiru", "Baraka", "Njeri"):
-            owed[name] = await add_artisan(session, name, now=clock.now())
+            owed[name] = await payee(session, name, now=clock.now())
     office = Office(store, clock, Engine(store), amina, zawadi, owed)
     await office.earn("Wanjiru", 150_000)
     await office.earn("Baraka", 80_000)
@@ -143,21 +154,73 @@ async def test_the_other_admins_hear_who_made_the_batch_and_the_maker_is_not_tol
     await office.chat(AMINA).say("/make_payouts")
 
     [batch] = await office.batches()
-    to_zawadi = [
-        Reply.from_json(m.body).text
-        for m in await outbox(office.store, address=ZAWADI, kind=OutboxKind.BUSINESS)
-    ]
-    assert to_zawadi == [
+    assert await office.notices_to(ZAWADI) == [
         t(
             "sw",
-            "admin.payouts_made_notice",
+            "payouts.batch_waiting_started_by",
             name="Amina",
-            id=batch.id,
+            batch=batch.id,
             count=2,
-            total="KES 2,300",
+            total="2,300",
         )
     ]
-    assert await outbox(office.store, address=AMINA, kind=OutboxKind.BUSINESS) == []
+    assert await office.notices_to(AMINA) == []
+
+
+async def test_the_approver_hears_the_approval_once_and_the_other_admins_hear_who_gave_it(
+    office: Office,
+) -> None:
+    await office.chat(AMINA).say("/make_payouts")
+    [batch] = await office.batches()
+    told_before = await office.notices_to(ZAWADI)
+
+    approved = await office.chat(ZAWADI, Channel.WHATSAPP).say(f"/approve_payouts {batch.id}")
+
+    assert approved == t(
+        "sw",
+        "admin.approved",
+        id=batch.id,
+        by=started_by("sw", "Amina"),
+        count=2,
+        total="KES 2,300",
+    )
+    assert await office.notices_to(ZAWADI) == told_before  # nothing more: the reply said it
+    assert await office.notices_to(AMINA) == [
+        t("en", "payouts.batch_approved", name="Zawadi", batch=batch.id, total="2,300")
+    ]
+
+
+async def test_every_admin_hears_the_weekly_schedule_made_a_batch_and_who_approved_it(
+    office: Office,
+) -> None:
+    outcome = await jobs.weekly_payout_batch(
+        office.store,
+        clock=office.clock.now,
+        minimum_cents=10_000,
+        auto_approve_limit_cents=0,
+        notify=notifier(),
+    )
+    assert outcome.batch_id is not None
+    waiting = {
+        language: t(
+            language,
+            "payouts.batch_waiting_scheduled",
+            batch=outcome.batch_id,
+            count=2,
+            total="2,300",
+        )
+        for language in ("en", "sw")
+    }
+    assert await office.notices_to(AMINA) == [waiting["en"]]
+    assert await office.notices_to(ZAWADI) == [waiting["sw"]]
+
+    await office.chat(AMINA).say("/approve_payouts")
+
+    assert await office.notices_to(AMINA) == [waiting["en"]]
+    assert await office.notices_to(ZAWADI) == [
+        waiting["sw"],
+        t("sw", "payouts.batch_approved", name="Amina", batch=outcome.batch_id, total="2,300"),
+    ]
 
 
 async def test_payouts_and_the_approval_show_which_admin_started_the_batch(
@@ -210,7 +273,7 @@ async def test_with_nobody_owed_the_minimum_no_batch_is_made(
 ) -> None:
     await add_staff(store, clock, name="Amina", address=AMINA, role=Role.ADMIN)
     async with store.transaction() as session:
-        artisan = await add_artisan(session, "Njeri", now=clock.now())
+        artisan = await payee(session, "Njeri", now=clock.now())
         await ledger.record_earning(
             session, artisan_id=artisan, amount_cents=9_999, reference="delivery:1", now=clock.now()
         )

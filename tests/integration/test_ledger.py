@@ -16,12 +16,12 @@ from domain.ledger import ArtisanBalance
 from domain.model import Account, AccountKind, Role, Transfer, TransferPhase
 from domain.store import Store
 from tests.conftest import FakeClock
-from tests.integration.ledger_people import add_artisan, add_person
+from tests.integration.factory_fixtures import bare_person, payee
 
 
 async def _artisan(store: Store, clock: FakeClock, name: str = "Achieng") -> int:
     async with store.transaction() as session:
-        return await add_artisan(session, name, now=clock.now())
+        return await payee(session, name, now=clock.now())
 
 
 async def _count(store: Store) -> int:
@@ -544,7 +544,7 @@ async def test_a_correction_names_an_existing_earning_of_that_artisan(
 
 async def test_only_artisans_have_payables(any_store: Store, clock: FakeClock) -> None:
     async with any_store.transaction() as session:
-        agent = await add_person(session, "Otieno", Role.FIELD_AGENT, now=clock.now())
+        agent = await bare_person(session, "Otieno", Role.FIELD_AGENT, now=clock.now())
         with pytest.raises(NotFound, match="artisan"):
             await ledger.record_earning(
                 session, artisan_id=agent, amount_cents=100, reference="d:1", now=clock.now()

@@ -16,12 +16,12 @@ from domain import ledger, payouts
 from domain.model import Payout, PayoutStatus, Role, Transfer, TransferPhase
 from domain.store import Store
 from tests.conftest import FakeClock
-from tests.integration.ledger_people import add_artisan, add_person
+from tests.integration.factory_fixtures import bare_person, payee
 
 
 async def _earning(store: Store, clock: FakeClock, *, cents: int = 5_000) -> str:
     async with store.transaction() as session:
-        artisan = await add_artisan(session, "Wanjiru", now=clock.now())
+        artisan = await payee(session, "Wanjiru", now=clock.now())
         earning = await ledger.record_earning(
             session, artisan_id=artisan, amount_cents=cents, reference="delivery:1", now=clock.now()
         )
@@ -80,9 +80,9 @@ async def test_earnings_reversals_and_payouts_still_write_the_ledger(
 ) -> None:
     now = clock.now()
     async with any_store.transaction() as session:
-        admin = await add_person(session, "Amina", Role.ADMIN, now=now)
-        paid = await add_artisan(session, "Wanjiru", now=now)
-        failed = await add_artisan(session, "Otieno", now=now, mpesa_number="+254722000111")
+        admin = await bare_person(session, "Amina", Role.ADMIN, now=now)
+        paid = await payee(session, "Wanjiru", now=now)
+        failed = await payee(session, "Otieno", now=now, mpesa_number="+254722000111")
         mistake = await ledger.record_earning(
             session, artisan_id=paid, amount_cents=2_000, reference="delivery:1", now=now
         )

@@ -15,7 +15,7 @@ from domain.ledger import ArtisanBalance, Resolution
 from domain.model import Account, Transfer, TransferPhase
 from domain.store import Store
 from tests.conftest import FakeClock
-from tests.integration.ledger_people import add_artisan
+from tests.integration.factory_fixtures import payee
 
 POST, VOID = TransferPhase.POST_PENDING, TransferPhase.VOID_PENDING
 
@@ -26,7 +26,7 @@ async def _reserved(store: Store, clock: FakeClock, amounts: list[int]) -> list[
     async with store.transaction() as session:
         mpesa_float = await ledger.ensure_account(session, ledger.MPESA_FLOAT)
         for n, amount in enumerate(amounts):
-            artisan = await add_artisan(session, f"Artisan {n}", now=clock.now())
+            artisan = await payee(session, f"Artisan {n}", now=clock.now())
             await ledger.record_earning(
                 session,
                 artisan_id=artisan,

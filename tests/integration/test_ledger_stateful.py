@@ -42,7 +42,7 @@ from domain.model import (
     TransferPhase,
 )
 from domain.store import Store
-from tests.integration.ledger_people import add_artisan, add_person
+from tests.integration.factory_fixtures import bare_person, payee
 
 T = TypeVar("T")
 
@@ -147,11 +147,11 @@ class LedgerMachine(RuleBasedStateMachine):
         async def go() -> None:
             async with self.store.transaction() as session:
                 for name in ("Achieng", "Baraka", "Chebet"):
-                    self.artisans.append(await add_artisan(session, name, now=self.now))
-                self.paused = await add_artisan(
+                    self.artisans.append(await payee(session, name, now=self.now))
+                self.paused = await payee(
                     session, "Daudi", now=self.now, status=ArtisanStatus.PAUSED
                 )
-                self.admin = await add_person(session, "Wambui", Role.ADMIN, now=self.now)
+                self.admin = await bare_person(session, "Wambui", Role.ADMIN, now=self.now)
 
         self.run(go())
         for who, cents in enumerate(earnings):

@@ -1,8 +1,10 @@
 """A payout batch built a few artisans per transaction: whole when done, never approvable when
-half-made, resumed after a crash; and the ledger's bulk path and grouped balances it relies on."""
+half-made, resumed after a crash, left as it is once another builder finished it or an admin
+cancelled it between two steps; and the ledger's bulk path and grouped balances it relies on."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -25,7 +27,7 @@ from domain.model import (
 )
 from domain.store import Store
 from tests.conftest import FakeClock
-from tests.integration.ledger_people import add_artisan, add_person
+from tests.integration.factory_fixtures import bare_person, payee
 
 MINIMUM = 1_000
 
@@ -50,11 +52,37 @@ class DiesAfter:
             yield session
 
 
+class HoldsStep:
+    """The builder's store, with the test taking its turn inside the builder's ``n``-th
+    transaction: that one, done but not committed (its locks held), waits for ``commit``; the
+    next one begins only after ``go_on``."""
+
+    def __init__(self, store: Store, n: int) -> None:
+        self._store = store
+        self._n = n
+        self._opened = 0
+        self.holding = asyncio.Event()
+        self.commit = asyncio.Event()
+        self.go_on = asyncio.Event()
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        self._opened += 1
+        opened = self._opened
+        if opened == self._n + 1:
+            await self.go_on.wait()
+        async with self._store.transaction() as session:
+            yield session
+            if opened == self._n:
+                self.holding.set()
+                await self.commit.wait()
+
+
 async def owed(store: Store, clock: FakeClock, earnings: list[int]) -> list[int]:
     artisans = []
     async with store.transaction() as session:
         for n, cents in enumerate(earnings):
-            artisan = await add_artisan(session, f"Artisan {n}", now=clock.now())
+            artisan = await payee(session, f"Artisan {n}", now=clock.now())
             if cents:
                 await ledger.record_earning(
                     session,
@@ -78,7 +106,7 @@ async def test_a_batch_built_in_steps_pays_everyone_owed_once(
     earnings = [5_000, MINIMUM - 1, 7_000, 0, 2_000, 9_000, 1_000]
     artisans = await owed(any_store, clock, earnings)
     async with any_store.transaction() as session:
-        paused = await add_artisan(session, "Paused", now=clock.now(), status=ArtisanStatus.PAUSED)
+        paused = await payee(session, "Paused", now=clock.now(), status=ArtisanStatus.PAUSED)
         await ledger.record_earning(
             session, artisan_id=paused, amount_cents=4_000, reference="p", now=clock.now()
         )
@@ -134,7 +162,7 @@ async def test_a_batch_half_made_by_a_crash_is_never_sent_and_the_next_build_com
     earnings = [3_000, 4_000, 5_000, 6_000, 7_000]
     artisans = await owed(any_store, clock, earnings)
     async with any_store.transaction() as session:
-        admin = await add_person(session, "Wambui", Role.ADMIN, now=clock.now())
+        admin = await bare_person(session, "Wambui", Role.ADMIN, now=clock.now())
 
     # One transaction to look for a half-made batch, then two steps of two artisans: dead.
     with pytest.raises(Crash):
@@ -172,7 +200,7 @@ async def test_a_batch_half_made_by_a_crash_is_never_sent_and_the_next_build_com
 async def test_an_admin_may_cancel_a_half_made_batch(any_store: Store, clock: FakeClock) -> None:
     artisans = await owed(any_store, clock, [3_000, 4_000, 5_000])
     async with any_store.transaction() as session:
-        admin = await add_person(session, "Wambui", Role.ADMIN, now=clock.now())
+        admin = await bare_person(session, "Wambui", Role.ADMIN, now=clock.now())
     with pytest.raises(Crash):
         await payouts.build_payout_batch(
             DiesAfter(any_store, 2), minimum_cents=MINIMUM, now=clock.now(), chunk=1
@@ -183,6 +211,114 @@ async def test_an_admin_may_cancel_a_half_made_batch(any_store: Store, clock: Fa
         await payouts.cancel_batch(session, batch_id=half.id, admin_id=admin, now=clock.now())
         statuses = {p.status for p in await payouts.batch_payouts(session, half.id)}
     assert statuses == {PayoutStatus.CANCELLED}
+    assert [b.available_cents for b in (await balances(any_store, artisans)).values()] == [
+        3_000,
+        4_000,
+        5_000,
+    ]
+
+
+async def test_a_batch_another_builder_finished_between_two_steps_gets_nothing_more(
+    any_store: Store, clock: FakeClock
+) -> None:
+    earnings = [3_000, 4_000, MINIMUM - 500, 6_000]
+    artisans = await owed(any_store, clock, earnings)
+    njeri = artisans[2]  # below the minimum for now
+    finished: list[PayoutBatch] = []
+
+    async def finish(session: AsyncSession, batch: PayoutBatch) -> None:
+        finished.append(batch)
+
+    # The scheduler's build, held inside its second step (one artisan per step): the batch is
+    # made and holds the first artisan, and this step is adding the second.
+    held = HoldsStep(any_store, n=3)
+    scheduled = asyncio.create_task(
+        payouts.build_payout_batch(
+            held, minimum_cents=MINIMUM, now=clock.now(), chunk=1, finish=finish
+        )
+    )
+    await asyncio.wait_for(held.holding.wait(), 30)
+
+    async def make_payouts_now() -> tuple[PayoutBatch | None, list[events.Event]]:
+        async with any_store.transaction() as session:
+            batch = await payouts.create_payout_batch(
+                session, minimum_cents=MINIMUM, now=clock.now()
+            )
+            return batch, events.drain(session)
+
+    # Another builder (an admin's /make_payouts) waits for that step rather than change the
+    # batch under it: the batch row is locked (PostgreSQL), the write lock held (SQLite).
+    other = asyncio.create_task(make_payouts_now())
+    await asyncio.sleep(0.3)
+    assert not other.done()
+    held.commit.set()
+    made, recorded = await asyncio.wait_for(other, 30)
+    assert made is not None
+    assert made.id is not None
+    assert made.status is PayoutBatchStatus.AWAITING_APPROVAL
+    assert recorded == [
+        events.PayoutBatchCreated(
+            batch_id=made.id, payout_count=3, total_cents=13_000, created_by=None
+        )
+    ]
+
+    # Njeri is owed enough by the time the scheduler's next step runs: too late for this batch.
+    async with any_store.transaction() as session:
+        await ledger.record_earning(
+            session, artisan_id=njeri, amount_cents=2_000, reference="late", now=clock.now()
+        )
+    held.go_on.set()
+    stopped = await asyncio.wait_for(scheduled, 30)
+
+    assert stopped is not None
+    assert (stopped.id, stopped.status) == (made.id, PayoutBatchStatus.AWAITING_APPROVAL)
+    assert finished == []  # finished once, by the other builder, whose notices went out
+    async with any_store.read() as session:
+        batch = [
+            (p.artisan_id, p.amount_cents) for p in await payouts.batch_payouts(session, made.id)
+        ]
+        assert (await ledger.trial_balance(session)).balanced
+    assert sorted(batch) == [(a, e) for a, e in zip(artisans, earnings, strict=True) if a != njeri]
+    left = await balances(any_store, artisans)
+    assert (left[njeri].in_flight_cents, left[njeri].available_cents) == (0, 2_500)
+    for b in left.values():
+        assert b.paid_cents + b.in_flight_cents + b.available_cents == b.earned_cents
+
+
+async def test_a_batch_cancelled_while_being_built_gets_no_more_payouts(
+    any_store: Store, clock: FakeClock
+) -> None:
+    artisans = await owed(any_store, clock, [3_000, 4_000, 5_000])
+    async with any_store.transaction() as session:
+        admin = await bare_person(session, "Wambui", Role.ADMIN, now=clock.now())
+    finished: list[PayoutBatch] = []
+
+    async def finish(session: AsyncSession, batch: PayoutBatch) -> None:
+        finished.append(batch)
+
+    # Held after its first step (one artisan per step), when the batch holds the first artisan.
+    held = HoldsStep(any_store, n=2)
+    building = asyncio.create_task(
+        payouts.build_payout_batch(
+            held, minimum_cents=MINIMUM, now=clock.now(), chunk=1, finish=finish
+        )
+    )
+    await asyncio.wait_for(held.holding.wait(), 30)
+    held.commit.set()
+    async with any_store.transaction() as session:
+        (half,) = (await session.exec(select(PayoutBatch))).all()
+        assert half.id is not None
+        await payouts.cancel_batch(session, batch_id=half.id, admin_id=admin, now=clock.now())
+    held.go_on.set()
+    stopped = await asyncio.wait_for(building, 30)
+
+    assert stopped is not None
+    assert (stopped.id, stopped.status) == (half.id, PayoutBatchStatus.CANCELLED)
+    assert finished == []
+    async with any_store.read() as session:
+        made = [(p.artisan_id, p.status) for p in await payouts.batch_payouts(session, half.id)]
+    assert made == [(artisans[0], PayoutStatus.CANCELLED)]
+    # Nothing is held in a batch that will never be sent: every shilling is available again.
     assert [b.available_cents for b in (await balances(any_store, artisans)).values()] == [
         3_000,
         4_000,

@@ -1,99 +1,16 @@
-"""The payout notices' grouped queries say what asking one person or one payout at a time said.
+"""The payout notices' grouped queries say what asking one payout at a time said.
 
-Receipts are queued many at a time (``payout_notices.preferred_addresses`` must pick the chat
-``outbox.preferred_identity`` picks), and a batch's summary finds the orders it paid for with a
-few queries per few hundred artisans (``orders_paid_by_batch``), counting each artisan's
-deliveries since their previous *paid* batch.
+A batch's summary finds the orders it paid for with a few queries per few hundred artisans
+(``orders_paid_by_batch``), counting each artisan's deliveries since their previous *paid* batch.
+(Receipts reach each artisan where ``outbox.preferred_identities`` says: test_outbox_identities.)
 """
 
 from __future__ import annotations
 
-import asyncio
-import tempfile
-from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from sqlmodel import SQLModel
-
-from conversations.outbox import preferred_identity
-from conversations.payout_notices import orders_paid_by_batch, preferred_addresses
+from conversations.payout_notices import orders_paid_by_batch
 from domain import payouts
-from domain.model import Channel, ChannelIdentity, ConversationState, Role
-from domain.store import Store
 from tests.conftest import FakeClock
-from tests.integration.factory_fixtures import Floor, bare_person, place_order
-
-NOW = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
-
-# Per person: their chat identities (channels) and their conversation states, each either on one
-# of their identities (its index) or on an address that is not theirs (None).
-PERSON = st.tuples(
-    st.lists(st.sampled_from(list(Channel)), max_size=4),
-    st.lists(st.tuples(st.none() | st.integers(0, 3), st.sampled_from(list(Channel))), max_size=3),
-)
-
-
-async def _compare_preferred(
-    people: Sequence[tuple[list[Channel], list[tuple[int | None, Channel]]]],
-) -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        store = Store.from_url(f"sqlite+aiosqlite:///{Path(folder) / 'karakana.db'}")
-        try:
-            async with store.engine.begin() as connection:
-                await connection.run_sync(SQLModel.metadata.create_all)
-            ids: list[int] = []
-            moment = NOW
-            taken: set[tuple[Channel, str]] = set()
-            async with store.transaction() as session:
-                for n, (channels, states) in enumerate(people):
-                    person = await bare_person(session, f"Person {n}", Role.ARTISAN, now=NOW)
-                    ids.append(person)
-                    addresses = [(c, f"{n}-{k}") for k, c in enumerate(channels)]
-                    for channel, address in addresses:
-                        session.add(
-                            ChannelIdentity(person_id=person, channel=channel, address=address)
-                        )
-                    for k, (which, channel) in enumerate(states):
-                        on = (
-                            addresses[which]
-                            if which is not None and which < len(addresses)
-                            else (channel, f"elsewhere-{n}-{k}")
-                        )
-                        if on in taken:
-                            continue  # one state per chat address
-                        taken.add(on)
-                        moment += timedelta(minutes=1)  # each state last written at its own time
-                        session.add(
-                            ConversationState(
-                                channel=on[0],
-                                address=on[1],
-                                person_id=person,
-                                flow="menu",
-                                step="idle",
-                                updated_at=moment,
-                            )
-                        )
-            async with store.read() as session:
-                grouped = await preferred_addresses(session, set(ids))
-                for person in ids:
-                    one = await preferred_identity(session, person)
-                    assert grouped.get(person) == (
-                        None if one is None else (one.channel, one.address)
-                    )
-        finally:
-            await store.close()
-
-
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(people=st.lists(PERSON, min_size=1, max_size=4))
-def test_receipts_go_where_a_single_business_message_would(
-    people: list[tuple[list[Channel], list[tuple[int | None, Channel]]]],
-) -> None:
-    asyncio.run(_compare_preferred(people))
-
+from tests.integration.factory_fixtures import Floor, place_order
 
 # --- which orders a batch paid for ------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from domain.model import (
 )
 from domain.store import Store
 from tests.conftest import FakeClock
-from tests.integration.ledger_people import add_artisan, add_person
+from tests.integration.factory_fixtures import bare_person, payee
 
 MINIMUM = 1_000
 
@@ -40,14 +40,14 @@ class Factory:
         self, name: str, *, status: ArtisanStatus = ArtisanStatus.ACTIVE, earned: int = 0
     ) -> int:
         async with self.store.transaction() as session:
-            artisan_id = await add_artisan(session, name, now=self.clock.now(), status=status)
+            artisan_id = await payee(session, name, now=self.clock.now(), status=status)
         if earned:
             await self.earn(artisan_id, earned)
         return artisan_id
 
     async def person(self, name: str, role: Role) -> int:
         async with self.store.transaction() as session:
-            return await add_person(session, name, role, now=self.clock.now())
+            return await bare_person(session, name, role, now=self.clock.now())
 
     async def earn(self, artisan_id: int, cents: int) -> None:
         self._earnings += 1
