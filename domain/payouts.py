@@ -24,6 +24,7 @@ from enum import StrEnum
 from typing import Protocol
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -137,6 +138,10 @@ async def create_payout_batch(
     for the next batch, so nobody ever has two unresolved payouts. ``created_by`` is the admin
     who asked for the batch (None for the weekly scheduler). A batch a crash left half-made is
     completed rather than a second one begun.
+
+    Also None when another builder began a batch after this one looked (only one may be
+    building): that builder is alive and carries on with everyone owed, and the caller finds
+    its batch being built, as it would have before starting (/make_payouts names it).
     """
     _check_minimum(minimum_cents)
     if created_by is not None:
@@ -146,15 +151,20 @@ async def create_payout_batch(
     batch: PayoutBatch | None = None
     after: int | None = 0
     while after is not None:
-        batch, after = await _add_to_batch(
-            session,
-            batch_id,
-            minimum_cents=minimum_cents,
-            after=after,
-            limit=BATCH_CHUNK,
-            now=now,
-            created_by=created_by,
-        )
+        try:
+            batch, after = await _add_to_batch(
+                session,
+                batch_id,
+                minimum_cents=minimum_cents,
+                after=after,
+                limit=BATCH_CHUNK,
+                now=now,
+                created_by=created_by,
+            )
+        except _BatchBegunElsewhere:
+            # Not joined: this transaction already holds payables that batch's builder may be
+            # waiting for, and taking its batch lock now could deadlock the two.
+            return None
         batch_id = None if batch is None else batch.id
     if batch is not None and batch.status is PayoutBatchStatus.BUILDING:
         await _finish_batch(session, batch, created_by=created_by)
@@ -183,6 +193,10 @@ async def build_payout_batch(
     batch between two of these steps, or an admin cancel it: this build then stops at its next
     step, adds nothing more, finishes nothing and returns the batch as they left it (its status
     says so). Those who finished or cancelled it told the admins.
+
+    Two builds starting at once both find no batch; the database lets only one of them begin
+    one. The other redoes its step with that batch and carries on building it, as if it had
+    found it at the start.
     """
     _check_minimum(minimum_cents)
     if chunk < 1:
@@ -194,17 +208,23 @@ async def build_payout_batch(
     batch_id = None if batch is None else batch.id
     after: int | None = 0
     while after is not None:
-        async with store.transaction() as session:
-            batch, after = await _add_to_batch(
-                session,
-                batch_id,
-                minimum_cents=minimum_cents,
-                after=after,
-                limit=chunk,
-                now=now,
-                created_by=created_by,
-            )
-            batch_id = None if batch is None else batch.id
+        try:
+            async with store.transaction() as session:
+                batch, after = await _add_to_batch(
+                    session,
+                    batch_id,
+                    minimum_cents=minimum_cents,
+                    after=after,
+                    limit=chunk,
+                    now=now,
+                    created_by=created_by,
+                )
+        except _BatchBegunElsewhere as begun:
+            # The step wrote nothing; redone in a new transaction, which locks that batch before
+            # the payables, as every step does.
+            batch_id = begun.batch_id
+            continue
+        batch_id = None if batch is None else batch.id
     if batch_id is None:
         return None
     async with store.transaction() as session:
@@ -234,6 +254,37 @@ async def _batch_being_built(session: AsyncSession) -> PayoutBatch | None:
             .with_for_update()
         )
     ).first()
+
+
+class _BatchBegunElsewhere(Exception):
+    """Another builder began the building batch after this one looked for it."""
+
+    def __init__(self, batch_id: int) -> None:
+        super().__init__(f"payout batch {batch_id} is being built by another builder")
+        self.batch_id = batch_id
+
+
+async def _begin_batch(
+    session: AsyncSession, *, now: datetime, created_by: int | None
+) -> PayoutBatch:
+    """A new building batch, or :class:`_BatchBegunElsewhere` when the database refuses a second
+    one (the ``ONE_BATCH_BUILDING`` index; on PostgreSQL the insert waits for the other's
+    transaction first). In a savepoint, so the caller's transaction survives the refusal."""
+    batch = PayoutBatch(status=PayoutBatchStatus.BUILDING, created_at=now, created_by=created_by)
+    await session.flush()  # so the savepoint below catches only this batch's conflict
+    try:
+        async with session.begin_nested():
+            session.add(batch)
+    except IntegrityError:
+        building = (
+            await session.exec(
+                select(PayoutBatch.id).where(PayoutBatch.status == PayoutBatchStatus.BUILDING)
+            )
+        ).first()
+        if building is None:  # refused for some other reason
+            raise
+        raise _BatchBegunElsewhere(building) from None
+    return batch
 
 
 _PAYOUT: sa.Table = Payout.__table__  # type: ignore[attr-defined]
@@ -313,11 +364,7 @@ async def _add_to_batch(
     if not due:
         return batch, last
     if batch is None:
-        batch = PayoutBatch(
-            status=PayoutBatchStatus.BUILDING, created_at=now, created_by=created_by
-        )
-        session.add(batch)
-        await session.flush()
+        batch = await _begin_batch(session, now=now, created_by=created_by)
     assert batch.id is not None
     mpesa_float = (await ledger.ensure_account(session, ledger.MPESA_FLOAT)).id
     assert mpesa_float is not None

@@ -119,8 +119,26 @@ PAYOUT_TRANSITIONS = Transitions[PayoutStatus](
 )
 
 
+ONE_BATCH_BUILDING = "uq_payout_batch_one_building"
+"""The partial unique index that lets at most one batch be *building* at a time, so two builders
+starting at once (the weekly job and an admin's /make_payouts) cannot each begin a batch: the
+one whose insert it refuses joins the other's (domain/payouts.py)."""
+
+_BUILDING = sa.text(f"status = '{PayoutBatchStatus.BUILDING.value}'")
+
+
 class PayoutBatch(SQLModel, table=True):
     __tablename__ = "payout_batch"
+    __table_args__ = (
+        # Over the status alone: every row it covers has the same one, so it covers one row.
+        sa.Index(
+            ONE_BATCH_BUILDING,
+            "status",
+            unique=True,
+            postgresql_where=_BUILDING,
+            sqlite_where=_BUILDING,
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     status: PayoutBatchStatus = Field(

@@ -37,7 +37,7 @@ from bot.database import (
     upgrade_database,
 )
 from domain.model import Person, Role
-from domain.model.ledger import append_only_trigger_names
+from domain.model.ledger import ONE_BATCH_BUILDING, append_only_trigger_names
 from domain.store import Store
 from tests.integration.factory_fixtures import hire_staff, owed_earnings
 
@@ -193,6 +193,31 @@ async def test_a_migrated_database_refuses_raw_changes_to_the_ledger(empty_datab
     for statement in ("UPDATE transfer SET amount_cents = 1", "DELETE FROM transfer"):
         with pytest.raises(IntegrityError, match="the ledger is append-only"):
             await execute(empty_database, statement)
+
+
+async def test_a_migrated_database_refuses_a_second_payout_batch_being_built(
+    empty_database: str,
+) -> None:
+    await upgrade(empty_database)
+    engine = create_async_engine(empty_database)
+    try:
+        async with engine.connect() as conn:
+            indexes = await conn.run_sync(lambda sync: inspect(sync).get_indexes("payout_batch"))
+    finally:
+        await engine.dispose()
+    assert [(i["name"], i["column_names"], i["unique"]) for i in indexes] == [
+        (ONE_BATCH_BUILDING, ["status"], True)
+    ]
+
+    batch = "INSERT INTO payout_batch (status, created_at) VALUES ('{}', '2026-03-02 07:00:00')"
+    await execute(
+        empty_database,
+        batch.format("building"),
+        batch.format("awaiting_approval"),
+        batch.format("awaiting_approval"),
+    )
+    with pytest.raises(IntegrityError):
+        await execute(empty_database, batch.format("building"))
 
 
 DROP_ONE_TRIGGER = {

@@ -9,9 +9,11 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from conversations import admin_reports as reports
 from domain import events, ledger, payouts
 from domain.errors import IllegalTransition, LedgerError
 from domain.ledger import ArtisanBalance
@@ -324,6 +326,161 @@ async def test_a_batch_cancelled_while_being_built_gets_no_more_payouts(
         4_000,
         5_000,
     ]
+
+
+# --- two builders starting at once ---------------------------------------------------------
+
+
+async def only_batch(store: Store) -> tuple[PayoutBatch, list[tuple[int, int]]]:
+    """The one batch there is, and its (artisan, cents) payouts."""
+    async with store.transaction() as session:  # committed, so the batch is not expired
+        (batch,) = (await session.exec(select(PayoutBatch))).all()
+        assert batch.id is not None
+        made = [
+            (p.artisan_id, p.amount_cents) for p in await payouts.batch_payouts(session, batch.id)
+        ]
+        assert (await ledger.trial_balance(session)).balanced
+    return batch, sorted(made)
+
+
+async def test_a_build_that_finds_a_batch_begun_after_it_looked_builds_that_one(
+    any_store: Store, clock: FakeClock
+) -> None:
+    earnings = [3_000, 4_000, MINIMUM - 1, 6_000]
+    artisans = await owed(any_store, clock, earnings)
+    finished: list[tuple[PayoutBatch, list[events.Event]]] = []
+
+    async def finish(session: AsyncSession, batch: PayoutBatch) -> None:
+        finished.append((batch, events.drain(session)))
+
+    # This build has looked and found no batch; before its first step, another build (which then
+    # dies) begins one with the first artisan.
+    late = HoldsStep(any_store, n=1)
+    late.commit.set()
+    building = asyncio.create_task(
+        payouts.build_payout_batch(
+            late, minimum_cents=MINIMUM, now=clock.now(), chunk=10, finish=finish
+        )
+    )
+    await asyncio.wait_for(late.holding.wait(), 30)
+    with pytest.raises(Crash):
+        await payouts.build_payout_batch(
+            DiesAfter(any_store, 2), minimum_cents=MINIMUM, now=clock.now(), chunk=1
+        )
+    late.go_on.set()
+    built = await asyncio.wait_for(building, 30)
+
+    batch, made = await only_batch(any_store)
+    assert built is not None
+    assert (built.id, built.status) == (batch.id, PayoutBatchStatus.AWAITING_APPROVAL)
+    assert made == [(a, e) for a, e in zip(artisans, earnings, strict=True) if e >= MINIMUM]
+    assert [event for _, event in finished] == [
+        [
+            events.PayoutBatchCreated(
+                batch_id=batch.id, payout_count=3, total_cents=13_000, created_by=None
+            )
+        ]
+    ]
+
+
+# SQLite's writers take turns, so there two builders never both find no batch.
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend_url", ["postgres"], indirect=True)
+async def test_two_builds_starting_at_once_make_one_batch_of_everyone_owed(
+    any_store: Store, clock: FakeClock
+) -> None:
+    earnings = [3_000, 4_000, MINIMUM - 1, 6_000, 2_000]
+    artisans = await owed(any_store, clock, earnings)
+    finished: list[PayoutBatch] = []
+
+    async def finish(session: AsyncSession, batch: PayoutBatch) -> None:
+        finished.append(batch)
+
+    def build(store: HoldsStep, chunk: int) -> asyncio.Task[PayoutBatch | None]:
+        return asyncio.create_task(
+            payouts.build_payout_batch(
+                store, minimum_cents=MINIMUM, now=clock.now(), chunk=chunk, finish=finish
+            )
+        )
+
+    # The second build looks for a batch and finds none ...
+    second = HoldsStep(any_store, n=1)
+    second_build = build(second, chunk=10)
+    await asyncio.wait_for(second.holding.wait(), 30)
+    # ... nor does the first, which begins one with the first artisan and is held, uncommitted.
+    first = HoldsStep(any_store, n=2)
+    first_build = build(first, chunk=1)
+    await asyncio.wait_for(first.holding.wait(), 30)
+    second.commit.set()
+    second.go_on.set()
+    await asyncio.sleep(0.3)
+    assert not second_build.done()  # waiting for the first artisan's payable
+
+    first.commit.set()
+    by_second = await asyncio.wait_for(second_build, 30)
+    first.go_on.set()
+    by_first = await asyncio.wait_for(first_build, 30)
+
+    batch, made = await only_batch(any_store)
+    assert made == [(a, e) for a, e in zip(artisans, earnings, strict=True) if e >= MINIMUM]
+    assert by_first is not None
+    assert by_second is not None
+    assert by_first.id == by_second.id == batch.id
+    assert batch.status is PayoutBatchStatus.AWAITING_APPROVAL
+    assert [b.id for b in finished] == [batch.id]  # finished once, by the second build
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend_url", ["postgres"], indirect=True)
+async def test_a_one_transaction_build_that_loses_the_race_leaves_everyone_to_the_winner(
+    any_store: Store, clock: FakeClock
+) -> None:
+    earnings = [3_000, 4_000, 6_000]
+    artisans = await owed(any_store, clock, earnings)
+    async with any_store.transaction() as session:
+        admin = await bare_person(session, "Wambui", Role.ADMIN, now=clock.now())
+    scheduled = HoldsStep(any_store, n=2)  # holds its first step: the batch begun, uncommitted
+    building = asyncio.create_task(
+        payouts.build_payout_batch(scheduled, minimum_cents=MINIMUM, now=clock.now(), chunk=1)
+    )
+    await asyncio.wait_for(scheduled.holding.wait(), 30)
+
+    async def make_payouts_now() -> tuple[PayoutBatch | None, PayoutBatch | None]:
+        async with any_store.transaction() as session:
+            made = await payouts.create_payout_batch(
+                session, minimum_cents=MINIMUM, now=clock.now(), created_by=admin
+            )
+            # What /make_payouts then names to the admin; its transaction is still usable.
+            return made, await reports.batch_being_built(session)
+
+    admin_build = asyncio.create_task(make_payouts_now())
+    await asyncio.sleep(0.3)
+    assert not admin_build.done()
+    scheduled.commit.set()
+    made, in_the_way = await asyncio.wait_for(admin_build, 30)
+    scheduled.go_on.set()
+    built = await asyncio.wait_for(building, 30)
+
+    batch, paid = await only_batch(any_store)
+    assert made is None
+    assert in_the_way is not None
+    assert in_the_way.id == batch.id
+    assert built is not None
+    assert (built.id, built.status) == (batch.id, PayoutBatchStatus.AWAITING_APPROVAL)
+    assert (batch.created_by, paid) == (None, list(zip(artisans, earnings, strict=True)))
+
+
+async def test_the_database_refuses_a_second_batch_being_built(
+    any_store: Store, clock: FakeClock
+) -> None:
+    async with any_store.transaction() as session:
+        session.add(PayoutBatch(status=PayoutBatchStatus.BUILDING, created_at=clock.now()))
+        for status in (PayoutBatchStatus.AWAITING_APPROVAL, PayoutBatchStatus.CANCELLED):
+            session.add(PayoutBatch(status=status, created_at=clock.now()))
+            session.add(PayoutBatch(status=status, created_at=clock.now()))
+    with pytest.raises(IntegrityError, match="payout_batch"):
+        async with any_store.transaction() as session:
+            session.add(PayoutBatch(status=PayoutBatchStatus.BUILDING, created_at=clock.now()))
 
 
 # --- the ledger's side ----------------------------------------------------------------------
