@@ -31,6 +31,7 @@ from domain.model import (
     InboundMessage,
     OutboxKind,
     OutboxMessage,
+    OutboxStatus,
     Person,
     Role,
 )
@@ -93,6 +94,15 @@ class Running:
             if address is not None:
                 statement = statement.where(OutboxMessage.address == address)
             return list(await session.exec(statement))
+
+    async def all_sent(self, address: str) -> list[OutboxMessage]:
+        """The outbox to ``address`` once every message in it is marked SENT, else nothing (for
+        ``eventually``): a fake provider records a message before the dispatcher's group commit
+        marks it sent."""
+        messages = await self.outbox(address)
+        if messages and all(message.status is OutboxStatus.SENT for message in messages):
+            return messages
+        return []
 
     async def inbound(self) -> list[InboundMessage]:
         async with self.store.transaction() as session:

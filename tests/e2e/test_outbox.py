@@ -116,7 +116,7 @@ async def test_rate_limits_are_retried_with_backoff_until_twilio_accepts(
 
     [text] = await eventually(lambda: karakana.texts_to(WANJIKU))
     assert text.startswith(WELCOME)
-    [message] = await karakana.outbox(WANJIKU)
+    [message] = await eventually(lambda: karakana.all_sent(WANJIKU))
     assert (message.status, message.attempts, message.error_code) == (OutboxStatus.SENT, 3, None)
 
 

@@ -40,7 +40,7 @@ async def test_a_signed_message_is_acknowledged_with_empty_twiml_and_answered_th
     assert WELCOME in (reply.body or "")
     assert "1. English" in (reply.body or "")  # choices as numbered lines
     assert reply.status_callback == karakana.status_callback
-    [outgoing] = await karakana.outbox(WANJIKU)
+    [outgoing] = await eventually(lambda: karakana.all_sent(WANJIKU))
     assert outgoing.status is OutboxStatus.SENT
     assert outgoing.provider_message_id == reply.sid
 
