@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import col, select
@@ -25,23 +26,22 @@ from domain.model import (
     OutboxStatus,
     Person,
 )
+from domain.store import in_lists
 
 # Channels a person can be reached on unprompted, best first, when they have never written to us.
 _REACHABLE = (Channel.WHATSAPP, Channel.TELEGRAM, Channel.WEB, Channel.CONSOLE)
 
 _OUTBOX: sa.Table = OutboxMessage.__table__  # type: ignore[attr-defined]
-_IN_LIST = 500
-"""Ids per ``IN (...)`` list: far below every backend's bound-parameter limit."""
 _LATEST_SEQUENCE = sa.select(sa.func.max(_OUTBOX.c.sequence)).where(
     _OUTBOX.c.channel == sa.bindparam("channel"), _OUTBOX.c.address == sa.bindparam("address")
 )
 
 
 async def _next_sequence(session: AsyncSession, channel: Channel, address: str) -> int:
-    statement = select(sa.func.max(OutboxMessage.sequence)).where(
-        OutboxMessage.channel == channel, OutboxMessage.address == address
-    )
-    latest = (await session.exec(statement)).one()
+    connection = await session.connection()
+    latest = (
+        await connection.execute(_LATEST_SEQUENCE, {"channel": channel, "address": address})
+    ).scalar_one()
     return (latest or 0) + 1
 
 
@@ -99,19 +99,16 @@ async def enqueue_replies(
     await connection.execute(
         _OUTBOX.insert(),
         [
-            {
-                "person_id": person_id,
-                "channel": channel,
-                "address": address,
-                "sequence": first + offset,
-                "kind": OutboxKind.REPLY,
-                "body": reply.to_json(),
-                "status": OutboxStatus.QUEUED,
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-                "in_reply_to": in_reply_to,
-            }
+            _queued(
+                person_id,
+                channel,
+                address,
+                first + offset,
+                OutboxKind.REPLY,
+                reply,
+                now,
+                in_reply_to=in_reply_to,
+            )
             for offset, reply in enumerate(replies)
         ],
     )
@@ -129,6 +126,33 @@ def _preferred(theirs: Sequence[Address], last_written: Address | None) -> Addre
     return next(
         (address for channel in _REACHABLE for address in theirs if address[0] is channel), None
     )
+
+
+def _queued(
+    person_id: int | None,
+    channel: Channel,
+    address: str,
+    sequence: int,
+    kind: OutboxKind,
+    reply: Reply,
+    now: datetime,
+    *,
+    in_reply_to: int | None = None,
+) -> dict[str, Any]:
+    """One outbox row, queued now, for the Core inserts of the bulk paths."""
+    return {
+        "person_id": person_id,
+        "channel": channel,
+        "address": address,
+        "sequence": sequence,
+        "kind": kind,
+        "body": reply.to_json(),
+        "status": OutboxStatus.QUEUED,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "in_reply_to": in_reply_to,
+    }
 
 
 async def preferred_identity(session: AsyncSession, person_id: int) -> ChannelIdentity | None:
@@ -161,8 +185,7 @@ async def preferred_identities(session: AsyncSession, person_ids: set[int]) -> d
     wanted = sorted(person_ids)
     latest: dict[int, tuple[datetime, Address]] = {}
     identities: dict[int, list[Address]] = {}
-    for start in range(0, len(wanted), _IN_LIST):
-        some = wanted[start : start + _IN_LIST]
+    for some in in_lists(wanted):
         states = await session.exec(
             select(
                 ConversationState.person_id,
@@ -238,3 +261,50 @@ async def queued_for(session: AsyncSession, channel: Channel, address: str) -> l
         .order_by(col(OutboxMessage.sequence))
     )
     return list(await session.exec(statement))
+
+
+async def notify_people(
+    session: AsyncSession, letters: Sequence[tuple[Person, str]], *, now: datetime
+) -> int:
+    """``notify_person`` for plain texts to many people, in order (the payout receipts of a
+    settled group): the addresses in two queries, the sequences in one, the messages in one
+    insert. A plain text has no choices to remember in the person's conversation state. Returns
+    how many were queued."""
+    reachable = [(p, text) for p, text in letters if not p.opted_out and p.id is not None]
+    addresses = await preferred_identities(session, {p.id for p, _ in reachable if p.id})
+    to_send = [
+        (person.id, addresses[person.id], text)
+        for person, text in reachable
+        if person.id is not None and person.id in addresses
+    ]
+    if not to_send:
+        return 0
+    latest = await _latest_sequences(session, {address for _, address, _ in to_send})
+    rows = []
+    for person_id, (channel, address), text in to_send:
+        sequence = latest.get((channel, address), 0) + 1
+        latest[(channel, address)] = sequence
+        rows.append(
+            _queued(person_id, channel, address, sequence, OutboxKind.BUSINESS, Reply(text), now)
+        )
+    await session.flush()
+    connection = await session.connection()
+    await connection.execute(_OUTBOX.insert(), rows)
+    return len(rows)
+
+
+async def _latest_sequences(
+    session: AsyncSession, addresses: set[tuple[Channel, str]]
+) -> dict[tuple[Channel, str], int]:
+    by_text = sorted({address for _, address in addresses})
+    latest: dict[tuple[Channel, str], int] = {}
+    for some in in_lists(by_text):
+        rows = await session.exec(
+            select(
+                OutboxMessage.channel, OutboxMessage.address, sa.func.max(OutboxMessage.sequence)
+            )
+            .where(col(OutboxMessage.address).in_(some))
+            .group_by(col(OutboxMessage.channel), col(OutboxMessage.address))
+        )
+        latest.update({(Channel(channel), address): top for channel, address, top in rows.all()})
+    return latest

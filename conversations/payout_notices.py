@@ -21,25 +21,21 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from conversations.i18n import Catalogue
 from conversations.messages import Reply
 from conversations.notifications import queue_notifications
-from conversations.outbox import notify_person, preferred_identities
+from conversations.outbox import notify_people, notify_person
 from domain import events, ledger, revenue_share
 from domain.model import (
     Account,
     Allocation,
-    Channel,
     Delivery,
     Job,
     OrderLine,
-    OutboxKind,
     OutboxMessage,
-    OutboxStatus,
     Payout,
     PayoutBatch,
     PayoutBatchStatus,
@@ -48,6 +44,7 @@ from domain.model import (
     Role,
     Transfer,
 )
+from domain.store import in_lists
 
 NAIROBI = ZoneInfo("Africa/Nairobi")
 
@@ -135,79 +132,16 @@ async def _receipts_and_failures(
                 reason=event.reason,
             )
             letters.append((admin, text))
-    return await _queue_letters(session, letters, ctx.now)
+    return await notify_people(session, letters, now=ctx.now)
 
 
 async def _people(session: AsyncSession, person_ids: set[int]) -> dict[int, Person]:
     wanted = sorted(person_ids)
     found: dict[int, Person] = {}
-    for start in range(0, len(wanted), _IN_LIST):
-        rows = await session.exec(
-            select(Person).where(col(Person.id).in_(wanted[start : start + _IN_LIST]))
-        )
+    for some in in_lists(wanted):
+        rows = await session.exec(select(Person).where(col(Person.id).in_(some)))
         found.update({person.id: person for person in rows.all() if person.id is not None})
     return found
-
-
-async def _queue_letters(
-    session: AsyncSession, letters: Sequence[tuple[Person, str]], now: datetime
-) -> int:
-    """``notify_person`` for plain texts to many people, in order: the addresses in two
-    queries, the sequences in one, the messages in one insert. A plain text has no choices to
-    remember in the person's conversation state. Returns how many were queued."""
-    reachable = [(p, text) for p, text in letters if not p.opted_out and p.id is not None]
-    addresses = await preferred_identities(session, {p.id for p, _ in reachable if p.id})
-    to_send = [
-        (person.id, addresses[person.id], text)
-        for person, text in reachable
-        if person.id is not None and person.id in addresses
-    ]
-    if not to_send:
-        return 0
-    latest = await _latest_sequences(session, {address for _, address, _ in to_send})
-    rows = []
-    for person_id, (channel, address), text in to_send:
-        sequence = latest.get((channel, address), 0) + 1
-        latest[(channel, address)] = sequence
-        rows.append(
-            {
-                "person_id": person_id,
-                "channel": channel,
-                "address": address,
-                "sequence": sequence,
-                "kind": OutboxKind.BUSINESS,
-                "body": Reply(text).to_json(),
-                "status": OutboxStatus.QUEUED,
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-                "in_reply_to": None,
-            }
-        )
-    await session.flush()
-    connection = await session.connection()
-    await connection.execute(_OUTBOX.insert(), rows)
-    return len(rows)
-
-
-async def _latest_sequences(
-    session: AsyncSession, addresses: set[tuple[Channel, str]]
-) -> dict[tuple[Channel, str], int]:
-    by_text = sorted({address for _, address in addresses})
-    latest: dict[tuple[Channel, str], int] = {}
-    for start in range(0, len(by_text), _IN_LIST):
-        rows = await session.exec(
-            select(OutboxMessage.channel, OutboxMessage.address, func.max(OutboxMessage.sequence))
-            .where(col(OutboxMessage.address).in_(by_text[start : start + _IN_LIST]))
-            .group_by(col(OutboxMessage.channel), col(OutboxMessage.address))
-        )
-        latest.update({(Channel(channel), address): top for channel, address, top in rows.all()})
-    return latest
-
-
-_OUTBOX: sa.Table = OutboxMessage.__table__  # type: ignore[attr-defined]
-_IN_LIST = 500
-"""Ids per ``IN (...)`` list: far below every backend's bound-parameter limit."""
 
 
 async def _batch_created(
@@ -284,8 +218,7 @@ async def orders_paid_by_batch(session: AsyncSession, batch_id: int) -> list[int
         ).all()
     )
     delivery_ids: set[int] = set()
-    for start in range(0, len(paid), _IN_LIST):
-        artisans = paid[start : start + _IN_LIST]
+    for artisans in in_lists(paid):
         previous = await _previous_paid_batches(session, artisans, before=batch.created_at)
         payables = {ledger.artisan_payable_code(artisan): artisan for artisan in artisans}
         earnings = await session.exec(
@@ -307,13 +240,13 @@ async def orders_paid_by_batch(session: AsyncSession, batch_id: int) -> list[int
         return []
     wanted = sorted(delivery_ids)
     orders: set[int] = set()
-    for start in range(0, len(wanted), _IN_LIST):
+    for some in in_lists(wanted):
         found = await session.exec(
             select(OrderLine.order_id)
             .join(Job, col(Job.order_line_id) == col(OrderLine.id))
             .join(Allocation, col(Allocation.job_id) == col(Job.id))
             .join(Delivery, col(Delivery.allocation_id) == col(Allocation.id))
-            .where(col(Delivery.id).in_(wanted[start : start + _IN_LIST]))
+            .where(col(Delivery.id).in_(some))
             .distinct()
         )
         orders.update(found.all())

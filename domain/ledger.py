@@ -33,6 +33,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.errors import LedgerError, NotFound
 from domain.model import Account, AccountKind, Person, Role, Transfer, TransferPhase
+from domain.store import in_lists
 
 # Well-known accounts. Artisans' payables are made on demand, one per artisan.
 WORKSHOP_PRODUCTION = "workshop:production"
@@ -394,11 +395,11 @@ async def record_new_transfers(
 
 
 async def _refuse_used_keys(session: AsyncSession, keys: list[str]) -> None:
-    for start in range(0, len(keys), _IN_LIST):
+    for some in in_lists(keys):
         used = (
             await session.exec(
                 select(Transfer.idempotency_key)
-                .where(col(Transfer.idempotency_key).in_(keys[start : start + _IN_LIST]))
+                .where(col(Transfer.idempotency_key).in_(some))
                 .limit(1)
             )
         ).first()
@@ -413,12 +414,12 @@ async def _check_payables_cover(session: AsyncSession, taken: dict[int, int]) ->
     """Refuse to take from any artisan payable more than it holds, all of them locked first."""
     debited = sorted(taken)
     payables: dict[int, Account] = {}
-    for start in range(0, len(debited), _IN_LIST):
+    for some in in_lists(debited):
         # Locked in one order, so two batches cannot deadlock (PostgreSQL; SQLite's BEGIN
         # IMMEDIATE already serialises writers).
         rows = await session.exec(
             select(Account)
-            .where(col(Account.id).in_(debited[start : start + _IN_LIST]))
+            .where(col(Account.id).in_(some))
             .order_by(col(Account.id))
             .with_for_update()
         )
@@ -562,8 +563,7 @@ async def resolve_pending_transfers(
     keys = sorted({r.idempotency_key for r in resolutions})
     pendings: dict[str, Transfer] = {}
     earlier: list[Transfer] = []
-    for start in range(0, len(pending_ids), _IN_LIST):
-        some = pending_ids[start : start + _IN_LIST]
+    for some in in_lists(pending_ids):
         rows = await session.exec(
             select(Transfer)
             .where(col(Transfer.id).in_(some))
@@ -574,13 +574,9 @@ async def resolve_pending_transfers(
         earlier += (
             await session.exec(select(Transfer).where(col(Transfer.pending_id).in_(some)))
         ).all()
-    for start in range(0, len(keys), _IN_LIST):
+    for some in in_lists(keys):
         earlier += (
-            await session.exec(
-                select(Transfer).where(
-                    col(Transfer.idempotency_key).in_(keys[start : start + _IN_LIST])
-                )
-            )
+            await session.exec(select(Transfer).where(col(Transfer.idempotency_key).in_(some)))
         ).all()
     by_pending = {t.pending_id: t for t in earlier if t.pending_id is not None}
     by_key = {t.idempotency_key: t for t in earlier}
@@ -869,10 +865,6 @@ def _artisan_balance_from(b: AccountBalance) -> ArtisanBalance:
     )
 
 
-_IN_LIST = 500
-"""Ids per ``IN (...)`` list: far below every backend's bound-parameter limit."""
-
-
 async def account_balances(
     session: AsyncSession, account_ids: Collection[int]
 ) -> dict[int, AccountBalance]:
@@ -884,8 +876,7 @@ async def account_balances(
         account_id: dict.fromkeys(_BALANCE_FIELDS, 0) for account_id in dict.fromkeys(account_ids)
     }
     ids = list(totals)
-    for start in range(0, len(ids), _IN_LIST):
-        some = ids[start : start + _IN_LIST]
+    for some in in_lists(ids):
         for side, side_column in (
             ("debits", col(Transfer.debit_account_id)),
             ("credits", col(Transfer.credit_account_id)),
@@ -911,11 +902,9 @@ async def artisan_balances(
     """:func:`artisan_balance` for many artisans at once (all zero for one never owed)."""
     accounts: dict[int, int] = {}
     wanted = list(dict.fromkeys(artisan_ids))
-    for start in range(0, len(wanted), _IN_LIST):
+    for some in in_lists(wanted):
         rows = await session.exec(
-            select(Account.artisan_id, Account.id).where(
-                col(Account.artisan_id).in_(wanted[start : start + _IN_LIST])
-            )
+            select(Account.artisan_id, Account.id).where(col(Account.artisan_id).in_(some))
         )
         accounts.update({a: i for a, i in rows.all() if a is not None and i is not None})
     by_account = await account_balances(session, accounts.values())

@@ -44,6 +44,7 @@ from domain.model import (
     Role,
     TransferPhase,
 )
+from domain.store import in_lists
 
 
 class Transactions(Protocol):
@@ -942,12 +943,10 @@ async def _rows_locked(session: AsyncSession, originator_ids: list[str]) -> dict
     connection = await session.connection()
     columns = [_PAYOUT.c[name] for name in _SETTLED_COLUMNS]
     rows: dict[str, _Row] = {}
-    for start in range(0, len(originator_ids), _IN_LIST):
+    for some in in_lists(originator_ids):
         result = await connection.execute(
             sa.select(*columns)
-            .where(
-                _PAYOUT.c.originator_conversation_id.in_(originator_ids[start : start + _IN_LIST])
-            )
+            .where(_PAYOUT.c.originator_conversation_id.in_(some))
             .order_by(_PAYOUT.c.originator_conversation_id)
             .with_for_update()
         )
@@ -999,10 +998,6 @@ async def _write_rows(session: AsyncSession, rows: list[_Row], now: datetime) ->
             f"{len(changed) - result.rowcount} payout(s) changed while being settled; nothing "
             "of this group was recorded"
         )
-
-
-_IN_LIST = 500
-"""Ids per ``IN (...)`` list: far below every backend's bound-parameter limit."""
 
 
 # --- helpers --------------------------------------------------------------------------------

@@ -24,9 +24,9 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
@@ -249,3 +249,16 @@ class Store:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+T = TypeVar("T")
+
+IN_LIST_SIZE = 500
+"""Values per ``IN (...)`` list: far below every backend's bound-parameter limit."""
+
+
+def in_lists(values: Sequence[T]) -> Iterator[Sequence[T]]:
+    """``values`` in slices of at most ``IN_LIST_SIZE``, one ``IN (...)`` list each: the bulk
+    paths (payout batches, settlement, receipts) query tens of thousands of ids at once."""
+    for start in range(0, len(values), IN_LIST_SIZE):
+        yield values[start : start + IN_LIST_SIZE]
