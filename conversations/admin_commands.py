@@ -26,9 +26,7 @@ from conversations.flow import Command, Context, Start
 from conversations.i18n import N_
 from conversations.messages import Reply
 from conversations.outbox import notify_person
-from conversations.payout_notices import RevenueBand, queue_payout_notifications
 from conversations.ports import DocumentUnreadable, MatchExplainer
-from domain import events
 from domain.csv_formats import CsvRejected, parse_orders_csv
 from domain.errors import DomainError, IllegalTransition, NotFound
 from domain.explosion import factory_today
@@ -690,7 +688,6 @@ async def _make_payouts(ctx: Context, _argument: str) -> Replies:
     assert batch.id is not None
     lines = await reports.batch_lines(ctx.session, batch.id)
     total = money(sum(payout.amount_cents for payout, _ in lines))
-    await _queue_payout_notices(ctx)
     log.info("person %s made payout batch %s: %s payouts", _admin_id(ctx), batch.id, len(lines))
     replies = [
         Reply(
@@ -723,20 +720,6 @@ async def _batch_in_the_way(ctx: Context) -> Replies:
     return []
 
 
-async def _queue_payout_notices(ctx: Context) -> None:
-    """The payout notices of what this command did (a batch made or approved), worded as for the
-    scheduler's batches: the engine itself only knows the general notifications, so the events
-    are taken here, and any other recorded so far goes on to those as usual. The notices skip
-    the admin who acted: this command's reply tells them."""
-    await queue_payout_notifications(
-        ctx.session,
-        events.drain(ctx.session),
-        catalogue=ctx.catalogue,
-        now=ctx.now,
-        band=RevenueBand(ctx.policy.share_low, ctx.policy.share_high),
-    )
-
-
 async def _approve_payouts(ctx: Context, argument: str) -> Replies:
     waiting = await reports.batches_awaiting_approval(ctx.session)
     batch_id = _an_id(argument)
@@ -760,7 +743,6 @@ async def _approve_payouts(ctx: Context, argument: str) -> Replies:
         log.info("batch %s not approved: %s", batch_id, exc)
         return [Reply(ctx.t("admin.approve_not_waiting", id=batch_id))]
     lines = await reports.batch_lines(ctx.session, batch_id)
-    await _queue_payout_notices(ctx)
     said = {
         "id": batch_id,
         "by": await _batch_started_by(ctx, batch),

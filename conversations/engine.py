@@ -34,8 +34,8 @@ from conversations.flows.registration import NAME as REGISTRATION
 from conversations.i18n import N_, Catalogue, default_catalogue
 from conversations.locks import KeyedLocks
 from conversations.messages import Choice, Incoming, MediaItem, Reply
-from conversations.notifications import queue_notifications
 from conversations.outbox import enqueue, enqueue_replies
+from conversations.payout_notices import RevenueBand, queue_payout_notifications
 from conversations.ports import DEFAULT_ADMIN_POLICY, AdminPolicy, DocumentReader, MatchRunner
 from conversations.slash import BUTTON_COMMANDS, COMMANDS, run_slash, typed_command, usage_for
 from conversations.state import Conversation, StateConflict, load_conversation, save_conversation
@@ -283,8 +283,12 @@ class Engine:
         )
         # After the state is saved and the replies queued: a business message to this same
         # person goes after the replies, and remembers its choices on the state just saved.
-        await queue_notifications(
-            session, events.drain(session), catalogue=self._catalogue, now=now
+        await queue_payout_notifications(
+            session,
+            events.drain(session),
+            catalogue=self._catalogue,
+            now=now,
+            band=RevenueBand(self._admin_policy.share_low, self._admin_policy.share_high),
         )
         await session.flush()
         return replies
