@@ -4,8 +4,9 @@ Orders: ``/orders [status]``, ``/order <id>``, ``/neworder`` (guided), ``/import
 of an attached CSV), ``/confirm <id>``, ``/cancel <id> [reason]``, ``/ship <id>``. Production:
 ``/jobs [late]``, ``/match``, ``/why <artisan> <job>``. Artisans: ``/artisans [skill|area]``,
 ``/artisan <id>``, ``/pause <id>``, ``/resume <id>``, ``/broadcast <skill|area|all> <text>``.
-Money: ``/payouts``, ``/make_payouts``, ``/approve_payouts [batch]``. The factory: ``/stats``,
-``/deadletters``, ``/retry <id>``. ``/help`` (a global word) lists them from the usage msgids below.
+Money: ``/payouts``, ``/make_payouts``, ``/approve_payouts [batch]``, ``/cancel_payouts [batch]``.
+The factory: ``/stats``, ``/deadletters``, ``/retry <id>``. ``/help`` (a global word) lists them
+from the usage msgids below.
 
 Only admins may run any of them: ``slash.run_slash`` refuses everybody else with a clear reply and
 logs who tried. Domain errors each map to a polite reply; the domain's own English reason is
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -46,7 +48,12 @@ from domain.model import (
     Person,
     Role,
 )
-from domain.payouts import approve_batch, create_payout_batch
+from domain.payouts import (
+    approve_batch,
+    batch_count_and_total,
+    cancel_batch,
+    create_payout_batch,
+)
 from domain.quantities import job_tally
 from domain.reputation import artisan_history, reputation
 from domain.revenue_share import BandCheck
@@ -721,18 +728,9 @@ async def _batch_in_the_way(ctx: Context) -> Replies:
 
 
 async def _approve_payouts(ctx: Context, argument: str) -> Replies:
-    waiting = await reports.batches_awaiting_approval(ctx.session)
-    batch_id = _an_id(argument)
-    if argument.strip() and batch_id is None:
-        return [Reply(ctx.t("admin.approve_usage"))]
-    if batch_id is None:
-        if not waiting:
-            return [Reply(ctx.t("admin.approve_nothing"))]
-        if len(waiting) > 1:
-            ids = ", ".join(f"#{batch.id}" for batch in waiting)
-            return [Reply(ctx.t("admin.approve_which", ids=ids))]
-        batch_id = waiting[0].id
-        assert batch_id is not None
+    batch_id = await _the_waiting_batch(ctx, argument, _APPROVE)
+    if not isinstance(batch_id, int):
+        return batch_id
     try:
         batch = await approve_batch(
             ctx.session, batch_id=batch_id, admin_id=_admin_id(ctx), now=ctx.now
@@ -753,6 +751,66 @@ async def _approve_payouts(ctx: Context, argument: str) -> Replies:
         # Never a silent drop: the money stays reserved and goes once M-Pesa is set up.
         return [Reply(ctx.t("admin.approved_not_sent", **said))]
     return [Reply(ctx.t("admin.approved", **said))]
+
+
+async def _cancel_payouts(ctx: Context, argument: str) -> Replies:
+    """Drop a batch before approval (a mistake, a wrong minimum, one left half-made by a crash):
+    its reservations are voided and the money goes in the next batch."""
+    batch_id = await _the_waiting_batch(ctx, argument, _CANCEL)
+    if not isinstance(batch_id, int):
+        return batch_id
+    try:
+        batch = await cancel_batch(
+            ctx.session, batch_id=batch_id, admin_id=_admin_id(ctx), now=ctx.now
+        )
+    except NotFound:
+        return [Reply(ctx.t("admin.batch_not_found", id=batch_id))]
+    except IllegalTransition as exc:
+        log.info("batch %s not cancelled: %s", batch_id, exc)
+        return [Reply(ctx.t("admin.cancel_payouts_too_late", id=batch_id))]
+    count, total = await batch_count_and_total(ctx.session, batch_id)
+    log.info("person %s cancelled payout batch %s: %s payouts", _admin_id(ctx), batch_id, count)
+    by = await _batch_started_by(ctx, batch)
+    return [
+        Reply(ctx.t("admin.payouts_cancelled", id=batch_id, by=by, count=count, total=money(total)))
+    ]
+
+
+@dataclass(frozen=True)
+class _WhichBatchWords:
+    """What a batch command says when it cannot tell which batch is meant."""
+
+    usage: str
+    nothing: str
+    which: str
+
+
+_APPROVE = _WhichBatchWords(
+    N_("admin.approve_usage"), N_("admin.approve_nothing"), N_("admin.approve_which")
+)
+_CANCEL = _WhichBatchWords(
+    N_("admin.cancel_payouts_usage"),
+    N_("admin.cancel_payouts_nothing"),
+    N_("admin.cancel_payouts_which"),
+)
+
+
+async def _the_waiting_batch(ctx: Context, argument: str, words: _WhichBatchWords) -> int | Replies:
+    """The batch a command names, or the one waiting for approval; else the reply saying why
+    there is none (not a number, several waiting, nothing waiting)."""
+    batch_id = _an_id(argument)
+    if argument.strip() and batch_id is None:
+        return [Reply(ctx.t(words.usage))]
+    if batch_id is not None:
+        return batch_id
+    waiting = await reports.batches_awaiting_approval(ctx.session)
+    if not waiting:
+        return [Reply(ctx.t(words.nothing))]
+    if len(waiting) > 1:
+        ids = ", ".join(f"#{batch.id}" for batch in waiting)
+        return [Reply(ctx.t(words.which, ids=ids))]
+    assert waiting[0].id is not None
+    return waiting[0].id
 
 
 # --- the factory ------------------------------------------------------------------------------
@@ -859,6 +917,7 @@ COMMANDS: dict[str, Command] = {
     "payouts": Command(ADMINS, payouts_preview, N_("admin.help_payouts")),
     "make_payouts": Command(ADMINS, _make_payouts, N_("admin.help_make_payouts")),
     "approve_payouts": Command(ADMINS, _approve_payouts, N_("admin.help_approve_payouts")),
+    "cancel_payouts": Command(ADMINS, _cancel_payouts, N_("admin.help_cancel_payouts")),
     "stats": Command(ADMINS, factory_stats, N_("admin.help_stats")),
     "deadletters": Command(ADMINS, _dead_letters, N_("admin.help_deadletters")),
     "retry": Command(ADMINS, _retry, N_("admin.help_retry")),

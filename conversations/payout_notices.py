@@ -3,10 +3,10 @@
 Artisans get a receipt for every payout M-Pesa completes (amount, M-Pesa transaction id, date)
 and a plain note when one fails (the money stays theirs for the next batch). Admins are asked to
 approve a batch that waits for them (saying who started it: an admin, or the weekly schedule),
-hear who approved it, hear about failures with a reason they can act on, and get a summary when a
-batch is complete, with the artisans' share of the revenue of the orders that batch paid for,
-against the configured band. The admin who started or approved a batch in chat is not told
-again: their command's reply said it.
+hear who approved or cancelled it, hear about failures with a reason they can act on, and get a
+summary when a batch is complete, with the artisans' share of the revenue of the orders that
+batch paid for, against the configured band. The admin who started, approved or cancelled a
+batch in chat is not told again: their command's reply said it.
 
 Whoever settles a payout calls :func:`queue_payout_notifications` with the events drained from
 the session, inside the same transaction; other events go on to
@@ -197,6 +197,27 @@ async def _batch_approved(
     return sent
 
 
+async def _batch_cancelled(
+    session: AsyncSession, event: events.PayoutBatchCancelled, ctx: _Context
+) -> list[OutboxMessage]:
+    canceller = await session.get(Person, event.cancelled_by)
+    assert canceller is not None  # cancel_batch found them an admin in this transaction
+    sent: list[OutboxMessage] = []
+    for admin in await _admins(session):
+        if admin.id == event.cancelled_by:
+            continue  # /cancel_payouts answered them already
+        text = ctx.catalogue.t(
+            admin.language,
+            "payouts.batch_cancelled",
+            name=canceller.name,
+            batch=event.batch_id,
+            count=event.payout_count,
+            total=shillings(event.total_cents),
+        )
+        sent += await _tell(session, admin, text, ctx.now)
+    return sent
+
+
 async def orders_paid_by_batch(session: AsyncSession, batch_id: int) -> list[int]:
     """Orders whose delivered pieces this batch paid for.
 
@@ -353,6 +374,8 @@ async def queue_payout_notifications(
             queued += len(await _batch_created(session, event, ctx))
         elif isinstance(event, events.PayoutBatchApproved):
             queued += len(await _batch_approved(session, event, ctx))
+        elif isinstance(event, events.PayoutBatchCancelled):
+            queued += len(await _batch_cancelled(session, event, ctx))
         elif isinstance(event, events.PayoutBatchCompleted):
             queued += len(await _batch_completed(session, event, ctx))
         else:

@@ -125,6 +125,14 @@ class PayoutBatchApproved(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class PayoutBatchCancelled(Event):
+    batch_id: int
+    cancelled_by: int
+    payout_count: int
+    total_cents: int
+
+
+@dataclass(frozen=True, slots=True)
 class PayoutSucceeded(Event):
     payout_id: int
     artisan_id: int

@@ -412,7 +412,7 @@ async def _finish_batch(
     assert batch.id is not None
     batch.status = PAYOUT_BATCH_TRANSITIONS.check(batch.status, PayoutBatchStatus.AWAITING_APPROVAL)
     session.add(batch)
-    count, total = await _batch_count_and_total(session, batch.id)
+    count, total = await batch_count_and_total(session, batch.id)
     await session.flush()
     events.record(
         session,
@@ -422,7 +422,7 @@ async def _finish_batch(
     )
 
 
-async def _batch_count_and_total(session: AsyncSession, batch_id: int) -> tuple[int, int]:
+async def batch_count_and_total(session: AsyncSession, batch_id: int) -> tuple[int, int]:
     count, total = (
         await session.exec(
             select(func.count(), func.coalesce(func.sum(Payout.amount_cents), 0)).where(
@@ -441,7 +441,7 @@ async def batch_payouts(session: AsyncSession, batch_id: int) -> list[Payout]:
 
 
 async def batch_total_cents(session: AsyncSession, batch_id: int) -> int:
-    return (await _batch_count_and_total(session, batch_id))[1]
+    return (await batch_count_and_total(session, batch_id))[1]
 
 
 async def approve_batch(
@@ -490,22 +490,57 @@ async def _approve(
 async def cancel_batch(
     session: AsyncSession, *, batch_id: int, admin_id: int, now: datetime
 ) -> PayoutBatch:
-    """An admin drops a batch before approval; every reserved amount is available again."""
+    """An admin drops a batch before approval; every reserved amount is available again.
+
+    A batch being built may be cancelled too (one left half-made by a crash): its builder locks
+    the batch at each step and stops once it is no longer building. The payouts are cancelled
+    and their reservations voided a few statements for the lot, whatever the batch's size.
+    """
     await _require_admin(session, admin_id, "cancel payouts")
     batch = await _batch(session, batch_id)
     batch.status = PAYOUT_BATCH_TRANSITIONS.check(batch.status, PayoutBatchStatus.CANCELLED)
     batch.closed_at = now
     session.add(batch)
-    for payout in await batch_payouts(session, batch_id):
-        payout.status = PAYOUT_TRANSITIONS.check(payout.status, PayoutStatus.CANCELLED)
-        payout.updated_at = now
-        session.add(payout)
-        await ledger.void_pending(
-            session,
-            pending_id=payout.pending_transfer_id,
-            idempotency_key=f"payout-void:{payout.originator_conversation_id}",
-            now=now,
+    connection = await session.connection()
+    held = (
+        await connection.execute(
+            sa.select(
+                _PAYOUT.c.status,
+                _PAYOUT.c.amount_cents,
+                _PAYOUT.c.pending_transfer_id,
+                _PAYOUT.c.originator_conversation_id,
+            ).where(_PAYOUT.c.batch_id == batch_id)
         )
+    ).all()
+    for status, *_ in held:
+        PAYOUT_TRANSITIONS.check(PayoutStatus(status), PayoutStatus.CANCELLED)
+    # Core, as settling does: no Payout of this batch is loaded in a session that cancels it.
+    await connection.execute(
+        _PAYOUT.update()
+        .where(_PAYOUT.c.batch_id == batch_id)
+        .values(status=PayoutStatus.CANCELLED, updated_at=now)
+    )
+    await ledger.resolve_pending_transfers(
+        session,
+        [
+            ledger.Resolution(
+                pending_id=pending_id,
+                phase=TransferPhase.VOID_PENDING,
+                idempotency_key=f"payout-void:{originator_id}",
+            )
+            for _, _, pending_id, originator_id in held
+        ],
+        now=now,
+    )
+    events.record(
+        session,
+        events.PayoutBatchCancelled(
+            batch_id=batch_id,
+            cancelled_by=admin_id,
+            payout_count=len(held),
+            total_cents=sum(amount for _, amount, _, _ in held),
+        ),
+    )
     return batch
 
 

@@ -1,10 +1,11 @@
-"""An admin starts a payout batch over a real webhook, and another admin approves it.
+"""An admin starts a payout batch over a real webhook, and another admin approves or cancels it.
 
 Amina (English) sends /make_payouts on WhatsApp through a Twilio-signed webhook; Zawadi (Kiswahili)
 hears on Telegram who made the batch and approves it there; Amina hears who approved it. Each
 hears of their own action once, in their command's reply. The batch remembers Amina as its maker
 and Zawadi as its approver. M-Pesa is not configured in this harness, so both are told the money
-stays reserved until it is.
+stays reserved until it is. Cancelled instead, the batch pays nobody and its money is available
+again for the next one; Amina hears who cancelled it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from domain.model import (
     PayoutBatch,
     PayoutBatchStatus,
     PayoutStatus,
+    Person,
     Role,
 )
 from domain.services.people import add_person
@@ -33,9 +35,8 @@ ZAWADI = 7_300_001  # a Telegram chat id
 OWED = {"Wanjiru": 150_000, "Baraka": 80_000, "Njeri": 5_000}  # Njeri's KES 50 waits
 
 
-async def test_an_admin_makes_a_batch_in_chat_and_another_approves_it_seeing_who_made_it(
-    karakana: Running,
-) -> None:
+async def _two_admins_and_three_artisans_owed(karakana: Running) -> tuple[Person, Person, int]:
+    """Amina and Zawadi, and what Wanjiru, Baraka and Njeri earned; returns the payout minimum."""
     now = datetime.now(UTC)
     async with karakana.store.transaction() as session:
         amina = await add_person(
@@ -67,6 +68,13 @@ async def test_an_admin_makes_a_batch_in_chat_and_another_approves_it_seeing_who
             )
     minimum = karakana.settings.payout_minimum_cents
     assert OWED["Njeri"] < minimum <= OWED["Baraka"]
+    return amina, zawadi, minimum
+
+
+async def test_an_admin_makes_a_batch_in_chat_and_another_approves_it_seeing_who_made_it(
+    karakana: Running,
+) -> None:
+    amina, zawadi, minimum = await _two_admins_and_three_artisans_owed(karakana)
 
     await karakana.whatsapp(AMINA, "/make_payouts")
 
@@ -129,3 +137,39 @@ async def test_an_admin_makes_a_batch_in_chat_and_another_approves_it_seeing_who
         (80_000, PayoutStatus.PENDING),
         (150_000, PayoutStatus.PENDING),
     ]
+
+
+async def test_an_admin_cancels_the_batch_another_made_and_the_money_is_available_again(
+    karakana: Running,
+) -> None:
+    await _two_admins_and_three_artisans_owed(karakana)
+    await karakana.whatsapp(AMINA, "/make_payouts")
+    await eventually(lambda: karakana.telegram_texts(ZAWADI))  # told a batch waits
+    async with karakana.store.transaction() as session:
+        [batch] = await session.exec(select(PayoutBatch))
+
+    await karakana.telegram_update(karakana.telegram.text_update(ZAWADI, "/cancel_payouts"))
+
+    reply = t(
+        "sw",
+        "admin.payouts_cancelled",
+        id=batch.id,
+        by=t("sw", "admin.batch_started_by", name="Amina"),
+        count=2,
+        total="KES 2,300",
+    )
+    heard = t(
+        "en", "payouts.batch_cancelled", name="Zawadi", batch=batch.id, count=2, total="2,300"
+    )
+    assert await eventually(lambda: karakana.telegram_texts(ZAWADI)[1:]) == [reply]
+    assert await eventually(lambda: karakana.texts_to(AMINA)[2:]) == [heard]
+    await settle()
+    assert len(karakana.telegram_texts(ZAWADI)) == 2  # the reply, not a notice as well
+    async with karakana.store.transaction() as session:
+        stored = await session.get(PayoutBatch, ident(batch))
+        payouts = list(await session.exec(select(Payout)))
+        balances = await ledger.artisan_balances(session, [p.artisan_id for p in payouts])
+    assert stored is not None
+    assert stored.status is PayoutBatchStatus.CANCELLED
+    assert {p.status for p in payouts} == {PayoutStatus.CANCELLED}
+    assert sorted(b.available_cents for b in balances.values()) == [80_000, 150_000]

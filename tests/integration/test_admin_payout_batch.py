@@ -1,4 +1,5 @@
-"""An admin starts a payout batch in chat with /make_payouts, through the engine on real databases.
+"""Admins start a payout batch in chat with /make_payouts, and drop one with /cancel_payouts,
+through the engine on real databases.
 
 The batch remembers who started it (``PayoutBatch.created_by``); admins see that name, or
 "scheduled" for the weekly batch, wherever they see a batch: /payouts, the approval reply, and the
@@ -369,3 +370,143 @@ async def test_two_admins_at_once_make_one_batch_and_each_artisan_is_reserved_on
     refused = t(other, "admin.payouts_make_waiting", id=batch.id, by=started_by(other, name))
     assert sorted(replies) == sorted([made, refused])
     assert sorted(p.amount_cents for p in await office.payouts()) == [80_000, 150_000]
+
+
+# --- /cancel_payouts --------------------------------------------------------------------------
+
+
+async def _balances(office: Office) -> list[tuple[int, int]]:
+    """(in flight, available) for Wanjiru, Baraka and Njeri."""
+    async with office.store.transaction() as session:
+        balances = await ledger.artisan_balances(session, list(office.owed.values()))
+        assert (await ledger.trial_balance(session)).balanced
+    return [(b.in_flight_cents, b.available_cents) for b in balances.values()]
+
+
+async def test_an_admin_cancels_the_waiting_batch_and_its_money_goes_in_the_next_one(
+    office: Office,
+) -> None:
+    await office.chat(AMINA).say("/make_payouts")
+    [batch] = await office.batches()
+    zawadi = office.chat(ZAWADI, Channel.WHATSAPP)
+    told_before = await office.notices_to(ZAWADI)
+
+    reply = await zawadi.say("/cancel_payouts")
+
+    assert reply == t(
+        "sw",
+        "admin.payouts_cancelled",
+        id=batch.id,
+        by=started_by("sw", "Amina"),
+        count=2,
+        total="KES 2,300",
+    )
+    [cancelled] = await office.batches()
+    assert cancelled.status is PayoutBatchStatus.CANCELLED
+    assert {p.status for p in await office.payouts()} == {PayoutStatus.CANCELLED}
+    assert await _balances(office) == [(0, 150_000), (0, 80_000), (0, 5_000)]
+    assert await office.notices_to(ZAWADI) == told_before  # the reply said it
+    assert (await office.notices_to(AMINA))[-1] == t(
+        "en", "payouts.batch_cancelled", name="Zawadi", batch=batch.id, count=2, total="2,300"
+    )
+
+    await office.chat(AMINA).say("/make_payouts")
+    [_, again] = await office.batches()
+    assert again.status is PayoutBatchStatus.AWAITING_APPROVAL
+    assert await _balances(office) == [(150_000, 0), (80_000, 0), (0, 5_000)]
+
+
+async def test_the_preview_and_the_refusal_to_make_a_second_batch_say_how_to_cancel(
+    office: Office,
+) -> None:
+    await office.chat(AMINA).say("/make_payouts")
+    [batch] = await office.batches()
+
+    preview = await office.chat(AMINA).say("/payouts")
+    refused = await office.chat(AMINA).say("/make_payouts")
+
+    assert preview.endswith(t("en", "admin.payout_approve_hint"))
+    assert "/cancel_payouts" in t("en", "admin.payout_approve_hint")
+    assert refused == t(
+        "en", "admin.payouts_make_waiting", id=batch.id, by=started_by("en", "Amina")
+    )
+    assert f"/cancel_payouts {batch.id}" in refused
+
+
+async def test_an_approved_batch_is_not_cancelled_and_stays_on_its_way(office: Office) -> None:
+    await office.chat(AMINA).say("/make_payouts")
+    [batch] = await office.batches()
+    await office.chat(AMINA).say(f"/approve_payouts {batch.id}")
+
+    reply = await office.chat(AMINA).say(f"/cancel_payouts {batch.id}")
+
+    assert reply == t("en", "admin.cancel_payouts_too_late", id=batch.id)
+    [stored] = await office.batches()
+    assert stored.status is PayoutBatchStatus.APPROVED
+    assert {p.status for p in await office.payouts()} == {PayoutStatus.PENDING}
+    assert await _balances(office) == [(150_000, 0), (80_000, 0), (0, 5_000)]
+
+
+async def test_cancel_without_a_batch_to_cancel_or_with_a_wrong_number_says_so(
+    office: Office,
+) -> None:
+    amina = office.chat(AMINA)
+
+    assert await amina.say("/cancel_payouts") == t("en", "admin.cancel_payouts_nothing")
+    assert await amina.say("/cancel_payouts soon") == t("en", "admin.cancel_payouts_usage")
+    assert await amina.say("/cancel_payouts 404") == t("en", "admin.batch_not_found", id=404)
+    assert await office.batches() == []
+
+
+async def test_with_several_batches_waiting_the_admin_is_asked_which(office: Office) -> None:
+    async with office.store.transaction() as session:
+        waiting = [
+            PayoutBatch(status=PayoutBatchStatus.AWAITING_APPROVAL, created_at=office.clock.now())
+            for _ in range(2)
+        ]
+        session.add_all(waiting)
+        await session.flush()
+        ids = [batch.id for batch in waiting]
+
+    reply = await office.chat(AMINA).say("/cancel_payouts")
+
+    assert reply == t("en", "admin.cancel_payouts_which", ids=f"#{ids[0]}, #{ids[1]}")
+    assert {b.status for b in await office.batches()} == {PayoutBatchStatus.AWAITING_APPROVAL}
+
+
+async def test_a_batch_left_half_made_is_cancelled_by_its_number_and_a_new_one_can_be_made(
+    office: Office,
+) -> None:
+    # What a crash between two of the chunked build's transactions leaves behind.
+    async with office.store.transaction() as session:
+        stuck = PayoutBatch(
+            status=PayoutBatchStatus.BUILDING,
+            created_at=office.clock.now(),
+            created_by=office.zawadi.id,
+        )
+        session.add(stuck)
+        await session.flush()
+    assert stuck.id is not None
+    amina = office.chat(AMINA)
+
+    reply = await amina.say(f"/cancel_payouts #{stuck.id}")
+
+    assert reply == t(
+        "en",
+        "admin.payouts_cancelled",
+        id=stuck.id,
+        by=started_by("en", "Zawadi"),
+        count=0,
+        total="KES 0",
+    )
+    assert (await amina.say("/make_payouts")).startswith(
+        t("en", "admin.payouts_made", id=stuck.id + 1, count=2, total="KES 2,300", minimum=MINIMUM)
+    )
+
+
+async def test_a_field_agent_cannot_cancel_a_batch(office: Office) -> None:
+    await office.chat(AMINA).say("/make_payouts")
+
+    assert await office.chat(OTIENO).say("/cancel_payouts") == t("en", "command.forbidden")
+    [batch] = await office.batches()
+    assert batch.status is PayoutBatchStatus.AWAITING_APPROVAL

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlmodel import func, select
 
 from domain import events, ledger, payouts
@@ -280,6 +281,76 @@ async def test_cancelling_a_batch_releases_every_reservation(
     again = await factory.batch()
     assert again is not None
     assert again.id != batch.id
+
+
+async def test_a_cancelled_batch_says_who_cancelled_it_and_what_it_held(
+    factory: Factory, any_store: Store, clock: FakeClock
+) -> None:
+    await factory.artisan("Achieng", earned=5_000)
+    await factory.artisan("Baraka", earned=3_000)
+    admin = await factory.person("Wambui", Role.ADMIN)
+    batch = await factory.batch()
+    assert batch is not None
+    assert batch.id is not None
+    async with any_store.transaction() as session:
+        await payouts.cancel_batch(session, batch_id=batch.id, admin_id=admin, now=clock.now())
+        recorded = events.drain(session)
+    assert recorded == [
+        events.PayoutBatchCancelled(
+            batch_id=batch.id, cancelled_by=admin, payout_count=2, total_cents=8_000
+        )
+    ]
+    async with any_store.transaction() as session:
+        with pytest.raises(IllegalTransition):  # once is enough
+            await payouts.cancel_batch(session, batch_id=batch.id, admin_id=admin, now=clock.now())
+    async with any_store.transaction() as session:
+        with pytest.raises(NotFound):
+            await payouts.cancel_batch(session, batch_id=999, admin_id=admin, now=clock.now())
+
+
+async def test_an_approved_batch_cannot_be_cancelled(
+    factory: Factory, any_store: Store, clock: FakeClock
+) -> None:
+    a = await factory.artisan("Achieng", earned=5_000)
+    admin = await factory.person("Wambui", Role.ADMIN)
+    batch = await factory.batch()
+    assert batch is not None
+    assert batch.id is not None
+    async with any_store.transaction() as session:
+        await payouts.approve_batch(session, batch_id=batch.id, admin_id=admin, now=clock.now())
+    async with any_store.transaction() as session:
+        with pytest.raises(IllegalTransition):
+            await payouts.cancel_batch(session, batch_id=batch.id, admin_id=admin, now=clock.now())
+    assert await factory.balance(a) == ArtisanBalance(5_000, 5_000, 0, 0)
+
+
+async def test_cancelling_takes_the_same_statements_for_many_payouts_as_for_a_few(
+    factory: Factory, any_store: Store, clock: FakeClock
+) -> None:
+    """A batch of 25,000 is cancelled in a few statements, not three a payout."""
+    admin = await factory.person("Wambui", Role.ADMIN)
+    counted: list[int] = []
+    for size in (2, 40):
+        for n in range(size):
+            await factory.artisan(f"Artisan {size}-{n}", earned=2_000)
+        batch = await factory.batch()
+        assert batch is not None
+        assert batch.id is not None
+        statements: list[str] = []
+
+        def count(*args: object, into: list[str] = statements) -> None:
+            into.append(str(args[2]))
+
+        sa_event.listen(any_store.engine.sync_engine, "before_cursor_execute", count)
+        try:
+            async with any_store.transaction() as session:
+                await payouts.cancel_batch(
+                    session, batch_id=batch.id, admin_id=admin, now=clock.now()
+                )
+        finally:
+            sa_event.remove(any_store.engine.sync_engine, "before_cursor_execute", count)
+        counted.append(len(statements))
+    assert counted[0] == counted[1]
 
 
 async def test_a_batch_is_sent_only_after_approval(
