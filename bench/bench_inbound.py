@@ -36,7 +36,6 @@ import itertools
 import json
 import os
 import sys
-import tempfile
 import time
 import uuid
 from collections import deque
@@ -53,6 +52,7 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 from sqlmodel import func, select  # noqa: E402
 
+from bench.work_folder import add_keep_option, work_folder  # noqa: E402
 from domain.model import (  # noqa: E402
     Channel,
     Component,
@@ -480,8 +480,7 @@ async def counts(store: Store) -> dict[str, int]:
         }
 
 
-async def main(args: argparse.Namespace) -> None:
-    workdir = Path(tempfile.mkdtemp(prefix="karakana-bench-"))
+async def main(args: argparse.Namespace, workdir: Path) -> None:
     if args.postgres:
         from sqlalchemy import text
         from sqlalchemy.engine import make_url
@@ -583,6 +582,7 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--postgres", help="server URL; a throwaway database is made and dropped")
     parser.add_argument("--serve-bare", type=int, help=argparse.SUPPRESS)
+    add_keep_option(parser)
     return parser.parse_args(argv)
 
 
@@ -592,4 +592,5 @@ if __name__ == "__main__":
         serve_bare(arguments.serve_bare)
     else:
         os.environ.setdefault("PYTHONHASHSEED", "0")
-        asyncio.run(main(arguments))
+        with work_folder("karakana-bench-", keep=arguments.keep) as folder:
+            asyncio.run(main(arguments, folder))

@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import json
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -28,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlmodel import SQLModel, func, select
 
 import domain.model  # noqa: F401  (every table on the metadata)
+from bench.work_folder import add_keep_option, work_folder
 from bot.main import Factory, build_bot
 from bot.settings import Settings
 from conversations.messages import Reply
@@ -83,8 +83,7 @@ async def queue_backlog(store: Store, people: int, each: int) -> int:
     return people * each
 
 
-async def main(args: argparse.Namespace) -> None:
-    workdir = Path(tempfile.mkdtemp(prefix="karakana-outbox-"))
+async def main(args: argparse.Namespace, workdir: Path) -> None:
     store = Store.from_url(f"sqlite+aiosqlite:///{workdir / 'karakana.db'}")
     began = time.perf_counter()
     total = await queue_backlog(store, args.people, args.each)
@@ -152,4 +151,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--people", type=int, default=2000)
     parser.add_argument("--each", type=int, default=10)
-    asyncio.run(main(parser.parse_args()))
+    add_keep_option(parser)
+    arguments = parser.parse_args()
+    with work_folder("karakana-outbox-", keep=arguments.keep) as folder:
+        asyncio.run(main(arguments, folder))

@@ -28,7 +28,6 @@ import contextlib
 import json
 import random
 import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -41,6 +40,7 @@ from sqlmodel import SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 import domain.model  # noqa: F401  (every table on the metadata)
+from bench.work_folder import add_keep_option, work_folder
 from bot.payout_runner import DEFAULT_MAX_IN_FLIGHT
 from bot.sqlite_inline import connect_inline
 from domain import ledger, payouts
@@ -118,8 +118,7 @@ async def truth_of(daraja: RunningDaraja) -> Truth:
     return Truth.of(daraja)
 
 
-async def main(args: argparse.Namespace) -> None:
-    workdir = Path(tempfile.mkdtemp(prefix="karakana-payouts-"))
+async def main(args: argparse.Namespace, workdir: Path) -> None:
     # As `karakana run` opens it (bot.main.open_factory).
     store = Store.from_url(
         f"sqlite+aiosqlite:///{workdir / 'karakana.db'}", sqlite_connect=connect_inline
@@ -248,4 +247,7 @@ if __name__ == "__main__":
         action="store_true",
         help="run the fake Daraja in this process (its CPU then counts as ours)",
     )
-    asyncio.run(main(parser.parse_args()))
+    add_keep_option(parser)
+    arguments = parser.parse_args()
+    with work_folder("karakana-payouts-", keep=arguments.keep) as folder:
+        asyncio.run(main(arguments, folder))

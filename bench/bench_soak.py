@@ -65,6 +65,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.applications import Starlette
 
 import domain.model
+from bench.work_folder import add_keep_option, work_folder
 from bot.mpesa import DarajaClient
 from bot.mpesa_routes import mpesa_routes
 from bot.payout_runner import PayoutRunner
@@ -583,9 +584,8 @@ async def work_week(
     return week, working
 
 
-async def main(args: argparse.Namespace) -> None:
+async def main(args: argparse.Namespace, workdir: Path) -> None:
     rng = random.Random(args.seed)  # noqa: S311 (a simulation)
-    workdir = Path(tempfile.mkdtemp(prefix="karakana-soak-"))
     database = workdir / "karakana.db"
     # The store as bot/main.py builds it: SQLite's calls on the event loop's thread.
     connect = None if args.aiosqlite_threads else connect_inline
@@ -811,4 +811,7 @@ if __name__ == "__main__":
         action="store_true",
         help="SQLite on aiosqlite's worker threads (as before bot/sqlite_inline.py)",
     )
-    asyncio.run(main(parser.parse_args()))
+    add_keep_option(parser)
+    arguments = parser.parse_args()
+    with work_folder("karakana-soak-", keep=arguments.keep) as folder:
+        asyncio.run(main(arguments, folder))
