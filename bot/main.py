@@ -12,6 +12,7 @@ runner with Daraja's callback routes, all on one asyncio loop.
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib.util
 import logging
 import socket
@@ -609,4 +610,8 @@ async def serve(
 ) -> None:
     """Run until SIGTERM or SIGINT (uvicorn catches them and shuts the lifespan down gracefully)."""
     bot = build_bot(factory, extra_routes=extra_routes, schedule=True)
+    # What is built by now (modules, the app, the libraries' tables) lives as long as the
+    # process: kept out of the cyclic collector's full passes, which otherwise walked all of it
+    # every few seconds under load, holding every request for 140-160 ms each time.
+    gc.freeze()
     await uvicorn_server(bot, factory.settings).serve(sockets=sockets)
