@@ -18,10 +18,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
+from typing import Protocol
 
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from conversations import admin_reports as reports
 from conversations.flow import Command, Context, Start
@@ -728,21 +730,13 @@ async def _batch_in_the_way(ctx: Context) -> Replies:
 
 
 async def _approve_payouts(ctx: Context, argument: str) -> Replies:
-    batch_id = await _the_waiting_batch(ctx, argument, _APPROVE)
-    if not isinstance(batch_id, int):
-        return batch_id
-    try:
-        batch = await approve_batch(
-            ctx.session, batch_id=batch_id, admin_id=_admin_id(ctx), now=ctx.now
-        )
-    except NotFound:
-        return [Reply(ctx.t("admin.batch_not_found", id=batch_id))]
-    except IllegalTransition as exc:
-        log.info("batch %s not approved: %s", batch_id, exc)
-        return [Reply(ctx.t("admin.approve_not_waiting", id=batch_id))]
-    lines = await reports.batch_lines(ctx.session, batch_id)
+    batch = await _act_on_batch(ctx, argument, _APPROVE, approve_batch)
+    if not isinstance(batch, PayoutBatch):
+        return batch
+    assert batch.id is not None
+    lines = await reports.batch_lines(ctx.session, batch.id)
     said = {
-        "id": batch_id,
+        "id": batch.id,
         "by": await _batch_started_by(ctx, batch),
         "count": len(lines),
         "total": money(sum(payout.amount_cents for payout, _ in lines)),
@@ -756,61 +750,72 @@ async def _approve_payouts(ctx: Context, argument: str) -> Replies:
 async def _cancel_payouts(ctx: Context, argument: str) -> Replies:
     """Drop a batch before approval (a mistake, a wrong minimum, one left half-made by a crash):
     its reservations are voided and the money goes in the next batch."""
-    batch_id = await _the_waiting_batch(ctx, argument, _CANCEL)
-    if not isinstance(batch_id, int):
-        return batch_id
-    try:
-        batch = await cancel_batch(
-            ctx.session, batch_id=batch_id, admin_id=_admin_id(ctx), now=ctx.now
-        )
-    except NotFound:
-        return [Reply(ctx.t("admin.batch_not_found", id=batch_id))]
-    except IllegalTransition as exc:
-        log.info("batch %s not cancelled: %s", batch_id, exc)
-        return [Reply(ctx.t("admin.cancel_payouts_too_late", id=batch_id))]
-    count, total = await batch_count_and_total(ctx.session, batch_id)
-    log.info("person %s cancelled payout batch %s: %s payouts", _admin_id(ctx), batch_id, count)
+    batch = await _act_on_batch(ctx, argument, _CANCEL, cancel_batch)
+    if not isinstance(batch, PayoutBatch):
+        return batch
+    assert batch.id is not None
+    count, total = await batch_count_and_total(ctx.session, batch.id)
+    log.info("person %s cancelled payout batch %s: %s payouts", _admin_id(ctx), batch.id, count)
     by = await _batch_started_by(ctx, batch)
     return [
-        Reply(ctx.t("admin.payouts_cancelled", id=batch_id, by=by, count=count, total=money(total)))
+        Reply(ctx.t("admin.payouts_cancelled", id=batch.id, by=by, count=count, total=money(total)))
     ]
 
 
+class _BatchAction(Protocol):
+    async def __call__(
+        self, session: AsyncSession, *, batch_id: int, admin_id: int, now: datetime
+    ) -> PayoutBatch: ...
+
+
 @dataclass(frozen=True)
-class _WhichBatchWords:
-    """What a batch command says when it cannot tell which batch is meant."""
+class _BatchWords:
+    """What a batch command says when it cannot tell which batch is meant, or may not act."""
 
     usage: str
     nothing: str
     which: str
+    refused: str  # the batch is no longer waiting for approval
 
 
-_APPROVE = _WhichBatchWords(
-    N_("admin.approve_usage"), N_("admin.approve_nothing"), N_("admin.approve_which")
+_APPROVE = _BatchWords(
+    N_("admin.approve_usage"),
+    N_("admin.approve_nothing"),
+    N_("admin.approve_which"),
+    N_("admin.approve_not_waiting"),
 )
-_CANCEL = _WhichBatchWords(
+_CANCEL = _BatchWords(
     N_("admin.cancel_payouts_usage"),
     N_("admin.cancel_payouts_nothing"),
     N_("admin.cancel_payouts_which"),
+    N_("admin.cancel_payouts_too_late"),
 )
 
 
-async def _the_waiting_batch(ctx: Context, argument: str, words: _WhichBatchWords) -> int | Replies:
-    """The batch a command names, or the one waiting for approval; else the reply saying why
-    there is none (not a number, several waiting, nothing waiting)."""
+async def _act_on_batch(
+    ctx: Context, argument: str, words: _BatchWords, act: _BatchAction
+) -> PayoutBatch | Replies:
+    """``act`` on the batch the command names, or on the one waiting for approval; else the
+    reply saying why not (not a number, several or none waiting, no such batch, too late)."""
     batch_id = _an_id(argument)
     if argument.strip() and batch_id is None:
         return [Reply(ctx.t(words.usage))]
-    if batch_id is not None:
-        return batch_id
-    waiting = await reports.batches_awaiting_approval(ctx.session)
-    if not waiting:
-        return [Reply(ctx.t(words.nothing))]
-    if len(waiting) > 1:
-        ids = ", ".join(f"#{batch.id}" for batch in waiting)
-        return [Reply(ctx.t(words.which, ids=ids))]
-    assert waiting[0].id is not None
-    return waiting[0].id
+    if batch_id is None:
+        waiting = await reports.batches_awaiting_approval(ctx.session)
+        if not waiting:
+            return [Reply(ctx.t(words.nothing))]
+        if len(waiting) > 1:
+            ids = ", ".join(f"#{batch.id}" for batch in waiting)
+            return [Reply(ctx.t(words.which, ids=ids))]
+        batch_id = waiting[0].id
+        assert batch_id is not None
+    try:
+        return await act(ctx.session, batch_id=batch_id, admin_id=_admin_id(ctx), now=ctx.now)
+    except NotFound:
+        return [Reply(ctx.t("admin.batch_not_found", id=batch_id))]
+    except IllegalTransition as exc:
+        log.info("batch %s: %s", batch_id, exc)
+        return [Reply(ctx.t(words.refused, id=batch_id))]
 
 
 # --- the factory ------------------------------------------------------------------------------
