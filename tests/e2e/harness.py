@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import uvicorn
 from sqlmodel import col, select
@@ -148,7 +148,11 @@ class Running:
         return message_id
 
 
-async def eventually(check: Callable[[], Awaitable[T] | T], *, within: float = 5.0) -> T:
+@overload
+async def eventually(check: Callable[[], Awaitable[T | None]], *, within: float = 5.0) -> T: ...
+@overload
+async def eventually(check: Callable[[], T | None], *, within: float = 5.0) -> T: ...
+async def eventually(check: Callable[[], object], *, within: float = 5.0) -> object:
     """Poll ``check`` until it returns something truthy (or fail after ``within`` seconds)."""
     deadline = asyncio.get_running_loop().time() + within
     while True:
@@ -156,7 +160,7 @@ async def eventually(check: Callable[[], Awaitable[T] | T], *, within: float = 5
         if asyncio.iscoroutine(result):
             result = await result
         if result:
-            return result  # type: ignore[return-value]
+            return result
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"still not true after {within} s: {check}")
         await asyncio.sleep(0.02)
@@ -209,7 +213,7 @@ async def running_karakana(
             "twilio_whatsapp_from": twilio.whatsapp_from,
             "twilio_api_base_url": twilio.base_url,
         }
-    settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, **values)
     bot = build_bot(
         Factory(settings=settings, store=store),
         webchat=False,

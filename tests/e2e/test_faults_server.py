@@ -112,8 +112,12 @@ class Artisans:
         address = number(n)
         for text in answers(n):
             before = self.received(address)
+
+            def replied(b: int = before) -> bool:
+                return self.received(address) > b
+
             await self.post(client, address, text)
-            await eventually(lambda b=before: self.received(address) > b, within=40)
+            await eventually(replied, within=40)
 
 
 async def eventually(check: Callable[[], Awaitable[bool] | bool], *, within: float) -> None:

@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from sqlmodel import col, select
@@ -47,6 +48,7 @@ try:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.remote.webdriver import WebDriver
+    from selenium.webdriver.remote.webelement import WebElement
     from selenium.webdriver.support.select import Select
     from selenium.webdriver.support.wait import WebDriverWait
 except ImportError:  # a dev dependency; CI installs it, so there it must be present
@@ -149,13 +151,12 @@ def _chat_in_the_browser(
     title = t("en", "menu.title", name=admin.name)
     assert _wait_for_reply(driver, title, 0).startswith(title)
     pending_label = t("en", "menu.item.pending")
-    button = wait.until(
-        lambda d: next(
-            (b for b in d.find_elements(By.CSS_SELECTOR, "#log .choices button")
-             if b.text == pending_label),
-            False,
-        )
-    )  # fmt: skip
+
+    def pending_button(d: WebDriver) -> WebElement | Literal[False]:
+        buttons = d.find_elements(By.CSS_SELECTOR, "#log .choices button")
+        return next((b for b in buttons if b.text == pending_label), False)
+
+    button = wait.until(pending_button)
     assert button.get_attribute("data-payload") == "menu:pending"
 
     # Press a choice: its payload goes to the engine, which lists the artisans awaiting a visit.

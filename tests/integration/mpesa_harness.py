@@ -266,18 +266,16 @@ async def owed_artisans(
                 )
                 for person_id, person in zip(ids, people, strict=True)
             ]
-            session.add_all(
-                [
-                    ArtisanProfile(
-                        person_id=person_id,
-                        workshop=f"Artisan {n}'s workshop",
-                        mpesa_number=f"+2547{n:08d}",
-                        status=ArtisanStatus.ACTIVE,
-                    )
-                    for person_id, n in zip(ids, numbers, strict=True)
-                ]
-                + payables
-            )
+            profiles = [
+                ArtisanProfile(
+                    person_id=person_id,
+                    workshop=f"Artisan {n}'s workshop",
+                    mpesa_number=f"+2547{n:08d}",
+                    status=ArtisanStatus.ACTIVE,
+                )
+                for person_id, n in zip(ids, numbers, strict=True)
+            ]
+            session.add_all([*profiles, *payables])
             if with_identities:
                 session.add_all(
                     [

@@ -1,4 +1,6 @@
+from collections.abc import Iterable
 from decimal import Decimal
+from typing import TypedDict
 
 import pytest
 from sqlmodel import select
@@ -56,6 +58,17 @@ async def test_a_component_is_created_then_updated_by_its_code_with_materials_re
     assert materials == [MaterialUse("brass wire", Decimal("0.0200"), "kg")]
 
 
+class ComponentFields(TypedDict, total=False):
+    """``upsert_component``'s keyword arguments, or some of them."""
+
+    code: str
+    name: str
+    skill: str
+    piece_rate_cents: int
+    lead_time_days: int
+    materials: Iterable[tuple[str, Decimal | int | str, str]]
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
@@ -68,17 +81,17 @@ async def test_a_component_is_created_then_updated_by_its_code_with_materials_re
     ],
 )
 async def test_a_component_with_a_bad_field_is_refused_naming_the_field(
-    store: Store, changes: dict[str, object], message: str
+    store: Store, changes: ComponentFields, message: str
 ) -> None:
-    fields: dict[str, object] = {
+    fields: ComponentFields = {
         "code": "STRAND",
         "name": "Strand",
         "skill": BEADS,
         "piece_rate_cents": 500,
         "lead_time_days": 3,
         "materials": [],
+        **changes,
     }
-    fields.update(changes)
     async with store.transaction() as session:
         with pytest.raises(InvalidField, match=message):
             await upsert_component(session, **fields)

@@ -43,6 +43,7 @@ from domain.revenue_share import (
 )
 from domain.store import Store
 from tests.conftest import FakeClock
+from tests.integration.factory_fixtures import ident
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 BAND = {"low": Decimal("0.25"), "high": Decimal("0.35")}  # the default revenue-share band
@@ -198,12 +199,12 @@ async def test_every_retailer_order_pays_artisans_a_share_within_the_band(demo: 
     async with demo.transaction() as session:
         retailer_orders = list(
             await session.exec(
-                select(Order.id)
+                select(Order)
                 .join(Customer, col(Customer.id) == Order.customer_id)
                 .where(Customer.kind == CustomerKind.RETAILER)
             )
         )
-        shares = [await order_revenue_share(session, order_id) for order_id in retailer_orders]
+        shares = [await order_revenue_share(session, ident(order)) for order in retailer_orders]
 
     assert len(shares) >= 3
     assert all(check_band(share, **BAND).within for share in shares), shares
@@ -224,9 +225,9 @@ async def test_confirmed_orders_have_jobs_and_the_draft_has_none(demo: Store) ->
     assert kinds == {CustomerKind.RETAILER, CustomerKind.WEB_SHOP}
     for order in orders:
         if order.status is OrderStatus.DRAFT:
-            assert jobs_per_order[order.id] == 0
+            assert jobs_per_order[ident(order)] == 0
         else:
-            assert jobs_per_order[order.id] > 0
+            assert jobs_per_order[ident(order)] > 0
     assert sum(order.status is not OrderStatus.DRAFT for order in orders) >= 3
     assert sum(order.status is OrderStatus.DRAFT for order in orders) >= 1
 

@@ -6,6 +6,7 @@ import asyncio
 import random
 import time
 from collections import deque
+from collections.abc import Mapping
 from datetime import timedelta
 
 import pytest
@@ -14,7 +15,6 @@ from hypothesis import strategies as st
 from sqlmodel import select
 
 from bot.dispatcher import (
-    HELD,
     Backoff,
     Dispatcher,
     NotRetryable,
@@ -38,6 +38,7 @@ from domain.model import (
     Person,
     Role,
 )
+from domain.services.dead_letters import HELD
 from domain.services.people import add_person
 from domain.store import Store
 from tests.conftest import FakeClock
@@ -56,7 +57,9 @@ class FakeSender:
         self.templates: list[tuple[str, Template]] = []
         self.failures: deque[SendError] = deque()
 
-    def fail_next(self, *failures: SendFailure, code: int | None = None, retry_after=None) -> None:
+    def fail_next(
+        self, *failures: SendFailure, code: int | None = None, retry_after: float | None = None
+    ) -> None:
         for failure in failures:
             self.failures.append(
                 SendError(
@@ -92,7 +95,11 @@ def telegram() -> FakeSender:
 
 
 def make_dispatcher(
-    store: Store, clock: FakeClock, *senders: FakeSender, templates=None, max_attempts: int = 4
+    store: Store,
+    clock: FakeClock,
+    *senders: FakeSender,
+    templates: Mapping[str, str] | None = None,
+    max_attempts: int = 4,
 ) -> Dispatcher:
     return Dispatcher(
         store,

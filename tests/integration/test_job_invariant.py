@@ -341,6 +341,7 @@ class ProductionMachine(RuleBasedStateMachine):
         other = (
             self.factory.otieno if a.artisan_id == self.factory.wanjiru else self.factory.wanjiru
         )
+        attempt: Coroutine[Any, Any, object]
         if act == "submit":  # on another artisan's allocation
             attempt = self._submit(a, 1, artisan_id=other)
         elif act == "review" and a.pending:  # the artisan passing their own work
@@ -390,7 +391,4 @@ ProductionMachine.TestCase.settings = settings(
 )
 
 
-class TestRandomProductionKeepsTheJobInvariantAndPaysOnlyReceivedPassedPieces(
-    ProductionMachine.TestCase
-):
-    pass
+TestRandomProductionKeepsTheJobInvariantAndPaysOnlyReceivedPassedPieces = ProductionMachine.TestCase

@@ -269,7 +269,9 @@ class LedgerMachine(RuleBasedStateMachine):
         waiting = [
             b for b, s in self.model.batches.items() if s is PayoutBatchStatus.AWAITING_APPROVAL
         ]
-        pool = waiting if waiting and data.draw(st.integers(0, 3)) else list(self.model.batches)
+        pool = (
+            waiting if waiting and data.draw(st.integers(0, 3)) != 0 else list(self.model.batches)
+        )
         return data.draw(st.sampled_from(sorted(pool)))
 
     @precondition(lambda self: self.model.batches)
@@ -338,7 +340,7 @@ class LedgerMachine(RuleBasedStateMachine):
             if p.status in likely
             and (p.status is not PayoutStatus.PENDING or self.model.batches[p.batch] in sendable)
         ]
-        pool = apt if apt and data.draw(st.integers(0, 4)) else list(self.model.payouts)
+        pool = apt if apt and data.draw(st.integers(0, 4)) != 0 else list(self.model.payouts)
         return self.model.payouts[data.draw(st.sampled_from(sorted(pool)))]
 
     def _attempt(self, call: Coroutine[Any, Any, Any]) -> DomainError | None:

@@ -12,13 +12,13 @@ from sqlmodel import select
 
 from domain import events
 from domain.model import Allocation, DeclineReason, DeliveryMethod, Offer, OfferStatus, QcReason
-from domain.reputation import artisan_history
+from domain.reputation import artisan_histories, artisan_history
 from domain.services.deliveries import arrange_delivery, record_receipt
 from domain.services.offers import accept_offer, decline_offer
 from domain.services.work import PhotoRef, review_submission, submit_work
 from domain.store import Store
 from matching.features import FEATURE_NAMES, N_FEATURES
-from matching.history import artisan_histories, read_workforce, training_rows
+from matching.history import read_workforce, training_rows
 from matching.models import ModelRegistry
 from matching.retraining import current_models, nightly_retrainer, retrain_from_store
 from matching.round import run_matching_round

@@ -96,7 +96,7 @@ async def test_a_stock_report_replaces_the_last_one_for_that_material(
     [(-1, "must be zero or more"), ("a lot", "is not a number"), ("0.0001", "3 decimal places")],
 )
 async def test_an_impossible_stock_quantity_is_refused(
-    store: Store, clock: FakeClock, quantity: object, message: str
+    store: Store, clock: FakeClock, quantity: Decimal | int | str, message: str
 ) -> None:
     async with store.transaction() as session:
         _, wanjiru, _ = await workshop(session, clock)

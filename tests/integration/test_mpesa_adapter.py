@@ -108,8 +108,8 @@ async def test_the_same_originator_id_twice_is_answered_as_a_duplicate_and_paid_
             daraja_config(daraja.base_url, "http://127.0.0.1:9", timeout=1)
         ) as c:
             kwargs = {"originator_conversation_id": "oc-2", "msisdn": "+254700000002"}
-            first = await c.send_payment(**kwargs, amount_cents=10_000)  # type: ignore[arg-type]
-            second = await c.send_payment(**kwargs, amount_cents=10_000)  # type: ignore[arg-type]
+            first = await c.send_payment(**kwargs, amount_cents=10_000)
+            second = await c.send_payment(**kwargs, amount_cents=10_000)
     assert (first.outcome, second.outcome) == (RequestOutcome.ACCEPTED, RequestOutcome.DUPLICATE)
     assert daraja.accepted == {"oc-2": 1}
 

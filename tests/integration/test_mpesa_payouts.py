@@ -10,7 +10,7 @@ import json
 
 import httpx
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.payout_runner import Applied
 from domain import ledger
@@ -39,7 +39,7 @@ async def balances_hold(store: Store, artisans: list[int]) -> None:
 
 async def outbox_texts(store: Store) -> list[str]:
     async with store.read() as session:
-        rows = (await session.exec(select(OutboxMessage).order_by(OutboxMessage.id))).all()
+        rows = (await session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id)))).all()
         return [json.loads(r.body)["text"] for r in rows]
 
 

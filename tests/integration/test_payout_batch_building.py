@@ -29,7 +29,7 @@ from domain.model import (
 )
 from domain.store import Store
 from tests.conftest import FakeClock
-from tests.integration.factory_fixtures import bare_person, payee
+from tests.integration.factory_fixtures import bare_person, ident, payee
 
 MINIMUM = 1_000
 
@@ -377,7 +377,7 @@ async def test_a_build_that_finds_a_batch_begun_after_it_looked_builds_that_one(
     assert [event for _, event in finished] == [
         [
             events.PayoutBatchCreated(
-                batch_id=batch.id, payout_count=3, total_cents=13_000, created_by=None
+                batch_id=ident(batch), payout_count=3, total_cents=13_000, created_by=None
             )
         ]
     ]

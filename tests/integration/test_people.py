@@ -1,5 +1,7 @@
 import asyncio
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Literal, TypedDict, Unpack
 
 import pytest
 from sqlmodel import select
@@ -48,8 +50,35 @@ from tests.integration.factory_fixtures import (
 )
 
 
-def registration(now: datetime, **changes: object) -> dict[str, object]:
-    fields: dict[str, object] = {
+class Registration(TypedDict):
+    """``register_artisan``'s keyword arguments."""
+
+    name: str
+    workshop: str
+    area: str
+    skills: Mapping[str, int]
+    mpesa_number: str
+    language: Language
+    channel: Channel
+    address: str
+    now: datetime
+
+
+class RegistrationChanges(TypedDict, total=False):
+    """Any of them but ``now``, to change."""
+
+    name: str
+    workshop: str
+    area: str
+    skills: Mapping[str, int]
+    mpesa_number: str
+    language: Language
+    channel: Channel
+    address: str
+
+
+def registration(now: datetime, **changes: Unpack[RegistrationChanges]) -> Registration:
+    return {
         "name": "  Wanjiru Njeri ",
         "workshop": " Kibera Horn Collective ",
         "area": " Kibera ",
@@ -59,9 +88,8 @@ def registration(now: datetime, **changes: object) -> dict[str, object]:
         "channel": Channel.WHATSAPP,
         "address": "+254712345678",
         "now": now,
+        **changes,
     }
-    fields.update(changes)
-    return fields
 
 
 async def test_a_registered_artisan_is_pending_with_a_normalised_mpesa_number_and_skills(
@@ -155,11 +183,13 @@ async def test_the_same_address_on_another_channel_is_someone_else(
 
 @pytest.mark.parametrize("field", ["name", "workshop", "area"])
 async def test_a_blank_name_workshop_or_area_is_refused(
-    store: Store, clock: FakeClock, field: str
+    store: Store, clock: FakeClock, field: Literal["name", "workshop", "area"]
 ) -> None:
     async with store.transaction() as session:
+        fields = registration(clock.now())
+        fields[field] = "   "
         with pytest.raises(InvalidField, match=f"{field} must not be empty"):
-            await register_artisan(session, **registration(clock.now(), **{field: "   "}))
+            await register_artisan(session, **fields)
 
 
 async def test_an_mpesa_number_that_is_not_a_kenyan_mobile_is_refused(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from datetime import UTC, datetime, time, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -76,7 +77,7 @@ async def test_many_processes_firing_the_same_slot_run_it_once(backend_url: str)
                     s,
                     "matching_round",
                     Every(timedelta(minutes=15)),
-                    lambda who=f"p{n}": work(who),
+                    partial(work, f"p{n}"),
                     holder=f"p{n}",
                     clock=lambda: now,
                 )

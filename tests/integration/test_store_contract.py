@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import func, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, StatementError
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.model import (
@@ -31,6 +31,7 @@ from domain.model import (
     Role,
 )
 from domain.store import Store
+from tests.integration.factory_fixtures import ident
 
 WHEN = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
 NAIROBI = ZoneInfo("Africa/Nairobi")
@@ -50,7 +51,7 @@ async def add_person(session: AsyncSession, name: str = "Wanjiru", **fields: Any
 async def add_person_with_identity(store: Store, name: str, channel: Channel, address: str) -> None:
     async with store.transaction() as session:
         person = await add_person(session, name)
-        session.add(ChannelIdentity(person_id=person.id, channel=channel, address=address))
+        session.add(ChannelIdentity(person_id=ident(person), channel=channel, address=address))
 
 
 async def count(store: Store, table: type[Any]) -> int:
@@ -79,7 +80,9 @@ class TestStoreContract:
         async def write_then_fail() -> None:
             async with any_store.transaction() as session:
                 person = await add_person(session)
-                session.add(ChannelIdentity(person_id=person.id, channel=Channel.WEB, address="w"))
+                session.add(
+                    ChannelIdentity(person_id=ident(person), channel=Channel.WEB, address="w")
+                )
                 await session.flush()  # both rows are in the database now, uncommitted
                 raise Boom
 
@@ -136,7 +139,7 @@ class TestStoreContract:
             artisan = await add_person(session)
             session.add(
                 ArtisanProfile(
-                    person_id=artisan.id,
+                    person_id=ident(artisan),
                     workshop="Kibera Horn",
                     mpesa_number="+254712345678",
                     verified_at=in_nairobi,
@@ -169,7 +172,7 @@ class TestStoreContract:
             artisan = await add_person(session)
             session.add(
                 MaterialStock(
-                    artisan_id=artisan.id,
+                    artisan_id=ident(artisan),
                     material="brass wire",
                     quantity=quantity,
                     unit="kg",
@@ -178,7 +181,7 @@ class TestStoreContract:
             )
 
         async with any_store.transaction() as session:
-            stored = (await session.exec(select(MaterialStock.quantity))).one()
+            stored = (await session.exec(select(col(MaterialStock.quantity)))).one()
         assert type(stored) is Decimal
         assert stored == quantity
 
@@ -203,7 +206,7 @@ class TestStoreContract:
             artisan = await add_person(session)
             session.add(
                 MaterialStock(
-                    artisan_id=artisan.id,
+                    artisan_id=ident(artisan),
                     material="beads",
                     quantity=Decimal("0"),
                     unit="kg",
@@ -223,7 +226,7 @@ class TestStoreContract:
         await asyncio.gather(*(add_one() for _ in range(8)))
 
         async with any_store.transaction() as session:
-            assert (await session.exec(select(MaterialStock.quantity))).one() == 8
+            assert (await session.exec(select(col(MaterialStock.quantity)))).one() == 8
 
 
 class TestSqliteStore:

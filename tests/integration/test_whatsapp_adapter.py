@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from bot.inbound import pending_media
 from bot.media import LocalMediaStore, MediaRefused, RefusalReason, RemoteMedia
 from bot.send_errors import SendError, SendFailure
 from bot.whatsapp import (
@@ -230,7 +231,7 @@ def test_a_form_that_twilio_would_not_send_is_malformed(
 ) -> None:
     form = {**twilio.inbound_form(from_number=ARTISAN, body="hi"), field: value}
     with pytest.raises(MalformedInbound):
-        parse_inbound(form, received_at=NOW, media=media_links(form))
+        parse_inbound(form, received_at=NOW, media=pending_media(media_links(form)))
 
 
 def test_a_media_count_without_its_urls_is_malformed(twilio: FakeTwilio) -> None:

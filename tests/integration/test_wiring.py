@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import col, select
@@ -39,8 +40,8 @@ from tests.integration.factory_fixtures import ident, owed_earnings
 ADMIN = "admin-web-1"
 
 
-def _settings(tmp_path: Path, **values: object) -> Settings:
-    return Settings(  # type: ignore[call-arg]
+def _settings(tmp_path: Path, **values: Any) -> Settings:
+    return Settings(
         _env_file=None,
         media_dir=tmp_path / "media",
         models_dir=tmp_path / "models",

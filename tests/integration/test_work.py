@@ -548,12 +548,13 @@ async def test_a_submission_survives_only_a_committed_transaction(
     store: Store, clock: FakeClock, allocation: Allocation
 ) -> None:
     assert allocation.id is not None
+    allocation_id = allocation.id
 
     async def submit_then_crash() -> None:
         async with store.transaction() as s:
             await submit_work(
                 s,
-                allocation_id=allocation.id,
+                allocation_id=allocation_id,
                 artisan_id=allocation.artisan_id,
                 count=2,
                 photos=[PHOTO],

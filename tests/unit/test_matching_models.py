@@ -15,6 +15,7 @@ from sklearn.exceptions import NotFittedError
 from matching.features import ArtisanStats, JobSpec, Pairs, build_frames, pair_features
 from matching.models import (
     Metrics,
+    ModelKind,
     ModelRegistry,
     OutcomeModel,
     blend_with_prior,
@@ -208,7 +209,7 @@ def test_retraining_keeps_a_challenger_only_if_it_beats_the_current_model(
     registry = ModelRegistry(tmp_path)
     x_old, y_old = history.older(10_000)
     x_recent, y_recent = history.recent(10_000)
-    kinds = ("logistic",)
+    kinds: tuple[ModelKind, ...] = ("logistic",)
 
     first = retrain(
         registry, "on_time", x_old, y_old, x_recent, y_recent, trained_at=TRAINED_AT, kinds=kinds

@@ -32,7 +32,9 @@ def job(job_id: int, quantity: int, *, skill: str = HORN, slack: float = 10.0) -
     )
 
 
-def offered(artisans: list[ArtisanStats], jobs: list[JobSpec], **options: object) -> dict:
+def offered(
+    artisans: list[ArtisanStats], jobs: list[JobSpec], **options: object
+) -> dict[tuple[int, int], int]:
     planned = plan_round(
         artisans,
         jobs,

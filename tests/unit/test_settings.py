@@ -1,4 +1,5 @@
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -7,7 +8,7 @@ from bot.settings import Settings
 
 
 @pytest.fixture(autouse=True)
-def _no_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+def _no_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in ("DATABASE_URL", "TIMEZONE", "CURRENCY", "REVENUE_SHARE_MIN", "REVENUE_SHARE_MAX"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no stray .env file
@@ -132,7 +133,7 @@ def test_whatsapp_templates_are_read_as_json(monkeypatch: pytest.MonkeyPatch) ->
 
 
 @pytest.fixture
-def mpesa_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> dict[str, str]:
+def mpesa_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
     certificate = tmp_path / "mpesa-sandbox.cer"
     certificate.write_text("-----BEGIN CERTIFICATE-----\n")
     values = {
@@ -256,4 +257,4 @@ def test_the_over_offer_default_is_the_one_matching_measured() -> None:
     # default is written twice; this keeps the two from drifting apart.
     from matching.round import DEFAULT_OVER_OFFER
 
-    assert Settings(_env_file=None).over_offer == DEFAULT_OVER_OFFER  # type: ignore[call-arg]
+    assert Settings(_env_file=None).over_offer == DEFAULT_OVER_OFFER

@@ -1,4 +1,5 @@
 import itertools
+from enum import StrEnum
 
 import pytest
 
@@ -33,13 +34,13 @@ ALL_TABLES = [
 
 
 @pytest.mark.parametrize("table", ALL_TABLES, ids=lambda t: t.entity)
-def test_every_state_of_every_entity_is_declared_in_its_table(table: Transitions) -> None:
+def test_every_state_of_every_entity_is_declared_in_its_table(table: Transitions[StrEnum]) -> None:
     some_state = next(iter(table.table))
     assert set(table.table) == set(type(some_state))
 
 
 @pytest.mark.parametrize("table", ALL_TABLES, ids=lambda t: t.entity)
-def test_every_illegal_move_raises_a_clear_error(table: Transitions) -> None:
+def test_every_illegal_move_raises_a_clear_error(table: Transitions[StrEnum]) -> None:
     for source, targets in table.table.items():
         for target in table.table:
             if target in targets:
