@@ -32,7 +32,14 @@ from bot.main import Factory, build_bot
 from bot.settings import Settings
 from conversations.messages import Reply
 from conversations.outbox import enqueue
-from domain.model import Channel, InboundMessage, OutboxKind, OutboxMessage, OutboxStatus
+from domain.model import (
+    Channel,
+    InboundMessage,
+    InboundStatus,
+    OutboxKind,
+    OutboxMessage,
+    OutboxStatus,
+)
 from domain.store import Store
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.twilio_api import FakeTwilio
@@ -65,7 +72,7 @@ async def queue_backlog(store: Store, people: int, each: int) -> int:
                         payload="{}",
                         received_at=now,
                         processed_at=now,
-                        status="processed",
+                        status=InboundStatus.PROCESSED,
                     )
                 )
     # Round-robin over people, so the backlog interleaves as a busy day's would.
@@ -91,7 +98,7 @@ async def main(args: argparse.Namespace, workdir: Path) -> None:
     twilio, telegram = FakeTwilio(), FakeTelegram()
     async with twilio.running(), telegram.running():
         settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
+            _env_file=None,
             database_url="sqlite+aiosqlite:///unused.db",  # the store passed in is used
             media_dir=workdir / "media",
             public_base_url="http://127.0.0.1:9",  # nothing calls us back in this benchmark
