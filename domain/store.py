@@ -41,9 +41,15 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 # burst into a collapse (each timed-out message was retried and logged, costing more CPU than
 # the work it replaced; docs/benchmarks.md, "Inbound chat"). It still ends a real deadlock.
 WRITE_QUEUE_TIMEOUT_S = 60.0
-POOL_SIZE = 5  # SQLAlchemy's defaults, named because the transaction queue is sized from them
-POOL_OVERFLOW = 10
+# PostgreSQL: three transactions at a time per process, five more connections for snapshots,
+# all kept open. SQLAlchemy's defaults (5 kept, 10 more opened on demand) made a busy server
+# open and close connections all the time, each negotiating TLS and preparing its statements
+# afresh (a third of a message's CPU); and ten writers a process queued on the same hot rows
+# (a job's offers, a field agent's outbox) rather than working: at 500 messages/s offered, two
+# processes served 122/s with ten writers each, 355/s with three (docs/benchmarks.md).
+WRITERS = 3
 READ_SLOTS = 5  # pooled connections kept free of transactions, for snapshots (store.read)
+POOL_SIZE = WRITERS + READ_SLOTS
 _READ_ONLY = "karakana_read_only"
 _QUEUED = "karakana_queued"  # the session's owner already holds the process's write queue
 _WRITER = "karakana_writer"  # in a pooled connection's info: it holds the process's write queue
@@ -65,11 +71,11 @@ def make_engine(
 ) -> AsyncEngine:
     if not is_sqlite(url):
         engine = create_async_engine(
-            url, echo=echo, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW
+            url, echo=echo, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=0
         )
         # Transactions queue here, in order, rather than in the pool: a pool wait times out
         # after 30 s with an error, and a burst of webhooks used to turn into a wave of them.
-        _writer_queues[engine.sync_engine] = _WriterQueue(POOL_SIZE + POOL_OVERFLOW - READ_SLOTS)
+        _writer_queues[engine.sync_engine] = _WriterQueue(WRITERS)
         return engine
     connect_args: dict[str, Any] = (
         {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
