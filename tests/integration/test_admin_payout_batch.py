@@ -79,6 +79,17 @@ class Office:
         async with self.store.transaction() as session:
             return list(await session.exec(select(PayoutBatch).order_by(col(PayoutBatch.id))))
 
+    async def batch_being_built(self, *, by: Person) -> PayoutBatch:
+        """A batch with no payouts yet, as a build leaves it between two of its transactions."""
+        async with self.store.transaction() as session:
+            batch = PayoutBatch(
+                status=PayoutBatchStatus.BUILDING, created_at=self.clock.now(), created_by=by.id
+            )
+            session.add(batch)
+            await session.flush()
+        assert batch.id is not None
+        return batch
+
     async def payouts(self) -> list[Payout]:
         async with self.store.transaction() as session:
             return list(await session.exec(select(Payout).order_by(col(Payout.artisan_id))))
@@ -308,16 +319,8 @@ async def test_a_batch_waiting_for_approval_is_named_and_no_second_batch_is_made
 async def test_a_batch_still_being_built_is_named_and_left_to_its_builder(
     office: Office,
 ) -> None:
-    async with office.store.transaction() as session:
-        # What the scheduler's chunked build looks like between two of its transactions.
-        building = PayoutBatch(
-            status=PayoutBatchStatus.BUILDING,
-            created_at=office.clock.now(),
-            created_by=office.zawadi.id,
-        )
-        session.add(building)
-        await session.flush()
-    assert building.id is not None
+    # What the scheduler's chunked build looks like between two of its transactions.
+    building = await office.batch_being_built(by=office.zawadi)
 
     reply = await office.chat(AMINA).say("/make_payouts")
 
@@ -478,15 +481,7 @@ async def test_a_batch_left_half_made_is_cancelled_by_its_number_and_a_new_one_c
     office: Office,
 ) -> None:
     # What a crash between two of the chunked build's transactions leaves behind.
-    async with office.store.transaction() as session:
-        stuck = PayoutBatch(
-            status=PayoutBatchStatus.BUILDING,
-            created_at=office.clock.now(),
-            created_by=office.zawadi.id,
-        )
-        session.add(stuck)
-        await session.flush()
-    assert stuck.id is not None
+    stuck = await office.batch_being_built(by=office.zawadi)
     amina = office.chat(AMINA)
 
     reply = await amina.say(f"/cancel_payouts #{stuck.id}")
@@ -499,8 +494,12 @@ async def test_a_batch_left_half_made_is_cancelled_by_its_number_and_a_new_one_c
         count=0,
         total="KES 0",
     )
-    assert (await amina.say("/make_payouts")).startswith(
-        t("en", "admin.payouts_made", id=stuck.id + 1, count=2, total="KES 2,300", minimum=MINIMUM)
+    made = await amina.say("/make_payouts")
+    [cancelled, new] = await office.batches()
+    assert (cancelled.id, cancelled.status) == (stuck.id, PayoutBatchStatus.CANCELLED)
+    assert new.status is PayoutBatchStatus.AWAITING_APPROVAL
+    assert made.startswith(
+        t("en", "admin.payouts_made", id=new.id, count=2, total="KES 2,300", minimum=MINIMUM)
     )
 
 
