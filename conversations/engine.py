@@ -52,7 +52,7 @@ from domain.model import (
     Role,
 )
 from domain.services.people import person_by_identity, set_language, set_opted_out
-from domain.store import Store
+from domain.store import Store, rolled_back_to_run_again
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,10 @@ MAX_ATTEMPTS = 5
 
 class ConversationBusy(RuntimeError):
     """The same conversation kept changing under us; the message was not handled."""
+
+
+def _lost_to_another_transaction(exc: Exception) -> bool:
+    return isinstance(exc, StateConflict | IntegrityError) or rolled_back_to_run_again(exc)
 
 
 class Engine:
@@ -156,17 +160,19 @@ class Engine:
                 try:
                     async with self._store.transaction() as session:
                         return await self._process(session, incoming, when, only_new=only_new)
-                except (StateConflict, IntegrityError) as exc:
-                    # Another process touched this conversation (or the same message): retry on
-                    # fresh state; the dedupe check at the top makes a retry safe.
-                    log.info("conflict on %s, retrying: %s", incoming.channel, exc)
-                    last_conflict = exc
-                except (OperationalError, SQLAlchemyTimeoutError):
-                    # The database was out of reach or busy past every timeout: not the
-                    # message's fault, so not answered with an apology; it was not handled,
-                    # and the caller keeps it to try again.
-                    raise
-                except Exception:
+                except Exception as exc:
+                    if _lost_to_another_transaction(exc):
+                        # Another process touched this conversation (or the same message), or
+                        # PostgreSQL broke a deadlock by rolling this transaction back: retry on
+                        # fresh state; the dedupe check at the top makes a retry safe.
+                        log.info("conflict on %s, retrying: %s", incoming.channel, exc)
+                        last_conflict = exc
+                        continue
+                    if isinstance(exc, OperationalError | SQLAlchemyTimeoutError):
+                        # The database was out of reach or busy past every timeout: not the
+                        # message's fault, so not answered with an apology; it was not handled,
+                        # and the caller keeps it to try again.
+                        raise
                     log.exception(
                         "message %s on %s failed", incoming.provider_message_id, incoming.channel
                     )

@@ -30,7 +30,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.util import await_only
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -192,6 +192,19 @@ class _WriterQueue:
 
 # Each SQLite engine's write queue, for ``Store.transaction`` to take before a connection.
 _writer_queues: weakref.WeakKeyDictionary[Engine, _WriterQueue] = weakref.WeakKeyDictionary()
+
+
+# PostgreSQL's answers that mean "another transaction got in the way: run yours again": it broke
+# a deadlock by rolling this one back, or could not serialise it.
+_RUN_AGAIN_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def rolled_back_to_run_again(exc: BaseException) -> bool:
+    """True when the database rolled a transaction back for another's sake (a deadlock it broke,
+    a serialisation failure): nothing was wrong with the transaction, it may simply run again."""
+    return isinstance(exc, DBAPIError) and (
+        getattr(exc.orig, "sqlstate", None) in _RUN_AGAIN_SQLSTATES
+    )
 
 
 class Store:
