@@ -28,7 +28,10 @@ _waiting_for_a_lock = text(
 async def _until_someone_waits_for_a_lock(store: Store) -> None:
     async with store.engine.connect() as watcher:
         for _ in itertools.count():
-            if (await watcher.execute(_waiting_for_a_lock)).scalar_one():
+            waiting = (await watcher.execute(_waiting_for_a_lock)).scalar_one()
+            # pg_stat_activity is read once a transaction: look again in a new one each time.
+            await watcher.rollback()
+            if waiting:
                 return
             await asyncio.sleep(0.02)
 
@@ -63,8 +66,10 @@ async def test_a_message_rolled_back_to_break_a_deadlock_is_handled_on_the_next_
             {"address": ADDRESS},
         )
         # The engine locks the message's row, then waits for the state row ...
+        watching = asyncio.create_task(_until_someone_waits_for_a_lock(any_store))
+        await asyncio.sleep(0.2)  # looking already: each look must see the activity anew
         handling = asyncio.create_task(engine.handle(second))
-        await asyncio.wait_for(_until_someone_waits_for_a_lock(any_store), 30)
+        await asyncio.wait_for(watching, 30)
         # ... while this transaction waits for the message's row: a deadlock.
         await other.execute(
             text(
