@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlmodel import SQLModel, func, select
 
 import domain.model  # noqa: F401  (every table on the metadata)
-from bench.work_folder import add_keep_option, work_folder
+from bench.work_folder import run_in_work_folder
 from bot.main import Factory, build_bot
 from bot.settings import Settings
 from conversations.messages import Reply
@@ -158,7 +158,4 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--people", type=int, default=2000)
     parser.add_argument("--each", type=int, default=10)
-    add_keep_option(parser)
-    arguments = parser.parse_args()
-    with work_folder("karakana-outbox-", keep=arguments.keep) as folder:
-        asyncio.run(main(arguments, folder))
+    run_in_work_folder(parser, "karakana-outbox-", main)

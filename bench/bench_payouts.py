@@ -40,7 +40,7 @@ from sqlmodel import SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 import domain.model  # noqa: F401  (every table on the metadata)
-from bench.work_folder import add_keep_option, work_folder
+from bench.work_folder import run_in_work_folder
 from bot.payout_runner import DEFAULT_MAX_IN_FLIGHT
 from bot.sqlite_inline import connect_inline
 from domain import ledger, payouts
@@ -247,7 +247,4 @@ if __name__ == "__main__":
         action="store_true",
         help="run the fake Daraja in this process (its CPU then counts as ours)",
     )
-    add_keep_option(parser)
-    arguments = parser.parse_args()
-    with work_folder("karakana-payouts-", keep=arguments.keep) as folder:
-        asyncio.run(main(arguments, folder))
+    run_in_work_folder(parser, "karakana-payouts-", main)

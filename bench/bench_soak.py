@@ -36,7 +36,6 @@ once, and each payout paid has exactly one receipt message to its artisan.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import ctypes
 import ctypes.util
@@ -65,7 +64,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.applications import Starlette
 
 import domain.model
-from bench.work_folder import add_keep_option, work_folder
+from bench.work_folder import run_in_work_folder
 from bot.mpesa import DarajaClient
 from bot.mpesa_routes import mpesa_routes
 from bot.payout_runner import PayoutRunner
@@ -811,7 +810,4 @@ if __name__ == "__main__":
         action="store_true",
         help="SQLite on aiosqlite's worker threads (as before bot/sqlite_inline.py)",
     )
-    add_keep_option(parser)
-    arguments = parser.parse_args()
-    with work_folder("karakana-soak-", keep=arguments.keep) as folder:
-        asyncio.run(main(arguments, folder))
+    run_in_work_folder(parser, "karakana-soak-", main)

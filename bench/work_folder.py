@@ -4,12 +4,14 @@ kept and named after a failure or when asked, so repeated runs do not fill /tmp.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
+from typing import Any
 
 
 def add_keep_option(parser: argparse.ArgumentParser) -> None:
@@ -32,3 +34,15 @@ def work_folder(prefix: str, *, keep: bool = False) -> Iterator[Path]:
         print(f"work folder kept: {folder}")
     else:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def run_in_work_folder(
+    parser: argparse.ArgumentParser,
+    prefix: str,
+    main: Callable[[argparse.Namespace, Path], Coroutine[Any, Any, None]],
+) -> None:
+    """Parse the command line (with ``--keep``) and run ``main`` in a work folder."""
+    add_keep_option(parser)
+    arguments = parser.parse_args()
+    with work_folder(prefix, keep=arguments.keep) as folder:
+        asyncio.run(main(arguments, folder))

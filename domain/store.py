@@ -10,8 +10,10 @@ so under load the write lock sat free while every waiter slept; the queue hands 
 in order, and leaves the pool's connections to readers (docs/benchmarks.md, "Inbound chat").
 
 PostgreSQL runs at READ COMMITTED; code that must not lose an update locks rows
-(``with_for_update``) or checks a version. There, up to ten transactions run at once and the rest
-queue in order (``Store.transaction``) rather than time out waiting for a pooled connection.
+(``with_for_update``) or checks a version. There, ``WRITERS`` transactions a process run at once
+and the rest queue in order (``Store.transaction``) rather than time out waiting for a pooled
+connection. A transaction PostgreSQL rolls back to break a deadlock did nothing wrong:
+``rolled_back_to_run_again`` tells its caller it may simply run it again.
 
 The composition root may pass ``sqlite_connect``, a driver connection factory for the aiosqlite
 dialect (bot/sqlite_inline.py runs SQLite's calls on the event loop's thread instead of a worker

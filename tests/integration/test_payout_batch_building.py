@@ -80,6 +80,13 @@ class HoldsStep:
                 await self.commit.wait()
 
 
+class Finished(list[PayoutBatch]):
+    """A build's ``finish`` that keeps each batch it was called with."""
+
+    async def __call__(self, session: AsyncSession, batch: PayoutBatch) -> None:
+        self.append(batch)
+
+
 async def owed(store: Store, clock: FakeClock, earnings: list[int]) -> list[int]:
     artisans = []
     async with store.transaction() as session:
@@ -226,17 +233,14 @@ async def test_a_batch_another_builder_finished_between_two_steps_gets_nothing_m
     earnings = [3_000, 4_000, MINIMUM - 500, 6_000]
     artisans = await owed(any_store, clock, earnings)
     njeri = artisans[2]  # below the minimum for now
-    finished: list[PayoutBatch] = []
-
-    async def finish(session: AsyncSession, batch: PayoutBatch) -> None:
-        finished.append(batch)
+    finished = Finished()
 
     # The scheduler's build, held inside its second step (one artisan per step): the batch is
     # made and holds the first artisan, and this step is adding the second.
     held = HoldsStep(any_store, n=3)
     scheduled = asyncio.create_task(
         payouts.build_payout_batch(
-            held, minimum_cents=MINIMUM, now=clock.now(), chunk=1, finish=finish
+            held, minimum_cents=MINIMUM, now=clock.now(), chunk=1, finish=finished
         )
     )
     await asyncio.wait_for(held.holding.wait(), 30)
@@ -293,16 +297,13 @@ async def test_a_batch_cancelled_while_being_built_gets_no_more_payouts(
     artisans = await owed(any_store, clock, [3_000, 4_000, 5_000])
     async with any_store.transaction() as session:
         admin = await bare_person(session, "Wambui", Role.ADMIN, now=clock.now())
-    finished: list[PayoutBatch] = []
-
-    async def finish(session: AsyncSession, batch: PayoutBatch) -> None:
-        finished.append(batch)
+    finished = Finished()
 
     # Held after its first step (one artisan per step), when the batch holds the first artisan.
     held = HoldsStep(any_store, n=2)
     building = asyncio.create_task(
         payouts.build_payout_batch(
-            held, minimum_cents=MINIMUM, now=clock.now(), chunk=1, finish=finish
+            held, minimum_cents=MINIMUM, now=clock.now(), chunk=1, finish=finished
         )
     )
     await asyncio.wait_for(held.holding.wait(), 30)
@@ -391,15 +392,12 @@ async def test_two_builds_starting_at_once_make_one_batch_of_everyone_owed(
 ) -> None:
     earnings = [3_000, 4_000, MINIMUM - 1, 6_000, 2_000]
     artisans = await owed(any_store, clock, earnings)
-    finished: list[PayoutBatch] = []
-
-    async def finish(session: AsyncSession, batch: PayoutBatch) -> None:
-        finished.append(batch)
+    finished = Finished()
 
     def build(store: HoldsStep, chunk: int) -> asyncio.Task[PayoutBatch | None]:
         return asyncio.create_task(
             payouts.build_payout_batch(
-                store, minimum_cents=MINIMUM, now=clock.now(), chunk=chunk, finish=finish
+                store, minimum_cents=MINIMUM, now=clock.now(), chunk=chunk, finish=finished
             )
         )
 
