@@ -39,10 +39,10 @@ from twilio.request_validator import RequestValidator  # type: ignore[import-unt
 
 import domain.model  # noqa: E402, F401  (registers every table)
 from bench.bench_inbound import bare_ceiling, bare_server, cpu_seconds  # noqa: E402
-from bot.media import LocalMediaStore  # noqa: E402
-from bot.sqlite_inline import connect_inline  # noqa: E402
-from bot.telegram_channel import CallbackSigner, TelegramSender, build_application  # noqa: E402
-from bot.whatsapp import WhatsAppSender, verify_signature  # noqa: E402
+from bot.channels.media import LocalMediaStore  # noqa: E402
+from bot.channels.telegram import CallbackSigner, TelegramSender, build_application  # noqa: E402
+from bot.channels.whatsapp import WhatsAppSender, verify_signature  # noqa: E402
+from bot.db.sqlite_inline import connect_inline  # noqa: E402
 from conversations.messages import Choice, Reply  # noqa: E402
 from domain.model import Person, Role  # noqa: E402
 from domain.store import Store  # noqa: E402

@@ -11,7 +11,7 @@ Daraja, which answers each call after ``--latency`` seconds (the round trip to S
 refuses calls above ``--mpesa-rate`` a second with HTTP 429; its result callbacks come back to
 the real M-Pesa callback routes. The fake runs in a process of its own, as Safaricom is not in
 ours (``--fake-in-process`` puts it back in this one). The store is SQLite opened as
-``karakana run`` opens it (statements on the event loop's thread, ``bot.sqlite_inline``).
+``karakana run`` opens it (statements on the event loop's thread, ``bot.db.sqlite_inline``).
 
 The clock runs from the first request until every payout is settled; this process's CPU time
 and SQL statements over that span are reported per payout. Then: M-Pesa accepted each payout
@@ -41,8 +41,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 import domain.model  # noqa: F401  (every table on the metadata)
 from bench.work_folder import run_in_work_folder
-from bot.payout_runner import DEFAULT_MAX_IN_FLIGHT
-from bot.sqlite_inline import connect_inline
+from bot.db.sqlite_inline import connect_inline
+from bot.payments.runner import DEFAULT_MAX_IN_FLIGHT
 from domain import ledger, payouts
 from domain.model import OutboxMessage, PayoutStatus
 from domain.store import Store

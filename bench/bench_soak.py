@@ -65,14 +65,14 @@ from starlette.applications import Starlette
 
 import domain.model
 from bench.work_folder import run_in_work_folder
-from bot.mpesa import DarajaClient
-from bot.mpesa_routes import mpesa_routes
-from bot.payout_runner import PayoutRunner
-from bot.sqlite_inline import connect_inline
+from bot.db.sqlite_inline import connect_inline
+from bot.payments.daraja import DarajaClient
+from bot.payments.routes import mpesa_routes
+from bot.payments.runner import PayoutRunner
 from conversations.engine import Engine
 from conversations.i18n import default_catalogue
 from conversations.messages import Incoming, MediaItem
-from conversations.notifications import queue_notifications
+from conversations.registry import REGISTRY
 from domain import events, ledger, payouts, quantities
 from domain.model import (
     ARTISAN_TRANSITIONS,
@@ -290,7 +290,7 @@ class Soak:
         self.store = store
         self.clock = clock
         self.rng = rng
-        self.engine = Engine(store)
+        self.engine = Engine(store, registry=REGISTRY)
         self.ids = itertools.count(1)
         self.messages = 0
         self.catalogue = default_catalogue()
@@ -299,7 +299,7 @@ class Soak:
         """A domain step in one transaction, its events queued as messages, as the engine does."""
         async with self.store.transaction() as session:
             result = await step(session)
-            await queue_notifications(
+            await REGISTRY.notify(
                 session, events.drain(session), catalogue=self.catalogue, now=self.clock.now()
             )
             return result
@@ -808,6 +808,6 @@ if __name__ == "__main__":
     parser.add_argument(
         "--aiosqlite-threads",
         action="store_true",
-        help="SQLite on aiosqlite's worker threads (as before bot/sqlite_inline.py)",
+        help="SQLite on aiosqlite's worker threads (as before bot/db/sqlite_inline.py)",
     )
     run_in_work_folder(parser, "karakana-soak-", main)

@@ -19,7 +19,6 @@ from decimal import Decimal
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.catalogue_io import apply_catalogue
 from domain.csv_formats import (
     BomLineSpec,
     CatalogueSpec,
@@ -32,6 +31,7 @@ from domain.csv_formats import (
 from domain.explosion import FACTORY_ZONE, factory_today
 from domain.model import Channel, Component, CustomerKind, Job, Language, Person, Role
 from domain.phone import InvalidPhoneNumber, normalise_kenyan_mobile
+from domain.services.catalogue_io import apply_catalogue
 from domain.services.offers import accept_offer, make_offer
 from domain.services.orders import confirm_order, create_order, get_or_create_customer
 from domain.services.people import add_person, register_artisan, verify_artisan

@@ -31,27 +31,11 @@ from starlette.routing import BaseRoute
 from telegram import Update
 from telegram.ext import Application, ContextTypes, TypeHandler
 
-from bot.channels import MediaLinks, TelegramGateway, WhatsAppGateway
-from bot.database import check_database_current
-from bot.dispatcher import Backoff, Dispatcher, Sender, release_held
-from bot.inbound import Inbound, MediaFetcher
-from bot.matchmaker import Matchmaker
-from bot.media import LocalMediaStore, MediaDocuments
-from bot.mpesa import DarajaClient, DarajaConfig, security_credential
-from bot.mpesa_routes import mpesa_routes
-from bot.payout_runner import PayoutRunner
-from bot.payout_waker import PayoutWaker
-from bot.scheduling import (
-    InFlight,
-    JobSettings,
-    build_scheduler,
-    karakana_jobs,
-    payout_notifier,
-)
-from bot.server import Health, create_app, media_routes
-from bot.settings import Settings
-from bot.sqlite_inline import connect_inline
-from bot.telegram_channel import (
+from bot.channels.dispatcher import Backoff, Dispatcher, Sender, release_held
+from bot.channels.gateways import MediaLinks, TelegramGateway, WhatsAppGateway
+from bot.channels.inbound import Inbound, MediaFetcher
+from bot.channels.media import LocalMediaStore, MediaDocuments
+from bot.channels.telegram import (
     ALLOWED_UPDATES,
     CallbackSigner,
     TelegramMediaFetcher,
@@ -59,12 +43,28 @@ from bot.telegram_channel import (
     build_application,
     register_webhook,
 )
-from bot.whatsapp import MediaDownloader, WhatsAppSender
+from bot.channels.whatsapp import MediaDownloader, WhatsAppSender
+from bot.db.database import check_database_current
+from bot.db.sqlite_inline import connect_inline
+from bot.matchmaker import Matchmaker
+from bot.payments.daraja import DarajaClient, DarajaConfig, security_credential
+from bot.payments.routes import mpesa_routes
+from bot.payments.runner import PayoutRunner
+from bot.payments.waker import PayoutWaker
+from bot.scheduling import (
+    InFlight,
+    JobSettings,
+    build_scheduler,
+    karakana_jobs,
+)
+from bot.server import Health, create_app, media_routes
+from bot.settings import Settings
 from conversations.engine import Engine
-from conversations.i18n import Catalogue
+from conversations.i18n import Catalogue, default_catalogue
 from conversations.messages import Incoming
-from conversations.payout_notices import RevenueBand
+from conversations.notices import RevenueBand
 from conversations.ports import AdminPolicy, DocumentReader, MatchRunner
+from conversations.registry import REGISTRY
 from domain.explosion import factory_today
 from domain.model import Channel
 from domain.store import Store
@@ -124,10 +124,13 @@ class Factory:
         return MediaDocuments(LocalMediaStore(self.settings.media_dir))
 
     def engine(self, *, matcher: MatchRunner | None = None) -> Engine:
-        """The conversation engine every channel shares: with the media store's documents, the
-        admins' policy from settings and, unless given one, a matchmaker of its own."""
+        """The conversation engine every channel shares: with every role's flows, commands and
+        notices (the registry), money in the configured currency, the media store's documents,
+        the admins' policy from settings and, unless given one, a matchmaker of its own."""
         return Engine(
             self.store,
+            registry=REGISTRY,
+            catalogue=default_catalogue().with_currency(self.settings.currency),
             idle_timeout=timedelta(minutes=self.settings.conversation_idle_minutes),
             documents=self.documents(),
             matcher=matcher or self.matchmaker(),
@@ -166,12 +169,12 @@ async def open_factory(settings: Settings, *, check_schema: bool = True) -> Asyn
     """The factory on ``settings``' database, closed afterwards.
 
     Unless told otherwise it first refuses a database behind the code's migrations (raising
-    ``bot.database.DatabaseNotCurrent``, whose message names ``karakana db upgrade``).
+    ``bot.db.database.DatabaseNotCurrent``, whose message names ``karakana db upgrade``).
     """
     if check_schema:
         await check_database_current(settings.database_url)
     # SQLite calls run on the event loop's thread: a statement takes microseconds, far less than
-    # aiosqlite's thread hand-offs (bot/sqlite_inline.py; docs/benchmarks.md, "Inbound chat").
+    # aiosqlite's thread hand-offs (bot/db/sqlite_inline.py; docs/benchmarks.md, "Inbound chat").
     store = Store.from_url(settings.database_url, sqlite_connect=connect_inline)
     try:
         yield Factory(settings=settings, store=store)
@@ -254,7 +257,7 @@ def build_payments(
     if not settings.mpesa_configured:
         return None
     client = DarajaClient(daraja_config(settings))
-    notify = payout_notifier(
+    notify = REGISTRY.notifier(
         catalogue, RevenueBand(settings.revenue_share_min, settings.revenue_share_max)
     )
     runner = PayoutRunner(
@@ -316,10 +319,10 @@ class KarakanaBot:
 def _webchat_routes(
     factory: Factory, engine: Engine, media_store: LocalMediaStore, clock: Callable[[], datetime]
 ) -> list[BaseRoute]:
-    """The local web chat (bot/webchat.py), when it is installed."""
-    if importlib.util.find_spec("bot.webchat") is None:
+    """The local web chat (bot/channels/webchat.py), when it is installed."""
+    if importlib.util.find_spec("bot.channels.webchat") is None:
         return []
-    from bot.webchat import webchat_routes
+    from bot.channels.webchat import webchat_routes
 
     return webchat_routes(
         factory.store,

@@ -26,12 +26,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[impo
 from apscheduler.triggers.base import BaseTrigger  # type: ignore[import-untyped]
 from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
 from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.payout_runner import PayoutRunner
+from bot.payments.runner import PayoutRunner
 from conversations.i18n import Catalogue
-from conversations.payout_notices import RevenueBand, queue_payout_notifications
-from domain import events
+from conversations.notices import RevenueBand
+from conversations.registry import REGISTRY
 from domain.store import Store
 from scheduler import jobs
 from scheduler.leases import NAIROBI, Daily, Every, Schedule, Weekly, run_once
@@ -156,17 +155,6 @@ def build_scheduler(
 # --- Karakana's jobs ------------------------------------------------------------------------
 
 
-def payout_notifier(
-    catalogue: Catalogue, band: RevenueBand | None
-) -> Callable[[AsyncSession, Sequence[events.Event], datetime], Awaitable[object]]:
-    async def notify(
-        session: AsyncSession, recorded: Sequence[events.Event], now: datetime
-    ) -> None:
-        await queue_payout_notifications(session, recorded, catalogue=catalogue, now=now, band=band)
-
-    return notify
-
-
 @dataclass(frozen=True, slots=True)
 class JobSettings:
     """The settings the jobs read; bot/main.py fills it from ``Settings``."""
@@ -202,7 +190,8 @@ def karakana_jobs(
 ) -> list[ScheduledJob]:
     """The standard job list; a job whose dependency is missing (no M-Pesa, no matching model
     yet) is left out rather than failing at run time."""
-    notify = jobs.default_notify(catalogue)
+    # The registry's one notifier: every job's events go through the same table as the engine's.
+    notify = REGISTRY.notifier(catalogue, settings.revenue_band)
     listed: list[ScheduledJob] = []
     if match is not None:
         listed.append(
@@ -249,7 +238,7 @@ def karakana_jobs(
                 clock=clock,
                 minimum_cents=settings.payout_minimum_cents,
                 auto_approve_limit_cents=settings.payout_auto_approve_limit_cents,
-                notify=payout_notifier(catalogue, settings.revenue_band),
+                notify=notify,
                 send=send,
             ),
             ttl=timedelta(hours=2),

@@ -21,7 +21,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.channels import (
+from bot.channels.dispatcher import Dispatcher, backlog
+from bot.channels.gateways import (
     MAX_WEBHOOK_BYTES,
     MEDIA_PATH,
     BadWebhook,
@@ -30,9 +31,8 @@ from bot.channels import (
     TelegramGateway,
     WhatsAppGateway,
 )
-from bot.dispatcher import Dispatcher, backlog
-from bot.media import ACCEPTED_IMAGE_TYPES, MediaStore
-from bot.telegram_channel import SECRET_TOKEN_HEADER
+from bot.channels.media import ACCEPTED_IMAGE_TYPES, MediaStore
+from bot.channels.telegram import SECRET_TOKEN_HEADER
 from domain.store import Store
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.mpesa import CALLBACK_TOKEN_PATTERN
+from bot.payments.daraja import CALLBACK_TOKEN_PATTERN
 
 # Values people leave in a copied .env file; a secret that looks like one of these is refused
 # rather than sent to Twilio or Telegram.

@@ -1,7 +1,8 @@
 """The conversation engine: one incoming message in, the replies out, all in one transaction.
 
-For each message, under a per-address lock (so one person's messages are handled strictly in
-order within this process):
+For each message, in its address's turn (``turn``: the one per-person lock of this process, which
+every channel goes through, so one person's messages are handled strictly in order; across
+processes the state's version check below keeps them safe):
 
 1. the ``InboundMessage`` dedupe record is looked up; a message seen before changes nothing;
 2. the sender is resolved by chat identity and the conversation state loaded (an expired
@@ -11,13 +12,16 @@ order within this process):
 4. domain events are turned into business messages, the state is saved with a version check (a
    second process that advanced the same conversation makes us roll back and start over), the
    replies are queued in the outbox, and it all commits together.
+
+The flows, commands and notices come from the ``Registry`` the composition root hands in
+(conversations/registry.py's ``REGISTRY``); the engine itself knows no role.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,16 +32,16 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from conversations.commands import Global, GlobalCommand, parse_global, parse_slash
-from conversations.flow import DONE, Answer, Ask, Context, Expect, Flow, Goto, Start
-from conversations.flows import FLOWS
+from conversations.flow import DONE, Answer, Ask, Context, Expect, Goto, Start
+from conversations.flows.menu import NAME as MENU
 from conversations.flows.registration import NAME as REGISTRATION
 from conversations.i18n import N_, Catalogue, default_catalogue
 from conversations.locks import KeyedLocks
 from conversations.messages import Choice, Incoming, MediaItem, Reply
+from conversations.notices import RevenueBand
 from conversations.outbox import enqueue, enqueue_replies
-from conversations.payout_notices import RevenueBand, queue_payout_notifications
+from conversations.parts import Registry
 from conversations.ports import DEFAULT_ADMIN_POLICY, AdminPolicy, DocumentReader, MatchRunner
-from conversations.slash import BUTTON_COMMANDS, COMMANDS, run_slash, typed_command, usage_for
 from conversations.state import Conversation, StateConflict, load_conversation, save_conversation
 from domain import events
 from domain.model import (
@@ -74,18 +78,20 @@ class Engine:
         self,
         store: Store,
         *,
+        registry: Registry | None = None,
         catalogue: Catalogue | None = None,
         idle_timeout: timedelta = DEFAULT_IDLE_TIMEOUT,
-        flows: Mapping[str, Flow] = FLOWS,
         max_attempts: int = MAX_ATTEMPTS,
         documents: DocumentReader | None = None,
         matcher: MatchRunner | None = None,
         admin_policy: AdminPolicy = DEFAULT_ADMIN_POLICY,
     ) -> None:
         self._store = store
+        self._registry = registry or Registry()
         self._catalogue = catalogue or default_catalogue()
         self._idle_timeout = idle_timeout
-        self._flows = flows
+        self._flows = self._registry.flows
+        self._commands = self._registry.commands
         self._max_attempts = max_attempts
         self._documents = documents
         self._matcher = matcher
@@ -99,6 +105,12 @@ class Engine:
     @property
     def locks_held(self) -> int:
         return len(self._locks)
+
+    def turn(self, channel: Channel, address: str) -> AbstractAsyncContextManager[None]:
+        """This address's turn: ``handle`` takes it for each message. A caller that must do more
+        in the same turn (the inbound path fetches attachments first) holds it itself and passes
+        ``in_turn=True`` to ``handle``."""
+        return self._locks.hold((channel, address))
 
     def is_valid_state(self, flow: str, step: str) -> bool:
         if flow == "idle":
@@ -131,12 +143,15 @@ class Engine:
             )
             return [Incoming.from_json(row.payload) for row in rows]
 
-    async def handle(self, incoming: Incoming, *, now: datetime | None = None) -> list[Reply]:
+    async def handle(
+        self, incoming: Incoming, *, now: datetime | None = None, in_turn: bool = False
+    ) -> list[Reply]:
         """Handle one message exactly once; the replies are also in the outbox when this returns.
 
-        ``now`` defaults to the message's ``received_at``; one of them must be given.
+        ``now`` defaults to the message's ``received_at``; one of them must be given. With
+        ``in_turn`` the caller already holds the address's ``turn``.
         """
-        return await self._handle(incoming, now, only_new=False) or []
+        return await self._handle(incoming, now, only_new=False, in_turn=in_turn) or []
 
     async def accept_and_handle(self, incoming: Incoming, *, now: datetime) -> list[Reply] | None:
         """``accept`` and ``handle`` in one transaction; None if the message was seen before.
@@ -149,12 +164,15 @@ class Engine:
         return await self._handle(incoming, now, only_new=True)
 
     async def _handle(
-        self, incoming: Incoming, now: datetime | None, *, only_new: bool
+        self, incoming: Incoming, now: datetime | None, *, only_new: bool, in_turn: bool = False
     ) -> list[Reply] | None:
         when = now or incoming.received_at
         if when is None:
             raise ValueError("pass now= or set Incoming.received_at: the engine has no clock")
-        async with self._locks.hold((incoming.channel, incoming.address)):
+        turn: AbstractAsyncContextManager[None] = (
+            nullcontext() if in_turn else self.turn(incoming.channel, incoming.address)
+        )
+        async with turn:
             last_conflict: Exception | None = None
             for _ in range(self._max_attempts):
                 try:
@@ -289,7 +307,7 @@ class Engine:
         )
         # After the state is saved and the replies queued: a business message to this same
         # person goes after the replies, and remembers its choices on the state just saved.
-        await queue_payout_notifications(
+        await self._registry.notify(
             session,
             events.drain(session),
             catalogue=self._catalogue,
@@ -315,13 +333,13 @@ class Engine:
             return await self._global(command, ctx, conversation)
         role = None if ctx.person is None else ctx.person.role
         slash = parse_slash(
-            incoming.text, incoming.button_payload, button_commands=BUTTON_COMMANDS
-        ) or typed_command(incoming.text, incoming.button_payload, role)
+            incoming.text, incoming.button_payload, button_commands=self._commands.buttons
+        ) or self._commands.typed(incoming.text, incoming.button_payload, role)
         if slash is not None:
-            result = await run_slash(ctx, slash)
+            result = await self._commands.run(ctx, slash)
             if isinstance(result, Start):
                 return await self._start(ctx, conversation, result)
-            declared = COMMANDS.get(slash.name)
+            declared = self._commands.get(slash.name)
             if declared is not None and conversation.flow in declared.closes:
                 conversation.reset()
             return result
@@ -340,7 +358,7 @@ class Engine:
             profile = await ctx.session.get(ArtisanProfile, ctx.person.id)
             if profile is not None and profile.status is ArtisanStatus.PENDING:
                 return [Reply(ctx.t("registration.pending", name=ctx.person.name))]
-        return [await self._enter(ctx, conversation, "menu")]
+        return [await self._enter(ctx, conversation, MENU)]
 
     async def _enter(self, ctx: Context, conversation: Conversation, name: str) -> Reply:
         flow = self._flows[name]
@@ -480,7 +498,7 @@ class Engine:
         text = ctx.t("engine.help")
         if ctx.person is None:
             return ctx.t("engine.help_unregistered") + "\n\n" + text
-        commands = [ctx.t(msgid) for msgid in usage_for(ctx.person.role)]
+        commands = [ctx.t(msgid) for msgid in self._commands.usage_for(ctx.person.role)]
         if commands:
             text += "\n\n" + ctx.t("engine.help_commands") + "\n" + "\n".join(commands)
         return text

@@ -18,7 +18,8 @@ and ``pick_one_flow`` a whole flow of that one question that starts the real flo
 picked (the receipt and visit pickers).
 
 Slash commands (``/verify 12``) and the buttons standing for them (``verify:12``) work from any
-state; each area declares its own ``COMMANDS`` table of ``Command`` (merged in slash.py).
+state; each role declares its own ``COMMANDS`` table of ``Command`` (merged by
+conversations/registry.py, run by slash.py).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from conversations.formatting import money
 from conversations.i18n import Catalogue
 from conversations.messages import Choice, MediaItem, Reply
 from conversations.ports import DEFAULT_ADMIN_POLICY, AdminPolicy, DocumentReader, MatchRunner
@@ -74,6 +76,10 @@ class Context:
 
     def t(self, msgid: str, /, **params: object) -> str:
         return self.catalogue.t(self.language, msgid, **params)
+
+    def money(self, cents: int) -> str:
+        """``cents`` in the configured currency: ``KES 1,250``."""
+        return money(cents, self.catalogue.currency)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from domain.model import Language
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "karakana"
 FALLBACK = Language.EN
+DEFAULT_CURRENCY = "KES"
 
 
 class MissingMessage(LookupError):
@@ -85,14 +86,25 @@ def placeholders(message: str) -> frozenset[str]:
 
 
 class Catalogue:
-    """Translations for every supported language, looked up by message id."""
+    """Translations for every supported language, looked up by message id, and the currency
+    money is shown in (``CURRENCY``, handed in by the composition root)."""
 
-    def __init__(self, translations: Mapping[Language, gettext.GNUTranslations]) -> None:
+    def __init__(
+        self,
+        translations: Mapping[Language, gettext.GNUTranslations],
+        *,
+        currency: str = DEFAULT_CURRENCY,
+    ) -> None:
         self._translations = dict(translations)
+        self.currency = currency
 
     @classmethod
-    def load(cls, locale_dir: Path = LOCALE_DIR) -> Catalogue:
-        return cls({lang: _compile(lang, locale_dir) for lang in Language})
+    def load(cls, locale_dir: Path = LOCALE_DIR, *, currency: str = DEFAULT_CURRENCY) -> Catalogue:
+        return cls({lang: _compile(lang, locale_dir) for lang in Language}, currency=currency)
+
+    def with_currency(self, currency: str) -> Catalogue:
+        """The same translations, showing money in ``currency``."""
+        return Catalogue(self._translations, currency=currency)
 
     def has(self, language: Language, msgid: str) -> bool:
         return self._translations[language].gettext(msgid) != msgid

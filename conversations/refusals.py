@@ -30,7 +30,7 @@ def media_refused(
     max_document_bytes: int,
 ) -> str:
     """One polite sentence for the files refused, by the most useful reason among ``reasons``
-    (the values of ``bot.media.RefusalReason``)."""
+    (the values of ``bot.channels.media.RefusalReason``)."""
     found = set(reasons)
     for reason, msgid in _MEDIA.items():
         if reason in found:

@@ -1,5 +1,8 @@
 """Nudges the scheduler sends: due-soon and overdue reminders to artisans, a late-jobs digest to
-admins. Each person gets a given reminder at most once a day, so a re-run sends nothing twice."""
+admins. Each person gets a given reminder at most once a day, so a re-run sends nothing twice.
+
+Shared by two roles and started by the clock rather than by an event, so it sits beside the
+shared pieces rather than in a role's ``notices.py``."""
 
 from __future__ import annotations
 
@@ -10,9 +13,11 @@ from zoneinfo import ZoneInfo
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from conversations.formatting import numeric_date
 from conversations.i18n import Catalogue
 from conversations.messages import Reply
 from conversations.outbox import notify_person
+from domain.explosion import FACTORY_ZONE
 from domain.model import (
     OPEN_JOB_STATUSES,
     Allocation,
@@ -24,7 +29,6 @@ from domain.model import (
     Role,
 )
 
-NAIROBI = ZoneInfo("Africa/Nairobi")
 DIGEST_LINES = 15
 
 
@@ -64,7 +68,7 @@ async def queue_reminders(
     catalogue: Catalogue,
     now: datetime,
     due_soon: timedelta = timedelta(days=2),
-    zone: ZoneInfo = NAIROBI,
+    zone: ZoneInfo = FACTORY_ZONE,
 ) -> RemindersSent:
     """Remind artisans of active work due within ``due_soon`` or overdue; tell admins which jobs
     are late."""
@@ -88,7 +92,7 @@ async def queue_reminders(
                 "reminders.overdue",
                 quantity=allocation.quantity,
                 component=component.name,
-                due=job.due_date.strftime("%d/%m/%Y"),
+                due=numeric_date(job.due_date),
                 days=(today - job.due_date).days,
             )
             late += await _tell_once_today(session, artisan, text, now=now, day_start=day_start)
@@ -98,7 +102,7 @@ async def queue_reminders(
                 "reminders.due_soon",
                 quantity=allocation.quantity,
                 component=component.name,
-                due=job.due_date.strftime("%d/%m/%Y"),
+                due=numeric_date(job.due_date),
             )
             soon += await _tell_once_today(session, artisan, text, now=now, day_start=day_start)
 

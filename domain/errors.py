@@ -36,3 +36,9 @@ class Forbidden(DomainError):
 
 class LedgerError(DomainError):
     """A transfer that would break the ledger's rules (unbalanced, edited, paid twice)."""
+
+
+class PayoutError(DomainError):
+    """A payout step that cannot be taken: a bad minimum or M-Pesa result code, a batch that is
+    not approved, or an M-Pesa report that contradicts what was recorded for a payout. The
+    ledger's own rules are :class:`LedgerError`'s."""

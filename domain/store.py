@@ -16,7 +16,7 @@ connection. A transaction PostgreSQL rolls back to break a deadlock did nothing 
 ``rolled_back_to_run_again`` tells its caller it may simply run it again.
 
 The composition root may pass ``sqlite_connect``, a driver connection factory for the aiosqlite
-dialect (bot/sqlite_inline.py runs SQLite's calls on the event loop's thread instead of a worker
+dialect (bot/db/sqlite_inline.py runs SQLite's calls on the event loop's thread instead of a worker
 thread). A driver connection with ``begin_immediate`` waits for another process's write lock
 itself, without blocking; its busy timeout is then its own.
 """

@@ -22,7 +22,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from conversations.i18n import Catalogue
-from conversations.notifications import queue_notifications
+from conversations.notices import Notify
 from conversations.reminders import RemindersSent, queue_reminders
 from domain import events, payouts
 from domain.model import OutboxMessage, OutboxStatus, PayoutBatch, SubmissionPhoto, WorkshopVisit
@@ -32,23 +32,14 @@ from domain.store import Store
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-Notify = Callable[[AsyncSession, Sequence[events.Event], datetime], Awaitable[object]]
-"""Turns a transaction's domain events into outbox messages before it commits."""
+# Each ``notify`` below is the registry's one notifier (``REGISTRY.notifier`` in
+# conversations/registry.py): a job's events go through the same table as the engine's.
 
 
 class MatchRound(Protocol):
     """``matching.round.run_matching_round`` with its model and options bound."""
 
     def __call__(self, session: AsyncSession, *, now: datetime) -> Awaitable[object]: ...
-
-
-def default_notify(catalogue: Catalogue) -> Notify:
-    async def notify(
-        session: AsyncSession, recorded: Sequence[events.Event], now: datetime
-    ) -> None:
-        await queue_notifications(session, recorded, catalogue=catalogue, now=now)
-
-    return notify
 
 
 async def run_matching_round(

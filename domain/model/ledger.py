@@ -122,7 +122,7 @@ PAYOUT_TRANSITIONS = Transitions[PayoutStatus](
 ONE_BATCH_BUILDING = "uq_payout_batch_one_building"
 """The partial unique index that lets at most one batch be *building* at a time, so two builders
 starting at once (the weekly job and an admin's /make_payouts) cannot each begin a batch: the
-one whose insert it refuses joins the other's (domain/payouts.py)."""
+one whose insert it refuses joins the other's (domain/payouts/building.py)."""
 
 _BUILDING = sa.text(f"status = '{PayoutBatchStatus.BUILDING.value}'")
 
@@ -181,7 +181,7 @@ class Payout(SQLModel, table=True):
 # database refuse them as well, so raw SQL, a console session or a bulk statement that skips the
 # ORM cannot rewrite history either. They are attached to ``create_all`` here and installed by
 # migration 0003 on databases Alembic builds. A revision never imports application code, so it
-# repeats these statements; ``bot.database.model_differences`` names a trigger either side lacks.
+# repeats these statements; ``bot.db.database.model_differences`` names a trigger either side lacks.
 
 APPEND_ONLY_TABLES: tuple[str, ...] = ("transfer",)
 

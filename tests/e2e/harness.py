@@ -21,7 +21,7 @@ from typing import Any, TypeVar, overload
 import uvicorn
 from sqlmodel import col, select
 
-from bot.dispatcher import Backoff
+from bot.channels.dispatcher import Backoff
 from bot.main import Factory, KarakanaBot, build_bot
 from bot.settings import Settings
 from conversations.messages import Reply

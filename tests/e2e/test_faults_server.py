@@ -5,8 +5,8 @@ Twenty-four artisans register over WhatsApp at once, each answering the next que
 answer arrives and re-posting a webhook (same MessageSid, as Twilio retries) until it gets a 200.
 The fake Twilio holds each send's answer for a moment after recording it, which widens the one
 window where a duplicate is allowed: the provider accepted the message, and the process died
-before marking it SENT (bot/dispatcher.py). The test snapshots the rows left SENDING by each
-kill, and allows a duplicate only of those.
+before marking it SENT (bot/channels/dispatcher.py). The test snapshots the rows left SENDING by
+each kill, and allows a duplicate only of those.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import httpx
 from sqlmodel import col, func, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from conversations.flows import FLOWS
 from conversations.i18n import t
+from conversations.registry import REGISTRY
 from domain.model import (
     Channel,
     ChannelIdentity,
@@ -181,7 +181,7 @@ async def test_killing_the_server_mid_work_loses_no_message_and_doubles_only_in_
                 load = asyncio.gather(*(artisans.register(client, n) for n in range(ARTISANS)))
                 # Kill once while inbound messages are being handled (their webhooks not yet
                 # answered: a message with no attachments is accepted and handled in one
-                # transaction, see bot/inbound.py), once while sends are out.
+                # transaction, see bot/channels/inbound.py), once while sends are out.
                 for what in ("inbound", "outbox"):
                     await asyncio.sleep(rng.uniform(0.2, 0.6))
                     if what == "inbound":
@@ -299,7 +299,7 @@ async def _check_nothing_lost_or_doubled(
         address = number(n)
         state = states[address]
         assert (state.flow, state.step) == ("idle", "idle"), (address, state.flow, state.step)
-        assert state.flow == "idle" or state.step in FLOWS[state.flow].steps
+        assert state.flow == "idle" or state.step in REGISTRY.flows[state.flow].steps
         assert state.version == handled[address], (address, state.version, handled[address])
         assert people[address].name == NAMES[n]
         last = by_address[address][-1]

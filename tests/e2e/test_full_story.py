@@ -22,6 +22,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from conversations.i18n import default_catalogue, t
+from conversations.registry import REGISTRY
 from domain.ledger import artisan_balance, trial_balance
 from domain.model import (
     Allocation,
@@ -42,7 +43,7 @@ from domain.model import (
 )
 from domain.services.orders import confirm_order, create_order, get_or_create_customer
 from matching.round import run_matching_round as matching_round
-from scheduler.jobs import default_notify, run_matching_round
+from scheduler.jobs import run_matching_round
 from tests.e2e.harness import Running, eventually
 from tests.integration.conversation_driver import REGISTRATION_ANSWERS, seed_catalogue
 
@@ -178,7 +179,7 @@ async def test_the_whole_story_from_registration_to_earnings_over_both_channels(
         store,
         clock=lambda: datetime.now(UTC),
         match=functools.partial(matching_round, rng=np.random.default_rng(7)),
-        notify=default_notify(default_catalogue()),
+        notify=REGISTRY.notifier(default_catalogue()),
     )
     karakana.bot.dispatcher.wake()
     offers = await _store(

@@ -14,6 +14,7 @@ from conversations.engine import Engine
 from conversations.i18n import t
 from conversations.messages import Incoming, Reply
 from conversations.outbox import enqueue
+from conversations.registry import REGISTRY
 from domain.model import (
     Channel,
     InboundStatus,
@@ -222,7 +223,7 @@ async def test_a_message_accepted_before_a_crash_is_processed_at_start_up(
 ) -> None:
     now = datetime.now(UTC)
     accepted = Incoming(Channel.WHATSAPP, WANJIKU, "SMcrashed", text="Habari", received_at=now)
-    assert await Engine(store).accept(accepted, now=now)
+    assert await Engine(store, registry=REGISTRY).accept(accepted, now=now)
     async with store.transaction() as session:  # and a send the crash interrupted
         stuck = await enqueue(
             session,

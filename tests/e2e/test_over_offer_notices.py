@@ -17,7 +17,7 @@ from typing import Any
 from sqlmodel import col, select
 
 from conversations.i18n import default_catalogue, t
-from conversations.notifications import queue_notifications
+from conversations.registry import REGISTRY
 from domain import events
 from domain.model import Allocation, Channel, Job, Language, Offer, OfferStatus, Person
 from domain.quantities import job_tally
@@ -85,7 +85,7 @@ async def _offer_to_each(karakana: Running, job_id: int, carvers: Sequence[Perso
             )
             for carver in carvers
         ]
-        await queue_notifications(
+        await REGISTRY.notify(
             session, events.drain(session), catalogue=default_catalogue(), now=now
         )
     karakana.bot.dispatcher.wake()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from bot.telegram_channel import SECRET_TOKEN_HEADER, CallbackSigner
+from bot.channels.telegram import SECRET_TOKEN_HEADER, CallbackSigner
 from conversations.i18n import t
 from domain.model import Channel, OutboxMessage, OutboxStatus
 from domain.store import Store

@@ -19,12 +19,13 @@ import pytest
 from sqlmodel import col, select
 from starlette.applications import Starlette
 
+from bot.channels.media import LocalMediaStore, MediaDocuments
+from bot.channels.webchat import webchat_routes
 from bot.demo import seed_demo
-from bot.media import LocalMediaStore, MediaDocuments
-from bot.webchat import webchat_routes
 from conversations.engine import Engine
 from conversations.i18n import t
 from conversations.messages import Incoming
+from conversations.registry import REGISTRY
 from domain.explosion import factory_today
 from domain.model import (
     Channel,
@@ -215,7 +216,7 @@ async def test_someone_chats_presses_a_choice_sends_a_photo_and_imports_a_csv_in
     media_dir = tmp_path / "media"
     media = LocalMediaStore(media_dir)
     shot = Path(os.environ.get("KARAKANA_WEBCHAT_SCREENSHOT", tmp_path / "webchat.png"))
-    engine = Engine(store, documents=MediaDocuments(media))
+    engine = Engine(store, registry=REGISTRY, documents=MediaDocuments(media))
     app = Starlette(routes=webchat_routes(store, engine, media, clock=clock.now))
 
     async with serving(app) as base:

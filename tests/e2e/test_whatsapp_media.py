@@ -13,10 +13,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import httpx
 import pytest
 
-from bot.channels import MediaLinks
-from bot.media import LocalMediaStore
+from bot.channels.gateways import MediaLinks
+from bot.channels.media import LocalMediaStore
+from bot.channels.whatsapp import WhatsAppSender
 from bot.server import Health, create_app, media_routes
-from bot.whatsapp import WhatsAppSender
 from conversations.messages import MediaItem, Reply
 from domain.store import Store
 from tests.fakes.server import serving

@@ -35,7 +35,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from conversations.engine import Engine
 from conversations.i18n import default_catalogue
 from conversations.messages import Reply
-from conversations.notifications import queue_notifications
+from conversations.registry import REGISTRY
 from domain import events, ledger
 from domain.model import (
     Allocation,
@@ -551,7 +551,7 @@ class Floor:
         """Run a domain step in one transaction and queue its notifications, like the engine."""
         async with self.store.transaction() as session:
             result = await step(session)
-            await queue_notifications(
+            await REGISTRY.notify(
                 session, events.drain(session), catalogue=default_catalogue(), now=self.clock.now()
             )
             return result
@@ -671,7 +671,7 @@ async def open_floor(
     """The factory, with one confirmed order of ``lines``, and the engine its people chat to."""
     factory = await build_factory(store, clock)
     order = await place_order(store, clock, lines=lines)
-    return Floor(store, clock, Engine(store), factory, order)
+    return Floor(store, clock, Engine(store, registry=REGISTRY), factory, order)
 
 
 def texts(replies: list[Reply]) -> list[str]:

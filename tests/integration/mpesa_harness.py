@@ -18,11 +18,12 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.applications import Starlette
 
-from bot.mpesa import DarajaClient, DarajaConfig, RequestAnswer, security_credential
-from bot.mpesa_routes import mpesa_routes
-from bot.payout_runner import DEFAULT_MAX_IN_FLIGHT, Notifier, PayoutRunner
+from bot.payments.daraja import DarajaClient, DarajaConfig, RequestAnswer, security_credential
+from bot.payments.routes import mpesa_routes
+from bot.payments.runner import DEFAULT_MAX_IN_FLIGHT, Notifier, PayoutRunner
 from conversations.i18n import Catalogue
-from conversations.payout_notices import RevenueBand, queue_payout_notifications
+from conversations.notices import RevenueBand
+from conversations.registry import REGISTRY
 from domain import events, ledger, payouts
 from domain.model import (
     Account,
@@ -124,7 +125,7 @@ def notifier(catalogue: Catalogue | None = None) -> Notifier:
     async def notify(
         session: AsyncSession, recorded: Sequence[events.Event], now: datetime
     ) -> None:
-        await queue_payout_notifications(session, recorded, catalogue=loaded, now=now, band=BAND)
+        await REGISTRY.notify(session, recorded, catalogue=loaded, now=now, band=BAND)
 
     return notify
 

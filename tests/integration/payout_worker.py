@@ -8,8 +8,8 @@ import asyncio
 import sys
 from datetime import UTC, datetime
 
-from bot.mpesa import DarajaClient
-from bot.payout_runner import PayoutRunner
+from bot.payments.daraja import DarajaClient
+from bot.payments.runner import PayoutRunner
 from domain.store import Store
 from tests.integration.mpesa_harness import daraja_config, notifier
 

@@ -10,12 +10,12 @@ import pytest
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from conversations.admin_commands import COMMANDS as ADMIN_COMMANDS
+from conversations.admin.commands import COMMANDS as ADMIN_COMMANDS
 from conversations.engine import Engine
-from conversations.flows.menu import ACTIONS
 from conversations.i18n import t
 from conversations.messages import Reply
 from conversations.outbox import enqueue
+from conversations.registry import REGISTRY
 from domain import ledger
 from domain.model import (
     ArtisanProfile,
@@ -196,7 +196,7 @@ def matcher(factory: Factory) -> FakeMatcher:
 
 @pytest.fixture
 def engine(factory: Factory, matcher: FakeMatcher) -> Engine:
-    return Engine(factory.store, matcher=matcher)
+    return Engine(factory.store, registry=REGISTRY, matcher=matcher)
 
 
 @pytest.fixture
@@ -407,7 +407,12 @@ async def test_match_runs_a_round_and_the_offers_go_out_with_the_reply(
 async def test_match_and_why_say_so_when_matching_is_not_configured(
     factory: Factory, clock: FakeClock
 ) -> None:
-    chat = Chat(Engine(factory.store), clock, address=ADMIN, channel=Channel.TELEGRAM)
+    chat = Chat(
+        Engine(factory.store, registry=REGISTRY),
+        clock,
+        address=ADMIN,
+        channel=Channel.TELEGRAM,
+    )
     assert await chat.say("/match") == t("en", "admin.match_not_configured")
     assert await chat.say("/why 1 2") == t("en", "admin.why_not_configured")
 
@@ -627,9 +632,7 @@ async def test_each_admin_menu_item_works_and_none_is_coming_soon(
 
 
 def test_every_admin_menu_item_has_an_action() -> None:
-    from conversations.flows.menu import ITEMS
-
-    assert {key for key, _ in ITEMS[Role.ADMIN]} <= set(ACTIONS)
+    assert all(item.action is not None for item in REGISTRY.menus[Role.ADMIN])
 
 
 # --- Kiswahili ------------------------------------------------------------------------------

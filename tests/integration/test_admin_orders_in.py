@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, select
 
+from conversations.admin.flows.new_order import NAME as NEW_ORDER
 from conversations.engine import Engine
-from conversations.flows.new_order import NAME as NEW_ORDER
 from conversations.i18n import t
 from conversations.messages import MediaItem
 from conversations.ports import DocumentUnreadable
+from conversations.registry import REGISTRY
 from domain.model import Channel, Customer, CustomerKind, Order, OrderLine, OrderStatus, Role
 from domain.store import Store
 from tests.conftest import FakeClock
@@ -45,7 +46,7 @@ def media(tmp_path: Path) -> Path:
 async def admin(store: Store, clock: FakeClock, media: Path) -> Chat:
     await seed_catalogue(store)
     await add_staff(store, clock, name="Amina", address=ADMIN, role=Role.ADMIN)
-    engine = Engine(store, documents=FolderDocuments(media))
+    engine = Engine(store, registry=REGISTRY, documents=FolderDocuments(media))
     return Chat(engine, clock, address=ADMIN, channel=Channel.TELEGRAM)
 
 
@@ -214,7 +215,12 @@ async def test_a_missing_or_oversized_document_gets_a_polite_reply(
     assert await admin.say("/import_orders", media=(huge,)) == t(
         "en", "admin.import_too_big", max_kb=1000
     )
-    unwired = Chat(Engine(store), clock, address=ADMIN, channel=Channel.TELEGRAM)
+    unwired = Chat(
+        Engine(store, registry=REGISTRY),
+        clock,
+        address=ADMIN,
+        channel=Channel.TELEGRAM,
+    )
     assert await unwired.say("/import_orders", media=(gone,)) == t(
         "en", "admin.import_not_configured"
     )

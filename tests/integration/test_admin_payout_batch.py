@@ -18,6 +18,7 @@ from sqlmodel import col, select
 from conversations.engine import Engine
 from conversations.i18n import t
 from conversations.messages import Reply
+from conversations.registry import REGISTRY
 from domain import ledger
 from domain.model import (
     Channel,
@@ -111,7 +112,7 @@ async def _office(store: Store, clock: FakeClock) -> Office:
     async with store.transaction() as session:
         for name in ("Wanjiru", "Baraka", "Njeri"):
             owed[name] = await payee(session, name, now=clock.now())
-    office = Office(store, clock, Engine(store), amina, zawadi, owed)
+    office = Office(store, clock, Engine(store, registry=REGISTRY), amina, zawadi, owed)
     await office.earn("Wanjiru", 150_000)
     await office.earn("Baraka", 80_000)
     await office.earn("Njeri", 5_000)  # KES 50: below the minimum, waits for a later batch
@@ -290,9 +291,12 @@ async def test_with_nobody_owed_the_minimum_no_batch_is_made(
             session, artisan_id=artisan, amount_cents=9_999, reference="delivery:1", now=clock.now()
         )
 
-    reply = await Chat(Engine(store), clock, address=AMINA, channel=Channel.TELEGRAM).say(
-        "/make_payouts"
-    )
+    reply = await Chat(
+        Engine(store, registry=REGISTRY),
+        clock,
+        address=AMINA,
+        channel=Channel.TELEGRAM,
+    ).say("/make_payouts")
 
     assert reply == t("en", "admin.payouts_made_nothing", minimum=MINIMUM)
     async with store.transaction() as session:

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from conversations.flows.qc_review import Qc
+from conversations.agent.flows.qc_review import Qc
 from conversations.i18n import t
 from domain.explosion import factory_today
 from domain.model import (

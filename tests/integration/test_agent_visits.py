@@ -8,9 +8,9 @@ from datetime import datetime, time, timedelta
 import pytest
 from sqlmodel import select
 
-from conversations.flows.menu import ITEMS
 from conversations.i18n import t
 from conversations.messages import MediaItem
+from conversations.registry import REGISTRY
 from domain.explosion import FACTORY_ZONE
 from domain.model import Allocation, Channel, Role, WorkshopVisit
 from tests.integration.conversation_driver import PHOTO, VOICE, Chat, add_staff, state_of
@@ -137,7 +137,7 @@ async def test_every_field_agent_menu_item_works_and_none_is_coming_soon(floor: 
     agent = floor.agent
     [menu] = await agent.send("menu")
     keys = [c.payload.removeprefix("menu:") for c in menu.choices]
-    assert keys == [key for key, _ in ITEMS[Role.FIELD_AGENT]]
+    assert keys == [item.key for item in REGISTRY.menus[Role.FIELD_AGENT]]
     assert {"pending", "qc", "receipt", "visit", "atrisk"} <= set(keys)
     expected = {
         "pending": t("en", "agent.no_pending"),

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 from sqlmodel import col, select
 
-from conversations.flows.delivery import next_slots
-from conversations.flows.earnings import next_payout_day
+from conversations.artisan.earnings import next_payout_day
+from conversations.artisan.flows.delivery import next_slots
 from conversations.i18n import t
 from domain import payouts
 from domain.model import Delivery, DeliveryMethod, DeliveryStatus, Payout

@@ -15,7 +15,7 @@ from sqlmodel import SQLModel, select
 from typer.testing import CliRunner, Result
 
 from bot.cli import app
-from bot.database import upgrade_database
+from bot.db.database import upgrade_database
 from domain.explosion import FACTORY_ZONE
 from domain.model import Channel, ChannelIdentity, Customer, Job, Order, Person, Product, Role
 from domain.store import Store

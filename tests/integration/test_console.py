@@ -7,7 +7,13 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from bot.console import deliver, resolve_identity, run_console, sniff_content_type, store_media
+from bot.channels.console import (
+    deliver,
+    resolve_identity,
+    run_console,
+    sniff_content_type,
+    store_media,
+)
 from conversations.i18n import t
 from domain.model import Channel, ChannelIdentity, OutboxStatus
 from domain.store import Store

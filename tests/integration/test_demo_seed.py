@@ -13,7 +13,6 @@ import pytest
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.catalogue_io import read_catalogue
 from bot.demo import AREA_SPECIALTIES, DEMO_CATALOGUE, seed_demo
 from domain.csv_formats import catalogue_to_csv
 from domain.model import (
@@ -41,6 +40,7 @@ from domain.revenue_share import (
     order_revenue_share,
     revenue_share,
 )
+from domain.services.catalogue_io import read_catalogue
 from domain.store import Store
 from tests.conftest import FakeClock
 from tests.integration.factory_fixtures import ident

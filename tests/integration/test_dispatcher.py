@@ -14,19 +14,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import select
 
-from bot.dispatcher import (
+from bot.channels.dispatcher import (
     Backoff,
     Dispatcher,
     NotRetryable,
-    TokenBucket,
     apply_status,
     dead_letters,
     release_held,
     retry,
 )
-from bot.send_errors import SendError, SendFailure
+from bot.channels.send_errors import SendError, SendFailure
+from bot.channels.whatsapp import Template
+from bot.rate_limit import TokenBucket
 from bot.server import Health
-from bot.whatsapp import Template
 from conversations.messages import Choice, Reply
 from conversations.outbox import enqueue
 from domain.model import (

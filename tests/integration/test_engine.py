@@ -13,9 +13,10 @@ from sqlmodel import select
 
 from conversations.engine import Engine
 from conversations.flow import DONE, Answer, Context, Expect, Finish, Flow, Goto, Outcome, Step
-from conversations.flows import FLOWS
 from conversations.i18n import t
 from conversations.messages import Incoming, Reply
+from conversations.parts import Registry
+from conversations.registry import REGISTRY
 from conversations.state import StateConflict, load_conversation, save_conversation
 from domain.model import (
     Channel,
@@ -44,7 +45,7 @@ TIMEOUT = timedelta(hours=2)
 @pytest.fixture
 async def engine(store: Store) -> Engine:
     await seed_catalogue(store)
-    return Engine(store, idle_timeout=TIMEOUT)
+    return Engine(store, registry=REGISTRY, idle_timeout=TIMEOUT)
 
 
 @pytest.fixture
@@ -153,7 +154,7 @@ async def test_a_step_that_crashes_is_recorded_as_failed_and_the_sender_asked_to
         steps={Boom.ASK: Step(Expect.TEXT, ask, explode)},
         table=Transitions("boom", {Boom.ASK: frozenset({Boom.DONE}), Boom.DONE: frozenset()}),
     )
-    chat = Chat(Engine(store, flows={"registration": broken}), clock)
+    chat = Chat(Engine(store, registry=Registry(flows={"registration": broken})), clock)
     await chat.send("hi")
     [reply] = await chat.send("anything")
     assert reply.text == t("en", "engine.failed")
@@ -197,7 +198,9 @@ async def test_a_half_finished_flow_times_out_even_across_a_restart(
     assert state.expires_at == clock.now() + TIMEOUT
 
     clock.advance(hours=3)
-    restarted = Chat(Engine(store, idle_timeout=TIMEOUT), clock, address=chat.address)
+    restarted = Chat(
+        Engine(store, registry=REGISTRY, idle_timeout=TIMEOUT), clock, address=chat.address
+    )
     replies = await restarted.send("Kazi Beads")
 
     assert replies[0].text == t("en", "engine.started_over")
@@ -214,7 +217,9 @@ async def test_a_flow_continues_after_a_restart_within_the_idle_time(
     for text in ("hi", "1", "Wanjiru"):
         await chat.send(text)
     clock.advance(minutes=90)
-    restarted = Chat(Engine(store, idle_timeout=TIMEOUT), clock, address=chat.address)
+    restarted = Chat(
+        Engine(store, registry=REGISTRY, idle_timeout=TIMEOUT), clock, address=chat.address
+    )
     assert (await restarted.send("Kazi Beads"))[0].text == t("en", "registration.ask_skills")
 
 
@@ -327,7 +332,7 @@ def _diagram_edges(path: Path) -> set[tuple[str, str]]:
     return edges
 
 
-@pytest.mark.parametrize("flow", FLOWS.values(), ids=lambda flow: flow.name)
+@pytest.mark.parametrize("flow", REGISTRY.flows.values(), ids=lambda flow: flow.name)
 def test_each_flows_mermaid_diagram_draws_exactly_its_state_table(flow: Flow) -> None:
     assert flow.diagram is not None, f"flow {flow.name} needs a Mermaid diagram beside it"
     declared = {("[*]", flow.first)} | {
@@ -367,7 +372,7 @@ async def test_a_goto_outside_the_state_table_is_refused(store: Store, clock: Fa
             {Bad.ONE: frozenset({Bad.DONE}), Bad.TWO: frozenset({Bad.DONE}), Bad.DONE: frozenset()},
         ),
     )
-    chat = Chat(Engine(store, flows={"registration": flow}), clock)
+    chat = Chat(Engine(store, registry=Registry(flows={"registration": flow})), clock)
     await chat.send("hi")
     assert await chat.say("go") == t("en", "engine.failed")
     state = await state_of(store, chat)

@@ -9,6 +9,7 @@ from sqlmodel import col, select
 
 from conversations.engine import Engine
 from conversations.i18n import t
+from conversations.registry import REGISTRY
 from domain.model import (
     ArtisanProfile,
     ArtisanSkill,
@@ -44,7 +45,7 @@ async def test_interleaved_messages_from_many_people_keep_each_persons_order(
     store: Store, clock: FakeClock
 ) -> None:
     await seed_catalogue(store)
-    engine = Engine(store)
+    engine = Engine(store, registry=REGISTRY)
     chats = [Chat(engine, clock, address=f"whatsapp:+2547120{n:05d}") for n in range(PEOPLE)]
 
     # Every message of every person in flight at once: each person's in the order they typed it.
@@ -96,7 +97,10 @@ async def test_two_engines_on_one_store_never_lose_an_update(
 ) -> None:
     """Two processes handling the same person's messages: each message advances the state once."""
     await seed_catalogue(store)
-    first, second = Engine(store), Engine(store)
+    first, second = (
+        Engine(store, registry=REGISTRY),
+        Engine(store, registry=REGISTRY),
+    )
     chat_a = Chat(first, clock, address="whatsapp:+254712999001")
     chat_b = Chat(second, clock, address="whatsapp:+254712999001")
     await chat_a.send("hi")

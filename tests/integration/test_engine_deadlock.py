@@ -13,6 +13,7 @@ from sqlmodel import select
 from conversations.engine import Engine
 from conversations.i18n import t
 from conversations.messages import Incoming
+from conversations.registry import REGISTRY
 from domain.model import Channel, InboundMessage, InboundStatus
 from domain.store import Store
 from tests.conftest import FakeClock
@@ -43,7 +44,7 @@ async def test_a_message_rolled_back_to_break_a_deadlock_is_handled_on_the_next_
     any_store: Store, clock: FakeClock
 ) -> None:
     await seed_catalogue(any_store)
-    engine = Engine(any_store)
+    engine = Engine(any_store, registry=REGISTRY)
     await Chat(engine, clock, address=ADDRESS).send("hi")  # the conversation has a state row
     second = Incoming(
         channel=Channel.WHATSAPP,

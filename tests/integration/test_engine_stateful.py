@@ -23,6 +23,7 @@ from sqlmodel import SQLModel, col, select
 import domain.model  # noqa: F401  (registers every table)
 from conversations.engine import Engine
 from conversations.messages import Incoming, MediaItem, Reply
+from conversations.registry import REGISTRY
 from domain.model import Channel, ConversationState, InboundMessage, InboundStatus, OutboxMessage
 from domain.store import Store
 from tests.conftest import FakeClock
@@ -67,7 +68,7 @@ class ConversationMachine(RuleBasedStateMachine):
         self.store = Store.from_url(f"sqlite+aiosqlite:///{self.folder / 'k.db'}")
         self.clock = FakeClock()
         self.run(self._setup())
-        self.engine = Engine(self.store, idle_timeout=TIMEOUT)
+        self.engine = Engine(self.store, registry=REGISTRY, idle_timeout=TIMEOUT)
         self.accepted: list[Incoming] = []
         self.reply_count = 0
         self.counter = 0
@@ -134,7 +135,7 @@ class ConversationMachine(RuleBasedStateMachine):
 
     @rule()
     def the_process_restarts(self) -> None:
-        self.engine = Engine(self.store, idle_timeout=TIMEOUT)
+        self.engine = Engine(self.store, registry=REGISTRY, idle_timeout=TIMEOUT)
 
     @invariant()
     def every_conversation_is_in_a_declared_state(self) -> None:

@@ -7,11 +7,12 @@ from collections.abc import Sequence
 
 import pytest
 
-from bot.inbound import Inbound, pending_media
-from bot.media import MediaRefused, RemoteMedia
+from bot.channels.inbound import Inbound, pending_media
+from bot.channels.media import MediaRefused, RemoteMedia
 from conversations.engine import Engine
 from conversations.i18n import t
 from conversations.messages import Incoming, MediaItem, Reply
+from conversations.registry import REGISTRY
 from domain.model import Channel, InboundStatus
 from domain.store import Store
 from tests.conftest import FakeClock
@@ -36,7 +37,7 @@ class HeldFetcher:
 @pytest.fixture
 async def engine(store: Store) -> Engine:
     await seed_catalogue(store)
-    return Engine(store)
+    return Engine(store, registry=REGISTRY)
 
 
 def inbound_path(
@@ -115,7 +116,7 @@ async def test_a_message_accepted_before_a_stop_is_handled_by_the_next_start(
     message = text("SM-1", "hi", clock)
     assert await engine.accept(message, now=clock.now()) is True  # then the process died
     handled: list[str] = []
-    restarted = inbound_path(store, Engine(store), clock, handled, HeldFetcher())
+    restarted = inbound_path(store, Engine(store, registry=REGISTRY), clock, handled, HeldFetcher())
 
     assert await restarted.recover() == 1
     await restarted.drain(grace=5)

@@ -29,7 +29,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from sqlmodel import SQLModel, select
 
 from domain import ledger, payouts
-from domain.errors import DomainError, IllegalTransition, LedgerError, NotFound
+from domain.errors import DomainError, IllegalTransition, LedgerError, NotFound, PayoutError
 from domain.model import (
     Account,
     ArtisanStatus,
@@ -436,7 +436,7 @@ class LedgerMachine(RuleBasedStateMachine):
         elif p.status is PayoutStatus.PENDING:
             assert isinstance(error, IllegalTransition)
         else:
-            assert isinstance(error, LedgerError)  # contradicts a final outcome
+            assert isinstance(error, PayoutError)  # contradicts a final outcome
 
     def mpesa_reports_on_a_payout_we_never_made(self, code: int) -> None:
         async def go() -> None:

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel, select
 
-from bot.database import (
+from bot.db.database import (
     MIGRATIONS,
     DatabaseAheadOfCode,
     DatabaseBehindMigrations,

@@ -8,7 +8,7 @@ import base64
 import pytest
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from bot.mpesa import (
+from bot.payments.daraja import (
     DarajaClient,
     DarajaError,
     PaymentState,

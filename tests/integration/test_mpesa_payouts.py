@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlmodel import col, select
 
-from bot.payout_runner import Applied
+from bot.payments.runner import Applied
 from domain import ledger
 from domain.model import OutboxMessage, PayoutBatch, PayoutBatchStatus, PayoutStatus
 from domain.store import Store
@@ -257,7 +257,7 @@ async def test_a_success_contradicting_a_recorded_failure_moves_no_money(
         h.daraja.plan(Plan(result_code=1))
         await run_to_rest(h)
         (payout,) = await all_payouts(store)
-        from bot.mpesa import PaymentResult
+        from bot.payments.daraja import PaymentResult
 
         applied = await h.runner.apply_payment_result(
             PaymentResult(payout.originator_conversation_id, None, 0, "ok", "LATE1", None)

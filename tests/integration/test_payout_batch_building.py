@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from conversations import admin_reports as reports
+from conversations.admin import queries as reports
 from domain import events, ledger, payouts
 from domain.errors import IllegalTransition, LedgerError
 from domain.ledger import ArtisanBalance

@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.mpesa import PaymentResult
-from bot.payout_runner import Applied, PayoutRunner
+from bot.payments.daraja import PaymentResult
+from bot.payments.runner import Applied, PayoutRunner
 from domain import events, ledger, payouts
 from domain.model import (
     OutboxMessage,

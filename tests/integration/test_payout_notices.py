@@ -7,7 +7,7 @@ A batch's summary finds the orders it paid for with a few queries per few hundre
 
 from __future__ import annotations
 
-from conversations.payout_notices import orders_paid_by_batch
+from conversations.admin.queries import orders_paid_by_batch
 from domain import payouts
 from tests.conftest import FakeClock
 from tests.integration.factory_fixtures import Floor, place_order

@@ -11,8 +11,8 @@ from collections import Counter
 
 import pytest
 
-from bot.mpesa import RequestAnswer, RequestOutcome
-from bot.payout_runner import PayoutRunner
+from bot.payments.daraja import RequestAnswer, RequestOutcome
+from bot.payments.runner import PayoutRunner
 from domain.model import PayoutStatus
 from domain.store import Store
 from tests.conftest import FakeClock

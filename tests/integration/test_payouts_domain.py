@@ -10,7 +10,7 @@ from sqlalchemy import event as sa_event
 from sqlmodel import func, select
 
 from domain import events, ledger, payouts
-from domain.errors import Forbidden, IllegalTransition, LedgerError, NotFound
+from domain.errors import Forbidden, IllegalTransition, NotFound, PayoutError
 from domain.ledger import ArtisanBalance
 from domain.model import (
     ArtisanStatus,
@@ -169,7 +169,7 @@ async def test_no_batch_is_made_when_nobody_is_owed_enough(
 async def test_the_minimum_must_be_positive_whole_cents(any_store: Store, clock: FakeClock) -> None:
     async with any_store.transaction() as session:
         for bad in (0, -1, 10.0):
-            with pytest.raises(LedgerError, match="minimum"):
+            with pytest.raises(PayoutError, match="minimum"):
                 await payouts.create_payout_batch(
                     session,
                     minimum_cents=bad,  # type: ignore[arg-type]
@@ -363,7 +363,7 @@ async def test_a_batch_is_sent_only_after_approval(
     async with any_store.transaction() as session:
         (payout,) = await payouts.batch_payouts(session, batch.id)
         assert await payouts.payouts_to_send(session) == []
-    with pytest.raises(LedgerError, match="only an approved batch"):
+    with pytest.raises(PayoutError, match="only an approved batch"):
         await factory.send(payout)
 
 
@@ -411,7 +411,7 @@ async def test_a_successful_payment_is_paid_once_and_completes_the_batch(
     duplicate = await factory.succeed(payout, "TKR1A2B3C4")
     assert duplicate.status is PayoutStatus.SUCCEEDED
     assert await factory.transfers() == before
-    with pytest.raises(LedgerError, match="paid twice"):
+    with pytest.raises(PayoutError, match="paid twice"):
         await factory.succeed(payout, "TKR9Z9Z9Z9")
     assert await factory.transfers() == before
 
@@ -470,7 +470,7 @@ async def test_success_after_failure_is_refused_and_leaves_the_ledger_alone(
     await factory.send(payout)
     await factory.fail(payout, 17)
     before = await factory.transfers()
-    with pytest.raises(LedgerError, match="check with Safaricom before paying again"):
+    with pytest.raises(PayoutError, match="check with Safaricom before paying again"):
         await factory.succeed(payout)
     assert await factory.transfers() == before
     assert await factory.balance(artisan) == ArtisanBalance(5_000, 0, 0, 5_000)
@@ -485,7 +485,7 @@ async def test_failure_after_success_is_refused_and_the_payment_stands(
     await factory.send(payout)
     await factory.succeed(payout)
     before = await factory.transfers()
-    with pytest.raises(LedgerError, match="the payment stands"):
+    with pytest.raises(PayoutError, match="the payment stands"):
         await factory.fail(payout, 1)
     assert await factory.transfers() == before
     assert await factory.balance(artisan) == ArtisanBalance(5_000, 0, 5_000, 0)
@@ -516,7 +516,7 @@ async def test_a_settlement_must_agree_with_its_result_code(
     _, (payout,) = await factory.approved_batch(admin)
     await factory.send(payout)
     async with any_store.transaction() as session:
-        with pytest.raises(LedgerError, match="settle_failure"):
+        with pytest.raises(PayoutError, match="settle_failure"):
             await payouts.settle_success(
                 session,
                 originator_conversation_id=payout.originator_conversation_id,
@@ -524,7 +524,7 @@ async def test_a_settlement_must_agree_with_its_result_code(
                 result_code=2001,
                 now=clock.now(),
             )
-        with pytest.raises(LedgerError, match="settle_success"):
+        with pytest.raises(PayoutError, match="settle_success"):
             await payouts.settle_failure(
                 session,
                 originator_conversation_id=payout.originator_conversation_id,
@@ -601,5 +601,5 @@ def test_common_daraja_result_codes_have_reasons_an_admin_can_act_on() -> None:
 
 @pytest.mark.parametrize("code", ["", "abc", True, "1.5"])
 def test_a_result_code_must_be_a_whole_number(code: object) -> None:
-    with pytest.raises(LedgerError, match="not an M-Pesa result code"):
+    with pytest.raises(PayoutError, match="not an M-Pesa result code"):
         payouts.result_reason(code)  # type: ignore[arg-type]

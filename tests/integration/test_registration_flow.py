@@ -10,6 +10,7 @@ from sqlmodel import select
 from conversations.engine import Engine
 from conversations.flows.registration import Reg
 from conversations.i18n import t
+from conversations.registry import REGISTRY
 from domain.model import (
     ArtisanProfile,
     ArtisanSkill,
@@ -41,7 +42,7 @@ from tests.integration.conversation_driver import (
 @pytest.fixture
 async def engine(store: Store) -> Engine:
     await seed_catalogue(store)
-    return Engine(store)
+    return Engine(store, registry=REGISTRY)
 
 
 @pytest.fixture
@@ -457,7 +458,7 @@ async def test_an_agent_lists_pending_artisans_in_their_areas(
 async def test_with_no_skills_in_use_yet_skills_are_typed_by_name(
     store: Store, clock: FakeClock
 ) -> None:
-    chat = Chat(Engine(store), clock)  # no catalogue seeded
+    chat = Chat(Engine(store, registry=REGISTRY), clock)  # no catalogue seeded
     await _at_step(chat, Reg.SKILLS)
     state = await state_of(store, chat)
     assert state is not None

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from bot.reconcile import StatementLine, reconcile_payouts
 from conversations.i18n import Catalogue
 from domain.model import (
     Channel,
@@ -21,6 +20,7 @@ from domain.model import (
     PayoutBatchStatus,
     PayoutStatus,
 )
+from domain.payouts.reconcile import StatementLine, reconcile_payouts
 from domain.store import Store
 from scheduler import jobs
 from tests.conftest import FakeClock

@@ -1,4 +1,4 @@
-"""SQLite on the event loop's thread (bot/sqlite_inline.py): the store's guarantees still hold,
+"""SQLite on the event loop's thread (bot/db/sqlite_inline.py): the store's guarantees still hold,
 and waiting for another process's write lock never blocks the loop."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Result, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.sqlite_inline import InlineConnection, connect_inline
+from bot.db.sqlite_inline import InlineConnection, connect_inline
 from domain.store import Store
 
 

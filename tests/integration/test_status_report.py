@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.status_report import read_status
 from domain.model import CustomerKind
+from domain.reports import read_status
 from domain.services.catalogue import upsert_product
 from domain.services.orders import create_order, get_or_create_customer
 from domain.store import Store

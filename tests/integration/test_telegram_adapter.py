@@ -16,9 +16,9 @@ from starlette.routing import Route
 from telegram import Update
 from telegram.ext import Application, TypeHandler
 
-from bot.media import LocalMediaStore, MediaRefused, RefusalReason, RemoteMedia
-from bot.send_errors import SendError, SendFailure
-from bot.telegram_channel import (
+from bot.channels.media import LocalMediaStore, MediaRefused, RefusalReason, RemoteMedia
+from bot.channels.send_errors import SendError, SendFailure
+from bot.channels.telegram import (
     SECRET_TOKEN_HEADER,
     CallbackSigner,
     ForgedCallback,

@@ -13,11 +13,12 @@ import pytest
 from sqlmodel import col, select
 from starlette.applications import Starlette
 
-from bot.media import LocalMediaStore
-from bot.webchat import NEW_ADDRESS, webchat_routes
+from bot.channels.media import LocalMediaStore
+from bot.channels.webchat import NEW_ADDRESS, webchat_routes
 from conversations.engine import Engine
 from conversations.i18n import t
 from conversations.messages import Incoming
+from conversations.registry import REGISTRY
 from domain.model import (
     ArtisanStatus,
     Channel,
@@ -96,7 +97,11 @@ def media_dir(tmp_path: Path) -> Path:
 def make_app(store: Store, clock: FakeClock, media_dir: Path) -> AppFactory:
     def make(**options: Any) -> Starlette:
         routes = webchat_routes(
-            store, Engine(store), LocalMediaStore(media_dir), clock=clock.now, **options
+            store,
+            Engine(store, registry=REGISTRY),
+            LocalMediaStore(media_dir),
+            clock=clock.now,
+            **options,
         )
         return Starlette(routes=routes)
 

@@ -12,11 +12,12 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from bot.media import DEFAULT_MAX_DOCUMENT_BYTES, LocalMediaStore, MediaDocuments
-from bot.webchat import webchat_routes
+from bot.channels.media import DEFAULT_MAX_DOCUMENT_BYTES, LocalMediaStore, MediaDocuments
+from bot.channels.webchat import webchat_routes
 from conversations.engine import Engine
 from conversations.i18n import t
 from conversations.messages import Incoming
+from conversations.registry import REGISTRY
 from domain.model import InboundMessage, InboundStatus, Order, OutboxMessage
 from domain.store import Store
 from tests.conftest import FakeClock
@@ -76,7 +77,7 @@ def media_dir(tmp_path: Path) -> Path:
 async def page(store: Store, clock: FakeClock, media_dir: Path) -> AsyncIterator[Page]:
     await seed_people(store, clock)
     media = LocalMediaStore(media_dir)
-    engine = Engine(store, documents=MediaDocuments(media))
+    engine = Engine(store, registry=REGISTRY, documents=MediaDocuments(media))
     app = Starlette(routes=webchat_routes(store, engine, media, clock=clock.now))
     async with serving(app) as base, httpx.AsyncClient(base_url=base) as client:
         yield Page(client)

@@ -13,10 +13,10 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from bot.inbound import pending_media
-from bot.media import LocalMediaStore, MediaRefused, RefusalReason, RemoteMedia
-from bot.send_errors import SendError, SendFailure
-from bot.whatsapp import (
+from bot.channels.inbound import pending_media
+from bot.channels.media import LocalMediaStore, MediaRefused, RefusalReason, RemoteMedia
+from bot.channels.send_errors import SendError, SendFailure
+from bot.channels.whatsapp import (
     MalformedInbound,
     MediaDownloader,
     Template,

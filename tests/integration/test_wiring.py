@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
+from bot.channels.media import LocalMediaStore, MediaDocuments, MediaRefused, keep_file
 from bot.demo import seed_demo
 from bot.main import Factory
-from bot.media import LocalMediaStore, MediaDocuments, MediaRefused, keep_file
 from bot.scheduling import karakana_jobs
 from bot.settings import Settings
 from conversations.i18n import Catalogue

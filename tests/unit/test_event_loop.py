@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from bot.cli import _run_event_loop
+from bot.cli.run import run_event_loop
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="uvloop has no Windows build")
@@ -17,7 +17,7 @@ def test_the_server_runs_on_uvloop() -> None:
     async def probe() -> None:
         loops.append(type(asyncio.get_running_loop()).__module__)
 
-    _run_event_loop(probe())
+    run_event_loop(probe())
 
     assert len(loops) == 1
     assert loops[0].startswith("uvloop")

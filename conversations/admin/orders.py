@@ -1,0 +1,355 @@
+"""Admins' commands about orders and the work they become.
+
+Orders: ``/orders [status]``, ``/order <id>``, ``/neworder`` (guided: ``flows/new_order.py``),
+``/import_orders`` (caption of an attached CSV), ``/confirm <id>``, ``/cancel <id> [reason]``,
+``/ship <id>``. Production: ``/jobs [late]``, ``/match``, ``/why <artisan> <job>``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from conversations.admin import queries as reports
+from conversations.admin.flows import new_order
+from conversations.admin.replies import (
+    ADMINS,
+    CUSTOMER_KIND,
+    JOB_STATUS,
+    MAX_LISTED,
+    ORDER_STATUS,
+    Replies,
+    an_id,
+    chunks,
+    share_line,
+)
+from conversations.flow import Command, Context, Start
+from conversations.formatting import numeric_date
+from conversations.i18n import N_
+from conversations.messages import Reply
+from conversations.ports import DocumentUnreadable, MatchExplainer
+from domain.csv_formats import CsvRejected, parse_orders_csv
+from domain.errors import DomainError, IllegalTransition, NotFound
+from domain.explosion import factory_today
+from domain.model import (
+    ArtisanProfile,
+    Component,
+    Customer,
+    Job,
+    JobStatus,
+    Order,
+    OrderStatus,
+)
+from domain.quantities import job_tally
+from domain.services.catalogue_io import order_context
+from domain.services.orders import (
+    cancel_order,
+    confirm_order,
+    create_order,
+    get_or_create_customer,
+    jobs_at_risk,
+    jobs_of_order,
+    order_lines,
+    ship_order,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_CSV_BYTES = 1_000_000
+_LATE = frozenset({"late", "risk", "at risk", "chelewa", "kuchelewa", "hatari"})
+
+
+# --- orders -----------------------------------------------------------------------------------
+
+
+async def list_orders(ctx: Context, argument: str = "") -> Replies:
+    wanted = argument.strip().casefold().replace(" ", "_")
+    status = None
+    if wanted:
+        named = {ctx.t(msgid).casefold().replace(" ", "_"): s for s, msgid in ORDER_STATUS.items()}
+        status = {str(s): s for s in OrderStatus}.get(wanted) or named.get(wanted)
+        if status is None:
+            choices = ", ".join(str(s) for s in OrderStatus)
+            return [Reply(ctx.t("admin.orders_usage", statuses=choices))]
+    rows, total = await reports.recent_orders(ctx.session, status=status, limit=MAX_LISTED)
+    if not rows:
+        return [Reply(ctx.t("admin.orders_none"))]
+    lines: list[str] = []
+    for current in OrderStatus:
+        group = [row for row in rows if row.order.status is current]
+        if not group:
+            continue
+        lines.append(f"*{ctx.t(ORDER_STATUS[current])}*")
+        lines += [
+            ctx.t(
+                "admin.order_line",
+                id=row.order.id,
+                customer=row.customer.name,
+                reference=row.order.reference,
+                pieces=row.pieces,
+                due=numeric_date(row.order.due_date),
+            )
+            for row in group
+        ]
+    if total > len(rows):
+        lines.append(ctx.t("admin.more", count=total - len(rows)))
+    lines.append(ctx.t("admin.orders_hint"))
+    return chunks(ctx.t("admin.orders_title", count=total), lines)
+
+
+async def _order(ctx: Context, argument: str) -> Replies:
+    order_id = an_id(argument)
+    if order_id is None:
+        return [Reply(ctx.t("admin.order_usage"))]
+    order = await ctx.session.get(Order, order_id)
+    if order is None:
+        return [Reply(ctx.t("admin.order_not_found", id=order_id))]
+    customer = await ctx.session.get(Customer, order.customer_id)
+    assert customer is not None
+    header = ctx.t(
+        "admin.order_header",
+        id=order_id,
+        customer=customer.name,
+        kind=ctx.t(CUSTOMER_KIND[customer.kind]),
+        reference=order.reference,
+        status=ctx.t(ORDER_STATUS[order.status]),
+        due=numeric_date(order.due_date),
+    )
+    lines: list[str] = []
+    if order.cancel_reason:
+        lines.append(ctx.t("admin.order_cancel_reason", reason=order.cancel_reason))
+    total = 0
+    for line, product in await order_lines(ctx.session, order_id):
+        total += line.quantity * line.unit_price_cents
+        lines.append(
+            ctx.t(
+                "admin.order_item",
+                sku=product.sku,
+                name=product.name,
+                quantity=line.quantity,
+                price=ctx.money(line.unit_price_cents),
+                total=ctx.money(line.quantity * line.unit_price_cents),
+            )
+        )
+    lines.append(ctx.t("admin.order_total", total=ctx.money(total)))
+    jobs = await jobs_of_order(ctx.session, order_id)
+    if jobs:
+        lines.append(ctx.t("admin.order_jobs"))
+        lines += [await _job_line(ctx, job) for job in jobs]
+    elif order.status is OrderStatus.DRAFT:
+        lines.append(ctx.t("admin.order_draft_hint", id=order_id))
+    lines.append(share_line(ctx, await reports.order_share(ctx.session, [order_id], ctx.policy)))
+    return chunks(header, lines)
+
+
+async def _job_line(ctx: Context, job: Job, order_id: int | None = None) -> str:
+    assert job.id is not None
+    component = await ctx.session.get(Component, job.component_id)
+    assert component is not None
+    tally = await job_tally(ctx.session, job.id)
+    text = ctx.t(
+        "admin.job_line",
+        id=job.id,
+        component=component.name,
+        ordered=tally.ordered,
+        due=numeric_date(job.due_date),
+        status=ctx.t(JOB_STATUS[job.status]),
+        allocated=tally.allocated,
+        passed=tally.passed,
+        received=tally.received,
+    )
+    if order_id is not None:
+        text += " " + ctx.t("admin.job_of_order", order=order_id)
+    return text
+
+
+async def _new_order(ctx: Context, _argument: str) -> Start:
+    return Start(new_order.NAME)
+
+
+async def _import_orders(ctx: Context, _argument: str) -> Replies:
+    if not ctx.media:
+        return [Reply(ctx.t("admin.import_usage"))]
+    if ctx.documents is None:
+        return [Reply(ctx.t("admin.import_not_configured"))]
+    if len(ctx.media) > 1:
+        return [Reply(ctx.t("admin.import_one_file"))]
+    [document] = ctx.media
+    if document.size > MAX_CSV_BYTES:
+        return [Reply(ctx.t("admin.import_too_big", max_kb=MAX_CSV_BYTES // 1000))]
+    try:
+        text = await ctx.documents.read_text(document.ref)
+    except (DocumentUnreadable, OSError, UnicodeDecodeError) as exc:
+        log.warning("could not read document %s: %s", document.ref, exc)
+        return [Reply(ctx.t("admin.import_unreadable"))]
+    known = await order_context(ctx.session)
+    try:
+        specs = parse_orders_csv(
+            text,
+            known_skus=known.known_skus,
+            today=factory_today(ctx.now),
+            existing_orders=known.existing_orders,
+            customer_kinds=known.customer_kinds,
+        )
+    except CsvRejected as rejected:
+        header = ctx.t("admin.import_rejected", count=len(rejected.errors))
+        return chunks(header, (f"• {error}" for error in rejected.errors))
+    if not specs:
+        return [Reply(ctx.t("admin.import_empty"))]
+    created: list[tuple[Order, str]] = []
+    try:
+        # A savepoint: should the database refuse one order after all, none is kept.
+        async with ctx.session.begin_nested():
+            for spec in specs:
+                customer = await get_or_create_customer(
+                    ctx.session, name=spec.customer, kind=spec.customer_kind
+                )
+                assert customer.id is not None
+                order = await create_order(
+                    ctx.session,
+                    customer_id=customer.id,
+                    reference=spec.reference,
+                    due_date=spec.due_date,
+                    lines=[(line.sku, line.quantity) for line in spec.lines],
+                    now=ctx.now,
+                )
+                created.append((order, customer.name))
+    except DomainError as exc:
+        return [Reply(ctx.t("admin.import_failed", reason=str(exc)))]
+    pieces = sum(line.quantity for spec in specs for line in spec.lines)
+    lines = [
+        ctx.t("admin.imported_line", id=order.id, customer=name, reference=order.reference)
+        for order, name in created
+    ]
+    lines.append(ctx.t("admin.imported_hint"))
+    return chunks(ctx.t("admin.imported", count=len(created), pieces=pieces), lines)
+
+
+async def _confirm(ctx: Context, argument: str) -> Replies:
+    order_id = an_id(argument)
+    if order_id is None:
+        return [Reply(ctx.t("admin.confirm_usage"))]
+    try:
+        jobs = await confirm_order(ctx.session, order_id, now=ctx.now)
+    except NotFound:
+        return [Reply(ctx.t("admin.order_not_found", id=order_id))]
+    except IllegalTransition as exc:
+        status = OrderStatus(exc.current)
+        return [Reply(ctx.t("admin.confirm_not_draft", id=order_id, status=_said(ctx, status)))]
+    except DomainError as exc:  # a product without a bill of materials
+        return [Reply(ctx.t("admin.confirm_refused", id=order_id, reason=str(exc)))]
+    return [Reply(ctx.t("admin.confirmed", id=order_id, jobs=len(jobs)))]
+
+
+def _said(ctx: Context, status: OrderStatus) -> str:
+    return ctx.t(ORDER_STATUS[status]).casefold()
+
+
+async def _cancel(ctx: Context, argument: str) -> Replies:
+    order_id = an_id(argument)
+    if order_id is None:
+        return [Reply(ctx.t("admin.cancel_usage"))]
+    parts = argument.split(maxsplit=1)
+    reason = " ".join(parts[1].split())[:200] if len(parts) > 1 else ""
+    assert ctx.person is not None
+    try:
+        open_before = [
+            job
+            for job in await jobs_of_order(ctx.session, order_id)
+            if job.status in (JobStatus.OPEN, JobStatus.IN_PRODUCTION)
+        ]
+        await cancel_order(
+            ctx.session,
+            order_id,
+            reason=reason or f"cancelled by {ctx.person.name}",
+            now=ctx.now,
+        )
+    except NotFound:
+        return [Reply(ctx.t("admin.order_not_found", id=order_id))]
+    except IllegalTransition as exc:
+        status = OrderStatus(exc.current)
+        return [Reply(ctx.t("admin.cancel_refused", id=order_id, status=_said(ctx, status)))]
+    return [Reply(ctx.t("admin.cancelled", id=order_id, jobs=len(open_before)))]
+
+
+async def _ship(ctx: Context, argument: str) -> Replies:
+    order_id = an_id(argument)
+    if order_id is None:
+        return [Reply(ctx.t("admin.ship_usage"))]
+    try:
+        await ship_order(ctx.session, order_id, now=ctx.now)
+    except NotFound:
+        return [Reply(ctx.t("admin.order_not_found", id=order_id))]
+    except IllegalTransition as exc:
+        status = OrderStatus(exc.current)
+        return [Reply(ctx.t("admin.ship_not_ready", id=order_id, status=_said(ctx, status)))]
+    return [Reply(ctx.t("admin.shipped", id=order_id))]
+
+
+# --- production -------------------------------------------------------------------------------
+
+
+async def _jobs(ctx: Context, argument: str) -> Replies:
+    wanted = " ".join(argument.casefold().split())
+    if wanted and wanted not in _LATE:
+        return [Reply(ctx.t("admin.jobs_usage"))]
+    if wanted:
+        late = await jobs_at_risk(ctx.session, now=ctx.now)
+        if not late:
+            return [Reply(ctx.t("admin.jobs_none_late"))]
+        shown = [job for job, _ in late[:MAX_LISTED]]
+        orders = await reports.order_of_jobs(ctx.session, [j.id for j in shown if j.id])
+        lines = [await _job_line(ctx, job, orders.get(job.id or 0)) for job in shown]
+        if len(late) > len(shown):
+            lines.append(ctx.t("admin.more", count=len(late) - len(shown)))
+        return chunks(ctx.t("admin.jobs_late_title", count=len(late)), lines)
+    rows, total = await reports.open_jobs(ctx.session, limit=MAX_LISTED)
+    if not rows:
+        return [Reply(ctx.t("admin.jobs_none"))]
+    lines = [await _job_line(ctx, row.job, row.order_id) for row in rows]
+    if total > len(rows):
+        lines.append(ctx.t("admin.more", count=total - len(rows)))
+    return chunks(ctx.t("admin.jobs_title", count=total), lines)
+
+
+async def _match(ctx: Context, _argument: str) -> Replies:
+    if ctx.matcher is None:
+        return [Reply(ctx.t("admin.match_not_configured"))]
+    try:
+        summary = await ctx.matcher(ctx.session, ctx.now)
+    except DomainError as exc:
+        return [Reply(ctx.t("admin.match_failed", reason=str(exc)))]
+    return [
+        Reply(ctx.t("admin.match_done", offers=summary.offers_made, pieces=summary.pieces_offered))
+    ]
+
+
+async def _why(ctx: Context, argument: str) -> Replies:
+    tokens = [token.lstrip("#") for token in argument.split()]
+    if len(tokens) != 2 or not all(t.isdigit() and len(t) <= 9 for t in tokens):
+        return [Reply(ctx.t("admin.why_usage"))]
+    artisan_id, job_id = int(tokens[0]), int(tokens[1])
+    matcher = ctx.matcher
+    if matcher is None or not isinstance(matcher, MatchExplainer):
+        return [Reply(ctx.t("admin.why_not_configured"))]
+    if await ctx.session.get(ArtisanProfile, artisan_id) is None:
+        return [Reply(ctx.t("admin.artisan_not_found", id=artisan_id))]
+    if await ctx.session.get(Job, job_id) is None:
+        return [Reply(ctx.t("admin.job_not_found", id=job_id))]
+    explanation = await matcher.explain(
+        ctx.session, artisan_id=artisan_id, job_id=job_id, now=ctx.now
+    )
+    return [Reply(ctx.t("admin.why", artisan=artisan_id, job=job_id, explanation=explanation))]
+
+
+COMMANDS: dict[str, Command] = {
+    "orders": Command(ADMINS, list_orders, N_("admin.help_orders")),
+    "order": Command(ADMINS, _order, N_("admin.help_order")),
+    "neworder": Command(ADMINS, _new_order, N_("admin.help_neworder")),
+    "import_orders": Command(ADMINS, _import_orders, N_("admin.help_import_orders")),
+    "confirm": Command(ADMINS, _confirm, N_("admin.help_confirm")),
+    "cancel": Command(ADMINS, _cancel, N_("admin.help_cancel")),
+    "ship": Command(ADMINS, _ship, N_("admin.help_ship")),
+    "jobs": Command(ADMINS, _jobs, N_("admin.help_jobs")),
+    "match": Command(ADMINS, _match, N_("admin.help_match")),
+    "why": Command(ADMINS, _why, N_("admin.help_why")),
+}

@@ -1,0 +1,259 @@
+"""Admins' commands about paying artisans: ``/payouts`` (what waits for approval, or what a batch
+made now would pay), ``/make_payouts``, ``/approve_payouts [batch]``, ``/cancel_payouts [batch]``.
+What the other admins and the artisans are then told is ``notices.py``'s.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from conversations.admin import queries as reports
+from conversations.admin.replies import (
+    ADMINS,
+    Replies,
+    an_id,
+    chunks,
+)
+from conversations.flow import Command, Context
+from conversations.formatting import me
+from conversations.i18n import N_
+from conversations.messages import Reply
+from domain.errors import IllegalTransition, NotFound
+from domain.model import (
+    PayoutBatch,
+    Person,
+)
+from domain.payouts import (
+    approve_batch,
+    batch_count_and_total,
+    cancel_batch,
+    create_payout_batch,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _started_by(ctx: Context, starter: Person | None) -> str:
+    """Who made a batch, as admins see it beside the batch: an admin's name, or the schedule."""
+    if starter is None:
+        return ctx.t("admin.batch_scheduled")
+    return ctx.t("admin.batch_started_by", name=starter.name)
+
+
+async def _batch_started_by(ctx: Context, batch: PayoutBatch) -> str:
+    starters = await reports.batch_starters(ctx.session, [batch])
+    return _started_by(ctx, starters.get(batch.id or 0))
+
+
+async def payouts_preview(ctx: Context, _argument: str = "") -> Replies:
+    minimum = ctx.money(ctx.policy.payout_minimum_cents)
+    waiting = await reports.batches_awaiting_approval(ctx.session)
+    starters = await reports.batch_starters(ctx.session, waiting)
+    replies: Replies = []
+    for batch in waiting:
+        assert batch.id is not None
+        lines = await reports.batch_lines(ctx.session, batch.id)
+        header = ctx.t(
+            "admin.payout_batch",
+            id=batch.id,
+            by=_started_by(ctx, starters.get(batch.id)),
+            count=len(lines),
+            total=ctx.money(sum(payout.amount_cents for payout, _ in lines)),
+        )
+        replies += chunks(
+            header,
+            [
+                ctx.t(
+                    "admin.payout_line",
+                    id=person.id,
+                    name=person.name,
+                    amount=ctx.money(payout.amount_cents),
+                    msisdn=payout.msisdn,
+                )
+                for payout, person in lines
+            ]
+            + [ctx.t("admin.payout_approve_hint")],
+        )
+    if replies:
+        if not ctx.policy.mpesa_configured:
+            replies.append(Reply(ctx.t("admin.mpesa_not_configured")))
+        return replies
+    due = await reports.payable_now(ctx.session, ctx.policy.payout_minimum_cents)
+    if not due:
+        return [Reply(ctx.t("admin.payouts_nothing", minimum=minimum))]
+    header = ctx.t(
+        "admin.payouts_preview",
+        minimum=minimum,
+        count=len(due),
+        total=ctx.money(sum(amount for _, amount in due)),
+    )
+    return chunks(
+        header,
+        [
+            ctx.t(
+                "admin.payout_preview_line",
+                id=person.id,
+                name=person.name,
+                amount=ctx.money(amount),
+            )
+            for person, amount in due
+        ]
+        + [ctx.t("admin.payouts_make_hint")],
+    )
+
+
+async def _make_payouts(ctx: Context, _argument: str) -> Replies:
+    """A batch now of everyone owed the minimum or more, started by this admin, to approve next."""
+    in_the_way = await _batch_in_the_way(ctx)
+    if in_the_way:
+        return in_the_way
+    minimum = ctx.policy.payout_minimum_cents
+    batch = await create_payout_batch(
+        ctx.session, minimum_cents=minimum, now=ctx.now, created_by=me(ctx)
+    )
+    if batch is None:
+        # On PostgreSQL another admin's batch may have reserved every balance while this one
+        # waited for the lock: name that batch rather than say nobody is owed.
+        in_the_way = await _batch_in_the_way(ctx)
+        return in_the_way or [
+            Reply(ctx.t("admin.payouts_made_nothing", minimum=ctx.money(minimum)))
+        ]
+    assert batch.id is not None
+    lines = await reports.batch_lines(ctx.session, batch.id)
+    total = ctx.money(sum(payout.amount_cents for payout, _ in lines))
+    log.info("person %s made payout batch %s: %s payouts", me(ctx), batch.id, len(lines))
+    replies = [
+        Reply(
+            ctx.t(
+                "admin.payouts_made",
+                id=batch.id,
+                count=len(lines),
+                total=total,
+                minimum=ctx.money(minimum),
+            )
+        )
+    ]
+    if not ctx.policy.mpesa_configured:
+        replies.append(Reply(ctx.t("admin.mpesa_not_configured")))
+    return replies
+
+
+async def _batch_in_the_way(ctx: Context) -> Replies:
+    """Why no new batch should be made now (one waits for approval, or one is being made)."""
+    waiting = await reports.batches_awaiting_approval(ctx.session)
+    if waiting:
+        batch = waiting[0]
+        by = await _batch_started_by(ctx, batch)
+        return [Reply(ctx.t("admin.payouts_make_waiting", id=batch.id, by=by))]
+    building = await reports.batch_being_built(ctx.session)
+    if building is not None:
+        # Adding to a batch someone else is still building would race its builder.
+        by = await _batch_started_by(ctx, building)
+        return [Reply(ctx.t("admin.payouts_make_building", id=building.id, by=by))]
+    return []
+
+
+async def _approve_payouts(ctx: Context, argument: str) -> Replies:
+    batch = await _act_on_batch(ctx, argument, _APPROVE, approve_batch)
+    if not isinstance(batch, PayoutBatch):
+        return batch
+    assert batch.id is not None
+    lines = await reports.batch_lines(ctx.session, batch.id)
+    said = {
+        "id": batch.id,
+        "by": await _batch_started_by(ctx, batch),
+        "count": len(lines),
+        "total": ctx.money(sum(payout.amount_cents for payout, _ in lines)),
+    }
+    if not ctx.policy.mpesa_configured:
+        # Never a silent drop: the money stays reserved and goes once M-Pesa is set up.
+        return [Reply(ctx.t("admin.approved_not_sent", **said))]
+    return [Reply(ctx.t("admin.approved", **said))]
+
+
+async def _cancel_payouts(ctx: Context, argument: str) -> Replies:
+    """Drop a batch before approval (a mistake, a wrong minimum, one left half-made by a crash):
+    its reservations are voided and the money goes in the next batch."""
+    batch = await _act_on_batch(ctx, argument, _CANCEL, cancel_batch)
+    if not isinstance(batch, PayoutBatch):
+        return batch
+    assert batch.id is not None
+    count, total = await batch_count_and_total(ctx.session, batch.id)
+    log.info("person %s cancelled payout batch %s: %s payouts", me(ctx), batch.id, count)
+    by = await _batch_started_by(ctx, batch)
+    return [
+        Reply(
+            ctx.t(
+                "admin.payouts_cancelled", id=batch.id, by=by, count=count, total=ctx.money(total)
+            )
+        )
+    ]
+
+
+class _BatchAction(Protocol):
+    async def __call__(
+        self, session: AsyncSession, *, batch_id: int, admin_id: int, now: datetime
+    ) -> PayoutBatch: ...
+
+
+@dataclass(frozen=True)
+class _BatchWords:
+    """What a batch command says when it cannot tell which batch is meant, or may not act."""
+
+    usage: str
+    nothing: str
+    which: str
+    refused: str  # the batch is no longer waiting for approval
+
+
+_APPROVE = _BatchWords(
+    N_("admin.approve_usage"),
+    N_("admin.approve_nothing"),
+    N_("admin.approve_which"),
+    N_("admin.approve_not_waiting"),
+)
+_CANCEL = _BatchWords(
+    N_("admin.cancel_payouts_usage"),
+    N_("admin.cancel_payouts_nothing"),
+    N_("admin.cancel_payouts_which"),
+    N_("admin.cancel_payouts_too_late"),
+)
+
+
+async def _act_on_batch(
+    ctx: Context, argument: str, words: _BatchWords, act: _BatchAction
+) -> PayoutBatch | Replies:
+    """``act`` on the batch the command names, or on the one waiting for approval; else the
+    reply saying why not (not a number, several or none waiting, no such batch, too late)."""
+    batch_id = an_id(argument)
+    if argument.strip() and batch_id is None:
+        return [Reply(ctx.t(words.usage))]
+    if batch_id is None:
+        waiting = await reports.batches_awaiting_approval(ctx.session)
+        if not waiting:
+            return [Reply(ctx.t(words.nothing))]
+        if len(waiting) > 1:
+            ids = ", ".join(f"#{batch.id}" for batch in waiting)
+            return [Reply(ctx.t(words.which, ids=ids))]
+        batch_id = waiting[0].id
+        assert batch_id is not None
+    try:
+        return await act(ctx.session, batch_id=batch_id, admin_id=me(ctx), now=ctx.now)
+    except NotFound:
+        return [Reply(ctx.t("admin.batch_not_found", id=batch_id))]
+    except IllegalTransition as exc:
+        log.info("batch %s: %s", batch_id, exc)
+        return [Reply(ctx.t(words.refused, id=batch_id))]
+
+
+COMMANDS: dict[str, Command] = {
+    "payouts": Command(ADMINS, payouts_preview, N_("admin.help_payouts")),
+    "make_payouts": Command(ADMINS, _make_payouts, N_("admin.help_make_payouts")),
+    "approve_payouts": Command(ADMINS, _approve_payouts, N_("admin.help_approve_payouts")),
+    "cancel_payouts": Command(ADMINS, _cancel_payouts, N_("admin.help_cancel_payouts")),
+}

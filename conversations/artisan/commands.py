@@ -1,0 +1,108 @@
+"""Commands for artisans: the buttons on business messages, and the codes typed without them.
+
+Buttons carry what they act on, so an artisan with several open offers never answers the wrong
+one: ``offer:<id>:accept``, ``offer:<id>:part``, ``offer:<id>:decline`` on a job offer, and
+``morephotos:<submission id>`` on a request for better photos. On channels without buttons the
+same things are typed: ``ACCEPT 12``, ``PART 12 30``, ``DECLINE 12`` (Kiswahili ``KUBALI 12``,
+``SEHEMU 12 30``, ``KATAA 12``) and ``PHOTOS 45`` / ``PICHA 45``; the slash forms (``/accept 12``)
+work too. Every one is checked against the sender: the role here (``slash.Commands.run``), and the
+ownership of the offer or submission in the flows and the domain, with a logged refusal.
+"""
+
+from __future__ import annotations
+
+from conversations.artisan.flows import offers, submit_work
+from conversations.flow import Command, Context, Start
+from conversations.i18n import N_
+from conversations.messages import Reply
+from domain.model import Role
+
+_ARTISANS = frozenset({Role.ARTISAN})
+# Answering an offer by its code completes whichever offer question was open.
+_OFFER_FLOWS = frozenset({offers.NAME, offers.PART, offers.DECLINE})
+
+
+def _id_and_rest(argument: str) -> tuple[int, str] | None:
+    head, _, rest = argument.strip().partition(" ")
+    head = head.lstrip("#")
+    if not head.isdigit() or len(head) > 9:
+        return None
+    return int(head), rest.strip()
+
+
+async def _offer_button(ctx: Context, argument: str) -> list[Reply] | Start:
+    parsed = _id_and_rest(argument)
+    if parsed is None:
+        return [Reply(ctx.t("artisan.offer_usage"))]
+    offer_id, action = parsed
+    if action == "accept":
+        return await offers.accept(ctx, offer_id, None)
+    if action == "part":
+        return await offers.start_part(ctx, offer_id)
+    if action == "decline":
+        return await offers.start_decline(ctx, offer_id)
+    return [Reply(ctx.t("artisan.offer_usage"))]
+
+
+async def _accept(ctx: Context, argument: str) -> list[Reply] | Start:
+    parsed = _id_and_rest(argument)
+    if parsed is None or parsed[1]:
+        return [Reply(ctx.t("artisan.offer_usage"))]
+    return await offers.accept(ctx, parsed[0], None)
+
+
+async def _part(ctx: Context, argument: str) -> list[Reply] | Start:
+    parsed = _id_and_rest(argument)
+    if parsed is None:
+        return [Reply(ctx.t("artisan.offer_usage"))]
+    offer_id, rest = parsed
+    if not rest:
+        return await offers.start_part(ctx, offer_id)
+    if not rest.isdigit() or len(rest) > 6:
+        return [Reply(ctx.t("artisan.offer_usage"))]
+    return await offers.accept(ctx, offer_id, int(rest))
+
+
+async def _decline(ctx: Context, argument: str) -> list[Reply] | Start:
+    parsed = _id_and_rest(argument)
+    if parsed is None:
+        return [Reply(ctx.t("artisan.offer_usage"))]
+    offer_id, rest = parsed
+    typed = offers.reason_from_text(ctx, rest) if rest else None
+    if typed is None:
+        return await offers.start_decline(ctx, offer_id)
+    return await offers.decline(ctx, offer_id, *typed)
+
+
+async def _more_photos(ctx: Context, argument: str) -> list[Reply] | Start:
+    parsed = _id_and_rest(argument)
+    if parsed is None or parsed[1]:
+        return [Reply(ctx.t("artisan.photos_usage"))]
+    return await submit_work.start_better_photos(ctx, parsed[0])
+
+
+COMMANDS: dict[str, Command] = {
+    "offer": Command(_ARTISANS, _offer_button, N_("artisan.help_offer"), button=True),
+    "accept": Command(
+        _ARTISANS,
+        _accept,
+        N_("artisan.help_accept"),
+        words=("accept", "kubali"),
+        closes=_OFFER_FLOWS,
+    ),
+    "part": Command(_ARTISANS, _part, N_("artisan.help_part"), words=("part", "sehemu")),
+    "decline": Command(
+        _ARTISANS,
+        _decline,
+        N_("artisan.help_decline"),
+        words=("decline", "kataa"),
+        closes=_OFFER_FLOWS,
+    ),
+    "morephotos": Command(
+        _ARTISANS,
+        _more_photos,
+        N_("artisan.help_photos"),
+        button=True,
+        words=("photos", "picha"),
+    ),
+}

@@ -1,0 +1,238 @@
+"""Materials: an artisan reports what they have in stock, or asks for material for a job.
+
+``kind`` (report stock / request material) -> ``job`` (requests only: one of their active jobs,
+or none in particular) -> ``material`` (from the job's bill of materials or what they reported
+before, or typed) -> ``amount`` ("5 kg", "2.5 m", "40"; the unit defaults to the one we know for
+that material) -> ``report_stock`` or ``request_material``.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+
+from sqlmodel import col, select
+
+from conversations.artisan.queries import active_allocations
+from conversations.artisan.views import amount, job_label
+from conversations.flow import (
+    DONE,
+    Answer,
+    Ask,
+    Context,
+    Expect,
+    Finish,
+    Flow,
+    Goto,
+    Option,
+    Outcome,
+    Start,
+    Step,
+    pick_one_step,
+)
+from conversations.formatting import me
+from conversations.i18n import N_
+from conversations.messages import Choice, Reply
+from domain.errors import DomainError, Forbidden
+from domain.model import ComponentMaterial, MaterialStock
+from domain.services.catalogue import clean_material
+from domain.services.materials import report_stock, request_material
+from domain.statemachine import Transitions
+
+NAME = "materials"
+MAX_LISTED = 8
+_AMOUNT = re.compile(r"(\d{1,9}(?:[.,]\d{1,3})?)\s*([^\W\d_][\w.]{0,11})?", re.UNICODE)
+
+
+class Materials(StrEnum):
+    KIND = "kind"
+    JOB = "job"
+    MATERIAL = "material"
+    AMOUNT = "amount"
+    DONE = DONE
+
+
+TABLE: dict[Materials, frozenset[Materials]] = {
+    Materials.KIND: frozenset({Materials.MATERIAL, Materials.JOB}),
+    Materials.JOB: frozenset({Materials.MATERIAL}),
+    Materials.MATERIAL: frozenset({Materials.AMOUNT}),
+    Materials.AMOUNT: frozenset({Materials.DONE}),
+    Materials.DONE: frozenset(),
+}
+
+
+async def menu_materials(ctx: Context) -> Start:
+    return Start(NAME)
+
+
+async def _ask_kind(ctx: Context) -> Reply:
+    return Reply(
+        ctx.t("artisan.materials_what"),
+        choices=(
+            Choice("mat:stock", ctx.t("artisan.materials_stock")),
+            Choice("mat:request", ctx.t("artisan.materials_request")),
+        ),
+    )
+
+
+async def _on_kind(ctx: Context, answer: Answer) -> Outcome:
+    assert answer.choice is not None  # Expect.CHOICE
+    kind = answer.choice.payload.removeprefix("mat:")
+    ctx.data["kind"] = kind
+    if kind == "request" and await active_allocations(ctx.session, me(ctx)):
+        return Goto(Materials.JOB)
+    return Goto(Materials.MATERIAL)
+
+
+async def _jobs(ctx: Context) -> list[Option]:
+    jobs = await active_allocations(ctx.session, me(ctx))
+    return [
+        *(Option(str(a.id), job_label(ctx.t, a, c, p.quantity)) for a, c, p in jobs[:MAX_LISTED]),
+        Option("none", ctx.t("artisan.materials_no_job")),
+    ]
+
+
+async def _on_job(ctx: Context, chosen: str) -> Outcome:
+    if chosen != "none":
+        ctx.data["allocation"] = int(chosen)
+        ctx.data["component"] = await _component_of(ctx, int(chosen))
+    return Goto(Materials.MATERIAL)
+
+
+async def _component_of(ctx: Context, allocation_id: int) -> int | None:
+    for allocation, component, _ in await active_allocations(ctx.session, me(ctx)):
+        if allocation.id == allocation_id:
+            return component.id
+    return None
+
+
+async def _known(ctx: Context) -> dict[str, str]:
+    """Materials worth offering as buttons, with their units: the chosen job's, else the
+    artisan's own stock and their jobs' materials."""
+    known: dict[str, str] = {}
+    if ctx.data.get("component") is not None:
+        components = [ctx.data["component"]]
+    else:
+        stock = await ctx.session.exec(
+            select(MaterialStock)
+            .where(MaterialStock.artisan_id == me(ctx))
+            .order_by(col(MaterialStock.material))
+        )
+        known.update({row.material: row.unit for row in stock})
+        components = [c.id for _, c, _ in await active_allocations(ctx.session, me(ctx))]
+    if components:
+        uses = await ctx.session.exec(
+            select(ComponentMaterial)
+            .where(col(ComponentMaterial.component_id).in_(components))
+            .order_by(col(ComponentMaterial.material))
+        )
+        for use in uses:
+            known.setdefault(use.material, use.unit)
+    return dict(list(known.items())[:MAX_LISTED])
+
+
+async def _ask_material(ctx: Context) -> Reply:
+    known = await _known(ctx)
+    msgid = (
+        N_("artisan.materials_which_stock")
+        if ctx.data["kind"] == "stock"
+        else N_("artisan.materials_which_request")
+    )
+    return Reply(
+        ctx.t(msgid),
+        choices=tuple(Choice(f"m:{n}", name) for n, name in enumerate(known, start=1)),
+    )
+
+
+async def _on_material(ctx: Context, answer: Answer) -> Outcome:
+    name = answer.choice.label if answer.choice is not None else answer.text
+    if not any(ch.isalpha() for ch in name):
+        return Ask(ctx.t("artisan.materials_name_invalid"))
+    try:
+        material = clean_material(name)
+    except DomainError:
+        return Ask(ctx.t("artisan.materials_name_invalid"))
+    ctx.data["material"] = material
+    unit = (await _known(ctx)).get(material)
+    if unit is None:
+        stock = await ctx.session.get(MaterialStock, (me(ctx), material))
+        unit = None if stock is None else stock.unit
+    ctx.data["unit"] = unit
+    return Goto(Materials.AMOUNT)
+
+
+async def _ask_amount(ctx: Context) -> Reply:
+    unit = ctx.data.get("unit")
+    material = ctx.data["material"]
+    if ctx.data["kind"] == "stock":
+        if unit:
+            return Reply(ctx.t("artisan.materials_stock_how_much", material=material, unit=unit))
+        return Reply(ctx.t("artisan.materials_stock_how_much_unit", material=material))
+    if unit:
+        return Reply(ctx.t("artisan.materials_request_how_much", material=material, unit=unit))
+    return Reply(ctx.t("artisan.materials_request_how_much_unit", material=material))
+
+
+def _parse_amount(text: str, default_unit: str | None) -> tuple[Decimal, str] | None:
+    match = _AMOUNT.fullmatch(text.strip())
+    if match is None:
+        return None
+    unit = match.group(2) or default_unit
+    if not unit:
+        return None
+    return Decimal(match.group(1).replace(",", ".")), unit.lower()
+
+
+async def _on_amount(ctx: Context, answer: Answer) -> Outcome:
+    parsed = _parse_amount(answer.text, ctx.data.get("unit"))
+    stock = ctx.data["kind"] == "stock"
+    if parsed is None or (not stock and parsed[0] <= 0):
+        return Ask(ctx.t("artisan.materials_amount_invalid"))
+    quantity, unit = parsed
+    material: str = ctx.data["material"]
+    try:
+        if stock:
+            await report_stock(
+                ctx.session,
+                artisan_id=me(ctx),
+                material=material,
+                quantity=quantity,
+                unit=unit,
+                now=ctx.now,
+            )
+        else:
+            await request_material(
+                ctx.session,
+                artisan_id=me(ctx),
+                material=material,
+                quantity=quantity,
+                unit=unit,
+                allocation_id=ctx.data.get("allocation"),
+                now=ctx.now,
+            )
+    except Forbidden:
+        return Finish(say=(Reply(ctx.t("command.forbidden")),))
+    except DomainError:
+        return Ask(ctx.t("artisan.materials_amount_invalid"))
+    said = {"material": material, "quantity": amount(quantity), "unit": unit}
+    if stock:
+        return Finish(say=(Reply(ctx.t("artisan.materials_stock_saved", **said)),))
+    return Finish(say=(Reply(ctx.t("artisan.materials_requested", **said)),))
+
+
+FLOW = Flow(
+    name=NAME,
+    first=Materials.KIND,
+    table=Transitions(NAME, TABLE),
+    steps={
+        Materials.KIND: Step(Expect.CHOICE, _ask_kind, _on_kind),
+        Materials.JOB: pick_one_step(
+            asks=N_("artisan.materials_which_job"), prefix="job", options=_jobs, picked=_on_job
+        ),
+        Materials.MATERIAL: Step(Expect.TEXT, _ask_material, _on_material),
+        Materials.AMOUNT: Step(Expect.TEXT, _ask_amount, _on_amount),
+    },
+    diagram=Path(__file__).with_name("materials.mmd"),
+)

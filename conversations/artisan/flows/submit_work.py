@@ -1,0 +1,361 @@
+"""An artisan sends finished work for QC: which job, photos, how many pieces, confirm.
+
+Three flows, each with its diagram beside this file:
+
+- ``submit_work``: choose the job, when there are several; hands over to ``submit_photos``;
+- ``submit_photos``: photos, the count, confirm -> ``domain.services.work.submit_work``;
+- ``better_photos``: new photos for a submission the field agent could not judge
+  -> ``add_photos`` (started by the ``morephotos:<id>`` button or ``PHOTOS <id>``).
+
+Photos are collected until the artisan says "done" / "tayari" or taps Done, because an album
+arrives as one message per photo. Each photo moves the ``photos`` step to itself (so what was
+collected is saved) and gets a short "got 3 photos" answer. Text where a photo is expected gets a
+hint; a file that is not a photo (a PDF, a voice note) is refused politely and not kept.
+"""
+
+from __future__ import annotations
+
+import logging
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import select
+
+from conversations.artisan.queries import active_allocations
+from conversations.artisan.views import job_label, one_number
+from conversations.flow import (
+    DONE,
+    Answer,
+    Ask,
+    Context,
+    Expect,
+    Finish,
+    Flow,
+    Goto,
+    Outcome,
+    Start,
+    Step,
+)
+from conversations.formatting import me
+from conversations.messages import Choice, Reply
+from conversations.queries import job_component
+from domain.errors import DomainError, Forbidden, InvalidQuantity, NotFound
+from domain.model import (
+    Allocation,
+    Component,
+    Submission,
+    SubmissionPhoto,
+    SubmissionStatus,
+)
+from domain.quantities import allocation_progress
+from domain.services.guards import InvalidField
+from domain.services.work import MAX_PHOTOS_PER_SUBMISSION, PhotoRef, add_photos, submit_work
+from domain.statemachine import Transitions
+
+log = logging.getLogger(__name__)
+
+NAME = "submit_work"
+SUBMIT_PHOTOS = "submit_photos"
+BETTER_PHOTOS = "better_photos"
+DONE_WORDS = frozenset(
+    {"done", "finished", "that's all", "tayari", "nimemaliza", "imekamilika", "maliza", "basi"}
+)
+_YES = frozenset({"yes", "y", "ok", "ndiyo", "ndio", "sawa"})
+
+
+class Choose(StrEnum):
+    JOB = "job"
+    DONE = DONE
+
+
+class Submit(StrEnum):
+    PHOTOS = "photos"
+    COUNT = "count"
+    CONFIRM = "confirm"
+    DONE = DONE
+
+
+class Better(StrEnum):
+    PHOTOS = "photos"
+    DONE = DONE
+
+
+CHOOSE_TABLE: dict[Choose, frozenset[Choose]] = {
+    Choose.JOB: frozenset({Choose.DONE}),
+    Choose.DONE: frozenset(),
+}
+SUBMIT_TABLE: dict[Submit, frozenset[Submit]] = {
+    Submit.PHOTOS: frozenset({Submit.PHOTOS, Submit.COUNT}),
+    Submit.COUNT: frozenset({Submit.CONFIRM}),
+    Submit.CONFIRM: frozenset({Submit.DONE, Submit.COUNT}),
+    Submit.DONE: frozenset(),
+}
+BETTER_TABLE: dict[Better, frozenset[Better]] = {
+    Better.PHOTOS: frozenset({Better.PHOTOS, Better.DONE}),
+    Better.DONE: frozenset(),
+}
+
+
+async def _open_work(ctx: Context) -> list[tuple[Allocation, Component, int]]:
+    """Active jobs with pieces still to submit, and how many."""
+    return [
+        (allocation, component, progress.outstanding)
+        for allocation, component, progress in await active_allocations(ctx.session, me(ctx))
+        if progress.outstanding > 0
+    ]
+
+
+async def menu_submit(ctx: Context) -> list[Reply] | Start:
+    """The menu's "submit work": straight to the photos when there is one job, else choose."""
+    work = await _open_work(ctx)
+    if not work:
+        return [Reply(ctx.t("artisan.nothing_to_submit"))]
+    if len(work) == 1:
+        return Start(SUBMIT_PHOTOS, {"allocation": work[0][0].id})
+    return Start(NAME)
+
+
+async def start_better_photos(ctx: Context, submission_id: int) -> list[Reply] | Start:
+    """New photos for one of the artisan's submissions still waiting for QC."""
+    submission = await ctx.session.get(Submission, submission_id)
+    allocation = (
+        None if submission is None else await ctx.session.get(Allocation, submission.allocation_id)
+    )
+    if submission is None or allocation is None:
+        return [Reply(ctx.t("artisan.submission_not_found", id=submission_id))]
+    if allocation.artisan_id != me(ctx):
+        log.warning(
+            "person %s tried to add photos to submission %s of person %s",
+            me(ctx),
+            submission_id,
+            allocation.artisan_id,
+        )
+        return [Reply(ctx.t("artisan.submission_not_yours", id=submission_id))]
+    if submission.status not in (
+        SubmissionStatus.PHOTOS_REQUESTED,
+        SubmissionStatus.PENDING_REVIEW,
+    ):
+        return [Reply(ctx.t("artisan.photos_closed", id=submission_id))]
+    return Start(BETTER_PHOTOS, {"submission": submission_id})
+
+
+# --- choose the job -------------------------------------------------------------------------
+
+
+async def _ask_job(ctx: Context) -> Reply:
+    work = await _open_work(ctx)
+    if not work:
+        return Reply(ctx.t("artisan.nothing_to_submit"))
+    return Reply(
+        ctx.t("artisan.submit_which_job"),
+        choices=tuple(
+            Choice(f"job:{allocation.id}", job_label(ctx.t, allocation, component, left))
+            for allocation, component, left in work
+        ),
+    )
+
+
+async def _on_job(ctx: Context, answer: Answer) -> Outcome:
+    if answer.choice is None:
+        if not ctx.choices:
+            return Finish(say=(Reply(ctx.t("artisan.nothing_to_submit")),))
+        return Ask(ctx.t("engine.choose_one", count=len(ctx.choices)))
+    return Start(SUBMIT_PHOTOS, {"allocation": int(answer.choice.payload.removeprefix("job:"))})
+
+
+# --- photos, shared by submit_photos and better_photos -------------------------------------
+
+
+def _photos(ctx: Context) -> list[list[str]]:
+    collected: list[list[str]] = ctx.data.setdefault("photos", [])
+    return collected
+
+
+def _done_choice(ctx: Context) -> tuple[Choice, ...]:
+    return (Choice("sub:done", ctx.t("artisan.photos_done")),) if _photos(ctx) else ()
+
+
+def _said_done(answer: Answer) -> bool:
+    if answer.choice is not None:
+        return answer.choice.payload == "sub:done"
+    return " ".join(answer.text.casefold().split()).strip(" .!") in DONE_WORDS
+
+
+async def _collect(ctx: Context, answer: Answer, *, room: int, step: str) -> Outcome | None:
+    """Keep the photos in this message (``Goto`` the same step), refuse other files or text;
+    None when the artisan said they are done."""
+    if answer.media:
+        if not all(item.is_image for item in answer.media):
+            return Ask(ctx.t("artisan.photo_not_image"))
+        photos = _photos(ctx)
+        if len(photos) + len(answer.media) > room:
+            return Ask(ctx.t("artisan.photos_too_many", max=room))
+        photos.extend([item.ref, item.content_type] for item in answer.media)
+        return Goto(step)
+    if _said_done(answer):
+        if not _photos(ctx):
+            return Ask(ctx.t("artisan.photos_none_yet"))
+        return None
+    return Ask(ctx.t("artisan.photos_hint"))
+
+
+def _refs(data: dict[str, Any]) -> list[PhotoRef]:
+    return [PhotoRef(ref, content_type) for ref, content_type in data.get("photos", [])]
+
+
+async def _job(ctx: Context) -> tuple[Allocation, Component] | None:
+    allocation = await ctx.session.get(Allocation, ctx.data["allocation"])
+    if allocation is None or allocation.artisan_id != me(ctx):
+        return None
+    component = await job_component(ctx.session, allocation.job_id)
+    return None if component is None else (allocation, component)
+
+
+async def _ask_photos(ctx: Context) -> Reply:
+    count = len(_photos(ctx))
+    if count:
+        return Reply(ctx.t("artisan.photos_got", count=count), choices=_done_choice(ctx))
+    found = await _job(ctx)
+    component = found[1].name if found else "-"
+    return Reply(
+        ctx.t("artisan.photos_ask", id=ctx.data["allocation"], component=component),
+    )
+
+
+async def _on_photos(ctx: Context, answer: Answer) -> Outcome:
+    collected = await _collect(ctx, answer, room=MAX_PHOTOS_PER_SUBMISSION, step=Submit.PHOTOS)
+    return Goto(Submit.COUNT) if collected is None else collected
+
+
+async def _outstanding(ctx: Context) -> int:
+    return (await allocation_progress(ctx.session, ctx.data["allocation"])).outstanding
+
+
+async def _ask_count(ctx: Context) -> Reply:
+    return Reply(ctx.t("artisan.count_ask", max=await _outstanding(ctx)))
+
+
+async def _on_count(ctx: Context, answer: Answer) -> Outcome:
+    most = await _outstanding(ctx)
+    count = one_number(answer.text)
+    if count is None or not 1 <= count <= most:
+        return Ask(ctx.t("artisan.count_invalid", max=most))
+    ctx.data["count"] = count
+    return Goto(Submit.CONFIRM)
+
+
+async def _ask_confirm(ctx: Context) -> Reply:
+    found = await _job(ctx)
+    return Reply(
+        ctx.t(
+            "artisan.submit_confirm",
+            count=ctx.data["count"],
+            component=found[1].name if found else "-",
+            id=ctx.data["allocation"],
+            photos=len(_photos(ctx)),
+        ),
+        choices=(
+            Choice("sub:yes", ctx.t("artisan.submit_yes")),
+            Choice("sub:change", ctx.t("artisan.submit_change")),
+        ),
+    )
+
+
+async def _on_confirm(ctx: Context, answer: Answer) -> Outcome:
+    payload = answer.choice.payload if answer.choice is not None else None
+    if payload is None and answer.text.casefold().strip(" .!") in _YES:
+        payload = "sub:yes"
+    if payload == "sub:change":
+        return Goto(Submit.COUNT)
+    if payload != "sub:yes":
+        return Ask(ctx.t("engine.choose_one", count=len(ctx.choices)))
+    try:
+        submission = await submit_work(
+            ctx.session,
+            allocation_id=ctx.data["allocation"],
+            artisan_id=me(ctx),
+            count=ctx.data["count"],
+            photos=_refs(ctx.data),
+            now=ctx.now,
+        )
+    except InvalidQuantity:
+        return Goto(Submit.COUNT, say=(Reply(ctx.t("artisan.count_changed")),))
+    except Forbidden:
+        log.warning("person %s tried to submit on allocation %s", me(ctx), ctx.data["allocation"])
+        return Finish(say=(Reply(ctx.t("command.forbidden")),))
+    except (NotFound, DomainError):
+        return Finish(say=(Reply(ctx.t("artisan.job_closed", id=ctx.data["allocation"])),))
+    return Finish(
+        say=(Reply(ctx.t("artisan.submitted", id=submission.id, count=submission.count)),)
+    )
+
+
+# --- better photos --------------------------------------------------------------------------
+
+
+async def _room_left(ctx: Context) -> int:
+    existing = await ctx.session.exec(
+        select(sa.func.count()).where(SubmissionPhoto.submission_id == ctx.data["submission"])
+    )
+    return max(0, MAX_PHOTOS_PER_SUBMISSION - int(existing.one()))
+
+
+async def _ask_better(ctx: Context) -> Reply:
+    count = len(_photos(ctx))
+    if count:
+        return Reply(ctx.t("artisan.photos_got", count=count), choices=_done_choice(ctx))
+    return Reply(ctx.t("artisan.better_photos_ask", id=ctx.data["submission"]))
+
+
+async def _on_better(ctx: Context, answer: Answer) -> Outcome:
+    collected = await _collect(ctx, answer, room=await _room_left(ctx), step=Better.PHOTOS)
+    if collected is not None:
+        return collected
+    submission_id: int = ctx.data["submission"]
+    try:
+        await add_photos(
+            ctx.session,
+            submission_id=submission_id,
+            artisan_id=me(ctx),
+            photos=_refs(ctx.data),
+            now=ctx.now,
+        )
+    except Forbidden:
+        log.warning("person %s tried to add photos to submission %s", me(ctx), submission_id)
+        return Finish(say=(Reply(ctx.t("artisan.submission_not_yours", id=submission_id)),))
+    except InvalidField:
+        return Ask(ctx.t("artisan.photos_too_many", max=MAX_PHOTOS_PER_SUBMISSION))
+    except DomainError:
+        return Finish(say=(Reply(ctx.t("artisan.photos_closed", id=submission_id)),))
+    return Finish(say=(Reply(ctx.t("artisan.photos_added", id=submission_id)),))
+
+
+_HERE = Path(__file__).parent
+
+FLOW = Flow(
+    name=NAME,
+    first=Choose.JOB,
+    table=Transitions(NAME, CHOOSE_TABLE),
+    steps={Choose.JOB: Step(Expect.TEXT, _ask_job, _on_job)},
+    diagram=_HERE / "submit_work.mmd",
+)
+SUBMIT_PHOTOS_FLOW = Flow(
+    name=SUBMIT_PHOTOS,
+    first=Submit.PHOTOS,
+    table=Transitions(SUBMIT_PHOTOS, SUBMIT_TABLE),
+    steps={
+        Submit.PHOTOS: Step(Expect.MEDIA, _ask_photos, _on_photos),
+        Submit.COUNT: Step(Expect.TEXT, _ask_count, _on_count),
+        Submit.CONFIRM: Step(Expect.TEXT, _ask_confirm, _on_confirm),
+    },
+    diagram=_HERE / "submit_photos.mmd",
+)
+BETTER_PHOTOS_FLOW = Flow(
+    name=BETTER_PHOTOS,
+    first=Better.PHOTOS,
+    table=Transitions(BETTER_PHOTOS, BETTER_TABLE),
+    steps={Better.PHOTOS: Step(Expect.MEDIA, _ask_better, _on_better)},
+    diagram=_HERE / "better_photos.mmd",
+)

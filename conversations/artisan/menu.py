@@ -1,0 +1,20 @@
+"""The artisan's main menu, in the order shown."""
+
+from __future__ import annotations
+
+from conversations.artisan.earnings import earnings
+from conversations.artisan.flows import delivery, materials, offers, submit_work
+from conversations.artisan.my_jobs import my_jobs
+from conversations.artisan.my_score import my_score
+from conversations.flows.menu import MenuItem
+from conversations.i18n import N_
+
+MENU: tuple[MenuItem, ...] = (
+    MenuItem("offers", N_("menu.item.offers"), offers.menu_offers),
+    MenuItem("jobs", N_("menu.item.jobs"), my_jobs),
+    MenuItem("submit", N_("menu.item.submit"), submit_work.menu_submit),
+    MenuItem("delivery", N_("menu.item.delivery"), delivery.menu_delivery),
+    MenuItem("earnings", N_("menu.item.earnings"), earnings),
+    MenuItem("materials", N_("menu.item.materials"), materials.menu_materials),
+    MenuItem("score", N_("menu.item.score"), my_score),
+)

@@ -1,0 +1,144 @@
+"""A payout batch once made: its payouts and total, approval by an admin or automatically, and
+cancellation (every reserved amount available again)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain import events, ledger
+from domain.model import (
+    PAYOUT_BATCH_TRANSITIONS,
+    PAYOUT_TRANSITIONS,
+    Payout,
+    PayoutBatch,
+    PayoutBatchStatus,
+    PayoutStatus,
+    TransferPhase,
+)
+from domain.payouts._common import PAYOUT_TABLE, locked_batch, require_admin
+
+
+async def batch_count_and_total(session: AsyncSession, batch_id: int) -> tuple[int, int]:
+    count, total = (
+        await session.exec(
+            select(func.count(), func.coalesce(func.sum(Payout.amount_cents), 0)).where(
+                Payout.batch_id == batch_id
+            )
+        )
+    ).one()
+    return int(count), int(total)
+
+
+async def batch_payouts(session: AsyncSession, batch_id: int) -> list[Payout]:
+    rows = await session.exec(
+        select(Payout).where(Payout.batch_id == batch_id).order_by(col(Payout.id))
+    )
+    return list(rows.all())
+
+
+async def batch_total_cents(session: AsyncSession, batch_id: int) -> int:
+    return (await batch_count_and_total(session, batch_id))[1]
+
+
+async def approve_batch(
+    session: AsyncSession, *, batch_id: int, admin_id: int, now: datetime
+) -> PayoutBatch:
+    """An admin lets a batch be sent to M-Pesa."""
+    await require_admin(session, admin_id, "approve payouts")
+    return await _approve(session, batch_id, approved_by=admin_id, now=now)
+
+
+async def auto_approve_batch(
+    session: AsyncSession, *, batch_id: int, limit_cents: int, now: datetime
+) -> bool:
+    """Approve a waiting batch without an admin if its total is at most ``limit_cents``.
+
+    Returns whether it was approved; a bigger batch keeps waiting for an admin.
+    """
+    batch = await locked_batch(session, batch_id)
+    if batch.status is not PayoutBatchStatus.AWAITING_APPROVAL:
+        return False
+    if await batch_total_cents(session, batch_id) > limit_cents:
+        return False
+    await _approve(session, batch_id, approved_by=None, now=now)
+    return True
+
+
+async def _approve(
+    session: AsyncSession, batch_id: int, *, approved_by: int | None, now: datetime
+) -> PayoutBatch:
+    batch = await locked_batch(session, batch_id)
+    batch.status = PAYOUT_BATCH_TRANSITIONS.check(batch.status, PayoutBatchStatus.APPROVED)
+    batch.approved_by = approved_by
+    batch.approved_at = now
+    session.add(batch)
+    events.record(
+        session,
+        events.PayoutBatchApproved(
+            batch_id=batch_id,
+            approved_by=approved_by,
+            total_cents=await batch_total_cents(session, batch_id),
+        ),
+    )
+    return batch
+
+
+async def cancel_batch(
+    session: AsyncSession, *, batch_id: int, admin_id: int, now: datetime
+) -> PayoutBatch:
+    """An admin drops a batch before approval; every reserved amount is available again.
+
+    A batch being built may be cancelled too (one left half-made by a crash): its builder locks
+    the batch at each step and stops once it is no longer building. The payouts are cancelled
+    and their reservations voided a few statements for the lot, whatever the batch's size.
+    """
+    await require_admin(session, admin_id, "cancel payouts")
+    batch = await locked_batch(session, batch_id)
+    batch.status = PAYOUT_BATCH_TRANSITIONS.check(batch.status, PayoutBatchStatus.CANCELLED)
+    batch.closed_at = now
+    session.add(batch)
+    connection = await session.connection()
+    held = (
+        await connection.execute(
+            sa.select(
+                PAYOUT_TABLE.c.status,
+                PAYOUT_TABLE.c.amount_cents,
+                PAYOUT_TABLE.c.pending_transfer_id,
+                PAYOUT_TABLE.c.originator_conversation_id,
+            ).where(PAYOUT_TABLE.c.batch_id == batch_id)
+        )
+    ).all()
+    for status, *_ in held:
+        PAYOUT_TRANSITIONS.check(PayoutStatus(status), PayoutStatus.CANCELLED)
+    # Core, as settling does: no Payout of this batch is loaded in a session that cancels it.
+    await connection.execute(
+        PAYOUT_TABLE.update()
+        .where(PAYOUT_TABLE.c.batch_id == batch_id)
+        .values(status=PayoutStatus.CANCELLED, updated_at=now)
+    )
+    await ledger.resolve_pending_transfers(
+        session,
+        [
+            ledger.Resolution(
+                pending_id=pending_id,
+                phase=TransferPhase.VOID_PENDING,
+                idempotency_key=f"payout-void:{originator_id}",
+            )
+            for _, _, pending_id, originator_id in held
+        ],
+        now=now,
+    )
+    events.record(
+        session,
+        events.PayoutBatchCancelled(
+            batch_id=batch_id,
+            cancelled_by=admin_id,
+            payout_count=len(held),
+            total_cents=sum(amount for _, amount, _, _ in held),
+        ),
+    )
+    return batch
