@@ -51,7 +51,9 @@ from domain.csv_formats import (
     parse_products_csv,
 )
 from domain.errors import DomainError
+from domain.limits import MAX_WEEKLY_CAPACITY
 from domain.model import Channel, Language, Order, Person, Product, Role
+from domain.numbers import NotAWholeNumber, whole_number
 from domain.phone import InvalidPhoneNumber, normalise_kenyan_mobile
 from domain.revenue_share import check_band
 from domain.services.people import add_person, register_artisan
@@ -327,6 +329,7 @@ def orders_import(
                 today=factory.today(),
                 existing_orders=known.existing_orders,
                 customer_kinds=known.customer_kinds,
+                boms=known.boms,
             )
             imported = await apply_orders(
                 session, specs, now=factory.now(), confirm=confirm, zone=factory.zone
@@ -382,11 +385,16 @@ def _skills(pairs: Sequence[str]) -> dict[str, int]:
     skills: dict[str, int] = {}
     for pair in pairs:
         skill, sep, capacity = pair.partition("=")
-        if not sep or not skill.strip() or not capacity.strip().isdigit():
+        if not sep or not skill.strip():
             raise DomainError(
                 f"--skill {pair!r} should be skill=weekly capacity, e.g. --skill horn_carving=30"
             )
-        skills[skill.strip()] = int(capacity)
+        try:
+            skills[skill.strip()] = whole_number(capacity, most=MAX_WEEKLY_CAPACITY, strict=True)
+        except NotAWholeNumber as refused:
+            raise DomainError(
+                f"--skill {pair!r}: the weekly capacity {refused}; e.g. --skill horn_carving=30"
+            ) from None
     return skills
 
 

@@ -35,6 +35,7 @@ from domain.csv_formats import CsvRejected, parse_orders_csv
 from domain.errors import DomainError, IllegalTransition, NotFound
 from domain.explosion import factory_today
 from domain.ledger import artisan_balance
+from domain.limits import MAX_ID
 from domain.model import (
     ArtisanProfile,
     ArtisanSkill,
@@ -50,6 +51,7 @@ from domain.model import (
     Person,
     Role,
 )
+from domain.numbers import or_none, whole_number
 from domain.payouts import (
     approve_batch,
     batch_count_and_total,
@@ -61,6 +63,7 @@ from domain.reputation import artisan_history, reputation
 from domain.revenue_share import BandCheck
 from domain.services import dead_letters
 from domain.services.orders import (
+    bills_of_materials,
     cancel_order,
     confirm_order,
     create_order,
@@ -71,6 +74,7 @@ from domain.services.orders import (
     ship_order,
 )
 from domain.services.people import pause_artisan, resume_artisan
+from domain.text import clean_text, quoted
 
 log = logging.getLogger(__name__)
 
@@ -129,8 +133,13 @@ def percent(value: Decimal | None) -> str:
 
 
 def _an_id(argument: str) -> int | None:
-    token = argument.strip().split(maxsplit=1)[0].lstrip("#") if argument.strip() else ""
-    return int(token) if token.isdigit() and len(token) <= 9 else None
+    token = argument.strip().split(maxsplit=1)[0] if argument.strip() else ""
+    return _id(token)
+
+
+def _id(token: str) -> int | None:
+    """``12`` or ``#12``: a row id as people type it (``domain.numbers``, digits only)."""
+    return or_none(whole_number, token.removeprefix("#"), most=MAX_ID, strict=True)
 
 
 def _chunks(header: str, lines: Iterable[str]) -> Replies:
@@ -190,8 +199,8 @@ async def list_orders(ctx: Context, argument: str = "") -> Replies:
             ctx.t(
                 "admin.order_line",
                 id=row.order.id,
-                customer=row.customer.name,
-                reference=row.order.reference,
+                customer=quoted(row.customer.name),
+                reference=quoted(row.order.reference),
                 pieces=row.pieces,
                 due=day(row.order.due_date),
             )
@@ -215,15 +224,15 @@ async def _order(ctx: Context, argument: str) -> Replies:
     header = ctx.t(
         "admin.order_header",
         id=order_id,
-        customer=customer.name,
+        customer=quoted(customer.name),
         kind=ctx.t(CUSTOMER_KIND[customer.kind]),
-        reference=order.reference,
+        reference=quoted(order.reference),
         status=ctx.t(ORDER_STATUS[order.status]),
         due=day(order.due_date),
     )
     lines: list[str] = []
     if order.cancel_reason:
-        lines.append(ctx.t("admin.order_cancel_reason", reason=order.cancel_reason))
+        lines.append(ctx.t("admin.order_cancel_reason", reason=quoted(order.cancel_reason)))
     total = 0
     for line, product in await order_lines(ctx.session, order_id):
         total += line.quantity * line.unit_price_cents
@@ -296,6 +305,7 @@ async def _import_orders(ctx: Context, _argument: str) -> Replies:
             today=factory_today(ctx.now),
             existing_orders=known.existing_orders,
             customer_kinds=known.customer_kinds,
+            boms=await bills_of_materials(ctx.session),
         )
     except CsvRejected as rejected:
         header = ctx.t("admin.import_rejected", count=len(rejected.errors))
@@ -324,7 +334,12 @@ async def _import_orders(ctx: Context, _argument: str) -> Replies:
         return [Reply(ctx.t("admin.import_failed", reason=str(exc)))]
     pieces = sum(line.quantity for spec in specs for line in spec.lines)
     lines = [
-        ctx.t("admin.imported_line", id=order.id, customer=name, reference=order.reference)
+        ctx.t(
+            "admin.imported_line",
+            id=order.id,
+            customer=quoted(name),
+            reference=quoted(order.reference),
+        )
         for order, name in created
     ]
     lines.append(ctx.t("admin.imported_hint"))
@@ -356,7 +371,7 @@ async def _cancel(ctx: Context, argument: str) -> Replies:
     if order_id is None:
         return [Reply(ctx.t("admin.cancel_usage"))]
     parts = argument.split(maxsplit=1)
-    reason = " ".join(parts[1].split())[:200] if len(parts) > 1 else ""
+    reason = clean_text(parts[1])[:200] if len(parts) > 1 else ""
     assert ctx.person is not None
     try:
         open_before = [
@@ -431,10 +446,11 @@ async def _match(ctx: Context, _argument: str) -> Replies:
 
 
 async def _why(ctx: Context, argument: str) -> Replies:
-    tokens = [token.lstrip("#") for token in argument.split()]
-    if len(tokens) != 2 or not all(t.isdigit() and len(t) <= 9 for t in tokens):
-        return [Reply(ctx.t("admin.why_usage"))]
-    artisan_id, job_id = int(tokens[0]), int(tokens[1])
+    match [_id(token) for token in argument.split()]:
+        case [int(artisan_id), int(job_id)]:
+            pass
+        case _:
+            return [Reply(ctx.t("admin.why_usage"))]
     matcher = ctx.matcher
     if matcher is None or not isinstance(matcher, MatchExplainer):
         return [Reply(ctx.t("admin.why_not_configured"))]
@@ -480,7 +496,7 @@ async def list_artisans(ctx: Context, argument: str = "") -> Replies:
                         "admin.artisans_unknown_filter",
                         filter=wanted,
                         skills=", ".join(skills) or "–",
-                        areas=", ".join(areas) or "–",
+                        areas=", ".join(quoted(area) for area in areas) or "–",
                     )
                 )
             ]
@@ -491,9 +507,9 @@ async def list_artisans(ctx: Context, argument: str = "") -> Replies:
         ctx.t(
             "admin.artisan_line",
             id=row.person.id,
-            name=row.person.name,
-            workshop=row.profile.workshop,
-            area=row.person.area or "–",
+            name=quoted(row.person.name),
+            workshop=quoted(row.profile.workshop),
+            area=quoted(row.person.area, missing="–"),
             status=ctx.t(ARTISAN_STATUS[row.profile.status]),
             skills=", ".join(s.skill for s in row.skills) or "–",
         )
@@ -528,9 +544,9 @@ async def _artisan_profile(ctx: Context, argument: str) -> Replies:
     text = ctx.t(
         "admin.artisan_profile",
         id=artisan_id,
-        name=person.name,
-        workshop=profile.workshop,
-        area=person.area or "–",
+        name=quoted(person.name),
+        workshop=quoted(profile.workshop),
+        area=quoted(person.area, missing="–"),
         status=ctx.t(ARTISAN_STATUS[profile.status]),
         mpesa=profile.mpesa_number,
         skills=", ".join(f"{s.skill} ({s.weekly_capacity})" for s in skills) or "–",
@@ -576,7 +592,7 @@ async def _pause_or_resume(ctx: Context, argument: str, *, pause: bool) -> Repli
     person = await ctx.session.get(Person, profile.person_id)
     assert person is not None
     msgid = N_("admin.paused") if pause else N_("admin.resumed")
-    return [Reply(ctx.t(msgid, id=artisan_id, name=person.name))]
+    return [Reply(ctx.t(msgid, id=artisan_id, name=quoted(person.name)))]
 
 
 async def _broadcast(ctx: Context, argument: str) -> Replies:
@@ -649,7 +665,7 @@ async def payouts_preview(ctx: Context, _argument: str = "") -> Replies:
                 ctx.t(
                     "admin.payout_line",
                     id=person.id,
-                    name=person.name,
+                    name=quoted(person.name),
                     amount=money(payout.amount_cents),
                     msisdn=payout.msisdn,
                 )
@@ -673,7 +689,12 @@ async def payouts_preview(ctx: Context, _argument: str = "") -> Replies:
     return _chunks(
         header,
         [
-            ctx.t("admin.payout_preview_line", id=person.id, name=person.name, amount=money(amount))
+            ctx.t(
+                "admin.payout_preview_line",
+                id=person.id,
+                name=quoted(person.name),
+                amount=money(amount),
+            )
             for person, amount in due
         ]
         + [ctx.t("admin.payouts_make_hint")],
@@ -851,7 +872,7 @@ async def _dead_letters(ctx: Context, _argument: str) -> Replies:
             ctx.t(
                 "admin.deadletter_line",
                 id=message.id,
-                who=person.name if person is not None else message.address,
+                who=quoted(person.name) if person is not None else message.address,
                 channel=str(message.channel),
                 attempts=message.attempts,
                 error=message.error_code or "–",

@@ -22,6 +22,7 @@ from sqlmodel import col, func, select
 from conversations.flow import Context, Start
 from conversations.messages import Choice, MediaItem, Reply
 from domain.explosion import FACTORY_ZONE, factory_today
+from domain.limits import MAX_ID, MAX_PIECES
 from domain.model import (
     AgentArea,
     Allocation,
@@ -37,9 +38,11 @@ from domain.model import (
     Submission,
     SubmissionStatus,
 )
+from domain.numbers import or_none, whole_number
 from domain.quantities import allocations_progress
 from domain.services.visits import RiskReason, jobs_at_risk
 from domain.services.work import qc_queue, submission_photos
+from domain.text import quoted
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +56,6 @@ VISIT_FLOW = "visit"
 
 MAX_LISTED = 9  # one screen of numbered options; the rest are reachable by /receipt <id> etc.
 MAX_AT_RISK = 15
-MAX_ID_DIGITS = 9
 
 
 # --- formatting -----------------------------------------------------------------------------
@@ -79,19 +81,13 @@ def moment(value: datetime) -> str:
 
 def parse_id(argument: str) -> int | None:
     """``12`` or ``#12`` as a number; None for anything else."""
-    token = argument.strip().lstrip("#")
-    if not token.isdigit() or len(token) > MAX_ID_DIGITS:
-        return None
-    return int(token)
+    return or_none(whole_number, argument.strip().removeprefix("#"), most=MAX_ID, strict=True)
 
 
 def parse_count(text: str, *, most: int) -> int | None:
-    """A whole number of pieces between 0 and ``most``; None when the text is not one."""
-    token = text.strip().rstrip(".")
-    if not token.isdigit() or len(token) > 6:
-        return None
-    number = int(token)
-    return number if number <= most else None
+    """A reply that is a whole number of pieces from 0 to ``most`` ("1,000" and "30." too); None
+    for anything else, signed, fractional and exponent forms included (``domain.numbers``)."""
+    return or_none(whole_number, text, most=min(most, MAX_PIECES))
 
 
 def _me(ctx: Context) -> Person:
@@ -376,8 +372,8 @@ async def at_risk(ctx: Context) -> list[Reply]:
             ctx.t(
                 "agent.atrisk.line",
                 allocation=row.allocation_id,
-                artisan=row.artisan_name,
-                area=row.area or "-",
+                artisan=quoted(row.artisan_name),
+                area=quoted(row.area),
                 component=components.get(row.job_id, "-"),
                 due=day(row.due_date),
                 when=when,

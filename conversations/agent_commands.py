@@ -13,7 +13,13 @@ import logging
 
 from sqlmodel import col, func, select
 
-from conversations.agent_actions import at_risk, qc_command, receipt_command, visit_command
+from conversations.agent_actions import (
+    at_risk,
+    parse_id,
+    qc_command,
+    receipt_command,
+    visit_command,
+)
 from conversations.flow import Command, Context
 from conversations.i18n import N_
 from conversations.messages import Reply
@@ -27,6 +33,7 @@ from domain.model import (
     Role,
 )
 from domain.services.people import verify_artisan
+from domain.text import quoted
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +78,9 @@ async def pending_artisans(ctx: Context) -> list[Reply]:
             ctx.t(
                 "agent.pending_line",
                 id=person.id,
-                name=person.name,
-                workshop=profile.workshop,
-                area=person.area or "-",
+                name=quoted(person.name),
+                workshop=quoted(profile.workshop),
+                area=quoted(person.area),
                 skills=await _skills(ctx, person.id),
             )
         )
@@ -83,10 +90,9 @@ async def pending_artisans(ctx: Context) -> list[Reply]:
 async def _verify(ctx: Context, argument: str) -> list[Reply]:
     assert ctx.person is not None
     assert ctx.person.id is not None
-    token = argument.strip().lstrip("#")
-    if not token.isdigit() or len(token) > 9:
+    artisan_id = parse_id(argument)
+    if artisan_id is None:
         return [Reply(ctx.t("agent.verify_usage"))]
-    artisan_id = int(token)
     try:
         await verify_artisan(
             ctx.session, artisan_id=artisan_id, agent_id=ctx.person.id, now=ctx.now
@@ -100,7 +106,7 @@ async def _verify(ctx: Context, argument: str) -> list[Reply]:
         return [Reply(ctx.t("command.forbidden"))]
     artisan = await ctx.session.get(Person, artisan_id)
     assert artisan is not None
-    return [Reply(ctx.t("agent.verified", id=artisan_id, name=artisan.name))]
+    return [Reply(ctx.t("agent.verified", id=artisan_id, name=quoted(artisan.name)))]
 
 
 _AGENTS = frozenset({Role.FIELD_AGENT, Role.ADMIN})

@@ -37,6 +37,7 @@ from domain.model import (
     QcReview,
     Submission,
 )
+from domain.text import quoted
 
 Handler = Callable[[AsyncSession, Any, Catalogue, datetime], Awaitable[list[OutboxMessage]]]
 
@@ -153,7 +154,7 @@ async def _qc_reviewed(
         await session.exec(select(QcReview).where(QcReview.submission_id == event.submission_id))
     ).first()
     if review is not None and review.note:
-        text += "\n" + t("artisan.qc_note", note=review.note)
+        text += "\n" + t("artisan.qc_note", note=quoted(review.note))
     menu = (Choice("cmd:menu", t("menu.open")),)
     return await _send(session, artisan, Reply(text, choices=menu), now)
 
@@ -181,7 +182,7 @@ async def _better_photos(
         component=found[1].name,
     )
     if event.note:
-        text += "\n" + t("artisan.qc_note", note=event.note)
+        text += "\n" + t("artisan.qc_note", note=quoted(event.note))
     button = Choice(f"morephotos:{event.submission_id}", t("artisan.better_photos_button"))
     return await _send(session, artisan, Reply(text, choices=(button,)), now)
 

@@ -7,7 +7,6 @@ passes ``ctx.t`` and a notification passes the catalogue bound to the recipient'
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
@@ -19,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from conversations.i18n import N_
 from conversations.messages import Choice, Reply
 from domain.explosion import FACTORY_ZONE
+from domain.limits import MAX_PIECES
 from domain.model import (
     Allocation,
     AllocationStatus,
@@ -28,6 +28,7 @@ from domain.model import (
     Offer,
     OfferStatus,
 )
+from domain.numbers import number_in, or_none
 from domain.quantities import AllocationProgress, allocations_progress
 
 Say = Callable[..., str]  # t(msgid, **params) in the reader's language
@@ -41,7 +42,6 @@ _WEEKDAYS = (
     N_("artisan.weekday.sat"),
     N_("artisan.weekday.sun"),
 )
-_NUMBER = re.compile(r"\d+")
 
 
 def kes(cents: int) -> str:
@@ -67,11 +67,10 @@ def amount(value: Decimal) -> str:
 
 
 def one_number(text: str) -> int | None:
-    """The one whole number in "I can do 30", "30", "naweza 30"; None if none or several."""
-    numbers = _NUMBER.findall(text)
-    if len(numbers) != 1 or len(numbers[0]) > 6:
-        return None
-    return int(numbers[0])
+    """The one count of pieces in "I can do 30", "30", "naweza 1,000"; None when there is none,
+    several, or one that is signed, has a fraction or an exponent, or is beyond ``MAX_PIECES``
+    (``domain.numbers``: every flow reads numbers the same way). The flow's hint says why."""
+    return or_none(number_in, text, most=MAX_PIECES)
 
 
 # --- offers -------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from domain.model import (
     Person,
     Role,
 )
+from domain.text import quoted
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +84,9 @@ async def _artisan_registered(
                 agent.language,
                 "agent.verify_request",
                 id=event.artisan_id,
-                name=artisan.name,
-                workshop=profile.workshop,
-                area=artisan.area or "-",
+                name=quoted(artisan.name),
+                workshop=quoted(profile.workshop),
+                area=quoted(artisan.area),
                 skills=skills,
             ),
             choices=(

@@ -45,6 +45,7 @@ from domain.model import (
     Transfer,
 )
 from domain.store import in_lists
+from domain.text import quoted
 
 NAIROBI = ZoneInfo("Africa/Nairobi")
 
@@ -127,7 +128,7 @@ async def _receipts_and_failures(
                 admin.language,
                 "payouts.admin_failed",
                 payout=event.payout_id,
-                name=artisan.name if artisan else event.artisan_id,
+                name=quoted(artisan.name) if artisan else event.artisan_id,
                 amount=amount,
                 reason=event.reason,
             )
