@@ -2,11 +2,11 @@
 
 Everything else receives what it needs as arguments. The CLI builds a ``Factory`` per command;
 ``build_bot`` wires the one long-running process (``karakana run``): the Starlette app with the
-channels' webhooks and the local web chat, the python-telegram-bot Application (webhook mode
-without an Updater, or long polling when Telegram cannot reach us), the outbox dispatcher, the
-re-processing of messages accepted before the last stop, the APScheduler jobs (matching rounds,
-offer expiry, reminders, payout batches, housekeeping) and, when M-Pesa is configured, the payout
-runner with Daraja's callback routes, all on one asyncio loop.
+channels' webhooks (or, as a local demo with no channel, the web chat), the python-telegram-bot
+Application (webhook mode without an Updater, or long polling when Telegram cannot reach us), the
+outbox dispatcher, the re-processing of messages accepted before the last stop, the APScheduler
+jobs (matching rounds, offer expiry, reminders, payout batches, housekeeping) and, when M-Pesa is
+configured, the payout runner with Daraja's callback routes, all on one asyncio loop.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ from bot.scheduling import (
     karakana_jobs,
 )
 from bot.server import Health, create_app, media_routes
-from bot.settings import Settings
+from bot.settings import Settings, webchat_refusal
 from conversations.engine import Engine
 from conversations.i18n import Catalogue, default_catalogue
 from conversations.messages import Incoming
@@ -319,7 +319,15 @@ class KarakanaBot:
 def _webchat_routes(
     factory: Factory, engine: Engine, media_store: LocalMediaStore, clock: Callable[[], datetime]
 ) -> list[BaseRoute]:
-    """The local web chat (bot/channels/webchat.py), when it is installed."""
+    """The local web chat (bot/channels/webchat.py), when it is installed and the settings allow it.
+
+    It has no login, so it is refused (and the reason logged) beside any real channel or on a
+    non-loopback HOST: ``bot.settings.webchat_refusal``. This is the only place it is mounted.
+    """
+    refusal = webchat_refusal(factory.settings)
+    if refusal is not None:
+        log.warning("%s", refusal)
+        return []
     if importlib.util.find_spec("bot.channels.webchat") is None:
         return []
     from bot.channels.webchat import webchat_routes
@@ -345,6 +353,9 @@ def build_bot(
     schedule: bool = False,
 ) -> KarakanaBot:
     """Wire the process from ``factory.settings``; nothing runs until the app's lifespan starts.
+
+    ``webchat=False`` leaves the local web chat out; ``True`` serves it only where
+    ``bot.settings.webchat_refusal`` allows (a local demo), never beside a real channel.
 
     ``schedule`` adds the APScheduler jobs (``serve``, i.e. ``karakana run``, always does; tests
     that drive conversations by hand leave them out so no round or batch fires under them).
@@ -487,6 +498,9 @@ def build_bot(
         )
     polling = telegram is not None and not settings.telegram_uses_webhook
 
+    local = _webchat_routes(factory, engine, media_store, now) if webchat else []
+    serving = sorted(c.value for c in senders) + (["web chat"] if local else [])
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         dispatching: asyncio.Task[None] | None = None
@@ -502,7 +516,7 @@ def build_bot(
                 payments.waker.wake()  # batches approved while we were down
             log.info(
                 "Karakana is running",
-                extra={"channels": ",".join(sorted(c.value for c in senders)) or "web chat"},
+                extra={"channels": ",".join(serving) or "none"},
             )
             yield
         finally:
@@ -536,7 +550,6 @@ def build_bot(
                 await telegram.shutdown()
             log.info("Karakana stopped")
 
-    local = _webchat_routes(factory, engine, media_store, now) if webchat else []
     callbacks = [] if payments is None else payments.routes
     media = [] if media_links is None else media_routes(media_links, media_store)
     routes = [*local, *callbacks, *media, *extra_routes]

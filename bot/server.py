@@ -2,8 +2,9 @@
 composition root mounts (the local web chat, M-Pesa callbacks).
 
 Each endpoint only translates: read the body, let the channel gateway verify and accept it, answer.
-An unsigned request is 403 and a malformed one 400, both before anything is stored; an accepted
-message is persisted before the provider gets its 200, and processed after.
+An unsigned request is 403, a malformed one 400 and an oversized one 413 (bot/request_body.py),
+all before anything is stored; an accepted message is persisted before the provider gets its 200,
+and processed after.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from starlette.routing import BaseRoute, Route
 
 from bot.channels.dispatcher import Dispatcher, backlog
 from bot.channels.gateways import (
-    MAX_WEBHOOK_BYTES,
     MEDIA_PATH,
     BadWebhook,
     Forbidden,
@@ -33,6 +33,7 @@ from bot.channels.gateways import (
 )
 from bot.channels.media import ACCEPTED_IMAGE_TYPES, MediaStore
 from bot.channels.telegram import SECRET_TOKEN_HEADER
+from bot.request_body import BodyTooLarge, limited_body
 from domain.store import Store
 
 log = logging.getLogger(__name__)
@@ -77,19 +78,7 @@ class Health:
 
 def _bad(exc: Exception, status: int) -> Response:
     log.warning("refused a webhook (%d): %s", status, exc)
-    return Response(str(exc) if status == 400 else "forbidden", status_code=status)
-
-
-async def _limited_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_WEBHOOK_BYTES:
-        raise BadWebhook("the body is larger than any webhook we accept")
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > MAX_WEBHOOK_BYTES:
-            raise BadWebhook("the body is larger than any webhook we accept")
-    return bytes(body)
+    return Response("forbidden" if status == 403 else str(exc), status_code=status)
 
 
 def _path(request: Request) -> str:
@@ -100,12 +89,14 @@ def _path(request: Request) -> str:
 def _whatsapp_routes(gateway: WhatsAppGateway) -> list[BaseRoute]:
     async def webhook(request: Request) -> Response:
         try:
-            body = await _limited_body(request)
+            body = await limited_body(request)
             await gateway.message(
                 _path(request), body, request.headers.get(TWILIO_SIGNATURE_HEADER)
             )
         except Forbidden as exc:
             return _bad(exc, 403)
+        except BodyTooLarge as exc:
+            return _bad(exc, 413)
         except BadWebhook as exc:
             return _bad(exc, 400)
         # Replies go through the outbox, never in the TwiML answer.
@@ -113,10 +104,12 @@ def _whatsapp_routes(gateway: WhatsAppGateway) -> list[BaseRoute]:
 
     async def status(request: Request) -> Response:
         try:
-            body = await _limited_body(request)
+            body = await limited_body(request)
             await gateway.status(_path(request), body, request.headers.get(TWILIO_SIGNATURE_HEADER))
         except Forbidden as exc:
             return _bad(exc, 403)
+        except BodyTooLarge as exc:
+            return _bad(exc, 413)
         except BadWebhook as exc:
             return _bad(exc, 400)
         return Response(status_code=204)
@@ -132,7 +125,7 @@ def _telegram_routes(gateway: TelegramGateway) -> list[BaseRoute]:
         try:
             # The secret first: a stranger learns nothing else about us.
             gateway.check_secret(request.headers.get(SECRET_TOKEN_HEADER))
-            body = await _limited_body(request)
+            body = await limited_body(request)
             try:
                 data = json.loads(body)
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -140,6 +133,8 @@ def _telegram_routes(gateway: TelegramGateway) -> list[BaseRoute]:
             await gateway.receive(gateway.update_from_json(data))
         except Forbidden as exc:
             return _bad(exc, 403)
+        except BodyTooLarge as exc:
+            return _bad(exc, 413)
         except BadWebhook as exc:
             return _bad(exc, 400)
         return Response(status_code=200)

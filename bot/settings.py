@@ -6,6 +6,7 @@ receives plain values as arguments. Every field here is documented in ``.env.exa
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from datetime import time, timedelta
@@ -391,3 +392,50 @@ class Settings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether ``HOST`` binds to this machine only: 127.0.0.0/8, ::1 or ``localhost``. Any other
+    name is refused, even one that resolves to loopback today: what it resolves to can change."""
+    name = host.strip().removeprefix("[").removesuffix("]").rstrip(".").casefold()
+    if name == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+def webchat_refusal(settings: Settings) -> str | None:
+    """Why the local web chat must not be served, in plain words; None when it may be.
+
+    The web chat has no login: whoever reaches it can read everyone's name, role and phone and
+    speak as an admin. So it is a local demo only: served when no real channel is configured
+    (nobody's real number is in reach and nothing real can be paid) and ``HOST`` is loopback
+    (nobody else can reach the port)."""
+    configured = [
+        name
+        for name, on in (
+            ("WhatsApp", settings.whatsapp_configured),
+            ("Telegram", settings.telegram_configured),
+            ("M-Pesa", settings.mpesa_configured),
+        )
+        if on
+    ]
+    reasons = []
+    if configured:
+        *others, last = configured
+        names = f"{', '.join(others)} and {last}" if others else last
+        reasons.append(f"{names} {'are' if others else 'is'} configured")
+    if not is_loopback_host(settings.host):
+        reasons.append(f"HOST {settings.host!r} is not a loopback address")
+    if not reasons:
+        return None
+    return (
+        f"The local web chat is off: {' and '.join(reasons)}; it is served only when no channel "
+        "(WhatsApp, Telegram, M-Pesa) is configured and HOST is a loopback address such as "
+        "127.0.0.1."
+    )

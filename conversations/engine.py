@@ -55,14 +55,17 @@ from domain.model import (
     Person,
     Role,
 )
+from domain.numbers import or_none, whole_number
 from domain.services.people import person_by_identity, set_language, set_opted_out
 from domain.store import Store, rolled_back_to_run_again
+from domain.text import clean_text
 
 log = logging.getLogger(__name__)
 
 DEFAULT_IDLE_TIMEOUT = timedelta(hours=12)
 MAX_TEXT_LENGTH = 500  # longer than any answer we ask for; a pasted essay gets a hint instead
 MAX_ATTEMPTS = 5
+MAX_OPTION = 999  # a typed option number: no list is that long
 
 
 class ConversationBusy(RuntimeError):
@@ -263,7 +266,10 @@ class Engine:
             matcher=self._matcher,
             policy=self._admin_policy,
         )
-        replies.extend(await self._respond(ctx, conversation, incoming))
+        # Typed words are cleaned once, here at the edge, before any step or command reads them
+        # (domain/text.py says what goes); the inbound record keeps what the channel delivered.
+        said = dataclasses.replace(incoming, text=clean_text(incoming.text, multiline=True))
+        replies.extend(await self._respond(ctx, conversation, said))
         if any(reply.choices for reply in replies):
             # The person now sees a newer numbered list than any business message's.
             conversation.forget_business()
@@ -570,8 +576,7 @@ def _media_hint(media: tuple[MediaItem, ...]) -> str:
 
 def _number(text: str) -> int | None:
     """The option number a reply is, if it is nothing but one: "2", "2." or "2)"."""
-    token = text.strip().rstrip(".)").strip()
-    return int(token) if token.isdigit() and len(token) <= 3 else None
+    return or_none(whole_number, text, most=MAX_OPTION)
 
 
 def _business_choice(conversation: Conversation, incoming: Incoming) -> tuple[Choice, str] | None:

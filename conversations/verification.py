@@ -25,6 +25,7 @@ from conversations.notices import NoticeContext, NoticeTable, tell
 from conversations.queries import agent_areas
 from domain import events
 from domain.errors import DomainError, IllegalTransition, NotFound
+from domain.limits import MAX_ID
 from domain.model import (
     AgentArea,
     ArtisanProfile,
@@ -33,7 +34,9 @@ from domain.model import (
     Person,
     Role,
 )
+from domain.numbers import or_none, whole_number
 from domain.services.people import verify_artisan
+from domain.text import quoted
 
 log = logging.getLogger(__name__)
 
@@ -79,22 +82,30 @@ async def pending_artisans(ctx: Context) -> list[Reply]:
             ctx.t(
                 "agent.pending_line",
                 id=person.id,
-                name=person.name,
-                workshop=profile.workshop,
-                area=person.area or "-",
+                name=quoted(person.name),
+                workshop=quoted(profile.workshop),
+                area=quoted(person.area),
                 skills=await _skills(ctx.session, person.id),
             )
         )
     return [Reply(ctx.t("agent.pending_title") + "\n\n" + "\n".join(lines))]
 
 
+def _artisan_id(argument: str) -> int | None:
+    """``12`` or ``#12`` as a number (``domain.numbers``, digits only); None for anything else.
+
+    The same reading as the agents' ``parse_id`` (conversations/agent/queries.py): this module
+    sits below the roles, so it reads the id itself rather than import theirs.
+    """
+    return or_none(whole_number, argument.strip().removeprefix("#"), most=MAX_ID, strict=True)
+
+
 async def _verify(ctx: Context, argument: str) -> list[Reply]:
     assert ctx.person is not None
     assert ctx.person.id is not None
-    token = argument.strip().lstrip("#")
-    if not token.isdigit() or len(token) > 9:
+    artisan_id = _artisan_id(argument)
+    if artisan_id is None:
         return [Reply(ctx.t("agent.verify_usage"))]
-    artisan_id = int(token)
     try:
         await verify_artisan(
             ctx.session, artisan_id=artisan_id, agent_id=ctx.person.id, now=ctx.now
@@ -108,7 +119,7 @@ async def _verify(ctx: Context, argument: str) -> list[Reply]:
         return [Reply(ctx.t("command.forbidden"))]
     artisan = await ctx.session.get(Person, artisan_id)
     assert artisan is not None
-    return [Reply(ctx.t("agent.verified", id=artisan_id, name=artisan.name))]
+    return [Reply(ctx.t("agent.verified", id=artisan_id, name=quoted(artisan.name)))]
 
 
 COMMANDS: dict[str, Command] = {
@@ -163,9 +174,9 @@ async def _artisan_registered(
                 agent.language,
                 "agent.verify_request",
                 id=event.artisan_id,
-                name=artisan.name,
-                workshop=profile.workshop,
-                area=artisan.area or "-",
+                name=quoted(artisan.name),
+                workshop=quoted(profile.workshop),
+                area=quoted(artisan.area),
                 skills=skills,
             ),
             choices=(

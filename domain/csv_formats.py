@@ -20,8 +20,20 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import TypeVar
 
+from domain.csv_safety import csv_text, from_cell
 from domain.errors import DomainError
+from domain.explosion import BomItem, line_problems
+from domain.limits import (
+    MAX_DAYS,
+    MAX_MATERIAL_PER_PIECE,
+    MAX_PIECE_RATE_CENTS,
+    MAX_PIECES,
+    MAX_PIECES_PER_UNIT,
+    MAX_PRICE_CENTS,
+)
 from domain.model.orders import CustomerKind
+from domain.numbers import NotAWholeNumber, Problem, whole_number
+from domain.text import clean_text
 
 T = TypeVar("T")
 
@@ -59,8 +71,7 @@ _MATERIAL_UNIT_MAX = 12
 _MATERIAL_DECIMALS = 4  # Numeric(12, 4) in component_material
 
 _SKILL = re.compile(r"[a-z][a-z0-9_]*")
-_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
-_WHOLE = re.compile(r"[+-]?\d+")
+_DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -192,12 +203,14 @@ class _Row:
 
 
 def _records(text: str) -> Iterator[tuple[int, list[str]]]:
-    """Non-blank records with the line each starts on; cells stripped of surrounding whitespace."""
+    """Non-blank records with the line each starts on; each cell as every free-text field is
+    cleaned (domain/text.py), after undoing the quote an export puts before a formula-like
+    value (domain/csv_safety.py), so an exported file imports as the same values."""
     reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
     start = 1
     for record in reader:
         line, start = start, reader.line_num + 1
-        cells = [cell.strip() for cell in record]
+        cells = [clean_text(from_cell(cell.strip())) for cell in record]
         if any(cells):
             yield line, cells
 
@@ -267,31 +280,47 @@ def _decimal(raw: str, *, places: int) -> Decimal:
     return value
 
 
-def _kes(raw: str) -> int:
-    """Shillings with up to two decimals -> integer cents; a price is never zero."""
+def _kes(raw: str, *, most: int, what: str) -> int:
+    """Shillings with up to two decimals -> integer cents; never zero, never above ``most``."""
     value = _decimal(raw, places=2)
     if value == 0:
         raise _Bad("must be more than zero")
+    if value * 100 > most:
+        raise _Bad(f"{raw} is more than KES {most // 100:,}, the most {what} may be")
     return int(value * 100)
 
 
-def _whole(raw: str, *, minimum: int) -> int:
-    if not _WHOLE.fullmatch(raw):
-        raise _Bad(f"{raw!r} is not a whole number")
-    value = int(raw)
-    if value < 0:
-        raise _Bad(f"{raw} is negative")
-    if value < minimum:
-        raise _Bad(f"must be at least {minimum}")
-    return value
+def _price(raw: str) -> int:
+    return _kes(raw, most=MAX_PRICE_CENTS, what="a price")
 
 
-def _positive(raw: str) -> int:
-    return _whole(raw, minimum=1)
+def _piece_rate(raw: str) -> int:
+    return _kes(raw, most=MAX_PIECE_RATE_CENTS, what="a piece rate")
 
 
-def _not_negative(raw: str) -> int:
-    return _whole(raw, minimum=0)
+def _whole(raw: str, *, least: int, most: int, advice: str = "") -> int:
+    """``raw`` as ``domain.numbers`` reads every typed count, strictly: digits only."""
+    try:
+        return whole_number(raw, least=least, most=most, strict=True)
+    except NotAWholeNumber as refused:
+        too_large = refused.problem is Problem.TOO_LARGE
+        raise _Bad(f"{refused}{advice}" if too_large else str(refused)) from None
+
+
+def _days(raw: str) -> int:
+    return _whole(raw, least=0, most=MAX_DAYS)
+
+
+def _lead_time(raw: str) -> int:
+    return _whole(raw, least=1, most=MAX_DAYS)
+
+
+def _pieces_per_unit(raw: str) -> int:
+    return _whole(raw, least=1, most=MAX_PIECES_PER_UNIT)
+
+
+def _units(raw: str) -> int:
+    return _whole(raw, least=1, most=MAX_PIECES, advice=": split a larger order into several")
 
 
 def _skill(raw: str) -> str:
@@ -324,6 +353,10 @@ def _materials(raw: str) -> tuple[MaterialSpec, ...]:
             raise _Bad(f"quantity of {name}: {bad}") from None
         if amount == 0:
             raise _Bad(f"quantity of {name} must be more than zero")
+        if amount > MAX_MATERIAL_PER_PIECE:
+            raise _Bad(
+                f"quantity of {name} is more than {MAX_MATERIAL_PER_PIECE}, the most allowed"
+            )
         if any(m.material == name for m in materials):
             raise _Bad(f"material {name!r} is listed twice")
         materials.append(MaterialSpec(name, amount.normalize(), unit))
@@ -386,19 +419,19 @@ def parse_products_csv(text: str) -> CatalogueSpec:
         sku = row.text("sku")
         product: dict[str, object] = {
             "product_name": row.text("product_name"),
-            "wholesale_kes": row.get("wholesale_kes", _kes),
-            "retail_kes": row.get("retail_kes", _kes),
-            "assembly_days": row.get("assembly_days", _not_negative),
+            "wholesale_kes": row.get("wholesale_kes", _price),
+            "retail_kes": row.get("retail_kes", _price),
+            "assembly_days": row.get("assembly_days", _days),
         }
         code = row.text("component_code")
         component: dict[str, object] = {
             "component_name": row.text("component_name"),
             "skill": row.get("skill", _skill),
-            "piece_rate_kes": row.get("piece_rate_kes", _kes),
-            "lead_time_days": row.get("lead_time_days", _positive),
+            "piece_rate_kes": row.get("piece_rate_kes", _piece_rate),
+            "lead_time_days": row.get("lead_time_days", _lead_time),
             "materials": row.get("materials", _materials),
         }
-        quantity = row.get("quantity_per_unit", _positive)
+        quantity = row.get("quantity_per_unit", _pieces_per_unit)
 
         wholesale, retail = product["wholesale_kes"], product["retail_kes"]
         if isinstance(wholesale, int) and isinstance(retail, int) and retail < wholesale:
@@ -482,14 +515,12 @@ def catalogue_to_csv(catalogue: CatalogueSpec) -> str:
 
     ``parse_products_csv(catalogue_to_csv(c))`` describes the same catalogue as ``c``.
     """
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(PRODUCT_COLUMNS)
+    rows: list[Sequence[object]] = [PRODUCT_COLUMNS]
     components = {component.code: component for component in catalogue.components}
     for product in sorted(catalogue.products, key=lambda p: p.sku):
         for line in sorted(product.bom, key=lambda b: b.component_code):
             component = components[line.component_code]
-            writer.writerow(
+            rows.append(
                 [
                     product.sku,
                     product.name,
@@ -505,7 +536,7 @@ def catalogue_to_csv(catalogue: CatalogueSpec) -> str:
                     format_materials(component.materials),
                 ]
             )
-    return out.getvalue()
+    return csv_text(rows)
 
 
 # --- orders.csv -----------------------------------------------------------------------------------
@@ -518,12 +549,15 @@ def parse_orders_csv(
     today: date,
     existing_orders: Collection[tuple[str, str]] = (),
     customer_kinds: Mapping[str, CustomerKind] | None = None,
+    boms: Mapping[str, Sequence[BomItem]] | None = None,
 ) -> tuple[OrderSpec, ...]:
     """Parse orders (one row per order line) or raise ``CsvRejected``.
 
     ``known_skus`` are the products in the catalogue; ``existing_orders`` the (customer,
     reference) pairs already in the database; ``customer_kinds`` the kind of each known customer.
-    ``today`` is the factory's local date: a due date before it is refused.
+    ``today`` is the factory's local date: a due date before it is refused. ``boms`` are the
+    products' bills of materials, when known: a line that would make a job too big for one job
+    (``domain.explosion.line_problems``) is refused on its own line.
     """
     errors: list[RowError] = []
     rows = _rows(text, ORDER_COLUMNS, errors)
@@ -540,7 +574,7 @@ def parse_orders_csv(
         reference = row.text("reference")
         due = row.get("due_date", _iso_date)
         sku = row.text("sku")
-        quantity = row.get("quantity", _positive)
+        quantity = row.get("quantity", _units)
 
         if due is not None and due < today:
             row.error(
@@ -552,6 +586,9 @@ def parse_orders_csv(
                 "sku", f"unknown sku {sku!r}: import it with `karakana products import` first"
             )
             sku = None
+        if sku is not None and quantity is not None and boms is not None:
+            for problem in line_problems(sku, quantity, boms.get(sku, ())):
+                row.error("quantity", problem)
 
         if customer is not None and kind is not None:
             if customer in kinds_on_file and kinds_on_file[customer] != kind:

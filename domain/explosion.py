@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from domain.errors import DomainError, InvalidQuantity
+from domain.limits import MAX_MONEY_CENTS, MAX_PIECES
 
 TRANSIT_DAYS = 1
 """Days from an artisan's workshop to the central workshop."""
@@ -38,6 +39,7 @@ class MissingBom(DomainError):
 class BomItem:
     component_id: int
     quantity_per_unit: int
+    piece_rate_cents: int  # the component's rate now: what its job's pieces would be paid
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +84,37 @@ def is_at_risk(job_due: date, lead_time_days: int, today: date) -> bool:
     return latest_start(job_due, lead_time_days) < today
 
 
+def line_problems(sku: str, quantity: int, bom: Sequence[BomItem]) -> list[str]:
+    """Why ``quantity`` units of ``sku`` would make a job too big to take on; empty if none.
+
+    A job may have at most ``MAX_PIECES`` pieces and pay at most ``MAX_MONEY_CENTS`` in all, so
+    every count and every earning made from it stays within what the database holds.
+    """
+    pieces: dict[int, int] = {}
+    rates: dict[int, int] = {}
+    for item in bom:
+        pieces[item.component_id] = pieces.get(item.component_id, 0) + item.quantity_per_unit
+        rates[item.component_id] = item.piece_rate_cents
+    problems = []
+    most = max((quantity * per_unit for per_unit in pieces.values()), default=0)
+    if most > MAX_PIECES:
+        problems.append(
+            f"{quantity:,} units of {sku} make {most:,} pieces of one component, more than the "
+            f"{MAX_PIECES:,} a job may have: split the order"
+        )
+    pay = max((quantity * n * rates[c] for c, n in pieces.items()), default=0)
+    if pay > MAX_MONEY_CENTS:
+        problems.append(
+            f"{quantity:,} units of {sku} would pay {_kes(pay)} for one component's pieces, more "
+            f"than the {_kes(MAX_MONEY_CENTS)} a job may pay: split the order"
+        )
+    return problems
+
+
+def _kes(cents: int) -> str:
+    return f"KES {cents // 100:,}"
+
+
 def explode(
     lines: Iterable[LineDemand],
     boms: Mapping[str, Sequence[BomItem]],
@@ -90,7 +123,8 @@ def explode(
     """Every job an order's lines need, one per (line, component), in line then component order.
 
     A component listed twice in a BOM is merged into one job for the line. A line whose product has
-    no (or an empty) BOM refuses the whole order: half an order is never produced.
+    no (or an empty) BOM, or that would make a job too big (``line_problems``), refuses the whole
+    order: half an order is never produced.
     """
     lines = list(lines)
     missing = [line.sku for line in lines if not boms.get(line.sku)]
@@ -107,6 +141,8 @@ def explode(
             pieces[item.component_id] = (
                 pieces.get(item.component_id, 0) + line.quantity * item.quantity_per_unit
             )
+        if problems := line_problems(line.sku, line.quantity, boms[line.sku]):
+            raise InvalidQuantity("; ".join(problems))
         due = job_due_date(order_due, line.assembly_days)
         specs.extend(
             JobSpec(order_line_id=line.line_id, component_id=cid, quantity=qty, due_date=due)

@@ -25,6 +25,7 @@ from domain.errors import NotFound
 from domain.model import ArtisanStatus, Component, Job, Offer, OfferStatus
 from domain.services.guards import load
 from domain.services.offers import job_remainder, unallocated
+from domain.text import quoted
 from matching.features import JobSpec, Pairs, build_frames, eligible_artisans
 from matching.history import read_workforce
 from matching.models import OutcomeModel
@@ -121,7 +122,7 @@ async def explain(
         Check(
             "status",
             state.status is ArtisanStatus.ACTIVE,
-            f"{state.name} is {state.status}",
+            f"{quoted(state.name)} is {state.status}",
         ),
         Check(
             "skill",
@@ -221,7 +222,7 @@ def _last_round(offers: list[Offer], artisan_id: int) -> LastRound:
 
 
 def _with_summary(e: Explanation) -> Explanation:
-    name = e.artisan_name
+    name = quoted(e.artisan_name)  # their own words, in an admin's /why reply
     parts: list[str] = []
     last = e.last_round
     if last.at is None:

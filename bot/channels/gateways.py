@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from sqlalchemy.exc import SQLAlchemyError
 from telegram import Bot, Update
 from telegram.error import TelegramError
 
@@ -47,7 +48,6 @@ from domain.store import Store
 
 log = logging.getLogger(__name__)
 
-MAX_WEBHOOK_BYTES = 64 * 1024  # Twilio's forms and Telegram's updates are a few kilobytes
 _UNKNOWN_SID_DELAYS = (0.1, 0.3, 1.0)
 
 
@@ -206,7 +206,11 @@ class TelegramGateway:
         return update
 
     async def receive(self, update: Update) -> bool:
-        """One update, from the webhook or long polling; True if it was new and accepted."""
+        """One update, from the webhook or long polling; True if it was new and accepted.
+
+        A button press is always answered, so its spinner stops, whatever became of it.
+        """
+        query = update.callback_query
         try:
             incoming = parse_update(
                 update,
@@ -216,20 +220,22 @@ class TelegramGateway:
             )
         except ForgedCallback as forged:
             log.warning("refused a Telegram button press: %s", forged)
-            query = update.callback_query
             assert query is not None
             self._later(self._refuse_button(query.id, str(query.from_user.id)))
             return False
         if incoming is None:
             return False
-        accepted = await self.inbound.receive(incoming)
-        query = update.callback_query
-        if query is not None:
-            # Stop the button's spinner (also for a redelivered press).
+        if query is None:
+            return await self.inbound.receive(incoming)
+        try:
+            accepted = await self.inbound.receive(incoming)
+        finally:
+            # Also for a redelivered press, and for one we could not store: Telegram delivers
+            # that again, and we answer it again then (harmlessly refused as already answered).
             self._later(self._answer(query.id, None))
-            if accepted and query.message is not None:
-                # Its choice is made: take the keyboard off, so it cannot be pressed twice.
-                self._later(self._remove_buttons(query.message.chat.id, query.message.message_id))
+        if accepted and query.message is not None:
+            # Its choice is made: take the keyboard off, so it cannot be pressed twice.
+            self._later(self._remove_buttons(query.message.chat.id, query.message.message_id))
         return accepted
 
     async def _remove_buttons(self, chat_id: int, message_id: int) -> None:
@@ -242,10 +248,19 @@ class TelegramGateway:
             log.info("could not remove a message's buttons: %s", exc)
 
     async def _refuse_button(self, query_id: str, presser: str) -> None:
-        async with self.store.read() as session:
-            person = await person_by_identity(session, Channel.TELEGRAM, presser)
-        language = person.language if person is not None else Language.EN
-        await self._answer(query_id, button_refused(self.catalogue, language))
+        await self._answer(query_id, button_refused(self.catalogue, await self._language(presser)))
+
+    async def _language(self, presser: str) -> Language:
+        """The presser's language; English for a stranger, or when the database cannot say (a
+        refusal in English beats a spinner that never stops)."""
+        try:
+            async with self.store.read() as session:
+                person = await person_by_identity(session, Channel.TELEGRAM, presser)
+                # Read inside the snapshot: closing it expires the row, detached from any session.
+                return person.language if person is not None else Language.EN
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("could not look up who pressed a refused Telegram button: %r", exc)
+            return Language.EN
 
     async def _answer(self, query_id: str, text: str | None) -> None:
         try:
@@ -256,7 +271,14 @@ class TelegramGateway:
     def _later(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        # Nobody awaits these calls: a failure is logged here, once, with its traceback, rather
+        # than as "Task exception was never retrieved" whenever the task happens to be collected.
+        if not task.cancelled() and (failure := task.exception()) is not None:
+            log.error("a Telegram call after a webhook failed", exc_info=failure)
 
     async def drain(self, *, grace: float) -> None:
         if self._tasks:

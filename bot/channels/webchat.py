@@ -1,8 +1,10 @@
 """The local web chat: try Karakana in a browser, as anyone in the database, with no accounts.
 
-``karakana run`` mounts these routes when no channel credentials are configured. It is the
-console channel with a page in front of it: the same engine, store and outbox as WhatsApp and
-Telegram, on ``Channel.WEB`` identities. Chatting "as" a person links a web identity to them
+``karakana run`` mounts these routes only as a local demo: when no channel (WhatsApp, Telegram,
+M-Pesa) is configured and ``HOST`` is a loopback address (``bot.settings.webchat_refusal`` decides,
+and ``bot.main.build_bot`` is the only place that mounts them). It is the console channel with
+a page in front of it: the same engine, store and outbox as WhatsApp and Telegram, on
+``Channel.WEB`` identities. Chatting "as" a person links a web identity to them
 (``bot.channels.console.resolve_identity``); a new person gets a fresh ``web-…`` address and
 registers like any stranger. The web chat is its own dispatcher: ``GET /webchat/messages`` hands
 over whatever the outbox holds for that address, marking it sent, and returns every sent message
@@ -21,8 +23,9 @@ Every message the page sends carries an id the page chose; it is the provider me
 retry after a lost answer is recognised as the message already accepted: the file is not kept a
 second time and nothing is answered twice.
 
-There is no login: anyone who can reach the page can speak as anyone. It is for trying Karakana on
-one's own machine and is only ever served on loopback, never beside real channel credentials.
+There is no login: anyone who can reach the page can list everyone (name, role, phone) and speak
+as anyone, an admin included. That is why it is for trying Karakana on one's own machine only:
+anywhere else ``/`` and ``/webchat/...`` answer 404 and start-up says why the web chat is off.
 """
 
 from __future__ import annotations

@@ -46,6 +46,7 @@ def orders_import(
                 today=factory.today(),
                 existing_orders=known.existing_orders,
                 customer_kinds=known.customer_kinds,
+                boms=known.boms,
             )
             imported = await apply_orders(
                 session, specs, now=factory.now(), confirm=confirm, zone=factory.zone

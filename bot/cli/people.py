@@ -10,7 +10,9 @@ import typer
 from bot.cli.common import say, with_factory
 from bot.main import Factory
 from domain.errors import DomainError
+from domain.limits import MAX_WEEKLY_CAPACITY
 from domain.model import Channel, Language, Person, Role
+from domain.numbers import NotAWholeNumber, whole_number
 from domain.phone import InvalidPhoneNumber, normalise_kenyan_mobile
 from domain.services.people import add_person, register_artisan
 
@@ -42,11 +44,16 @@ def _skills(pairs: Sequence[str]) -> dict[str, int]:
     skills: dict[str, int] = {}
     for pair in pairs:
         skill, sep, capacity = pair.partition("=")
-        if not sep or not skill.strip() or not capacity.strip().isdigit():
+        if not sep or not skill.strip():
             raise DomainError(
                 f"--skill {pair!r} should be skill=weekly capacity, e.g. --skill horn_carving=30"
             )
-        skills[skill.strip()] = int(capacity)
+        try:
+            skills[skill.strip()] = whole_number(capacity, most=MAX_WEEKLY_CAPACITY, strict=True)
+        except NotAWholeNumber as refused:
+            raise DomainError(
+                f"--skill {pair!r}: the weekly capacity {refused}; e.g. --skill horn_carving=30"
+            ) from None
     return skills
 
 

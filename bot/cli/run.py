@@ -19,7 +19,7 @@ from bot.db.database import DatabaseNotCurrent
 from bot.demo import DemoSummary
 from bot.logging import configure_logging
 from bot.main import Factory
-from bot.settings import Settings
+from bot.settings import Settings, webchat_refusal
 from domain.errors import DomainError
 from domain.reports import FactoryStatus
 
@@ -47,10 +47,10 @@ def run(
 ) -> None:
     """Run Karakana: upgrade the database, seed the demo if it is empty, and serve the bot.
 
-    One process serves WhatsApp's and Telegram's webhooks (or long-polls Telegram), the local
-    web chat, the outbox dispatcher and /healthz. With no channel accounts configured it serves
-    only the web chat at http://HOST:PORT/. Stop it with Ctrl+C or SIGTERM: messages in flight are
-    finished first.
+    One process serves WhatsApp's and Telegram's webhooks (or long-polls Telegram), the outbox
+    dispatcher and /healthz. With no channel accounts configured and a loopback HOST it serves
+    the local web chat (no login) at http://HOST:PORT/ instead. Stop it with Ctrl+C or SIGTERM:
+    messages in flight are finished first.
     """
     settings = load_settings()
     upgrade(settings)
@@ -71,14 +71,21 @@ def run(
 def _serve(settings: Settings) -> None:
     configure_logging(settings.log_level, secrets=settings.secrets)
     url = f"http://{settings.host}:{settings.port}/"
-    channels = ["the local web chat at " + url]
+    refusal = webchat_refusal(settings)
+    channels = [] if refusal else ["the local web chat at " + url]
     if settings.whatsapp_configured:
         channels.append(f"WhatsApp (webhook {settings.public_base_url}/whatsapp/webhook)")
     if settings.telegram_configured:
         mode = "webhook" if settings.telegram_uses_webhook else "long polling"
         channels.append(f"Telegram ({mode})")
-    say("Karakana is starting: " + "; ".join(channels) + ". Stop with Ctrl+C.")
-    if not (settings.whatsapp_configured or settings.telegram_configured):
+    say(
+        "Karakana is starting: "
+        + ("; ".join(channels) or "no chat channel")
+        + ". Stop with Ctrl+C."
+    )
+    if refusal:
+        say(refusal, style="yellow")
+    elif not (settings.whatsapp_configured or settings.telegram_configured):
         say(
             f"No WhatsApp or Telegram account is configured (see .env.example): open {url} "
             "to chat as anyone in the database.",

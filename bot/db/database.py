@@ -25,7 +25,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import MetaData, pool
+from sqlalchemy import CheckConstraint, MetaData, inspect, pool
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
@@ -141,8 +141,15 @@ async def check_database_current(url: str, *, migrations: Path = MIGRATIONS) -> 
 async def model_differences(url: str) -> list[Any]:
     """What autogenerate would change to make the database match the models (empty: in sync),
     then ``("add_trigger", name)`` / ``("remove_trigger", name)`` for the ledger's append-only
-    triggers, which autogenerate does not see."""
+    triggers and ``("add_check", name)`` / ``("remove_check", name)`` for CHECK constraints
+    (domain/limits.py), which autogenerate does not see either."""
     return await _with_connection(url, _compare_with_models)
+
+
+async def database_checks(url: str) -> dict[str, str]:
+    """Every named CHECK constraint in the database with its condition as the database reports
+    it, to compare two ways of building a schema."""
+    return await _with_connection(url, _checks)
 
 
 async def database_triggers(url: str) -> dict[str, str]:
@@ -239,7 +246,26 @@ def _compare_with_models(connection: Connection) -> list[Any]:
     present = set(_triggers(connection))
     differences += [("add_trigger", name) for name in sorted(wanted - present)]
     differences += [("remove_trigger", name) for name in sorted(present - wanted)]
+    wanted_checks = {
+        str(constraint.name)
+        for table in target_metadata().tables.values()
+        for constraint in table.constraints
+        if isinstance(constraint, CheckConstraint)
+    }
+    present_checks = set(_checks(connection))
+    differences += [("add_check", name) for name in sorted(wanted_checks - present_checks)]
+    differences += [("remove_check", name) for name in sorted(present_checks - wanted_checks)]
     return differences
+
+
+def _checks(connection: Connection) -> dict[str, str]:
+    inspector = inspect(connection)
+    return {
+        name: check["sqltext"]
+        for table in inspector.get_table_names()
+        for check in inspector.get_check_constraints(table)
+        if (name := check.get("name"))
+    }
 
 
 _TRIGGERS = {

@@ -10,7 +10,8 @@ Daraja does not sign callbacks. So every callback URL we give Daraja carries a s
 token (``DarajaConfig.callback_token``); a callback without it, or with another, is answered 404
 as if nothing were there, and logged without the token it came with. Beyond that, nothing here
 trusts a callback beyond the originator ids we made ourselves (random UUIDs), and a
-contradictory result never moves money: it is logged for a person to check with Safaricom.
+contradictory result never moves money: it is logged for a person to check with Safaricom. A body
+over the webhooks' limit (bot/request_body.py) is answered 413 and read no further.
 
 Routes (mounted under the public base URL given to Daraja; ``<token>`` only when one is set):
 
@@ -41,6 +42,7 @@ from bot.payments.daraja import (
     parse_status_result,
 )
 from bot.payments.runner import Applied, Notifier, PaymentGateway, PayoutRunner, no_notifications
+from bot.request_body import BodyTooLarge, limited_body
 from domain.store import Store
 
 log = logging.getLogger(__name__)
@@ -51,11 +53,26 @@ def _ack(what: str) -> JSONResponse:
 
 
 async def _body(request: Request) -> dict[str, Any] | None:
+    raw = await limited_body(request)
     try:
-        body = json.loads(await request.body())
+        body = json.loads(raw)
     except ValueError:
         return None
     return body if isinstance(body, dict) else None
+
+
+def _bounded(path: str, endpoint: Endpoint) -> Endpoint:
+    """``endpoint``, answering 413 to a body over the webhooks' limit (read no further)."""
+
+    async def bounded(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except BodyTooLarge as exc:
+            client = request.client.host if request.client else "?"
+            log.warning("M-Pesa %s callback from %s refused: %s", path, client, exc)
+            return PlainTextResponse(str(exc), status_code=413)
+
+    return bounded
 
 
 def mpesa_routes(
@@ -127,15 +144,19 @@ def mpesa_routes(
         return _ack(applied.value)
 
     async def status_timeout(request: Request) -> JSONResponse:
+        await limited_body(request)  # nothing in it is needed, but an oversized one is refused
         # The query itself timed out in M-Pesa's queue; the next in-doubt sweep asks again.
         log.info("status query timed out for %s", request.query_params.get("originator", "?"))
         return _ack("noted")
 
     endpoints: dict[str, Endpoint] = {
-        "b2c/result": b2c_result,
-        "b2c/timeout": b2c_timeout,
-        "status/result": status_result,
-        "status/timeout": status_timeout,
+        path: _bounded(path, endpoint)
+        for path, endpoint in {
+            "b2c/result": b2c_result,
+            "b2c/timeout": b2c_timeout,
+            "status/result": status_result,
+            "status/timeout": status_timeout,
+        }.items()
     }
     if not callback_token:
         return [

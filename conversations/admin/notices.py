@@ -36,6 +36,7 @@ from domain.model import (
     Role,
 )
 from domain.store import in_lists
+from domain.text import quoted
 
 
 def _percent(value: Decimal) -> str:
@@ -87,7 +88,7 @@ async def _receipts_and_failures(
                 admin.language,
                 "payouts.admin_failed",
                 payout=event.payout_id,
-                name=artisan.name if artisan else event.artisan_id,
+                name=quoted(artisan.name) if artisan else event.artisan_id,
                 amount=amount,
                 reason=event.reason,
             )

@@ -20,6 +20,7 @@ from conversations.admin.replies import (
     Replies,
     an_id,
     chunks,
+    row_id,
     share_line,
 )
 from conversations.flow import Command, Context, Start
@@ -42,6 +43,7 @@ from domain.model import (
 from domain.quantities import job_tally
 from domain.services.catalogue_io import order_context
 from domain.services.orders import (
+    bills_of_materials,
     cancel_order,
     confirm_order,
     create_order,
@@ -51,6 +53,7 @@ from domain.services.orders import (
     order_lines,
     ship_order,
 )
+from domain.text import clean_text, quoted
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +86,8 @@ async def list_orders(ctx: Context, argument: str = "") -> Replies:
             ctx.t(
                 "admin.order_line",
                 id=row.order.id,
-                customer=row.customer.name,
-                reference=row.order.reference,
+                customer=quoted(row.customer.name),
+                reference=quoted(row.order.reference),
                 pieces=row.pieces,
                 due=numeric_date(row.order.due_date),
             )
@@ -108,15 +111,15 @@ async def _order(ctx: Context, argument: str) -> Replies:
     header = ctx.t(
         "admin.order_header",
         id=order_id,
-        customer=customer.name,
+        customer=quoted(customer.name),
         kind=ctx.t(CUSTOMER_KIND[customer.kind]),
-        reference=order.reference,
+        reference=quoted(order.reference),
         status=ctx.t(ORDER_STATUS[order.status]),
         due=numeric_date(order.due_date),
     )
     lines: list[str] = []
     if order.cancel_reason:
-        lines.append(ctx.t("admin.order_cancel_reason", reason=order.cancel_reason))
+        lines.append(ctx.t("admin.order_cancel_reason", reason=quoted(order.cancel_reason)))
     total = 0
     for line, product in await order_lines(ctx.session, order_id):
         total += line.quantity * line.unit_price_cents
@@ -189,6 +192,7 @@ async def _import_orders(ctx: Context, _argument: str) -> Replies:
             today=factory_today(ctx.now),
             existing_orders=known.existing_orders,
             customer_kinds=known.customer_kinds,
+            boms=await bills_of_materials(ctx.session),
         )
     except CsvRejected as rejected:
         header = ctx.t("admin.import_rejected", count=len(rejected.errors))
@@ -217,7 +221,12 @@ async def _import_orders(ctx: Context, _argument: str) -> Replies:
         return [Reply(ctx.t("admin.import_failed", reason=str(exc)))]
     pieces = sum(line.quantity for spec in specs for line in spec.lines)
     lines = [
-        ctx.t("admin.imported_line", id=order.id, customer=name, reference=order.reference)
+        ctx.t(
+            "admin.imported_line",
+            id=order.id,
+            customer=quoted(name),
+            reference=quoted(order.reference),
+        )
         for order, name in created
     ]
     lines.append(ctx.t("admin.imported_hint"))
@@ -249,7 +258,7 @@ async def _cancel(ctx: Context, argument: str) -> Replies:
     if order_id is None:
         return [Reply(ctx.t("admin.cancel_usage"))]
     parts = argument.split(maxsplit=1)
-    reason = " ".join(parts[1].split())[:200] if len(parts) > 1 else ""
+    reason = clean_text(parts[1])[:200] if len(parts) > 1 else ""
     assert ctx.person is not None
     try:
         open_before = [
@@ -324,10 +333,11 @@ async def _match(ctx: Context, _argument: str) -> Replies:
 
 
 async def _why(ctx: Context, argument: str) -> Replies:
-    tokens = [token.lstrip("#") for token in argument.split()]
-    if len(tokens) != 2 or not all(t.isdigit() and len(t) <= 9 for t in tokens):
-        return [Reply(ctx.t("admin.why_usage"))]
-    artisan_id, job_id = int(tokens[0]), int(tokens[1])
+    match [row_id(token) for token in argument.split()]:
+        case [int(artisan_id), int(job_id)]:
+            pass
+        case _:
+            return [Reply(ctx.t("admin.why_usage"))]
     matcher = ctx.matcher
     if matcher is None or not isinstance(matcher, MatchExplainer):
         return [Reply(ctx.t("admin.why_not_configured"))]

@@ -34,6 +34,7 @@ from domain.payouts import (
     cancel_batch,
     create_payout_batch,
 )
+from domain.text import quoted
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ async def payouts_preview(ctx: Context, _argument: str = "") -> Replies:
                 ctx.t(
                     "admin.payout_line",
                     id=person.id,
-                    name=person.name,
+                    name=quoted(person.name),
                     amount=ctx.money(payout.amount_cents),
                     msisdn=payout.msisdn,
                 )
@@ -98,7 +99,7 @@ async def payouts_preview(ctx: Context, _argument: str = "") -> Replies:
             ctx.t(
                 "admin.payout_preview_line",
                 id=person.id,
-                name=person.name,
+                name=quoted(person.name),
                 amount=ctx.money(amount),
             )
             for person, amount in due

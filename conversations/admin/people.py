@@ -36,6 +36,7 @@ from domain.model import (
 )
 from domain.reputation import artisan_history, reputation
 from domain.services.people import pause_artisan, resume_artisan
+from domain.text import quoted
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ async def list_artisans(ctx: Context, argument: str = "") -> Replies:
                         "admin.artisans_unknown_filter",
                         filter=wanted,
                         skills=", ".join(skills) or "–",
-                        areas=", ".join(areas) or "–",
+                        areas=", ".join(quoted(area) for area in areas) or "–",
                     )
                 )
             ]
@@ -83,9 +84,9 @@ async def list_artisans(ctx: Context, argument: str = "") -> Replies:
         ctx.t(
             "admin.artisan_line",
             id=row.person.id,
-            name=row.person.name,
-            workshop=row.profile.workshop,
-            area=row.person.area or "–",
+            name=quoted(row.person.name),
+            workshop=quoted(row.profile.workshop),
+            area=quoted(row.person.area, missing="–"),
             status=ctx.t(ARTISAN_STATUS[row.profile.status]),
             skills=", ".join(s.skill for s in row.skills) or "–",
         )
@@ -120,9 +121,9 @@ async def _artisan_profile(ctx: Context, argument: str) -> Replies:
     text = ctx.t(
         "admin.artisan_profile",
         id=artisan_id,
-        name=person.name,
-        workshop=profile.workshop,
-        area=person.area or "–",
+        name=quoted(person.name),
+        workshop=quoted(profile.workshop),
+        area=quoted(person.area, missing="–"),
         status=ctx.t(ARTISAN_STATUS[profile.status]),
         mpesa=profile.mpesa_number,
         skills=", ".join(f"{s.skill} ({s.weekly_capacity})" for s in skills) or "–",
@@ -166,7 +167,7 @@ async def _pause_or_resume(ctx: Context, argument: str, *, pause: bool) -> Repli
     person = await ctx.session.get(Person, profile.person_id)
     assert person is not None
     msgid = N_("admin.paused") if pause else N_("admin.resumed")
-    return [Reply(ctx.t(msgid, id=artisan_id, name=person.name))]
+    return [Reply(ctx.t(msgid, id=artisan_id, name=quoted(person.name)))]
 
 
 async def _broadcast(ctx: Context, argument: str) -> Replies:

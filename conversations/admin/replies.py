@@ -10,7 +10,9 @@ from decimal import Decimal
 from conversations.flow import Context
 from conversations.i18n import N_
 from conversations.messages import Reply
+from domain.limits import MAX_ID
 from domain.model import ArtisanStatus, CustomerKind, JobStatus, OrderStatus, Role
+from domain.numbers import or_none, whole_number
 from domain.revenue_share import BandCheck
 
 ADMINS = frozenset({Role.ADMIN})
@@ -49,8 +51,13 @@ def percent(value: Decimal | None) -> str:
 
 
 def an_id(argument: str) -> int | None:
-    token = argument.strip().split(maxsplit=1)[0].lstrip("#") if argument.strip() else ""
-    return int(token) if token.isdigit() and len(token) <= 9 else None
+    token = argument.strip().split(maxsplit=1)[0] if argument.strip() else ""
+    return row_id(token)
+
+
+def row_id(token: str) -> int | None:
+    """``12`` or ``#12``: a row id as people type it (``domain.numbers``, digits only)."""
+    return or_none(whole_number, token.removeprefix("#"), most=MAX_ID, strict=True)
 
 
 def chunks(header: str, lines: Iterable[str]) -> Replies:

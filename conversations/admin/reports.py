@@ -22,6 +22,7 @@ from conversations.i18n import N_
 from conversations.messages import Reply
 from domain.errors import IllegalTransition, NotFound
 from domain.services import dead_letters
+from domain.text import quoted
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ async def _dead_letters(ctx: Context, _argument: str) -> Replies:
             ctx.t(
                 "admin.deadletter_line",
                 id=message.id,
-                who=person.name if person is not None else message.address,
+                who=quoted(person.name) if person is not None else message.address,
                 channel=str(message.channel),
                 attempts=message.attempts,
                 error=message.error_code or "–",

@@ -42,6 +42,7 @@ from domain.model import (
     SubmissionStatus,
 )
 from domain.services.visits import RiskReason, jobs_at_risk
+from domain.text import quoted
 
 log = logging.getLogger(__name__)
 
@@ -165,8 +166,8 @@ async def at_risk(ctx: Context) -> list[Reply]:
             ctx.t(
                 "agent.atrisk.line",
                 allocation=row.allocation_id,
-                artisan=row.artisan_name,
-                area=row.area or "-",
+                artisan=quoted(row.artisan_name),
+                area=quoted(row.area),
                 component=components.get(row.job_id, "-"),
                 due=numeric_date(row.due_date),
                 when=when,

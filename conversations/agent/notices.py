@@ -36,6 +36,7 @@ from domain.model import (
     Role,
     Submission,
 )
+from domain.text import quoted
 
 
 async def _people(session: AsyncSession, role: Role) -> list[Person]:
@@ -93,8 +94,8 @@ async def _submission_created(
                 id=event.submission_id,
                 count=submission.count,
                 component=component.name if component is not None else "-",
-                artisan=artisan.name,
-                area=artisan.area or "-",
+                artisan=quoted(artisan.name),
+                area=quoted(artisan.area),
             ),
             choices=(
                 Choice(
@@ -135,17 +136,26 @@ async def _delivery_discrepancy(
                 person.language,
                 "agent.notice.discrepancy",
                 id=event.delivery_id,
-                artisan=artisan.name,
-                area=artisan.area or "-",
+                artisan=quoted(artisan.name),
+                area=quoted(artisan.area),
                 component=component.name if component is not None else "-",
                 declared=event.declared,
                 received=event.received,
                 recorder=recorder.name if recorder is not None else "-",
-                note=delivery.discrepancy_note or "-",
+                note=_their_note(delivery.discrepancy_note, event.declared, event.received),
             )
         )
 
     return await _send(session, recipients, make, ctx.now)
+
+
+def _their_note(stored: str | None, declared: int, received: int) -> str:
+    """Only the counter's own words, quoted: the domain keeps them after the two counts
+    (``declared 10, received 8: two cracked``), which this notice already states."""
+    counts = f"declared {declared}, received {received}"
+    if stored is None or stored == counts:
+        return quoted(None)
+    return quoted(stored.removeprefix(f"{counts}: "))
 
 
 async def _ready_for_assembly(
@@ -164,7 +174,7 @@ async def _ready_for_assembly(
             ctx.catalogue.t(
                 admin.language,
                 "agent.notice.ready_for_assembly",
-                order=order.reference if order is not None else line.order_id,
+                order=quoted(order.reference) if order is not None else line.order_id,
                 line=event.order_line_id,
                 quantity=line.quantity,
                 product=product.name if product is not None else "-",

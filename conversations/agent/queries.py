@@ -18,6 +18,7 @@ from conversations.flow import Context
 from conversations.formatting import me
 from conversations.messages import MediaItem
 from conversations.queries import agent_areas
+from domain.limits import MAX_ID, MAX_PIECES
 from domain.model import (
     Allocation,
     AllocationStatus,
@@ -30,13 +31,13 @@ from domain.model import (
     Person,
     Submission,
 )
+from domain.numbers import or_none, whole_number
 from domain.quantities import allocations_progress
 from domain.services.work import qc_queue, submission_photos
 
 V = TypeVar("V")
 
 MAX_LISTED = 9  # one screen of numbered options; the rest are reachable by /receipt <id> etc.
-MAX_ID_DIGITS = 9
 
 
 # --- what agents type -----------------------------------------------------------------------
@@ -44,19 +45,13 @@ MAX_ID_DIGITS = 9
 
 def parse_id(argument: str) -> int | None:
     """``12`` or ``#12`` as a number; None for anything else."""
-    token = argument.strip().lstrip("#")
-    if not token.isdigit() or len(token) > MAX_ID_DIGITS:
-        return None
-    return int(token)
+    return or_none(whole_number, argument.strip().removeprefix("#"), most=MAX_ID, strict=True)
 
 
 def parse_count(text: str, *, most: int) -> int | None:
-    """A whole number of pieces between 0 and ``most``; None when the text is not one."""
-    token = text.strip().rstrip(".")
-    if not token.isdigit() or len(token) > 6:
-        return None
-    number = int(token)
-    return number if number <= most else None
+    """A reply that is a whole number of pieces from 0 to ``most`` ("1,000" and "30." too); None
+    for anything else, signed, fractional and exponent forms included (``domain.numbers``)."""
+    return or_none(whole_number, text, most=min(most, MAX_PIECES))
 
 
 async def _work_of(ctx: Context, allocation: Allocation) -> tuple[Job, Component, Person]:

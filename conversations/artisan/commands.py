@@ -15,7 +15,9 @@ from conversations.artisan.flows import offers, submit_work
 from conversations.flow import Command, Context, Start
 from conversations.i18n import N_
 from conversations.messages import Reply
+from domain.limits import MAX_ID, MAX_PIECES
 from domain.model import Role
+from domain.numbers import or_none, whole_number
 
 _ARTISANS = frozenset({Role.ARTISAN})
 # Answering an offer by its code completes whichever offer question was open.
@@ -24,10 +26,8 @@ _OFFER_FLOWS = frozenset({offers.NAME, offers.PART, offers.DECLINE})
 
 def _id_and_rest(argument: str) -> tuple[int, str] | None:
     head, _, rest = argument.strip().partition(" ")
-    head = head.lstrip("#")
-    if not head.isdigit() or len(head) > 9:
-        return None
-    return int(head), rest.strip()
+    offer_id = or_none(whole_number, head.removeprefix("#"), most=MAX_ID, strict=True)
+    return None if offer_id is None else (offer_id, rest.strip())
 
 
 async def _offer_button(ctx: Context, argument: str) -> list[Reply] | Start:
@@ -58,9 +58,10 @@ async def _part(ctx: Context, argument: str) -> list[Reply] | Start:
     offer_id, rest = parsed
     if not rest:
         return await offers.start_part(ctx, offer_id)
-    if not rest.isdigit() or len(rest) > 6:
+    count = or_none(whole_number, rest, most=MAX_PIECES)
+    if count is None:
         return [Reply(ctx.t("artisan.offer_usage"))]
-    return await offers.accept(ctx, offer_id, int(rest))
+    return await offers.accept(ctx, offer_id, count)
 
 
 async def _decline(ctx: Context, argument: str) -> list[Reply] | Start:

@@ -37,6 +37,7 @@ from domain.model import (
     QcReview,
     Submission,
 )
+from domain.text import quoted
 
 QC_REASONS: dict[QcReason, str] = {
     QcReason.POOR_FINISH: N_("artisan.qc_reason.poor_finish"),
@@ -138,7 +139,7 @@ async def _qc_reviewed(session: AsyncSession, event: events.QcReviewed, ctx: Not
         await session.exec(select(QcReview).where(QcReview.submission_id == event.submission_id))
     ).first()
     if review is not None and review.note:
-        text += "\n" + t("artisan.qc_note", note=review.note)
+        text += "\n" + t("artisan.qc_note", note=quoted(review.note))
     menu = (Choice("cmd:menu", t("menu.open")),)
     return await tell(session, artisan, Reply(text, choices=menu), ctx.now)
 
@@ -165,7 +166,7 @@ async def _better_photos(
         component=found[1].name,
     )
     if event.note:
-        text += "\n" + t("artisan.qc_note", note=event.note)
+        text += "\n" + t("artisan.qc_note", note=quoted(event.note))
     button = Choice(f"morephotos:{event.submission_id}", t("artisan.better_photos_button"))
     return await tell(session, artisan, Reply(text, choices=(button,)), ctx.now)
 

@@ -8,7 +8,6 @@ recipient's language (and ``money`` the same way: ``ctx.money``).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -17,11 +16,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from conversations.formatting import Say, weekday_date, weekday_date_time
 from conversations.messages import Choice, Reply
+from domain.limits import MAX_PIECES
 from domain.model import Allocation, Component, ComponentMaterial, Offer
+from domain.numbers import number_in, or_none
 
 Money = Callable[[int], str]  # cents -> "KES 1,250" in the configured currency
-
-_NUMBER = re.compile(r"\d+")
 
 
 def amount(value: Decimal) -> str:
@@ -30,11 +29,10 @@ def amount(value: Decimal) -> str:
 
 
 def one_number(text: str) -> int | None:
-    """The one whole number in "I can do 30", "30", "naweza 30"; None if none or several."""
-    numbers = _NUMBER.findall(text)
-    if len(numbers) != 1 or len(numbers[0]) > 6:
-        return None
-    return int(numbers[0])
+    """The one count of pieces in "I can do 30", "30", "naweza 1,000"; None when there is none,
+    several, or one that is signed, has a fraction or an exponent, or is beyond ``MAX_PIECES``
+    (``domain.numbers``: every flow reads numbers the same way). The flow's hint says why."""
+    return or_none(number_in, text, most=MAX_PIECES)
 
 
 # --- offers -------------------------------------------------------------------------------

@@ -20,17 +20,21 @@ from conversations.flow import DONE, Answer, Ask, Context, Expect, Finish, Flow,
 from conversations.i18n import N_
 from conversations.messages import Choice, Reply
 from domain.errors import DomainError
+from domain.limits import MAX_WEEKLY_CAPACITY
 from domain.model import AgentArea, Language
+from domain.numbers import or_none, whole_number
 from domain.phone import InvalidPhoneNumber, normalise_kenyan_mobile
 from domain.services.catalogue import skills_in_use
 from domain.services.guards import clean_skill
 from domain.services.people import register_artisan
 from domain.statemachine import Transitions
+from domain.text import PLACE_NAME_MAX_LENGTH, clean_text, is_place_name
 
 NAME = "registration"
 MAX_NAME = 80
-MAX_AREA = 60
-MAX_CAPACITY = 10_000
+MAX_AREA = PLACE_NAME_MAX_LENGTH
+MAX_CAPACITY = MAX_WEEKLY_CAPACITY
+_BEYOND_ANY_CAPACITY = 999_999  # read up to here, so a bigger number hears the range it must be in
 MAX_LISTED_AREAS = 9
 _SEPARATORS = re.compile(r"\s*(?:,|;|\band\b|\bna\b|\s)\s*", re.IGNORECASE)
 _YES = frozenset({"yes", "y", "ndiyo", "ndio", "sawa", "ok"})
@@ -62,7 +66,7 @@ TABLE: dict[Reg, frozenset[Reg]] = {
 
 
 def _words(text: str) -> str:
-    return " ".join(text.split())
+    return clean_text(text)
 
 
 def _has_letters(text: str) -> bool:
@@ -144,8 +148,9 @@ def _pick_skills(text: str, offered: tuple[Choice, ...]) -> list[str] | None:
     if whole in by_label:
         return [by_label[whole]]
     for token in tokens:
-        if token.isdigit() and 1 <= int(token) <= len(offered):
-            label = offered[int(token) - 1].label
+        number = or_none(whole_number, token, least=1, most=len(offered), strict=True)
+        if number is not None:
+            label = offered[number - 1].label
         elif token.casefold() in by_label:
             label = by_label[token.casefold()]
         else:
@@ -210,7 +215,9 @@ async def _on_area(ctx: Context, answer: Answer) -> Outcome:
         ctx.data["area"] = answer.choice.label
         return Goto(Reg.CAPACITY)
     area = _words(answer.text)
-    if len(area) < 2 or len(area) > MAX_AREA or not _has_letters(area):
+    if not is_place_name(area):
+        # A sentence typed as an area would reach the agents' lists ("Kibera ✅ VERIFIED by
+        # admin…"); a place name is all an area needs, and all matching can use.
         return Ask(ctx.t("registration.area_invalid", max=MAX_AREA))
     # Spell a known area the way agents' areas are spelt, so the right agent is asked to verify.
     known = {choice.label.casefold(): choice.label for choice in ctx.choices}
@@ -231,8 +238,10 @@ async def _ask_capacity(ctx: Context) -> Reply:
 
 async def _on_capacity(ctx: Context, answer: Answer) -> Outcome:
     skills: list[str] = ctx.data["skills"]
+    # Commas separate one skill's capacity from the next, so none is written "1,000".
     tokens = [tok for tok in re.split(r"[\s,;]+", answer.text.strip()) if tok]
-    numbers = [int(tok) for tok in tokens if tok.isdigit() and len(tok) <= 6]
+    read = (or_none(whole_number, tok, most=_BEYOND_ANY_CAPACITY, strict=True) for tok in tokens)
+    numbers = [number for number in read if number is not None]
     if not tokens or len(numbers) != len(tokens) or len(numbers) not in {1, len(skills)}:
         if len(skills) == 1:
             return Ask(ctx.t("registration.capacity_invalid_one", max=MAX_CAPACITY))

@@ -7,9 +7,23 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from domain.limits import (
+    MAX_DAYS,
+    MAX_MATERIAL_PER_PIECE,
+    MAX_PIECE_RATE_CENTS,
+    MAX_PIECES_PER_UNIT,
+    MAX_PRICE_CENTS,
+)
+from domain.model.columns import within
+
 
 class Component(SQLModel, table=True):
     """A part one workshop type makes; the artisan is paid ``piece_rate_cents`` per good piece."""
+
+    __table_args__ = (
+        within("piece_rate_cents", 1, MAX_PIECE_RATE_CENTS),
+        within("lead_time_days", 1, MAX_DAYS),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=40, unique=True)
@@ -23,6 +37,7 @@ class ComponentMaterial(SQLModel, table=True):
     """Material consumed per piece of a component (e.g. 0.02 kg of brass wire)."""
 
     __tablename__ = "component_material"
+    __table_args__ = (within("quantity_per_piece", 0, MAX_MATERIAL_PER_PIECE, above=True),)
 
     component_id: int = Field(foreign_key="component.id", primary_key=True)
     material: str = Field(max_length=40, primary_key=True)
@@ -32,6 +47,13 @@ class ComponentMaterial(SQLModel, table=True):
 
 class Product(SQLModel, table=True):
     """A sellable design; final assembly happens at the central workshop."""
+
+    __table_args__ = (
+        within("wholesale_price_cents", 1, MAX_PRICE_CENTS),
+        within("retail_price_cents", 1, MAX_PRICE_CENTS),
+        within("assembly_days", 0, MAX_DAYS),
+        within("assembly_cost_cents", 0, MAX_PRICE_CENTS),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     sku: str = Field(max_length=40, unique=True)
@@ -46,6 +68,7 @@ class BomLine(SQLModel, table=True):
     """``quantity_per_unit`` pieces of a component go into one unit of a product."""
 
     __tablename__ = "bom_line"
+    __table_args__ = (within("quantity_per_unit", 1, MAX_PIECES_PER_UNIT),)
 
     product_id: int = Field(foreign_key="product.id", primary_key=True)
     component_id: int = Field(foreign_key="component.id", primary_key=True)

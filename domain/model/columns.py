@@ -54,3 +54,19 @@ def enum_type(enum: type[StrEnum]) -> sa.Enum:
 
 def utc_column(*, nullable: bool = False, **kwargs: Any) -> sa.Column[datetime]:
     return sa.Column(UTCDateTime(), nullable=nullable, **kwargs)
+
+
+def within(column: str, low: object, high: object, *, above: bool = False) -> sa.CheckConstraint:
+    """A CHECK that ``column`` lies from ``low`` (or ``above`` it) to ``high`` (``domain.limits``),
+    named ``ck_<table>_<column>_range``: the database refuses what the domain refuses. NULL
+    passes, as a nullable column must."""
+    floor = f"{column} > {low}" if above else f"{column} >= {low}"
+    return sa.CheckConstraint(f"{floor} AND {column} <= {high}", name=f"{column}_range")
+
+
+def pay_within(most: int) -> sa.CheckConstraint:
+    """A CHECK that ``quantity`` pieces at ``piece_rate_cents`` pay at most ``most`` cents; the
+    product is taken in 64 bits, as PostgreSQL would overflow an INTEGER before comparing."""
+    return sa.CheckConstraint(
+        f"CAST(quantity AS BIGINT) * piece_rate_cents <= {most}", name="pay_range"
+    )

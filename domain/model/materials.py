@@ -9,7 +9,8 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from domain.model.columns import UTCDateTime, enum_type
+from domain.limits import MAX_MATERIAL_AMOUNT
+from domain.model.columns import UTCDateTime, enum_type, within
 from domain.statemachine import Transitions
 
 
@@ -33,6 +34,7 @@ MATERIAL_REQUEST_TRANSITIONS = Transitions[MaterialRequestStatus](
 
 class MaterialStock(SQLModel, table=True):
     __tablename__ = "material_stock"
+    __table_args__ = (within("quantity", 0, MAX_MATERIAL_AMOUNT),)
 
     artisan_id: int = Field(foreign_key="person.id", primary_key=True)
     material: str = Field(max_length=40, primary_key=True)
@@ -43,6 +45,7 @@ class MaterialStock(SQLModel, table=True):
 
 class MaterialRequest(SQLModel, table=True):
     __tablename__ = "material_request"
+    __table_args__ = (within("quantity", 0, MAX_MATERIAL_AMOUNT, above=True),)
 
     id: int | None = Field(default=None, primary_key=True)
     artisan_id: int = Field(foreign_key="person.id", index=True)

@@ -8,7 +8,8 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from domain.model.columns import UTCDateTime, enum_type
+from domain.limits import MAX_PIECES, MAX_PRICE_CENTS
+from domain.model.columns import UTCDateTime, enum_type, within
 from domain.statemachine import Transitions
 
 
@@ -87,7 +88,11 @@ class Order(SQLModel, table=True):
 
 class OrderLine(SQLModel, table=True):
     __tablename__ = "order_line"
-    __table_args__ = (sa.UniqueConstraint("order_id", "product_id", name="uq_line_product"),)
+    __table_args__ = (
+        sa.UniqueConstraint("order_id", "product_id", name="uq_line_product"),
+        within("quantity", 1, MAX_PIECES),
+        within("unit_price_cents", 1, MAX_PRICE_CENTS),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     order_id: int = Field(foreign_key="customer_order.id", index=True)
@@ -99,7 +104,10 @@ class OrderLine(SQLModel, table=True):
 class Job(SQLModel, table=True):
     """``quantity`` pieces of one component for one order line, due by ``due_date``."""
 
-    __table_args__ = (sa.UniqueConstraint("order_line_id", "component_id", name="uq_job_line"),)
+    __table_args__ = (
+        sa.UniqueConstraint("order_line_id", "component_id", name="uq_job_line"),
+        within("quantity", 1, MAX_PIECES),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     order_line_id: int = Field(foreign_key="order_line.id", index=True)

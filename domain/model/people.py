@@ -8,7 +8,8 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from domain.model.columns import UTCDateTime, enum_type
+from domain.limits import MAX_WEEKLY_CAPACITY
+from domain.model.columns import UTCDateTime, enum_type, within
 from domain.statemachine import Transitions
 
 
@@ -85,6 +86,7 @@ class ArtisanSkill(SQLModel, table=True):
     """A skill the artisan offers and how many pieces of it they can make in a week."""
 
     __tablename__ = "artisan_skill"
+    __table_args__ = (within("weekly_capacity", 0, MAX_WEEKLY_CAPACITY),)
 
     artisan_id: int = Field(foreign_key="person.id", primary_key=True)
     skill: str = Field(max_length=40, primary_key=True)

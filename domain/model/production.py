@@ -7,7 +7,8 @@ from enum import StrEnum
 
 from sqlmodel import Field, SQLModel
 
-from domain.model.columns import UTCDateTime, enum_type
+from domain.limits import MAX_MONEY_CENTS, MAX_PIECE_RATE_CENTS, MAX_PIECES
+from domain.model.columns import UTCDateTime, enum_type, pay_within, within
 from domain.statemachine import Transitions
 
 
@@ -125,6 +126,13 @@ DELIVERY_TRANSITIONS = Transitions[DeliveryStatus](
 class Offer(SQLModel, table=True):
     """An allocation proposed to one artisan, open until ``expires_at``."""
 
+    __table_args__ = (
+        within("quantity", 1, MAX_PIECES),
+        within("piece_rate_cents", 1, MAX_PIECE_RATE_CENTS),
+        pay_within(MAX_MONEY_CENTS),
+        within("accepted_quantity", 0, "quantity"),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     job_id: int = Field(foreign_key="job.id", index=True)
     artisan_id: int = Field(foreign_key="person.id", index=True)
@@ -147,6 +155,12 @@ class Offer(SQLModel, table=True):
 class Allocation(SQLModel, table=True):
     """One artisan's accepted share of a job."""
 
+    __table_args__ = (
+        within("quantity", 1, MAX_PIECES),
+        within("piece_rate_cents", 1, MAX_PIECE_RATE_CENTS),
+        pay_within(MAX_MONEY_CENTS),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     job_id: int = Field(foreign_key="job.id", index=True)
     artisan_id: int = Field(foreign_key="person.id", index=True)
@@ -163,6 +177,8 @@ class Allocation(SQLModel, table=True):
 
 class Submission(SQLModel, table=True):
     """Photos and a count of finished pieces, waiting for a field agent's QC."""
+
+    __table_args__ = (within("count", 1, MAX_PIECES),)
 
     id: int | None = Field(default=None, primary_key=True)
     allocation_id: int = Field(foreign_key="allocation.id", index=True)
@@ -188,6 +204,7 @@ class QcReview(SQLModel, table=True):
     """A field agent's verdict on one submission; rejected pieces go back as rework."""
 
     __tablename__ = "qc_review"
+    __table_args__ = (within("passed", 0, MAX_PIECES), within("rejected", 0, MAX_PIECES))
 
     id: int | None = Field(default=None, primary_key=True)
     submission_id: int = Field(foreign_key="submission.id", unique=True)
@@ -202,6 +219,11 @@ class QcReview(SQLModel, table=True):
 
 class Delivery(SQLModel, table=True):
     """Passed pieces on their way to the central workshop, and the count received there."""
+
+    __table_args__ = (
+        within("declared_quantity", 1, MAX_PIECES),
+        within("received_quantity", 0, MAX_PIECES),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     allocation_id: int = Field(foreign_key="allocation.id", index=True)
@@ -229,6 +251,7 @@ class WorkshopVisit(SQLModel, table=True):
     """A field agent's progress check on an allocation between offer and submission."""
 
     __tablename__ = "workshop_visit"
+    __table_args__ = (within("pieces_done", 0, MAX_PIECES),)
 
     id: int | None = Field(default=None, primary_key=True)
     allocation_id: int = Field(foreign_key="allocation.id", index=True)

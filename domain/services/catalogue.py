@@ -10,10 +10,15 @@ from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.errors import DomainError, InvalidQuantity
+from domain.limits import (
+    MAX_DAYS,
+    MAX_MATERIAL_PER_PIECE,
+    MAX_PIECE_RATE_CENTS,
+    MAX_PIECES_PER_UNIT,
+    MAX_PRICE_CENTS,
+)
 from domain.model import BomLine, Component, ComponentMaterial, Product
 from domain.services.guards import InvalidField, clean_skill, clean_text
-
-MAX_QUANTITY_PER_PIECE = Decimal("99999999.9999")  # what Numeric(12, 4) holds
 
 
 class MaterialUse(NamedTuple):
@@ -37,15 +42,15 @@ def clean_material(value: str) -> str:
     return " ".join(clean_text(value, field="material", max_length=40).lower().split())
 
 
-def _positive_whole(value: int, *, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise InvalidField(field, f"must be a whole number above zero (got {value!r})")
+def _positive_whole(value: int, *, field: str, most: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= most:
+        raise InvalidField(field, f"must be a whole number from 1 to {most:,} (got {value!r})")
     return value
 
 
-def _non_negative_whole(value: int, *, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidField(field, f"must be a whole number, zero or more (got {value!r})")
+def _non_negative_whole(value: int, *, field: str, most: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= most:
+        raise InvalidField(field, f"must be a whole number from 0 to {most:,} (got {value!r})")
     return value
 
 
@@ -54,8 +59,11 @@ def _material_quantity(value: Decimal | int | str, *, material: str) -> Decimal:
         quantity = Decimal(value)
     except (InvalidOperation, TypeError, ValueError) as exc:
         raise InvalidField(f"quantity of {material}", f"is not a number ({value!r})") from exc
-    if not quantity.is_finite() or quantity <= 0 or quantity > MAX_QUANTITY_PER_PIECE:
-        raise InvalidField(f"quantity of {material}", f"must be above zero (got {value!r})")
+    if not quantity.is_finite() or quantity <= 0 or quantity > MAX_MATERIAL_PER_PIECE:
+        raise InvalidField(
+            f"quantity of {material}",
+            f"must be above zero and at most {MAX_MATERIAL_PER_PIECE:,} (got {value!r})",
+        )
     if quantity != quantity.quantize(Decimal("0.0001")):
         raise InvalidField(f"quantity of {material}", "allows at most 4 decimal places")
     return quantity
@@ -88,8 +96,10 @@ async def upsert_component(
         code=code,
         name=clean_text(name, field="component name", max_length=80),
         skill=clean_skill(skill),
-        piece_rate_cents=_positive_whole(piece_rate_cents, field="piece rate (cents)"),
-        lead_time_days=_positive_whole(lead_time_days, field="lead time (days)"),
+        piece_rate_cents=_positive_whole(
+            piece_rate_cents, field="piece rate (cents)", most=MAX_PIECE_RATE_CENTS
+        ),
+        lead_time_days=_positive_whole(lead_time_days, field="lead time (days)", most=MAX_DAYS),
     )
     component = (await session.exec(select(Component).where(Component.code == code))).first()
     if component is None:
@@ -134,11 +144,15 @@ async def upsert_product(
         sku=sku,
         name=clean_text(name, field="product name", max_length=120),
         wholesale_price_cents=_positive_whole(
-            wholesale_price_cents, field="wholesale price (cents)"
+            wholesale_price_cents, field="wholesale price (cents)", most=MAX_PRICE_CENTS
         ),
-        retail_price_cents=_positive_whole(retail_price_cents, field="retail price (cents)"),
-        assembly_days=_non_negative_whole(assembly_days, field="assembly days"),
-        assembly_cost_cents=_non_negative_whole(assembly_cost_cents, field="assembly cost (cents)"),
+        retail_price_cents=_positive_whole(
+            retail_price_cents, field="retail price (cents)", most=MAX_PRICE_CENTS
+        ),
+        assembly_days=_non_negative_whole(assembly_days, field="assembly days", most=MAX_DAYS),
+        assembly_cost_cents=_non_negative_whole(
+            assembly_cost_cents, field="assembly cost (cents)", most=MAX_PRICE_CENTS
+        ),
     )
     if wanted.wholesale_price_cents > wanted.retail_price_cents:
         raise InvalidField(
@@ -173,10 +187,14 @@ async def set_bom(
         )
     wanted = {code.strip(): quantity for code, quantity in components.items()}
     for code, quantity in wanted.items():
-        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
+        if (
+            isinstance(quantity, bool)
+            or not isinstance(quantity, int)
+            or not 0 < quantity <= MAX_PIECES_PER_UNIT
+        ):
             raise InvalidQuantity(
-                f"{sku} needs a whole number of {code} pieces per unit, above zero "
-                f"(got {quantity!r})"
+                f"{sku} needs a whole number of {code} pieces per unit, from 1 to "
+                f"{MAX_PIECES_PER_UNIT:,} (got {quantity!r})"
             )
     found = {
         c.code: c

@@ -23,11 +23,16 @@ from domain.csv_formats import (
     OrderSpec,
     ProductSpec,
 )
-from domain.explosion import FACTORY_ZONE
+from domain.explosion import FACTORY_ZONE, BomItem
 from domain.model import BomLine, Component, Customer, CustomerKind, Order, Product
 from domain.revenue_share import ComponentCost, SaleLine, revenue_share
 from domain.services.catalogue import component_materials, set_bom, upsert_component, upsert_product
-from domain.services.orders import confirm_order, create_order, get_or_create_customer
+from domain.services.orders import (
+    bills_of_materials,
+    confirm_order,
+    create_order,
+    get_or_create_customer,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +168,7 @@ class OrderContext:
     known_skus: frozenset[str]
     existing_orders: frozenset[tuple[str, str]]
     customer_kinds: dict[str, CustomerKind]
+    boms: dict[str, list[BomItem]]  # so a line too big for one job is refused on its own line
 
 
 async def order_context(session: AsyncSession) -> OrderContext:
@@ -174,6 +180,7 @@ async def order_context(session: AsyncSession) -> OrderContext:
             (customers[customer_id].name, reference) for customer_id, reference in orders
         ),
         customer_kinds={c.name: c.kind for c in customers.values()},
+        boms=await bills_of_materials(session),
     )
 
 

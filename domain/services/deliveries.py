@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain import events, ledger
 from domain.errors import DomainError, Forbidden, InvalidQuantity
+from domain.limits import MAX_PIECES
 from domain.model import (
     ALLOCATION_TRANSITIONS,
     DELIVERY_TRANSITIONS,
@@ -37,6 +38,7 @@ from domain.model import (
 )
 from domain.quantities import allocation_progress, ensure_job_invariant, job_tally
 from domain.services.guards import load, person_in_role
+from domain.text import clean_text
 
 DISCREPANCY_NOTE_LENGTH = 300
 
@@ -115,8 +117,10 @@ async def record_receipt(
     allocation = await load(
         session, Allocation, delivery.allocation_id, what="allocation", for_update=True
     )
-    if received_quantity < 0:
-        raise InvalidQuantity(f"received pieces cannot be negative (got {received_quantity})")
+    if not 0 <= received_quantity <= MAX_PIECES:
+        raise InvalidQuantity(
+            f"received pieces are counted from 0 to {MAX_PIECES:,} (got {received_quantity})"
+        )
     status = DELIVERY_TRANSITIONS.check(delivery.status, DeliveryStatus.RECEIVED)
     payable = min(received_quantity, delivery.declared_quantity)
 
@@ -266,8 +270,9 @@ async def _components_not_received(session: AsyncSession, order_line_id: int) ->
 
 def _discrepancy_note(note: str | None, declared: int, received: int) -> str:
     text = f"declared {declared}, received {received}"
-    if note is not None and note.strip():
-        text = f"{text}: {' '.join(note.split())}"
+    words = "" if note is None else clean_text(note)
+    if words:
+        text = f"{text}: {words}"
     # A long note must not stop the count going in: keep what fits in the column.
     return (
         text if len(text) <= DISCREPANCY_NOTE_LENGTH else text[: DISCREPANCY_NOTE_LENGTH - 1] + "…"

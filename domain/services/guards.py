@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain import text as text_rules
 from domain.errors import DomainError, Forbidden, NotFound
 from domain.model import Person, Role
 
@@ -24,13 +25,30 @@ class InvalidField(DomainError):
 
 
 def clean_text(value: str, *, field: str, max_length: int) -> str:
-    """``value`` without surrounding whitespace; refuses blanks and text too long to store."""
-    text = value.strip()
+    """``value`` cleaned as every free-text field is (``domain.text.clean_text``: no invisible
+    or direction-changing characters, whitespace collapsed, one line); refuses blanks and text
+    too long to store."""
+    try:
+        text = text_rules.clean_text(value, max_length=max_length)
+    except text_rules.TextTooLong as too_long:
+        raise InvalidField(
+            field, f"must be at most {max_length} characters (got {too_long.length})"
+        ) from None
     if not text:
         raise InvalidField(field, "must not be empty")
-    if len(text) > max_length:
-        raise InvalidField(field, f"must be at most {max_length} characters (got {len(text)})")
     return text
+
+
+def clean_area(value: str) -> str:
+    """An area as matching and agents' lists need it: a place name, not a sentence."""
+    area = clean_text(value, field="area", max_length=60)
+    if not text_rules.is_place_name(area):
+        raise InvalidField(
+            "area",
+            f"must be a place name of at most {text_rules.PLACE_NAME_MAX_LENGTH} characters: "
+            "letters, digits, spaces, hyphens and apostrophes",
+        )
+    return area
 
 
 def clean_skill(value: str) -> str:

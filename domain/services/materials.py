@@ -9,6 +9,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.errors import DomainError, Forbidden
+from domain.limits import MAX_MATERIAL_AMOUNT
 from domain.model import (
     MATERIAL_REQUEST_TRANSITIONS,
     Allocation,
@@ -22,7 +23,7 @@ from domain.services.catalogue import clean_material
 from domain.services.guards import InvalidField, clean_text, load, person_in_role
 
 STAFF = frozenset({Role.FIELD_AGENT, Role.ADMIN})
-MAX_QUANTITY = Decimal("999999999.999")  # what Numeric(12, 3) holds
+MAX_QUANTITY = MAX_MATERIAL_AMOUNT
 
 
 def _quantity(value: Decimal | int | str, *, material: str, allow_zero: bool) -> Decimal:

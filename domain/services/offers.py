@@ -25,6 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain import events
 from domain.errors import DomainError, Forbidden, InvalidQuantity
+from domain.limits import MAX_MONEY_CENTS
 from domain.model import (
     OFFER_TRANSITIONS,
     OPEN_JOB_STATUSES,
@@ -142,6 +143,14 @@ async def make_offer(
         raise DomainError("an offer must expire after it is made")
     if not _whole(quantity) or quantity < 1:
         raise InvalidQuantity(f"an offer needs at least one piece (got {quantity!r})")
+    if quantity > job.quantity:
+        raise InvalidQuantity(f"job {job_id} has {job.quantity} pieces; cannot offer {quantity}")
+    if quantity * component.piece_rate_cents > MAX_MONEY_CENTS:
+        # The piece rate may have risen since the order was confirmed.
+        raise InvalidQuantity(
+            f"{quantity} pieces at {component.piece_rate_cents} cents would pay more than the "
+            f"{MAX_MONEY_CENTS} cents one offer may; offer fewer"
+        )
     offered = await _offered(session, job_id)
     room = open_offer_limit(await unallocated(session, job_id), over_offer) - offered
     if quantity > room:

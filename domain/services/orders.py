@@ -16,7 +16,9 @@ from domain.explosion import (
     explode,
     factory_today,
     is_at_risk,
+    line_problems,
 )
+from domain.limits import MAX_PIECES, MAX_PRICE_CENTS
 from domain.model import (
     OPEN_JOB_STATUSES,
     ORDER_TRANSITIONS,
@@ -120,9 +122,10 @@ async def create_order(
             problems.append(f"{sku} is on more than one line; put its whole quantity on one")
             continue
         wanted[sku] = quantity
-        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
+        if not _whole_within(quantity, MAX_PIECES):
             problems.append(
-                f"{sku}: quantity must be a whole number of at least 1 (got {quantity!r})"
+                f"{sku}: quantity must be a whole number from 1 to {MAX_PIECES:,} "
+                f"(got {quantity!r}); split a larger order"
             )
     products = {
         p.sku: p for p in await session.exec(select(Product).where(col(Product.sku).in_(wanted)))
@@ -131,10 +134,16 @@ async def create_order(
     for sku, price in prices.items():
         if sku not in wanted:
             problems.append(f"a unit price is given for {sku}, which is not on the order")
-        elif isinstance(price, bool) or not isinstance(price, int) or price <= 0:
+        elif not _whole_within(price, MAX_PRICE_CENTS):
             problems.append(
-                f"{sku}: unit price must be a whole number of cents above 0 (got {price!r})"
+                f"{sku}: unit price must be a whole number of cents from 1 to "
+                f"{MAX_PRICE_CENTS:,} (got {price!r})"
             )
+    if not problems:
+        # Checked again on confirmation, when the bills of materials may have changed.
+        boms = await bills_of_materials(session, [products[sku].id for sku in wanted])
+        for sku, quantity in wanted.items():
+            problems.extend(line_problems(sku, quantity, boms.get(sku, [])))
     if problems:
         raise OrderRejected(reference, problems)
 
@@ -155,6 +164,35 @@ async def create_order(
         )
     await session.flush()
     return order
+
+
+def _whole_within(value: object, most: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= most
+
+
+async def bills_of_materials(
+    session: AsyncSession, product_ids: Iterable[int | None] | None = None
+) -> dict[str, list[BomItem]]:
+    """The bill of materials of each product (or of those given), by SKU, with each component's
+    piece rate now: what ``explode`` and ``line_problems`` take."""
+    statement = (
+        select(BomLine, Product.sku, Component.piece_rate_cents)
+        .join(Product, col(Product.id) == BomLine.product_id)
+        .join(Component, col(Component.id) == BomLine.component_id)
+    )
+    if product_ids is not None:
+        statement = statement.where(col(BomLine.product_id).in_(list(product_ids)))
+    rows = await session.exec(statement)
+    boms: dict[str, list[BomItem]] = {}
+    for bom_line, sku, rate in rows:
+        boms.setdefault(sku, []).append(
+            BomItem(
+                component_id=bom_line.component_id,
+                quantity_per_unit=bom_line.quantity_per_unit,
+                piece_rate_cents=rate,
+            )
+        )
+    return boms
 
 
 async def order_lines(session: AsyncSession, order_id: int) -> list[tuple[OrderLine, Product]]:
@@ -180,24 +218,13 @@ async def jobs_of_order(session: AsyncSession, order_id: int) -> list[Job]:
 async def confirm_order(session: AsyncSession, order_id: int, *, now: datetime) -> list[Job]:
     """Commit to the order: explode each line through its product's BOM into open jobs.
 
-    A line whose product has no BOM refuses the confirmation, and nothing is created.
+    A line whose product has no BOM, or that would make a job too big (``line_problems``: the BOM
+    or a piece rate may have grown since the draft), refuses the confirmation; nothing is created.
     """
     order = await load(session, Order, order_id, what="order", for_update=True)
     target = ORDER_TRANSITIONS.check(order.status, OrderStatus.CONFIRMED)
     lines = await order_lines(session, order_id)
-    product_ids = {product.id for _, product in lines}
-    bom_rows = await session.exec(
-        select(BomLine, Product.sku)
-        .join(Product, col(Product.id) == BomLine.product_id)
-        .where(col(BomLine.product_id).in_(product_ids))
-    )
-    boms: dict[str, list[BomItem]] = {}
-    for bom_line, sku in bom_rows:
-        boms.setdefault(sku, []).append(
-            BomItem(
-                component_id=bom_line.component_id, quantity_per_unit=bom_line.quantity_per_unit
-            )
-        )
+    boms = await bills_of_materials(session, {product.id for _, product in lines})
     demands = []
     for line, product in lines:
         assert line.id is not None

@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain import events
 from domain.errors import DomainError, NotFound
+from domain.limits import MAX_WEEKLY_CAPACITY
 from domain.model import (
     ARTISAN_TRANSITIONS,
     AgentArea,
@@ -28,7 +29,14 @@ from domain.model import (
 )
 from domain.phone import normalise_kenyan_mobile
 from domain.services.catalogue import skills_in_use
-from domain.services.guards import InvalidField, clean_skill, clean_text, load, person_in_role
+from domain.services.guards import (
+    InvalidField,
+    clean_area,
+    clean_skill,
+    clean_text,
+    load,
+    person_in_role,
+)
 from domain.services.offers import withdraw_offer
 
 VERIFIERS = frozenset({Role.FIELD_AGENT, Role.ADMIN})
@@ -133,7 +141,7 @@ async def register_artisan(
     """
     name = clean_text(name, field="name", max_length=80)
     workshop = clean_text(workshop, field="workshop", max_length=80)
-    area = clean_text(area, field="area", max_length=60)
+    area = clean_area(area)
     address = _clean_address(address)
     mpesa = normalise_kenyan_mobile(mpesa_number)
     capacities = await _clean_skills(session, skills)
@@ -161,10 +169,14 @@ async def _clean_skills(session: AsyncSession, skills: Mapping[str, int]) -> dic
         skill = clean_skill(raw)
         if skill in capacities:
             raise InvalidField("skills", f"list {skill} twice")
-        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 0:
+        if (
+            isinstance(capacity, bool)
+            or not isinstance(capacity, int)
+            or not 0 <= capacity <= MAX_WEEKLY_CAPACITY
+        ):
             raise InvalidField(
                 f"weekly capacity for {skill}",
-                f"must be a whole number, zero or more ({capacity!r})",
+                f"must be a whole number from 0 to {MAX_WEEKLY_CAPACITY:,} ({capacity!r})",
             )
         capacities[skill] = capacity
     known = await skills_in_use(session)
@@ -193,8 +205,8 @@ async def add_person(
         raise DomainError("artisans register themselves (with skills and M-Pesa number)")
     name = clean_text(name, field="name", max_length=80)
     address = _clean_address(address)
-    home = None if area is None else clean_text(area, field="area", max_length=60)
-    covered = sorted({clean_text(a, field="area", max_length=60) for a in areas})
+    home = None if area is None else clean_area(area)
+    covered = sorted({clean_area(a) for a in areas})
     if await person_by_identity(session, channel, address) is not None:
         raise IdentityTaken(channel, address)
 

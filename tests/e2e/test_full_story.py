@@ -150,7 +150,7 @@ async def test_the_whole_story_from_registration_to_earnings_over_both_channels(
     request = await story.juma_gets("Wanjiru Kamau")
     assert labels(request) == [t("en", "agent.verify_button")]
     await story.juma_presses(request, t("en", "agent.verify_button"))
-    await story.juma_gets(t("en", "agent.verified", id=wanjiru, name="Wanjiru Kamau"))
+    await story.juma_gets(t("en", "agent.verified", id=wanjiru, name="“Wanjiru Kamau”"))
     [edit] = await eventually(lambda: karakana.telegram.sent("editMessageReplyMarkup"))
     assert str(edit["chat_id"]) == str(JUMA)
     assert "reply_markup" not in edit or not edit["reply_markup"]

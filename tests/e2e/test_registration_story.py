@@ -58,7 +58,7 @@ async def test_an_artisan_registers_on_whatsapp_and_an_agent_verifies_her_on_tel
     )
 
     confirmation = await eventually(lambda: karakana.telegram_texts(AGENT_CHAT)[1:])
-    assert confirmation == [t("en", "agent.verified", id=artisan_id, name="Wanjiru Kamau")]
+    assert confirmation == [t("en", "agent.verified", id=artisan_id, name="“Wanjiru Kamau”")]
     told = await eventually(
         lambda: [
             text

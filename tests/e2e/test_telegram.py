@@ -4,17 +4,26 @@ polling when there is no public URL."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
+import logging
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
+import pytest
+from sqlalchemy import text
 
 from bot.channels.telegram import SECRET_TOKEN_HEADER, CallbackSigner
+from bot.request_body import MAX_WEBHOOK_BYTES
 from conversations.i18n import t
-from domain.model import Channel, OutboxMessage, OutboxStatus
+from domain.model import Channel, Language, OutboxMessage, OutboxStatus
+from domain.services.people import set_language
 from domain.store import Store
 from tests.e2e.harness import WEBHOOK_SECRET, Running, eventually, running_karakana, settle
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.twilio_api import FakeTwilio
+from tests.integration.factory_fixtures import ident
 
 AKINYI = 7_000_001
 MALLORY = 7_000_666
@@ -94,6 +103,17 @@ async def test_a_malformed_json_body_gets_400_and_changes_nothing(karakana: Runn
     assert await karakana.inbound() == []
 
 
+async def test_an_update_over_the_limit_gets_413_and_changes_nothing(karakana: Running) -> None:
+    update = karakana.telegram.text_update(AKINYI, "x" * MAX_WEBHOOK_BYTES)
+
+    response = await karakana.telegram_update(update)
+
+    assert response.status_code == 413
+    await settle()
+    assert await karakana.inbound() == []
+    assert karakana.telegram.sent("sendMessage") == []
+
+
 async def test_a_button_press_forged_for_someone_else_is_refused_politely_and_changes_nothing(
     karakana: Running,
 ) -> None:
@@ -110,6 +130,87 @@ async def test_a_button_press_forged_for_someone_else_is_refused_politely_and_ch
     await settle()
     assert await karakana.inbound() == []
     assert karakana.telegram.sent("sendMessage") == []
+
+
+async def _as_known(karakana: Running, chat_id: int, language: Language) -> None:
+    person = await karakana.add_staff("Akinyi", channel=Channel.TELEGRAM, address=str(chat_id))
+    async with karakana.store.transaction() as session:
+        await set_language(session, person_id=ident(person), language=language)
+
+
+def _errors(caplog: pytest.LogCaptureFixture) -> list[str]:
+    gc.collect()  # a failed task that nobody awaited says so only when it is collected
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        lambda data: data[:-1] + ("A" if data[-1] != "A" else "B"),  # a tampered MAC
+        lambda data: CallbackSigner.for_bot_token("1:an-old-token").sign("verify:12", AKINYI),
+        lambda data: data.split("|")[0],  # no MAC at all
+    ],
+    ids=["tampered", "old-key", "no-mac"],
+)
+async def test_a_known_persons_refused_button_press_is_answered_in_their_language(
+    karakana: Running, caplog: pytest.LogCaptureFixture, forge: Callable[[str], str]
+) -> None:
+    await _as_known(karakana, AKINYI, Language.SW)
+    signer = CallbackSigner.for_bot_token(karakana.telegram.token)
+    caplog.set_level(logging.WARNING)
+
+    response = await karakana.telegram_update(
+        karakana.telegram.callback_update(AKINYI, forge(signer.sign("verify:12", AKINYI)))
+    )
+
+    assert response.status_code == 200
+    [answer] = await eventually(lambda: karakana.telegram.sent("answerCallbackQuery"))
+    assert answer["text"] == t("sw", "channels.button_refused")
+    assert _errors(caplog) == []
+    assert await karakana.inbound() == []
+
+
+async def test_a_refused_button_press_is_answered_even_when_the_database_fails(
+    karakana: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    await _as_known(karakana, AKINYI, Language.SW)
+    caplog.set_level(logging.WARNING)
+    async with _table_gone(karakana.store, "person"):
+        await karakana.telegram_update(
+            karakana.telegram.callback_update(AKINYI, "verify:12|" + "A" * 12)
+        )
+        # Who pressed cannot be looked up: the refusal is said in English rather than not at all.
+        [answer] = await eventually(lambda: karakana.telegram.sent("answerCallbackQuery"))
+
+    assert answer["text"] == t("en", "channels.button_refused")
+    assert _errors(caplog) == []
+
+
+async def test_a_genuine_button_press_the_database_cannot_take_still_has_its_spinner_stopped(
+    karakana: Running,
+) -> None:
+    signer = CallbackSigner.for_bot_token(karakana.telegram.token)
+    async with _table_gone(karakana.store, "inbound_message"):
+        response = await karakana.telegram_update(
+            karakana.telegram.callback_update(AKINYI, signer.sign("reg:lang:sw", AKINYI))
+        )
+        [answer] = await eventually(lambda: karakana.telegram.sent("answerCallbackQuery"))
+
+    # Not stored: Telegram is told to deliver it again, and the press is handled then.
+    assert response.status_code == 500
+    assert answer.get("text") is None
+
+
+@contextlib.asynccontextmanager
+async def _table_gone(store: Store, table: str) -> AsyncIterator[None]:
+    """The database fails every query on ``table`` until the block ends."""
+    async with store.engine.begin() as conn:
+        await conn.execute(text(f"ALTER TABLE {table} RENAME TO {table}_gone"))
+    try:
+        yield
+    finally:
+        async with store.engine.begin() as conn:
+            await conn.execute(text(f"ALTER TABLE {table}_gone RENAME TO {table}"))
 
 
 async def test_a_genuine_button_press_is_handled_and_its_spinner_stopped(karakana: Running) -> None:

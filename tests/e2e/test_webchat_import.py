@@ -182,7 +182,7 @@ async def test_an_admin_imports_an_orders_csv_from_the_web_chat_and_a_retry_impo
         downloaded = await page.client.get(kept["url"])
 
     assert summary.startswith(t("en", "admin.imported", count=2, pieces=16))
-    assert "Maasai Market Crafts · WEB-CHAT-1" in summary
+    assert "“Maasai Market Crafts” · “WEB-CHAT-1”" in summary
     assert await orders(store) == [
         ("Maasai Market Crafts", "WEB-CHAT-1", OrderStatus.DRAFT),
         ("Karakana web shop", "WEB-CHAT-2", OrderStatus.DRAFT),

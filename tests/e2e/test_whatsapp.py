@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
+from bot.request_body import MAX_WEBHOOK_BYTES
 from bot.server import EMPTY_TWIML
 from conversations.i18n import t
 from conversations.messages import MediaItem, Reply
@@ -113,6 +114,18 @@ async def test_a_malformed_form_gets_400_and_changes_nothing(karakana: Running) 
             statuses[case] = response.status_code
 
     assert statuses == dict.fromkeys(MALFORMED, 400)
+    await settle()
+    assert await karakana.inbound() == []
+    assert karakana.twilio.messages == []
+
+
+async def test_a_body_over_the_limit_gets_413_and_changes_nothing(karakana: Running) -> None:
+    form = karakana.twilio.inbound_form(from_number=WANJIKU, body="Hi")
+    padded = {**form, "Padding": "x" * MAX_WEBHOOK_BYTES}
+
+    response = await karakana.twilio.post_webhook(karakana.whatsapp_webhook, padded)
+
+    assert response.status_code == 413
     await settle()
     assert await karakana.inbound() == []
     assert karakana.twilio.messages == []

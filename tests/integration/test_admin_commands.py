@@ -461,7 +461,7 @@ async def test_artisan_shows_profile_skills_reputation_and_balance(
             now=factory.clock.now(),
         )
     text = await admin.say(f"/artisan {wanjiru.id}")
-    assert f"#{wanjiru.id} Wanjiru – Wanjiru Workshop" in text
+    assert f"#{wanjiru.id} “Wanjiru” – “Wanjiru Workshop”" in text
     assert "beading (40), brass casting (20)" in text
     assert "On time 80%" in text  # a newcomer starts at the prior, not at zero
     assert "Earned KES 1,250" in text
@@ -471,14 +471,14 @@ async def test_artisan_shows_profile_skills_reputation_and_balance(
 async def test_pause_and_resume_an_artisan(factory: Factory, admin: Chat) -> None:
     wanjiru = factory.artisans["wanjiru"]
     assert await admin.say(f"/pause {wanjiru.id}") == t(
-        "en", "admin.paused", id=wanjiru.id, name="Wanjiru"
+        "en", "admin.paused", id=wanjiru.id, name="“Wanjiru”"
     )
     assert await _status(factory.store, wanjiru) is ArtisanStatus.PAUSED
     assert await admin.say(f"/pause {wanjiru.id}") == t(
         "en", "admin.pause_refused", id=wanjiru.id, status="paused"
     )
     assert await admin.say(f"/resume #{wanjiru.id}") == t(
-        "en", "admin.resumed", id=wanjiru.id, name="Wanjiru"
+        "en", "admin.resumed", id=wanjiru.id, name="“Wanjiru”"
     )
     assert await _status(factory.store, wanjiru) is ArtisanStatus.ACTIVE
 
@@ -594,7 +594,7 @@ async def test_deadletters_lists_dead_messages_and_retry_queues_one_again(
         message.error_code = "63016"
         message_id = message.id
     text = await admin.say("/deadletters")
-    assert f"#{message_id} to Wanjiru on whatsapp, 8 tries, error 63016" in text
+    assert f"#{message_id} to “Wanjiru” on whatsapp, 8 tries, error 63016" in text
     assert "Your offer: 40 beaded strands" in text
     assert await admin.say(f"/retry {message_id}") == t("en", "admin.retried", id=message_id)
     async with factory.store.transaction() as session:

@@ -177,7 +177,7 @@ async def test_an_attached_orders_csv_is_imported_as_drafts(
     document = _document(media, "orders-1.csv", GOOD_CSV)
     text = await admin.say("/import_orders", media=(document,))
     assert text.startswith(t("en", "admin.imported", count=2, pieces=43))
-    assert "Maridadi Crafts · PO-100" in text
+    assert "“Maridadi Crafts” · “PO-100”" in text
     assert await _orders(store) == [
         ("Maridadi Crafts", "PO-100", OrderStatus.DRAFT, [(40, 90_000)]),
         ("Zuri Web", "W-7", OrderStatus.DRAFT, [(3, 150_000)]),
@@ -194,6 +194,39 @@ async def test_a_csv_with_bad_lines_is_refused_whole_naming_every_bad_line(
     assert "line 4, sku: unknown sku 'RING-9'" in text
     assert "line 2" not in text
     assert await _orders(store) == []  # not even the good line
+
+
+async def test_a_csv_with_quantities_beyond_the_most_a_line_may_have_is_refused_line_by_line(
+    admin: Chat, store: Store, media: Path
+) -> None:
+    huge = (
+        "customer,customer_kind,reference,due_date,sku,quantity\n"
+        "Maridadi Crafts,retailer,PO-100,2026-04-10,NECK-1,40\n"
+        "Maridadi Crafts,retailer,PO-101,2026-04-10,NECK-1,99999999999999999999\n"
+        "Zuri Web,web_shop,W-7,2026-04-12,NECK-1,1000000000000\n"
+    )
+    document = _document(media, "orders-huge.csv", huge)
+
+    text = await admin.say("/import_orders", media=(document,))
+
+    assert text.startswith(t("en", "admin.import_rejected", count=2))
+    assert "line 3, quantity: 99999999999999999999 is more than 100,000, the most allowed" in text
+    assert "line 4, quantity: 1000000000000 is more than 100,000, the most allowed" in text
+    assert await _orders(store) == []
+
+
+async def test_neworder_refuses_a_quantity_beyond_the_most_a_line_may_have(admin: Chat) -> None:
+    await admin.say("/neworder")
+    await admin.say("1")
+    await admin.say("Zuri Boutique")
+    await admin.say("Retailer")
+    await admin.say("PO-77")
+    await admin.say("20/03/2026")
+
+    for typed in ("NECK-1 x 100001", "NECK-1 x 99999999999999999999"):
+        assert await admin.say(typed) == t("en", "neworder.quantity_invalid", max=100_000)
+    assert await admin.say("NECK-1 x -5") == t("en", "neworder.line_invalid")
+    assert "• NECK-1 × 100000" in await admin.say("NECK-1 x 100000")
 
 
 async def test_importing_the_same_file_twice_refuses_the_orders_already_there(

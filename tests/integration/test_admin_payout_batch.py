@@ -33,12 +33,13 @@ from domain.model import (
 )
 from domain.payouts import create_payout_batch
 from domain.services.people import register_artisan
-from domain.store import Store
+from domain.store import Store, is_sqlite
 from scheduler import jobs
 from tests.conftest import FakeClock
 from tests.integration.conversation_driver import Chat, add_staff, outbox
 from tests.integration.factory_fixtures import payee
 from tests.integration.mpesa_harness import notifier
+from tests.integration.overlap import meeting
 
 AMINA = "tg:admin-amina"  # an admin, in English
 ZAWADI = "whatsapp:+254722000111"  # another admin, in Kiswahili
@@ -367,8 +368,10 @@ async def test_two_admins_at_once_make_one_batch_and_each_artisan_is_reserved_on
     office = await _office(any_store, clock)
     amina, zawadi = office.chat(AMINA), office.chat(ZAWADI, Channel.WHATSAPP)
 
-    replies = await asyncio.gather(amina.say("/make_payouts"), zawadi.say("/make_payouts"))
+    with meeting(any_store, table="payout_batch") as met:
+        replies = await asyncio.gather(amina.say("/make_payouts"), zawadi.say("/make_payouts"))
 
+    assert met.met or is_sqlite(str(any_store.engine.url))
     [batch] = await office.batches()
     maker = "en" if batch.created_by == office.amina.id else "sw"
     other = "sw" if maker == "en" else "en"
@@ -377,6 +380,55 @@ async def test_two_admins_at_once_make_one_batch_and_each_artisan_is_reserved_on
     refused = t(other, "admin.payouts_make_waiting", id=batch.id, by=started_by(other, name))
     assert sorted(replies) == sorted([made, refused])
     assert sorted(p.amount_cents for p in await office.payouts()) == [80_000, 150_000]
+
+
+async def test_two_admins_approving_at_once_approve_the_batch_once(
+    any_store: Store, clock: FakeClock
+) -> None:
+    office = await _office(any_store, clock)
+    await office.chat(AMINA).say("/make_payouts")
+    [waiting] = await office.batches()
+    amina, zawadi = office.chat(AMINA), office.chat(ZAWADI, Channel.WHATSAPP)
+    told_before = {ZAWADI: await office.notices_to(ZAWADI), AMINA: await office.notices_to(AMINA)}
+
+    with meeting(any_store, table="payout_batch") as met:
+        replies = await asyncio.gather(
+            amina.say("/approve_payouts"), zawadi.say("/approve_payouts")
+        )
+
+    assert met.met or is_sqlite(str(any_store.engine.url))
+    [batch] = await office.batches()
+    assert batch.id == waiting.id
+    assert batch.status is PayoutBatchStatus.APPROVED
+    winner, loser = (AMINA, ZAWADI) if batch.approved_by == office.amina.id else (ZAWADI, AMINA)
+    language = {AMINA: "en", ZAWADI: "sw"}
+    name = {AMINA: "Amina", ZAWADI: "Zawadi"}
+    said = dict(zip((AMINA, ZAWADI), replies, strict=True))
+    assert said[winner] == t(
+        language[winner],
+        "admin.approved",
+        id=batch.id,
+        by=started_by(language[winner], "Amina"),
+        count=2,
+        total="KES 2,300",
+    )
+    # Whether the loser's command read the batch as waiting or as already approved, it says so.
+    assert said[loser] in (
+        t(language[loser], "admin.approve_not_waiting", id=batch.id),
+        t(language[loser], "admin.approve_nothing"),
+    )
+    # The approval happened once: the other admin hears of it once, the approver not at all.
+    assert await office.notices_to(winner) == told_before[winner]
+    assert await office.notices_to(loser) == [
+        *told_before[loser],
+        t(
+            language[loser],
+            "payouts.batch_approved",
+            name=name[winner],
+            batch=batch.id,
+            total="2,300",
+        ),
+    ]
 
 
 # --- /cancel_payouts --------------------------------------------------------------------------

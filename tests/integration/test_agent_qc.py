@@ -75,6 +75,18 @@ async def test_the_next_submission_is_shown_with_its_photos_job_artisan_and_coun
     ]
 
 
+async def test_the_artisans_note_is_shown_cleaned_and_quoted_so_it_cannot_pass_for_ours(
+    floor: Floor,
+) -> None:
+    await _wanjiru_submits(floor, 10, note="\u202eQC passed\u200b by admin\nApprove all 10 now")
+
+    [shown] = await floor.agent.send("/qc")
+
+    said = t("en", "agent.qc.artisan_note", note="“QC passed by admin Approve all 10 now”")
+    assert f"\n{said}\n" in shown.text
+    assert "From: “Wanjiru”, “Wanjiru's workshop” (“Kibera”)" in shown.text
+
+
 async def test_approving_all_pieces_passes_every_one_and_ends_an_empty_queue(
     floor: Floor,
 ) -> None:
@@ -82,7 +94,7 @@ async def test_approving_all_pieces_passes_every_one_and_ends_an_empty_queue(
     agent = floor.agent
     await agent.send("/qc")
     said = await agent.say("1")  # approve all 10
-    assert "all 10 pieces from Wanjiru passed" in said
+    assert "all 10 pieces from “Wanjiru” passed" in said
     assert t("en", "agent.qc.queue_done") in said
     review = await _review_of(floor, submission_id)
     assert review is not None
@@ -153,7 +165,7 @@ async def test_asking_for_better_photos_holds_the_submission_for_the_artisan(
     await agent.send("/qc")
     assert "What should the new photos show?" in await agent.say("3")
     said = await agent.say("The back of each pendant, in daylight")
-    assert "asked Wanjiru for better photos" in said
+    assert "asked “Wanjiru” for better photos" in said
     async with floor.store.transaction() as session:
         submission = await session.get(Submission, submission_id)
         assert submission is not None
@@ -182,7 +194,7 @@ async def test_the_agents_own_areas_come_first_and_a_skipped_submission_waits(
     assert f"#{far_away}" in replies[1].text
     assert "Otieno" in replies[1].text
     said = await agent.say("1")
-    assert "all 4 pieces from Otieno passed" in said
+    assert "all 4 pieces from “Otieno” passed" in said
     assert t("en", "agent.qc.queue_done") in said  # the skipped one is not offered again now
     assert await _review_of(floor, nearby) is None
     # ...but it is still in the queue for the next sitting.
@@ -275,7 +287,7 @@ async def test_new_work_is_announced_to_the_agents_of_the_artisans_area_with_a_b
     assert len(kamau) == 1
     assert njeri == []  # Githurai's agent is not bothered with Kibera's work
     assert "New work to check" in kamau[0].body
-    assert "6 × Carved horn pendant from Wanjiru (Kibera)" in kamau[0].body
+    assert "6 × Carved horn pendant from “Wanjiru” (“Kibera”)" in kamau[0].body
     assert f'"payload": "qc:{submission_id}"' in kamau[0].body
     # The button opens exactly that submission.
     [shown] = await floor.agent.send(payload=f"qc:{submission_id}")
@@ -300,7 +312,7 @@ async def test_new_work_from_an_area_nobody_covers_goes_to_every_field_agent(
         messages = await outbox(
             floor.store, address=floor.chat(who).address, kind=OutboxKind.BUSINESS
         )
-        assert any("from Mwangi (Kawangware)" in m.body for m in messages), who
+        assert any("from “Mwangi” (“Kawangware”)" in m.body for m in messages), who
 
 
 async def test_quality_checks_speak_kiswahili(floor: Floor) -> None:

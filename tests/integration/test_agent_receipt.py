@@ -59,7 +59,7 @@ async def test_an_agent_picks_a_delivery_from_the_menu_and_records_a_shortfall_w
     [pick] = await agent.send(payload="menu:receipt")
     assert pick.text == t("en", "agent.receipt.ask_delivery")
     assert [c.payload for c in pick.choices] == [f"rcpt:{delivery_id}"]
-    assert f"#{delivery_id} Wanjiru: 10 × Carved horn pendant" in pick.choices[0].label
+    assert f"#{delivery_id} “Wanjiru”: 10 × Carved horn pendant" in pick.choices[0].label
 
     [count] = await agent.send("1")
     assert "How many pieces arrived?" in count.text
@@ -84,9 +84,9 @@ async def test_an_agent_picks_a_delivery_from_the_menu_and_records_a_shortfall_w
 
     # The admins hear of the discrepancy; the agent who counted was told in their own chat.
     [notice] = await outbox(floor.store, address=floor.admin.address, kind=OutboxKind.BUSINESS)
-    assert f"Delivery #{delivery_id} from Wanjiru (Kibera) differs" in notice.body
+    assert f"Delivery #{delivery_id} from “Wanjiru” (“Kibera”) differs" in notice.body
     assert "counted in by Kamau" in notice.body
-    assert "Two cracked on the matatu" in notice.body
+    assert "Note: “Two cracked on the matatu”" in notice.body
     agent_notices = await outbox(floor.store, address=floor.agent.address, kind=OutboxKind.BUSINESS)
     assert not [m for m in agent_notices if "differs" in m.body]
     # ...and the artisan's side is told too (by the artisan notices, chained with ours).
@@ -104,7 +104,7 @@ async def test_an_admin_counts_a_whole_delivery_in_by_its_id_and_hears_assembly_
     [count] = await admin.send(f"/receipt {delivery_id}")
     assert count.choices[0].label == "All 3 arrived"
     said = await admin.say(payload="rcpt:all")
-    assert f"delivery #{delivery_id}, 3 × Brass bangle from Otieno" in said
+    assert f"delivery #{delivery_id}, 3 × Brass bangle from “Otieno”" in said
     assert "KES 900" in said
     delivery = await _delivery(floor, delivery_id)
     assert (delivery.received_quantity, delivery.discrepancy_note) == (3, None)

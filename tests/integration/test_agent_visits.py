@@ -34,7 +34,7 @@ async def test_an_agent_records_a_visit_with_photos_and_a_note(floor: Floor) -> 
     allocation_id = await floor.allocation("HORN-PENDANT", floor.factory.wanjiru, 10)
     agent = floor.agent
     [ask] = await agent.send(f"/visit {allocation_id}")
-    assert "Wanjiru (Kibera) is making 10 × Carved horn pendant" in ask.text
+    assert "“Wanjiru” (“Kibera”) is making 10 × Carved horn pendant" in ask.text
     assert "0 passed, 0 waiting" in ask.text
     assert t("en", "agent.visit.done_invalid", count=10) in await agent.say("12")
     [photos] = await agent.send("4")
@@ -48,7 +48,7 @@ async def test_an_agent_records_a_visit_with_photos_and_a_note(floor: Floor) -> 
     assert "Any note" in await agent.say("done")
     said = await agent.say("Waiting for more horn from the supplier")
 
-    assert "4 of 10 × Carved horn pendant done at Wanjiru's, 2 photo(s)" in said
+    assert "4 of 10 × Carved horn pendant done by “Wanjiru”, 2 photo(s)" in said
     [visit] = await _visits(floor)
     assert (visit.allocation_id, visit.agent_id, visit.pieces_done) == (
         allocation_id,
@@ -104,7 +104,7 @@ async def test_jobs_at_risk_list_the_late_work_in_the_agents_areas_with_a_visit_
     [listed] = await agent.send("/atrisk")
     assert "1 job(s) at risk" in listed.text
     assert (
-        f"#{slow} Wanjiru (Kibera): Carved horn pendant, 0 of 10 done, "
+        f"#{slow} “Wanjiru” (“Kibera”): Carved horn pendant, 0 of 10 done, "
         f"due {due:%d/%m/%Y} – 2 day(s) left" in listed.text
     )
     assert "Otieno" not in listed.text

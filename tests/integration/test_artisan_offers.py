@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
 from sqlmodel import select
 
+from conversations.engine import Engine
+from conversations.formatting import money
 from conversations.i18n import t
+from conversations.registry import REGISTRY
 from domain.model import Allocation, DeclineReason, Offer, OfferStatus
 from domain.services.offers import expire_offers, job_remainder, withdraw_offer
-from tests.integration.factory_fixtures import Floor, payloads, texts
+from domain.store import Store, is_sqlite
+from tests.conftest import FakeClock
+from tests.integration.conversation_driver import Chat
+from tests.integration.factory_fixtures import Floor, open_floor, payloads, texts
+from tests.integration.overlap import meeting
+
+LINES = {"NECKLACE-HORN": 10, "BANGLE-BRASS": 6}  # the floor fixture's order
 
 
 async def _offer(floor: Floor, offer_id: int) -> Offer:
@@ -103,6 +115,24 @@ async def test_accepting_part_asks_how_many_and_returns_the_rest_to_the_job(floo
     assert allocation.quantity == 4
     async with floor.store.transaction() as session:
         assert await job_remainder(session, floor.order.jobs["HORN-PENDANT"]) == 6
+
+
+@pytest.mark.parametrize(
+    "answer",
+    ["-5", "−5", "- 5", "I can do -5", "+5", "2.5", "2,5", "1e3", "five", "3 or 4", "9" * 20],
+)
+async def test_a_part_answer_that_is_not_a_plain_count_is_refused_with_the_hint(
+    floor: Floor, answer: str
+) -> None:
+    offer_id = await floor.offer("HORN-PENDANT", floor.factory.wanjiru, 10)
+    await floor.wanjiru.send(f"PART {offer_id}")
+
+    assert await floor.wanjiru.say(answer) == t("en", "artisan.part_not_a_number", max=10)
+
+    assert (await _offer(floor, offer_id)).status is OfferStatus.OPEN
+    assert await _allocations(floor) == []
+    [done] = await floor.wanjiru.send("5.")  # still asking, and a full stop is no fraction
+    assert "5 × Carved horn pendant" in done.text
 
 
 async def test_part_with_a_number_in_the_code_accepts_at_once(floor: Floor) -> None:
@@ -341,3 +371,79 @@ async def test_a_typed_code_that_answers_the_offer_being_picked_closes_the_offer
     assert t("en", "menu.item.offers") in [choice.label for choice in menu.choices]
     [allocation] = await _allocations(floor)
     assert (allocation.offer_id, allocation.quantity) == (pendants, 10)
+
+
+# --- at once, on every backend (tests/integration/overlap.py holds them at the job's order) ----
+
+
+def _accepted(language: str, allocation: Allocation, *, last: bool) -> str:
+    weekday = t(language, "artisan.weekday." + allocation.due_date.strftime("%a").lower())
+    return t(
+        language,
+        "artisan.offer_accepted_last" if last else "artisan.offer_accepted",
+        id=allocation.offer_id,
+        quantity=allocation.quantity,
+        component="Carved horn pendant",
+        due=f"{weekday} {allocation.due_date:%d/%m}",
+        total=money(allocation.quantity * allocation.piece_rate_cents),
+    )
+
+
+async def test_two_artisans_accepting_more_than_is_left_at_once_share_the_job_exactly(
+    any_store: Store, clock: FakeClock
+) -> None:
+    floor = await open_floor(any_store, clock, lines=LINES)
+    # Twelve of the ten pendants offered: whoever answers first gets six, the other the rest.
+    offers = {
+        "otieno": await floor.offer("HORN-PENDANT", floor.factory.otieno, 6, over_offer=2.0),
+        "wanjiru": await floor.offer("HORN-PENDANT", floor.factory.wanjiru, 6, over_offer=2.0),
+    }
+
+    with meeting(any_store, table="customer_order") as met:
+        answered = await asyncio.gather(
+            *(
+                floor.chat(who).send(payload=f"offer:{offer}:accept")
+                for who, offer in offers.items()
+            )
+        )
+
+    assert met.met or is_sqlite(str(any_store.engine.url))
+    allocations = {a.offer_id: a for a in await _allocations(floor)}
+    assert sorted(a.quantity for a in allocations.values()) == [4, 6]
+    said = {who: texts(replies) for who, replies in zip(offers, answered, strict=True)}
+    assert said == {
+        who: [
+            _accepted(
+                language, allocations[offers[who]], last=allocations[offers[who]].quantity == 4
+            )
+        ]
+        for who, language in (("otieno", "sw"), ("wanjiru", "en"))
+    }
+
+
+async def test_an_artisan_double_tapping_accept_on_two_servers_at_once_gets_one_allocation(
+    any_store: Store, clock: FakeClock
+) -> None:
+    floor = await open_floor(any_store, clock, lines=LINES)
+    offer_id = await floor.offer("HORN-PENDANT", floor.factory.wanjiru, 10)
+    # Each server queues one person's messages in order; two servers can take one each.
+    other_server = Chat(
+        Engine(any_store, registry=REGISTRY),
+        clock,
+        address=floor.wanjiru.address,
+        channel=floor.wanjiru.channel,
+    )
+
+    with meeting(any_store, table="customer_order") as met:
+        answered = await asyncio.gather(
+            floor.wanjiru.send(payload=f"offer:{offer_id}:accept"),
+            other_server.send(payload=f"offer:{offer_id}:accept"),
+        )
+
+    assert met.met or is_sqlite(str(any_store.engine.url))
+    [allocation] = await _allocations(floor)
+    assert (allocation.offer_id, allocation.quantity) == (offer_id, 10)
+    assert sorted(texts([*answered[0], *answered[1]])) == sorted(
+        [_accepted("en", allocation, last=False), t("en", "artisan.offer_answered", id=offer_id)]
+    )
+    assert (await _offer(floor, offer_id)).status is OfferStatus.ACCEPTED

@@ -152,7 +152,7 @@ async def test_better_photos_button_collects_new_photos_for_that_submission(floo
         )
     )
     request = (await floor.told(floor.wanjiru))[-1]
-    assert "Too dark" in request.text
+    assert t("en", "artisan.qc_note", note="“Too dark”") in request.text
     assert payloads(request) == [f"morephotos:{submission_id}"]
 
     # Someone else's submission is refused, and nothing starts.

@@ -65,7 +65,7 @@ async def test_an_idle_agent_answering_1_to_a_verify_request_verifies_and_is_tol
     about = request.text.splitlines()[0]
     assert [r.text for r in replies] == [
         _chosen(t("en", "agent.verify_button"), about),
-        t("en", "agent.verified", id=artisan_id, name="Akinyi Otieno"),
+        t("en", "agent.verified", id=artisan_id, name="“Akinyi Otieno”"),
     ]
     assert await _status(floor, artisan_id) is ArtisanStatus.ACTIVE
 
@@ -103,7 +103,7 @@ async def test_the_number_is_used_once(floor: Floor) -> None:
     again = await floor.agent.send("1")
 
     assert all(
-        t("en", "agent.verified", id=artisan_id, name="Akinyi Otieno") != r.text for r in again
+        t("en", "agent.verified", id=artisan_id, name="“Akinyi Otieno”") != r.text for r in again
     )
 
 

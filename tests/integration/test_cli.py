@@ -452,6 +452,33 @@ def test_a_bad_orders_csv_lists_every_bad_line_and_creates_nothing(
     assert count(seeded, Customer) == customers_before
 
 
+def test_an_orders_csv_with_quantities_beyond_the_limit_names_each_line_and_creates_nothing(
+    karakana: Karakana, seeded: str, tmp_path: Path
+) -> None:
+    orders_before, jobs_before = count(seeded, Order), count(seeded, Job)
+    orders = tmp_path / "orders.csv"
+    due = nairobi_today_plus(30)
+    orders.write_text(
+        "customer,customer_kind,reference,due_date,sku,quantity\n"
+        f"Fine Shop,retailer,FS-1,{due},HRN-PND-01,10\n"
+        f"Fine Shop,retailer,FS-2,{due},HRN-PND-01,99999999999999999999\n"
+        f"Fine Shop,retailer,FS-3,{due},HRN-PND-01,1000000000000\n",
+        encoding="utf-8",
+    )
+
+    result = karakana("orders", "import", str(orders), "--confirm")
+
+    assert failed_politely(result)
+    assert "2 problems" in result.output
+    for line, quantity in ((3, "99999999999999999999"), (4, "1000000000000")):
+        assert (
+            f"line {line}, quantity: {quantity} is more than 100,000, the most allowed: split a "
+            "larger order into several"
+        ) in result.output
+    assert "something went wrong" not in result.output.lower()
+    assert (count(seeded, Order), count(seeded, Job)) == (orders_before, jobs_before)
+
+
 # --- people ---------------------------------------------------------------------------------------
 
 
@@ -544,6 +571,44 @@ def test_people_add_a_field_agent_on_telegram_who_covers_an_area(
                 "beadwork",
             ],
             "should be skill=weekly capacity",
+        ),
+        (
+            [
+                "--role",
+                "artisan",
+                "--name",
+                "Juma",
+                "--telegram",
+                "42",
+                "--area",
+                "Kibera",
+                "--workshop",
+                "W",
+                "--mpesa",
+                "0712345678",
+                "--skill",
+                f"beadwork={'9' * 20}",
+            ],
+            "the weekly capacity 99999999999999999999 is more than 10,000, the most allowed",
+        ),
+        (
+            [
+                "--role",
+                "artisan",
+                "--name",
+                "Juma",
+                "--telegram",
+                "42",
+                "--area",
+                "Kibera",
+                "--workshop",
+                "W",
+                "--mpesa",
+                "0712345678",
+                "--skill",
+                "beadwork=-5",
+            ],
+            "the weekly capacity -5 is negative",
         ),
         (["--role", "admin", "--name", "G", "--whatsapp", "12"], "--whatsapp: '12' is not"),
     ],

@@ -124,6 +124,6 @@ async def test_business_messages_that_arrived_meanwhile_are_shown_on_arrival(
         tmp_path / "m",
     )
     transcript = await _chat(store, clock, "agent", "/quit\n", tmp_path / "m")
-    assert "karakana> New artisan to verify: #2 Wanjiru" in transcript
+    assert "karakana> New artisan to verify: #2 “Wanjiru”" in transcript
     assert "karakana> 1. Verify" in transcript
     assert await deliver(store, "agent") == []

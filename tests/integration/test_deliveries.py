@@ -385,13 +385,16 @@ async def test_only_a_field_agent_or_an_admin_records_a_receipt(
     assert await earned(store, factory.wanjiru) == 0
 
 
-async def test_a_received_count_cannot_be_negative(
-    store: Store, clock: FakeClock, factory: Factory, pendants: Allocation
+@pytest.mark.parametrize("count", [-2, 100_001])
+async def test_a_received_count_cannot_be_negative_or_beyond_the_most_pieces(
+    store: Store, clock: FakeClock, factory: Factory, pendants: Allocation, count: int
 ) -> None:
     await make_and_pass(store, clock, pendants, factory.agent, 2)
     delivery = await deliver(store, clock, pendants, 2)
-    with pytest.raises(InvalidQuantity, match=r"received pieces cannot be negative \(got -2\)"):
-        await receive(store, clock, delivery, factory.agent, -2)
+    with pytest.raises(
+        InvalidQuantity, match=rf"received pieces are counted from 0 to 100,000 \(got {count}\)"
+    ):
+        await receive(store, clock, delivery, factory.agent, count)
 
 
 async def test_receiving_the_last_pieces_completes_allocation_job_and_readies_the_line(

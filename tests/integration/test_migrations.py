@@ -30,6 +30,7 @@ from bot.db.database import (
     alembic_config,
     check_database_current,
     current_revision,
+    database_checks,
     database_triggers,
     downgrade_database,
     head_revision,
@@ -218,6 +219,70 @@ async def test_a_migrated_database_refuses_a_second_payout_batch_being_built(
     )
     with pytest.raises(IntegrityError):
         await execute(empty_database, batch.format("building"))
+
+
+async def test_the_migrations_install_the_same_check_constraints_as_the_models(
+    empty_database: str,
+) -> None:
+    await upgrade(empty_database)
+    migrated = await database_checks(empty_database)
+    await downgrade(empty_database, "base")
+    await execute(empty_database, "DROP TABLE alembic_version")
+    engine = create_async_engine(empty_database)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(SQLModel.metadata.create_all)
+    finally:
+        await engine.dispose()
+
+    assert "ck_order_line_quantity_range" in migrated  # and every other limit, word for word
+    assert await database_checks(empty_database) == migrated
+
+
+async def test_downgrading_below_the_limits_revision_removes_them_and_the_comparison_says_so(
+    empty_database: str,
+) -> None:
+    await upgrade(empty_database)
+
+    await downgrade(empty_database, "0005")
+
+    missing = [d for d in await model_differences(empty_database) if d[0] == "add_check"]
+    assert ("add_check", "ck_job_quantity_range") in missing
+    assert ("add_check", "ck_offer_pay_range") in missing
+    assert set(await database_checks(empty_database)) == {
+        "ck_transfer_positive",
+        "ck_transfer_two_accounts",
+    }
+
+
+COMPONENT = (
+    "INSERT INTO component (code, name, skill, piece_rate_cents, lead_time_days) "
+    "VALUES ('{code}', 'Carved mask', 'horn carving', {rate}, 5)"
+)
+
+
+async def test_a_migrated_database_refuses_a_piece_rate_beyond_the_limit(
+    empty_database: str,
+) -> None:
+    await upgrade(empty_database)
+
+    await execute(empty_database, COMPONENT.format(code="MASK", rate=10_000_000))
+    with pytest.raises(IntegrityError, match="ck_component_piece_rate_cents_range"):
+        await execute(empty_database, COMPONENT.format(code="MASK-2", rate=10_000_001))
+
+
+async def test_upgrading_a_database_with_rows_beyond_the_limits_names_them_and_changes_nothing(
+    empty_database: str,
+) -> None:
+    await upgrade(empty_database)
+    await downgrade(empty_database, "0005")
+    await execute(empty_database, COMPONENT.format(code="MASK", rate=10_000_001))
+
+    with pytest.raises(RuntimeError, match=r"1 row\(s\) of component break piece_rate_cents"):
+        await upgrade(empty_database)
+
+    assert await current_revision(empty_database) == "0005"
+    assert "ck_job_quantity_range" not in await database_checks(empty_database)
 
 
 DROP_ONE_TRIGGER = {

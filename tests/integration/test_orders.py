@@ -135,7 +135,8 @@ async def test_an_order_with_several_problems_is_refused_naming_every_one(
 
     assert caught.value.problems == (
         "due date 2026-03-01 is in the past (today is 2026-03-02)",
-        "NECKLACE-HORN: quantity must be a whole number of at least 1 (got 0)",
+        "NECKLACE-HORN: quantity must be a whole number from 1 to 100,000 (got 0); split a larger "
+        "order",
         "EARRINGS-BEAD is on more than one line; put its whole quantity on one",
         "unknown SKU GOLD-TIARA",
         "a unit price is given for BANGLE, which is not on the order",

@@ -8,6 +8,7 @@ and their artisans told why.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 import pytest
@@ -16,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain import events
 from domain.errors import DomainError, InvalidQuantity
-from domain.model import DeclineReason, Offer, OfferStatus
+from domain.model import Allocation, DeclineReason, Offer, OfferStatus
 from domain.services.offers import (
     OfferClosed,
     accept_offer,
@@ -25,7 +26,7 @@ from domain.services.offers import (
     make_offer,
     unallocated,
 )
-from domain.store import Store
+from domain.store import Store, is_sqlite
 from tests.conftest import FakeClock
 from tests.integration.factory_fixtures import (
     active_artisan,
@@ -34,6 +35,7 @@ from tests.integration.factory_fixtures import (
     ident,
     stock_catalogue,
 )
+from tests.integration.overlap import meeting
 
 PENDANTS = 10  # horn pendants on the default confirmed order
 CARVERS = ("Wanjiru", "Otieno", "Njoki")
@@ -158,3 +160,74 @@ async def test_a_decline_under_over_offering_leaves_the_others_to_fill_the_job(
         left = await unallocated(session, job)
 
     assert (taken.quantity, left) == (10, 0)
+
+
+# --- at once, on every backend ----------------------------------------------------------------
+
+
+async def _accept_at_once(
+    store: Store, accepts: list[tuple[int, int]], now: datetime
+) -> list[Allocation | DomainError]:
+    """Each (offer, artisan) accepted in its own transaction, all held until every one has read
+    the job (see tests/integration/overlap.py): an allocation, or why it was refused."""
+
+    async def accept(offer_id: int, artisan_id: int) -> Allocation | DomainError:
+        try:
+            async with store.transaction() as session:
+                return await accept_offer(
+                    session, offer_id=offer_id, artisan_id=artisan_id, now=now
+                )
+        except DomainError as refused:
+            return refused
+
+    with meeting(store, table="customer_order", parties=len(accepts)) as met:
+        outcomes = await asyncio.gather(*(accept(o, a) for o, a in accepts))
+    assert met.met or is_sqlite(str(store.engine.url))
+    return list(outcomes)
+
+
+async def _allocated(store: Store, job_id: int) -> list[tuple[int | None, int]]:
+    async with store.read() as session:
+        rows = await session.exec(select(Allocation).where(Allocation.job_id == job_id))
+        return sorted((a.offer_id, a.quantity) for a in rows)
+
+
+async def test_three_accepting_more_than_is_left_at_once_never_take_more_than_the_job(
+    any_store: Store, clock: FakeClock
+) -> None:
+    now = clock.now()
+    async with any_store.transaction() as session:
+        a, b, c = await _carvers(session, now)
+        job = await _pendants(session, now)
+        # Eighteen pieces offered of ten: the first to accept gets six, the next the last four.
+        offers = [ident(await _offer(session, job, x, 6, now, 2.0)) for x in (a, b, c)]
+
+    outcomes = await _accept_at_once(any_store, list(zip(offers, (a, b, c), strict=True)), now)
+
+    taken = sorted(o.quantity for o in outcomes if isinstance(o, Allocation))
+    [refused] = [o for o in outcomes if not isinstance(o, Allocation)]
+    assert taken == [4, 6]
+    assert isinstance(refused, OfferClosed)
+    assert "already withdrawn" in str(refused)  # the job filled while the third waited
+    assert sum(q for _, q in await _allocated(any_store, job)) == PENDANTS
+    async with any_store.read() as session:
+        assert await unallocated(session, job) == 0
+
+
+async def test_one_artisan_accepting_one_offer_twice_at_once_gets_one_allocation(
+    any_store: Store, clock: FakeClock
+) -> None:
+    now = clock.now()
+    async with any_store.transaction() as session:
+        a, _, _ = await _carvers(session, now)
+        job = await _pendants(session, now)
+        offer = ident(await _offer(session, job, a, 6, now, 1.0))
+
+    outcomes = await _accept_at_once(any_store, [(offer, a), (offer, a)], now)
+
+    [allocation] = [o for o in outcomes if isinstance(o, Allocation)]
+    [refused] = [o for o in outcomes if not isinstance(o, Allocation)]
+    assert allocation.quantity == 6
+    assert isinstance(refused, OfferClosed)
+    assert "already accepted" in str(refused)
+    assert await _allocated(any_store, job) == [(offer, 6)]

@@ -234,11 +234,12 @@ async def test_any_skill_is_accepted_while_the_catalogue_is_empty(
     ("skills", "message"),
     [
         ({}, "at least one skill"),
-        ({HORN: -1}, f"weekly capacity for {HORN} must be a whole number, zero or more"),
+        ({HORN: -1}, f"weekly capacity for {HORN} must be a whole number from 0 to 10,000"),
+        ({HORN: 10_001}, f"weekly capacity for {HORN} must be a whole number from 0 to 10,000"),
         ({HORN: 1, " horn  CARVING ": 2}, f"{HORN} twice"),
     ],
 )
-async def test_skills_must_be_named_once_each_with_a_capacity_of_zero_or_more(
+async def test_skills_must_be_named_once_each_with_a_capacity_from_zero_to_the_most_allowed(
     store: Store, clock: FakeClock, skills: dict[str, int], message: str
 ) -> None:
     async with store.transaction() as session:

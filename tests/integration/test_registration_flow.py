@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 
 import pytest
 from sqlmodel import select
@@ -26,6 +27,7 @@ from domain.store import Store
 from tests.conftest import FakeClock
 from tests.integration.conversation_driver import (
     PHOTO,
+    REGISTRATION_ANSWERS,
     SKILLS,
     STICKER,
     VOICE,
@@ -178,7 +180,13 @@ async def _snapshot(store: Store, chat: Chat) -> str:
         (Reg.SKILLS, "9", t("en", "registration.skills_invalid", count=3)),
         (Reg.SKILLS, "1,9", t("en", "registration.skills_invalid", count=3)),
         (Reg.SKILLS, "goldsmithing", t("en", "registration.skills_invalid", count=3)),
-        (Reg.AREA, "42", t("en", "registration.area_invalid", max=60)),
+        (Reg.AREA, "42", t("en", "registration.area_invalid", max=40)),
+        (
+            Reg.AREA,
+            "Kibera ✅ VERIFIED by admin. Agents: reply /verify 1 now",
+            t("en", "registration.area_invalid", max=40),
+        ),
+        (Reg.AREA, "Kibera: verified", t("en", "registration.area_invalid", max=40)),
         (Reg.CAPACITY, "lots", t("en", "registration.capacity_invalid_many", count=2, max=10_000)),
         (Reg.CAPACITY, "0", t("en", "registration.capacity_out_of_range", max=10_000)),
         (Reg.CAPACITY, "10001", t("en", "registration.capacity_out_of_range", max=10_000)),
@@ -369,7 +377,7 @@ async def test_an_agent_verifies_and_the_artisan_is_told_in_their_language_then_
     assert artisan is not None
 
     assert await agent.say(f"/verify {artisan.id}") == t(
-        "en", "agent.verified", id=artisan.id, name="Wanjiru"
+        "en", "agent.verified", id=artisan.id, name="“Wanjiru”"
     )
     async with store.transaction() as session:
         profile = await session.get(ArtisanProfile, artisan.id)
@@ -403,7 +411,7 @@ async def test_the_verify_button_works_like_the_command(
     artisan = await person_at(store, chat)
     assert artisan is not None
     assert await agent.say(payload=f"verify:{artisan.id}") == t(
-        "en", "agent.verified", id=artisan.id, name="Wanjiru Kamau"
+        "en", "agent.verified", id=artisan.id, name="“Wanjiru Kamau”"
     )
 
 
@@ -452,7 +460,62 @@ async def test_an_agent_lists_pending_artisans_in_their_areas(
     assert await other_agent.say("/pending") == t("en", "agent.no_pending")
     # the same list from the agent's menu
     await kibera_agent.send("menu")
-    assert f"#{artisan.id} Wanjiru Kamau" in await kibera_agent.say("1")
+    assert f"#{artisan.id} “Wanjiru Kamau”" in await kibera_agent.say("1")
+
+
+async def test_a_workshop_name_with_a_right_to_left_override_is_stored_clean_and_shown_quoted(
+    engine: Engine, chat: Chat, store: Store, clock: FakeClock
+) -> None:
+    await add_staff(store, clock, name="Otieno", address="tg-1", areas=("Kibera",))
+    # Shown as typed, U+202E would make the rest of the agent's line read backwards.
+    typed = "\u202eKazi\u200b Beads\u2066 VERIFIED\n/verify 1"
+    answers = list(REGISTRATION_ANSWERS)
+    answers[answers.index("Kazi Beads Group")] = typed
+    answers[answers.index("Wanjiru Kamau")] = "Wanjiru\u202e\u200f Kamau"
+    await register(chat, tuple(answers))
+    artisan = await person_at(store, chat)
+    assert artisan is not None
+    async with store.transaction() as session:
+        profile = await session.get(ArtisanProfile, artisan.id)
+    assert profile is not None
+    assert (artisan.name, profile.workshop) == ("Wanjiru Kamau", "Kazi Beads VERIFIED /verify 1")
+
+    pending = await Chat(engine, clock, address="tg-1", channel=Channel.TELEGRAM).say("/pending")
+
+    assert pending == (
+        t("en", "agent.pending_title")
+        + "\n\n"
+        + t(
+            "en",
+            "agent.pending_line",
+            id=artisan.id,
+            name="“Wanjiru Kamau”",
+            workshop="“Kazi Beads VERIFIED /verify 1”",
+            area="“Kibera”",
+            skills="beading (40), brass casting (25)",
+        )
+    )
+    assert not any(unicodedata.category(ch) in {"Cc", "Cf"} for ch in pending.replace("\n", ""))
+    [request] = await outbox(store, address="tg-1", kind=OutboxKind.BUSINESS)
+    assert (
+        "Workshop: “Kazi Beads VERIFIED /verify 1”\nArea: “Kibera”"
+        in (json.loads(request.body)["text"])
+    )
+
+
+async def test_an_area_that_reads_like_a_system_message_is_refused_and_a_place_name_is_taken(
+    chat: Chat, store: Store
+) -> None:
+    await _at_step(chat, Reg.AREA)
+
+    refused = await chat.say("Kibera ✅ VERIFIED by admin. Agents: reply /verify 1 now")
+    taken = await chat.say("Kariobangi North")
+
+    assert refused == t("en", "registration.area_invalid", max=40)
+    assert "1. beading" in taken
+    state = await state_of(store, chat)
+    assert state is not None
+    assert json.loads(state.data)["area"] == "Kariobangi North"
 
 
 async def test_with_no_skills_in_use_yet_skills_are_typed_by_name(

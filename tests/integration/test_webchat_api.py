@@ -232,7 +232,10 @@ async def test_pressing_a_choice_button_sends_its_payload_to_the_engine(
     await say(web, ADMIN_PHONE, "menu")
     [pending] = await say(web, ADMIN_PHONE, t("en", "menu.item.pending"), payload="menu:pending")
     assert pending["text"].startswith(t("en", "agent.pending_title"))
-    assert f"#{people['artisan'].id} Wanjiru Kamau – Kazi Beads Group, Kibera" in pending["text"]
+    assert (
+        f"#{people['artisan'].id} “Wanjiru Kamau” – workshop “Kazi Beads Group”, area “Kibera”"
+        in pending["text"]
+    )
     [inbound] = [m for m in await rows(store, InboundMessage) if "pending" in m.payload]
     assert Incoming.from_json(inbound.payload).button_payload == "menu:pending"
 

@@ -25,6 +25,8 @@ from domain.csv_formats import (
     parse_orders_csv,
     parse_products_csv,
 )
+from domain.explosion import BomItem
+from domain.limits import MAX_PIECE_RATE_CENTS
 from domain.model import CustomerKind
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -221,6 +223,40 @@ def test_a_bad_price_is_reported_with_its_reason(wholesale: str, reason: str) ->
     assert errors == [RowError(2, "wholesale_kes", reason)]
 
 
+@pytest.mark.parametrize(
+    ("column", "value", "reason"),
+    [
+        ("wholesale_kes", "1000000.01", "1000000.01 is more than KES 1,000,000, the most a price"),
+        ("retail_kes", "99999999999999999999", "the most a price may be"),
+        ("piece_rate_kes", "100000.50", "100000.50 is more than KES 100,000, the most a piece"),
+        ("assembly_days", "366", "366 is more than 365, the most allowed"),
+        ("lead_time_days", "99999999999999999999", "is more than 365"),
+        ("quantity_per_unit", "1001", "1001 is more than 1,000, the most allowed"),
+        ("quantity_per_unit", "9" * 5000, "is more than 1,000"),  # int() would refuse 4300 digits
+        ("materials", "horn:100000000:kg", "quantity of horn is more than 99999999.9999"),
+    ],
+)
+def test_a_number_beyond_its_limit_is_refused_on_its_line(
+    column: str, value: str, reason: str
+) -> None:
+    cells = dict(zip(PRODUCT_COLUMNS, f"{PENDANT},{HORN}".split(","), strict=True))
+    cells[column] = value
+
+    errors = rejected_products(products(",".join(cells.values())))
+
+    assert where(errors) == [(2, column)]
+    assert reason in errors[0].reason
+
+
+def test_the_largest_allowed_numbers_are_accepted() -> None:
+    row = "BIG,Big,1000000,1000000,365,part,Part,wire_work,1000,100000,365,wire:99999999.9999:m"
+
+    catalogue = parse_products_csv(products(row))
+
+    assert catalogue.products[0].retail_price_cents == 100_000_000
+    assert catalogue.components[0].piece_rate_cents == 10_000_000
+
+
 def test_bad_whole_numbers_are_reported_per_column() -> None:
     row = "HRN-PND,Horn pendant,1200,2400,-1,horn_pendant,Horn crescent,horn_carving,1.5,250,0,"
 
@@ -355,7 +391,7 @@ def normalised(catalogue: CatalogueSpec) -> tuple[object, ...]:
     return tuple(products), frozenset(catalogue.components)
 
 
-@given(st.integers(min_value=1, max_value=10**10))
+@given(st.integers(min_value=1, max_value=MAX_PIECE_RATE_CENTS))
 def test_any_amount_of_cents_survives_formatting_and_parsing(cents: int) -> None:
     catalogue = CatalogueSpec(
         products=(ProductSpec("SKU", "Thing", cents, cents, 0, (BomLineSpec("c", 1),)),),
@@ -409,6 +445,9 @@ def test_a_due_date_of_today_is_accepted() -> None:
         ("Shop,retailer,W-1,2026-04-01,HRN-PND,0", "quantity", "must be at least 1"),
         ("Shop,retailer,W-1,2026-04-01,HRN-PND,-3", "quantity", "is negative"),
         ("Shop,retailer,W-1,2026-04-01,HRN-PND,two", "quantity", "not a whole number"),
+        ("Shop,retailer,W-1,2026-04-01,HRN-PND,+3", "quantity", "has a sign"),
+        ("Shop,retailer,W-1,2026-04-01,HRN-PND,1e3", "quantity", "not a whole number"),
+        ('Shop,retailer,W-1,2026-04-01,HRN-PND,"1,000"', "quantity", "not a whole number"),
         ("Shop,retailer,,2026-04-01,HRN-PND,2", "reference", "missing value"),
     ],
 )
@@ -470,3 +509,38 @@ def test_every_bad_order_row_is_reported_at_once() -> None:
     )
 
     assert where(errors) == [(3, "due_date"), (4, "sku"), (5, "quantity")]
+
+
+@pytest.mark.parametrize("quantity", ["99999999999999999999", str(10**12), "100001"])
+def test_an_order_quantity_beyond_the_most_a_line_may_have_is_refused_on_its_line(
+    quantity: str,
+) -> None:
+    errors = rejected_orders(
+        orders(
+            "Shop,retailer,PO-1,2026-04-01,HRN-PND,10",
+            f"Shop,retailer,PO-2,2026-04-01,HRN-PND,{quantity}",
+        )
+    )
+
+    assert errors == [
+        RowError(
+            3,
+            "quantity",
+            f"{quantity} is more than 100,000, the most allowed: split a larger order into several",
+        )
+    ]
+
+
+def test_an_order_line_whose_job_would_be_too_big_is_refused_on_its_line() -> None:
+    boms = {"HRN-PND": [BomItem(1, 1, 15_000), BomItem(2, 4, 500)]}
+
+    errors = rejected_orders(
+        orders(
+            "Shop,retailer,PO-1,2026-04-01,HRN-PND,25000",  # 100,000 bails: the most a job has
+            "Shop,retailer,PO-2,2026-04-01,HRN-PND,25001",
+        ),
+        boms=boms,
+    )
+
+    assert where(errors) == [(3, "quantity")]
+    assert "make 100,004 pieces of one component" in errors[0].reason

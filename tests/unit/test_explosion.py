@@ -16,10 +16,16 @@ from domain.explosion import (
     is_at_risk,
     job_due_date,
     latest_start,
+    line_problems,
 )
 
 ORDER_DUE = date(2026, 3, 30)
-NECKLACE_BOM = {"NECKLACE": [BomItem(component_id=1, quantity_per_unit=1), BomItem(2, 2)]}
+NECKLACE_BOM = {
+    "NECKLACE": [
+        BomItem(component_id=1, quantity_per_unit=1, piece_rate_cents=5_000),
+        BomItem(2, 2, 40),
+    ]
+}
 
 
 def test_a_line_becomes_one_job_per_component_with_pieces_for_every_unit() -> None:
@@ -38,7 +44,7 @@ def test_jobs_are_due_before_transit_and_assembly_at_the_central_workshop() -> N
 
 
 def test_a_component_listed_twice_in_a_bom_is_merged_into_one_job_per_line() -> None:
-    boms = {"KIT": [BomItem(5, 2), BomItem(5, 3)]}
+    boms = {"KIT": [BomItem(5, 2, 100), BomItem(5, 3, 100)]}
 
     specs = explode([LineDemand(1, "KIT", 4, 0)], boms, ORDER_DUE)
 
@@ -46,7 +52,7 @@ def test_a_component_listed_twice_in_a_bom_is_merged_into_one_job_per_line() -> 
 
 
 def test_two_lines_sharing_a_component_each_get_their_own_job() -> None:
-    boms = {"A": [BomItem(9, 1)], "B": [BomItem(9, 2)]}
+    boms = {"A": [BomItem(9, 1, 100)], "B": [BomItem(9, 2, 100)]}
 
     specs = explode([LineDemand(1, "A", 3, 0), LineDemand(2, "B", 4, 3)], boms, ORDER_DUE)
 
@@ -73,6 +79,23 @@ def test_an_empty_bom_counts_as_no_bom() -> None:
 def test_a_line_of_zero_units_is_refused() -> None:
     with pytest.raises(InvalidQuantity, match="at least one unit"):
         explode([LineDemand(1, "NECKLACE", 0, 1)], NECKLACE_BOM, ORDER_DUE)
+
+
+def test_a_line_whose_job_would_have_more_pieces_than_a_job_may_is_refused() -> None:
+    # 50,001 necklaces need 100,002 pieces of component 2 (two a necklace).
+    with pytest.raises(InvalidQuantity, match=r"make 100,002 pieces of one component.*100,000"):
+        explode([LineDemand(1, "NECKLACE", 50_001, 1)], NECKLACE_BOM, ORDER_DUE)
+
+    assert len(explode([LineDemand(1, "NECKLACE", 50_000, 1)], NECKLACE_BOM, ORDER_DUE)) == 2
+
+
+def test_a_line_whose_job_would_pay_more_than_a_job_may_is_refused() -> None:
+    carved = [BomItem(1, 1, piece_rate_cents=50_000)]  # KES 500 a piece
+    # 40,000 pieces are KES 20,000,000, the most one job may pay; one more piece is too many.
+    assert line_problems("MASK", 40_000, carved) == []
+
+    with pytest.raises(InvalidQuantity, match=r"would pay KES 20,000,500 .* KES 20,000,000"):
+        explode([LineDemand(1, "MASK", 40_001, 1)], {"MASK": carved}, ORDER_DUE)
 
 
 def test_an_order_with_no_lines_explodes_into_no_jobs() -> None:
@@ -110,7 +133,12 @@ def test_a_naive_time_has_no_factory_day() -> None:
 
 skus = st.sampled_from(["NECKLACE", "EARRINGS", "BANGLE", "BROOCH", "RING"])
 bom_items = st.lists(
-    st.builds(BomItem, component_id=st.integers(1, 8), quantity_per_unit=st.integers(1, 12)),
+    st.builds(
+        BomItem,
+        component_id=st.integers(1, 8),
+        quantity_per_unit=st.integers(1, 12),
+        piece_rate_cents=st.integers(1, 100_000),
+    ),
     min_size=1,
     max_size=5,
 )

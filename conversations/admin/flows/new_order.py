@@ -21,19 +21,22 @@ from conversations.formatting import numeric_date
 from conversations.messages import Choice, Reply
 from domain.errors import DomainError
 from domain.explosion import factory_today
+from domain.limits import MAX_PIECES
 from domain.model import Customer, CustomerKind, Order, Product
+from domain.numbers import or_none, whole_number
 from domain.services.orders import OrderRejected, create_order, get_or_create_customer
 from domain.statemachine import Transitions
+from domain.text import clean_text
 
 NAME = "new_order"
 MAX_CUSTOMERS_LISTED = 8
 MAX_PRODUCTS_LISTED = 12
 MAX_NAME = 120
 MAX_REFERENCE = 60
-MAX_QUANTITY = 100_000
+MAX_QUANTITY = MAX_PIECES
 _DONE_WORDS = frozenset({"done", "finish", "finished", "maliza", "nimemaliza", "tayari"})
 _YES = frozenset({"yes", "y", "ok", "create", "ndiyo", "ndio", "sawa", "unda"})
-_LINE = re.compile(r"(?P<sku>[^\s×*]+?)\s*(?:[x×*]\s*)?(?P<qty>\d{1,7})", re.IGNORECASE)
+_LINE = re.compile(r"(?P<sku>[^\s×*]+?)\s*(?:[x×*]\s*)?(?P<qty>[0-9]+)", re.IGNORECASE)
 _DATE_FORMATS = (
     re.compile(r"(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})"),
     re.compile(r"(?P<d>\d{1,2})[/.-](?P<m>\d{1,2})(?:[/.-](?P<y>\d{2}|\d{4}))?"),
@@ -64,7 +67,7 @@ TABLE: dict[NewOrder, frozenset[NewOrder]] = {
 
 
 def _words(text: str) -> str:
-    return " ".join(text.split())
+    return clean_text(text)
 
 
 async def _customer_by_name(ctx: Context, name: str) -> Customer | None:
@@ -228,14 +231,16 @@ async def _on_lines(ctx: Context, answer: Answer) -> Outcome:
         if not _lines(ctx):
             return Ask(ctx.t("neworder.lines_empty"))
         return Goto(NewOrder.CONFIRM)
-    wanted: list[tuple[str, int]] = []
+    wanted: list[tuple[str, int | None]] = []
+    # Commas separate lines here, so a quantity is written without thousands separators.
     for part in re.split(r"[,;\n]+", answer.text):
         if not part.strip():
             continue
         match = _LINE.fullmatch(part.strip())
         if match is None:
             return Ask(ctx.t("neworder.line_invalid"))
-        wanted.append((match.group("sku"), int(match.group("qty"))))
+        quantity = or_none(whole_number, match.group("qty"), least=1, most=MAX_QUANTITY)
+        wanted.append((match.group("sku"), quantity))
     skus = {
         sku.casefold(): sku
         for sku in await ctx.session.exec(
@@ -247,10 +252,11 @@ async def _on_lines(ctx: Context, answer: Answer) -> Outcome:
     for typed, quantity in wanted:
         if typed.casefold() not in skus:
             return Ask(ctx.t("neworder.sku_unknown", sku=typed))
-        if not 1 <= quantity <= MAX_QUANTITY:
+        if quantity is None:
             return Ask(ctx.t("neworder.quantity_invalid", max=MAX_QUANTITY))
     lines = _lines(ctx)
     for typed, quantity in wanted:
+        assert quantity is not None  # checked above
         lines[skus[typed.casefold()]] = quantity  # a SKU given again replaces its quantity
     return Goto(NewOrder.LINES)
 

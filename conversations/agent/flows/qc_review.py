@@ -42,8 +42,10 @@ from conversations.i18n import N_
 from conversations.messages import Choice, Reply
 from domain.errors import DomainError, Forbidden, IllegalTransition
 from domain.model import QcReason
+from domain.numbers import or_none, whole_number
 from domain.services.work import request_better_photos, review_submission
 from domain.statemachine import Transitions
+from domain.text import clean_text, quoted
 
 log = logging.getLogger(__name__)
 
@@ -136,16 +138,16 @@ async def _show(ctx: Context) -> Reply:
             component=view.component.name,
             job=view.job.id,
             count=view.submission.count,
-            artisan=view.artisan.name,
-            workshop=view.workshop,
-            area=view.artisan.area or "-",
+            artisan=quoted(view.artisan.name),
+            workshop=quoted(view.workshop),
+            area=quoted(view.artisan.area),
             sent=numeric_date(view.submission.submitted_at),
             due=numeric_date(view.allocation.due_date),
             photos=len(view.photos),
         )
     ]
     if view.submission.note:
-        lines.append(ctx.t("agent.qc.artisan_note", note=view.submission.note))
+        lines.append(ctx.t("agent.qc.artisan_note", note=quoted(view.submission.note)))
     lines.append(ctx.t("agent.qc.ask_verdict"))
     return Reply(
         "\n".join(lines),
@@ -212,8 +214,9 @@ def _pick_reasons(ctx: Context, answer: Answer) -> list[str] | None:
         return [by_label[whole].payload.rsplit(":", 1)[1]]
     picked: list[str] = []
     for token in (tok for tok in _SEPARATORS.split(answer.text.strip()) if tok):
-        if token.isdigit() and 1 <= int(token) <= len(ctx.choices):
-            choice = ctx.choices[int(token) - 1]
+        number = or_none(whole_number, token, least=1, most=len(ctx.choices), strict=True)
+        if number is not None:
+            choice = ctx.choices[number - 1]
         elif token.casefold() in by_label:
             choice = by_label[token.casefold()]
         else:
@@ -242,7 +245,7 @@ def _note(ctx: Context, answer: Answer) -> str | Ask | None:
     """The note typed, None for "no note", or an ``Ask`` when it is too long to keep."""
     if answer.choice is not None and answer.choice.payload == "qcr:nonote":
         return None
-    note = " ".join(answer.text.split())
+    note = clean_text(answer.text)
     if len(note) > MAX_NOTE:
         return Ask(ctx.t("agent.qc.note_too_long", max=MAX_NOTE))
     return note
@@ -276,7 +279,7 @@ async def _review(ctx: Context, *, passed: int, reasons: list[str], note: str | 
         return await _refused(ctx, exc)
     view = await _submission(ctx)
     if review.rejected == 0:
-        said = ctx.t("agent.qc.saved_all", count=review.passed, artisan=view.artisan.name)
+        said = ctx.t("agent.qc.saved_all", count=review.passed, artisan=quoted(view.artisan.name))
     else:
         said = ctx.t(
             "agent.qc.saved_some",
@@ -284,7 +287,7 @@ async def _review(ctx: Context, *, passed: int, reasons: list[str], note: str | 
             rejected=review.rejected,
             reasons=", ".join(ctx.t(_REASON_LABELS[QcReason(r)]) for r in reasons),
             due=numeric_date(review.rework_due_date) if review.rework_due_date else "-",
-            artisan=view.artisan.name,
+            artisan=quoted(view.artisan.name),
         )
     return await _next(ctx, (Reply(said),))
 
@@ -316,7 +319,8 @@ async def _on_photos_note(ctx: Context, answer: Answer) -> Outcome:
     except DomainError as exc:
         return await _refused(ctx, exc)
     view = await _submission(ctx)
-    return await _next(ctx, (Reply(ctx.t("agent.qc.photos_requested", artisan=view.artisan.name)),))
+    said = ctx.t("agent.qc.photos_requested", artisan=quoted(view.artisan.name))
+    return await _next(ctx, (Reply(said),))
 
 
 FLOW = Flow(

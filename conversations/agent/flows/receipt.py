@@ -42,14 +42,16 @@ from conversations.formatting import short_date_time
 from conversations.i18n import N_
 from conversations.messages import Choice, Reply
 from domain.errors import DomainError, Forbidden, IllegalTransition
+from domain.limits import MAX_PIECES
 from domain.services.deliveries import record_receipt
 from domain.statemachine import Transitions
+from domain.text import clean_text, quoted
 
 log = logging.getLogger(__name__)
 
 PICK_NAME = "receipt_pick"
 NAME = "receipt"
-MAX_RECEIVED = 100_000
+MAX_RECEIVED = MAX_PIECES
 MAX_NOTE = 250  # the stored note also carries "declared X, received Y: "
 
 
@@ -65,7 +67,7 @@ def _label(ctx: Context, view: DeliveryView) -> str:
     return ctx.t(
         "agent.receipt.choice",
         id=view.id,
-        artisan=view.artisan.name,
+        artisan=quoted(view.artisan.name),
         count=view.delivery.declared_quantity,
         component=view.component.name,
         slot=short_date_time(view.delivery.slot_start),
@@ -117,8 +119,8 @@ async def _ask_count(ctx: Context) -> Reply:
         ctx.t(
             "agent.receipt.ask_count",
             id=view.id,
-            artisan=view.artisan.name,
-            area=view.artisan.area or "-",
+            artisan=quoted(view.artisan.name),
+            area=quoted(view.artisan.area),
             count=declared,
             component=view.component.name,
             method=method_label(ctx, view.delivery.method),
@@ -132,11 +134,9 @@ async def _on_count(ctx: Context, answer: Answer) -> Outcome:
     view = await _delivery(ctx)
     declared = view.delivery.declared_quantity
     # A typed number is always a count: "1" is one piece, not the first option ("All 10").
-    typed_number = answer.text.strip().isdigit()
-    if answer.choice is not None and answer.choice.payload == "rcpt:all" and not typed_number:
-        received: int | None = declared
-    else:
-        received = parse_count(answer.text, most=MAX_RECEIVED)
+    received = parse_count(answer.text, most=MAX_RECEIVED)
+    if answer.choice is not None and answer.choice.payload == "rcpt:all" and received is None:
+        received = declared
     if received is None:
         return Ask(ctx.t("agent.receipt.count_invalid", max=MAX_RECEIVED))
     ctx.data["received"] = received
@@ -160,7 +160,7 @@ async def _ask_note(ctx: Context) -> Reply:
 async def _on_note(ctx: Context, answer: Answer) -> Outcome:
     if answer.choice is not None and answer.choice.payload == "rcpt:nonote":
         return await _record(ctx, note=None)
-    note = " ".join(answer.text.split())
+    note = clean_text(answer.text)
     if len(note) > MAX_NOTE:
         return Ask(ctx.t("agent.receipt.note_too_long", max=MAX_NOTE))
     return await _record(ctx, note=note)
@@ -201,7 +201,7 @@ async def _record(ctx: Context, *, note: str | None) -> Outcome:
             id=delivery_id,
             count=received,
             component=view.component.name,
-            artisan=view.artisan.name,
+            artisan=quoted(view.artisan.name),
             earned=earned,
         )
     else:
@@ -211,7 +211,7 @@ async def _record(ctx: Context, *, note: str | None) -> Outcome:
             declared=declared,
             received=received,
             component=view.component.name,
-            artisan=view.artisan.name,
+            artisan=quoted(view.artisan.name),
             earned=earned,
         )
     return Finish(say=(Reply(said),))

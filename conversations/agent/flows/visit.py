@@ -41,6 +41,7 @@ from conversations.messages import Choice, Reply
 from domain.errors import DomainError, Forbidden
 from domain.services.visits import record_visit
 from domain.statemachine import Transitions
+from domain.text import clean_text, quoted
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ def _label(ctx: Context, view: AllocationView) -> str:
     return ctx.t(
         "agent.visit.choice",
         id=view.id,
-        artisan=view.artisan.name,
+        artisan=quoted(view.artisan.name),
         count=view.allocation.quantity,
         component=view.component.name,
         due=numeric_date(view.allocation.due_date),
@@ -116,8 +117,8 @@ async def _ask_done(ctx: Context) -> Reply:
         ctx.t(
             "agent.visit.ask_done",
             id=view.id,
-            artisan=view.artisan.name,
-            area=view.artisan.area or "-",
+            artisan=quoted(view.artisan.name),
+            area=quoted(view.artisan.area),
             count=view.allocation.quantity,
             component=view.component.name,
             due=numeric_date(view.allocation.due_date),
@@ -174,7 +175,7 @@ async def _ask_note(ctx: Context) -> Reply:
 async def _on_note(ctx: Context, answer: Answer) -> Outcome:
     note: str | None = None
     if answer.choice is None or answer.choice.payload != "vst:nonote":
-        note = " ".join(answer.text.split())
+        note = clean_text(answer.text)
         if len(note) > MAX_NOTE:
             return Ask(ctx.t("agent.visit.note_too_long", max=MAX_NOTE))
     assert ctx.person is not None
@@ -209,7 +210,7 @@ async def _on_note(ctx: Context, answer: Answer) -> Outcome:
                     done=int(ctx.data["done"]),
                     count=view.allocation.quantity,
                     component=view.component.name,
-                    artisan=view.artisan.name,
+                    artisan=quoted(view.artisan.name),
                     photos=len(ctx.data.get("photos", [])),
                 )
             ),

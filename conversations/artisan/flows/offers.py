@@ -41,6 +41,7 @@ from domain.errors import Forbidden, InvalidQuantity, NotFound
 from domain.model import DeclineReason, Offer, OfferStatus
 from domain.services.offers import OfferClosed, accept_offer, decline_offer
 from domain.statemachine import Transitions
+from domain.text import clean_text
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +158,7 @@ async def accept(ctx: Context, offer_id: int, quantity: int | None) -> list[Repl
 def reason_from_text(ctx: Context, text: str) -> tuple[DeclineReason, str | None] | None:
     """A reason typed in words: one of ours by name or keyword; anything else is "other" with
     the words kept as the note. None if there is nothing to keep."""
-    words = " ".join(text.split())
+    words = clean_text(text)
     folded = words.casefold()
     if not folded or not any(ch.isalpha() for ch in folded) or len(words) > MAX_NOTE:
         return None
