@@ -1,13 +1,15 @@
 """A fake Twilio REST API (the parts Karakana uses) and a fake Twilio that calls our webhooks.
 
-It records every message sent, can refuse the next sends with a chosen Twilio error, serves media
-behind Basic auth (optionally 404-ing the first fetches, as Twilio does for a moment after an
-inbound message), and posts inbound messages and status callbacks signed exactly as Twilio signs
-them.
+It records every message sent, can refuse the next sends with a chosen Twilio error, can hold its
+answer to the next send until the test lets it go (so a test can act, a crash say, while a send is
+surely in flight, whatever the machine's load), serves media behind Basic auth (optionally 404-ing
+the first fetches, as Twilio does for a moment after an inbound message), and posts inbound
+messages and status callbacks signed exactly as Twilio signs them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import contextlib
@@ -100,6 +102,19 @@ class MediaFetch:
 
 
 @dataclass
+class HeldSend:
+    """A message creation the fake has accepted (recorded) and not answered yet."""
+
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    message: SentMessage | None = None  # set when it arrives
+    _released: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def release(self) -> None:
+        """Answer it now (to nobody, if the sender died meanwhile)."""
+        self._released.set()
+
+
+@dataclass
 class FakeTwilio:
     account_sid: str = DEFAULT_ACCOUNT_SID
     auth_token: str = DEFAULT_AUTH_TOKEN
@@ -111,6 +126,8 @@ class FakeTwilio:
     _failures: deque[_Failure] = field(default_factory=deque)
     _media: dict[str, _Media] = field(default_factory=dict)
     _cdn: dict[str, str] = field(default_factory=dict)
+    _holds: deque[HeldSend] = field(default_factory=deque)
+    _all_holds: list[HeldSend] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         prefix = f"/{API_VERSION}/Accounts/{{account}}"
@@ -128,9 +145,13 @@ class FakeTwilio:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[FakeTwilio]:
-        async with serving(self.app) as url:
-            self.base_url = url
-            yield self
+        try:
+            async with serving(self.app) as url:
+                self.base_url = url
+                yield self
+        finally:
+            for held in self._all_holds:  # or the server's shutdown would wait on them
+                held.release()
 
     # -- what tests arrange -------------------------------------------------------------------
 
@@ -139,6 +160,14 @@ class FakeTwilio:
     ) -> None:
         """The next ``count`` message creations fail with Twilio error ``code``."""
         self._failures.append(_Failure(count, code, status, message))
+
+    def hold_next_send(self) -> HeldSend:
+        """The next message creation is recorded as usual, then sets ``arrived`` and gets no
+        answer until ``release``. Later sends are answered at once (unless held too)."""
+        held = HeldSend()
+        self._holds.append(held)
+        self._all_holds.append(held)
+        return held
 
     def add_media(
         self,
@@ -296,20 +325,24 @@ class FakeTwilio:
         message_sid = sid("SM")
         now = format_datetime(datetime.now(UTC), usegmt=True)
         media_urls = tuple(value for key, value in pairs if key == "MediaUrl")
-        self.messages.append(
-            SentMessage(
-                sid=message_sid,
-                account_sid=self.account_sid,
-                to=fields["To"],
-                from_=fields.get("From", ""),
-                body=fields.get("Body"),
-                content_sid=fields.get("ContentSid"),
-                content_variables=fields.get("ContentVariables"),
-                status_callback=fields.get("StatusCallback"),
-                media_urls=media_urls,
-                fields=fields,
-            )
+        message = SentMessage(
+            sid=message_sid,
+            account_sid=self.account_sid,
+            to=fields["To"],
+            from_=fields.get("From", ""),
+            body=fields.get("Body"),
+            content_sid=fields.get("ContentSid"),
+            content_variables=fields.get("ContentVariables"),
+            status_callback=fields.get("StatusCallback"),
+            media_urls=media_urls,
+            fields=fields,
         )
+        self.messages.append(message)
+        if self._holds:
+            held = self._holds.popleft()
+            held.message = message
+            held.arrived.set()
+            await held._released.wait()
         uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{message_sid}"
         return JSONResponse(
             {
