@@ -23,7 +23,6 @@ available == earned with nothing left in flight.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import random
@@ -94,7 +93,7 @@ async def settle_everything(h: Harness[RunningDaraja]) -> int:
     """Send the batch, then settle what is in doubt as the scheduler would; how many payouts
     were found in doubt over the settling passes."""
     await h.runner.run()
-    await h.daraja.drain()
+    await h.settle()
     # A request that got no answer (a dropped connection, a timeout) is in doubt until a
     # status query settles it, as the scheduler's send_payouts job does in production.
     in_doubt = 0
@@ -105,9 +104,7 @@ async def settle_everything(h: Harness[RunningDaraja]) -> int:
             break
         in_doubt += doubtful
         await h.runner.run()
-        await h.daraja.drain()
-        await asyncio.sleep(0.1)  # a status answer may resend, whose result comes after
-        await h.daraja.drain()
+        await h.settle()  # a status answer may resend, whose result comes after
     return in_doubt
 
 

@@ -42,6 +42,7 @@ from domain.services.people import add_person
 from domain.store import Store
 from tests.e2e.harness import WEBHOOK_SECRET, eventually
 from tests.fakes.daraja_api import FakeDaraja
+from tests.fakes.server import listening_socket
 from tests.fakes.telegram_api import FakeTelegram
 from tests.integration.factory_fixtures import active_artisan, ident, owed_earnings
 from tests.integration.mpesa_harness import INITIATOR_PASSWORD, certificate
@@ -80,9 +81,8 @@ async def composed(
     daraja: FakeDaraja | None,
     **overrides: Any,
 ) -> AsyncIterator[Composed]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    # Nagle off, as production's uvicorn has it: no ~40 ms stall to hide a race.
+    sock = listening_socket()
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     values: dict[str, Any] = {
         "database_url": "sqlite+aiosqlite:///unused.db",

@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl
 
 import uvicorn
 from starlette.requests import Request
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 
 def listening_socket() -> socket.socket:
@@ -29,6 +29,44 @@ def listening_socket() -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     return sock
+
+
+class InFlight:
+    """An ASGI app that knows whether it still has a request in hand.
+
+    A request counts until the app returns, not until its answer is sent: Starlette runs a
+    response's background task after the answer has gone, so whoever waits only for answers
+    misses that work, and may close what it uses under it.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.changes = 0  # requests begun plus requests ended: unchanged means nothing happened
+        self._busy = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @property
+    def idle(self) -> bool:
+        return self._busy == 0
+
+    async def wait_idle(self) -> None:
+        await self._idle.wait()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        self._busy += 1
+        self.changes += 1
+        self._idle.clear()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self._busy -= 1
+            self.changes += 1
+            if self._busy == 0:
+                self._idle.set()
 
 
 @contextlib.asynccontextmanager

@@ -38,7 +38,7 @@ from domain.model import (
 )
 from domain.store import Store
 from tests.fakes.daraja_api import FakeDaraja
-from tests.fakes.server import serving
+from tests.fakes.server import InFlight, serving
 from tests.integration.factory_fixtures import bare_person
 
 INITIATOR_PASSWORD = "Safaricom999!*!"
@@ -151,6 +151,25 @@ class Harness(Generic[D]):
     client: DarajaClient
     runner: PayoutRunner
     callbacks_url: str
+    routes: InFlight  # our callback routes, as served
+
+    async def settle(self) -> None:
+        """Wait until nothing more happens by itself: every callback the fake has scheduled is
+        delivered, and our routes are done with all they do, after answering too.
+
+        The fake's ``drain`` alone is not enough: a status answer of "not found" is
+        acknowledged first and the request sent again after, from our routes, and only that
+        second request schedules the callback that settles the payout. So this waits for both,
+        in rounds, until the fake had nothing left to deliver while our routes sat idle
+        throughout (no request begun or ended, none in hand): then neither can set the other
+        going again.
+        """
+        while True:
+            await self.routes.wait_idle()
+            changes = self.routes.changes
+            await self.daraja.drain()
+            if self.routes.idle and self.routes.changes == changes:
+                return
 
 
 @contextlib.asynccontextmanager
@@ -190,13 +209,15 @@ async def harness_with(
     """:func:`mpesa_harness` against any fake Daraja, started here."""
     gateway = LateGateway()
     notify = notifier()
-    app = Starlette(
-        routes=mpesa_routes(
-            store, gateway=gateway, clock=clock, notify=notify, callback_token=CALLBACK_TOKEN
+    routes = InFlight(
+        Starlette(
+            routes=mpesa_routes(
+                store, gateway=gateway, clock=clock, notify=notify, callback_token=CALLBACK_TOKEN
+            )
         )
     )
     async with (
-        serving(app) as callbacks_url,  # outermost: the fake's callback client closes first
+        serving(routes) as callbacks_url,  # outermost: the fake's callback client closes first
         daraja.running(),
         DarajaClient(
             daraja_config(
@@ -211,7 +232,11 @@ async def harness_with(
         runner = PayoutRunner(
             store, client, clock=clock, notify=notify, max_in_flight=max_in_flight
         )
-        yield Harness(store, daraja, client, runner, callbacks_url)
+        harness = Harness(store, daraja, client, runner, callbacks_url, routes)
+        yield harness
+        # Our routes send with the client and the fake calls our routes: no order of closing
+        # suits both while either is busy, so nothing closes until all is at rest.
+        await harness.settle()
 
 
 async def approved_batch(
