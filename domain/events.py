@@ -105,6 +105,32 @@ class OrderReady(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class OrderPlaced(Event):
+    """A customer's order came in (web shop, retailer API, CSV, chat) and waits as a draft;
+    ``problems`` says why it cannot simply be confirmed (unknown SKU, impossible date...)."""
+
+    order_id: int
+    source: str
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OrderConfirmed(Event):
+    """An admin confirmed the order: its jobs exist and production may start."""
+
+    order_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderShipped(Event):
+    """The assembled order left the central workshop for its customer."""
+
+    order_id: int
+    carrier: str | None = None
+    tracking: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class JobCancelled(Event):
     job_id: int
 
