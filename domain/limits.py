@@ -52,6 +52,12 @@ MAX_MATERIAL_PER_PIECE: Final = Decimal("99999999.9999")
 MAX_MATERIAL_AMOUNT: Final = Decimal("999999999.999")
 """Material in stock or asked for: what the ``Numeric(12, 3)`` columns hold."""
 
+MAX_CARRIER_LENGTH: Final = 60
+"""The carrier an order is shipped with (``/ship 12 G4S KE123``): a company's name."""
+
+MAX_TRACKING_LENGTH: Final = 80
+"""A shipment's tracking reference, as the carrier writes it."""
+
 MAX_ID: Final = 999_999_999
 """The largest row id a person may type (``ACCEPT 12``, ``/confirm 7``): nine digits."""
 

@@ -84,6 +84,13 @@ def people_add(
             "--skill", help="Artisans: skill=weekly capacity, e.g. horn_carving=30; repeat it."
         ),
     ] = None,
+    at_workshop: Annotated[
+        bool,
+        typer.Option(
+            "--at-workshop",
+            help="Field agents: works at the central workshop, so may record assemblies.",
+        ),
+    ] = False,
 ) -> None:
     """Add an artisan, a field agent or an admin, reachable on WhatsApp or Telegram."""
 
@@ -120,6 +127,10 @@ def people_add(
                 )
             if workshop is not None or mpesa is not None or skill:
                 raise DomainError("--workshop, --mpesa and --skill are for artisans only")
+            if at_workshop and role is not Role.FIELD_AGENT:
+                raise DomainError(
+                    "--at-workshop is for field agents only (admins may always assemble)"
+                )
             return await add_person(
                 session,
                 role=role,
@@ -129,6 +140,7 @@ def people_add(
                 language=language,
                 area=area,
                 areas=[area] if role is Role.FIELD_AGENT and area else [],
+                at_workshop=at_workshop,
                 now=factory.now(),
             )
 

@@ -1,6 +1,7 @@
 """Admins' commands about the artisans: ``/artisans [skill|area]``, ``/artisan <id>``,
 ``/pause <id>``, ``/resume <id>``, and ``/broadcast <skill|area|all> <text>`` to tell them all
-something at once.
+something at once; ``/workshop <person> on|off`` says whether a field agent works at the
+central workshop (and so assembles).
 """
 
 from __future__ import annotations
@@ -33,9 +34,10 @@ from domain.model import (
     ArtisanSkill,
     ArtisanStatus,
     Person,
+    Role,
 )
 from domain.reputation import artisan_history, reputation
-from domain.services.people import pause_artisan, resume_artisan
+from domain.services.people import pause_artisan, resume_artisan, set_at_workshop
 from domain.text import quoted
 
 log = logging.getLogger(__name__)
@@ -204,10 +206,33 @@ async def _broadcast(ctx: Context, argument: str) -> Replies:
     return [Reply(ctx.t("admin.broadcast_done", sent=sent, skipped=len(rows) - sent))]
 
 
+_ON = frozenset({"on", "yes", "ndiyo", "washa"})
+_OFF = frozenset({"off", "no", "hapana", "zima"})
+
+
+async def _workshop(ctx: Context, argument: str) -> Replies:
+    """``/workshop <person> on|off``: whether a field agent works at the central workshop,
+    where they see what is ready to assemble and record assemblies."""
+    words = argument.casefold().split()
+    person_id = an_id(argument)
+    if person_id is None or len(words) != 2 or words[1] not in _ON | _OFF:
+        return [Reply(ctx.t("admin.workshop_usage"))]
+    person = await ctx.session.get(Person, person_id)
+    if person is None:
+        return [Reply(ctx.t("admin.person_not_found", id=person_id))]
+    if person.role is not Role.FIELD_AGENT:
+        return [Reply(ctx.t("admin.workshop_not_an_agent", id=person_id, name=quoted(person.name)))]
+    on = words[1] in _ON
+    await set_at_workshop(ctx.session, person_id=person_id, at_workshop=on, admin_id=me(ctx))
+    msgid = N_("admin.workshop_on") if on else N_("admin.workshop_off")
+    return [Reply(ctx.t(msgid, id=person_id, name=quoted(person.name)))]
+
+
 COMMANDS: dict[str, Command] = {
     "artisans": Command(ADMINS, list_artisans, N_("admin.help_artisans")),
     "artisan": Command(ADMINS, _artisan_profile, N_("admin.help_artisan")),
     "pause": Command(ADMINS, _pause, N_("admin.help_pause")),
     "resume": Command(ADMINS, _resume, N_("admin.help_resume")),
     "broadcast": Command(ADMINS, _broadcast, N_("admin.help_broadcast")),
+    "workshop": Command(ADMINS, _workshop, N_("admin.help_workshop")),
 }

@@ -9,9 +9,10 @@ order is assembled the order is ready to ship.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain import events, ledger
@@ -34,6 +35,7 @@ from domain.model import (
     Order,
     OrderLine,
     OrderStatus,
+    Person,
     Role,
 )
 from domain.quantities import allocation_progress, ensure_job_invariant, job_tally
@@ -60,7 +62,11 @@ async def arrange_delivery(
             f"allocation {allocation_id} is another artisan's; only the artisan it was "
             "allocated to may arrange its delivery"
         )
-    if allocation.status != AllocationStatus.ACTIVE:
+    # A cancelled job's passed pieces are still delivered and paid (jobs.cancel_job).
+    settling = (
+        allocation.status == AllocationStatus.CANCELLED and allocation.cancelled_at is not None
+    )
+    if allocation.status != AllocationStatus.ACTIVE and not settling:
         raise DomainError(
             f"allocation {allocation_id} is {allocation.status}; there is nothing left to deliver"
         )
@@ -73,7 +79,7 @@ async def arrange_delivery(
         raise InvalidQuantity(
             f"allocation {allocation_id} has {progress.deliverable} passed pieces to deliver "
             f"({progress.passed} passed QC, {progress.delivered} already received or on their "
-            f"way), so {quantity} is too many"
+            f"way{_written_off(progress.written_off)}), so {quantity} is too many"
         )
     delivery = Delivery(
         allocation_id=allocation_id,
@@ -169,56 +175,212 @@ async def record_receipt(
     return delivery
 
 
-async def record_assembly(
-    session: AsyncSession, *, order_line_id: int, recorded_by: int, now: datetime
-) -> Assembly:
-    """Record the final assembly of an order line, once every one of its components is in.
+@dataclass(frozen=True, slots=True)
+class Shortage:
+    """A component of an order line with fewer pieces received than the units asked for need."""
 
-    When this was the order's last line to assemble, the order becomes ready to ship.
+    code: str
+    name: str
+    received: int
+    needed: int
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code}) has {self.received} of {self.needed} received"
+
+
+@dataclass(frozen=True, slots=True)
+class LineAssembly:
+    """Where one order line stands at the central workshop.
+
+    ``possible`` units are covered by what each component has received (``units x pieces per
+    unit <= received``, surplus beyond the job never counted); ``assemblable`` of them are not yet
+    assembled.
     """
-    await person_in_role(
-        session, recorded_by, {Role.ADMIN, Role.FIELD_AGENT}, to="record an assembly"
-    )
+
+    line: OrderLine
+    order: Order
+    components: tuple[tuple[Component, Job, int], ...]  # component, its job, pieces received
+
+    @property
+    def ordered(self) -> int:
+        return self.line.quantity
+
+    @property
+    def assembled(self) -> int:
+        return self.line.assembled_quantity
+
+    @property
+    def possible(self) -> int:
+        if not self.components:
+            return 0
+        return min(
+            0
+            if job.status == JobStatus.CANCELLED
+            else min(received, job.quantity) // _per_unit(job, self.line)
+            for _, job, received in self.components
+        )
+
+    @property
+    def assemblable(self) -> int:
+        return max(0, min(self.possible, self.ordered) - self.assembled)
+
+    def short_for(self, units: int) -> tuple[Shortage, ...]:
+        """The components that have not received enough for ``units`` in all."""
+        return tuple(
+            Shortage(component.code, component.name, min(received, job.quantity), need)
+            for component, job, received in self.components
+            if min(received, job.quantity) < (need := units * _per_unit(job, self.line))
+            or job.status == JobStatus.CANCELLED
+        )
+
+
+class NotAssemblable(DomainError):
+    """The units asked for cannot be assembled (yet): ``assemblable`` can be, and each component
+    in ``missing`` is short of what the units asked for need."""
+
+    def __init__(
+        self,
+        line: LineAssembly,
+        *,
+        asked: int,
+        missing: tuple[Shortage, ...],
+    ) -> None:
+        assert line.line.id is not None
+        what = (
+            f"nothing of order line {line.line.id} can be assembled yet"
+            if line.assemblable == 0
+            else f"order line {line.line.id} has {line.assemblable} unit(s) ready to assemble, "
+            f"not {asked}"
+        )
+        super().__init__(f"{what}: " + "; ".join(str(m) for m in missing))
+        self.line_id = line.line.id
+        self.asked = asked
+        self.assemblable = line.assemblable
+        self.missing = missing
+
+
+class FullyAssembled(DomainError):
+    """Every unit of the line is assembled already."""
+
+    def __init__(self, line: OrderLine) -> None:
+        super().__init__(
+            f"order line {line.id} is fully assembled: {line.assembled_quantity} of "
+            f"{line.quantity} units"
+        )
+        self.line_id = line.id
+        self.quantity = line.quantity
+
+
+class MoreThanOrdered(InvalidQuantity):
+    """More units asked for than the line has left to assemble."""
+
+    def __init__(self, line: OrderLine, *, asked: int) -> None:
+        self.line_id = line.id
+        self.remaining = line.quantity - line.assembled_quantity
+        super().__init__(
+            f"order line {line.id} has {self.remaining} unit(s) left to assemble, not {asked}"
+        )
+
+
+WORKSHOP_STAFF = frozenset({Role.ADMIN, Role.FIELD_AGENT})
+
+
+async def workshop_staff(session: AsyncSession, person_id: int, *, to: str) -> Person:
+    """The person, if they may work at the central workshop: an admin, or a field agent marked
+    ``at_workshop``; else ``Forbidden``."""
+    person = await person_in_role(session, person_id, WORKSHOP_STAFF, to=to)
+    if person.role is Role.FIELD_AGENT and not person.at_workshop:
+        raise Forbidden(
+            f"only an admin or a field agent at the central workshop may {to}; person "
+            f"{person_id} is not marked as working there"
+        )
+    return person
+
+
+async def line_assembly(session: AsyncSession, order_line_id: int) -> LineAssembly:
+    """The line, its order and each component's received pieces, as the rows say now."""
     line = await load(session, OrderLine, order_line_id, what="order line")
-    # Locked so the last two lines assembled at once still move the order exactly once.
+    order = await load(session, Order, line.order_id, what="order")
+    rows = await session.exec(
+        select(Component, Job)
+        .join(Job, col(Job.component_id) == col(Component.id))
+        .where(Job.order_line_id == order_line_id)
+        .order_by(col(Component.code))
+    )
+    components = []
+    for component, job in rows.all():
+        assert job.id is not None
+        components.append((component, job, (await job_tally(session, job.id)).received))
+    return LineAssembly(line=line, order=order, components=tuple(components))
+
+
+async def record_assembly(
+    session: AsyncSession,
+    *,
+    order_line_id: int,
+    recorded_by: int,
+    now: datetime,
+    units: int | None = None,
+) -> Assembly:
+    """Record ``units`` of an order line assembled at the central workshop (by default every
+    unit its received components allow).
+
+    Only as many units as every component's received pieces cover can be assembled, and never
+    more than the line still lacks. The last unit of the order's last line makes the order ready
+    to ship (``OrderReady``). The order, then the line, is locked, so two people assembling at
+    once can neither over-assemble a line nor move the order twice.
+    """
+    await workshop_staff(session, recorded_by, to="record an assembly")
+    if units is not None and not 1 <= units <= MAX_PIECES:
+        raise InvalidQuantity(f"assemble from 1 to {MAX_PIECES:,} units (got {units})")
+    line = await load(session, OrderLine, order_line_id, what="order line")
+    # The order first, as cancelling takes it: the order's state cannot change under us, and
+    # the last two lines assembled at once move it exactly once.
     order = await load(session, Order, line.order_id, what="order", for_update=True)
+    line = await load(session, OrderLine, order_line_id, what="order line", for_update=True)
     if order.status != OrderStatus.IN_PRODUCTION:
         raise DomainError(
             f"order {order.reference} is {order.status}; only an order in production is assembled"
         )
-    already = (
-        await session.exec(select(Assembly).where(Assembly.order_line_id == order_line_id))
-    ).first()
-    if already is not None:
-        raise DomainError(
-            f"order line {order_line_id} was already assembled on {already.assembled_at:%Y-%m-%d}"
-        )
-    missing = await _components_not_received(session, order_line_id)
-    if missing:
-        raise DomainError(
-            f"order line {order_line_id} cannot be assembled yet: " + "; ".join(missing)
-        )
-    assembly = Assembly(order_line_id=order_line_id, recorded_by=recorded_by, assembled_at=now)
+    if line.assembled_quantity >= line.quantity:
+        raise FullyAssembled(line)
+    state = await line_assembly(session, order_line_id)
+    asked = state.assemblable if units is None else units
+    if asked == 0 or asked > state.assemblable:
+        remaining = line.quantity - line.assembled_quantity
+        wanted = line.assembled_quantity + (min(asked, remaining) if asked else remaining)
+        if units is not None and units > remaining:
+            raise MoreThanOrdered(line, asked=units)
+        raise NotAssemblable(state, asked=asked, missing=state.short_for(wanted))
+
+    line.assembled_quantity += asked
+    session.add(line)
+    assembly = Assembly(
+        order_line_id=order_line_id, units=asked, recorded_by=recorded_by, assembled_at=now
+    )
     session.add(assembly)
     await session.flush()
 
-    line_ids = set(
-        (await session.exec(select(OrderLine.id).where(OrderLine.order_id == order.id))).all()
-    )
-    assembled = set(
-        (
-            await session.exec(
-                select(Assembly.order_line_id).where(col(Assembly.order_line_id).in_(line_ids))
-            )
-        ).all()
-    )
-    if assembled == line_ids:
+    unfinished = (
+        await session.exec(
+            select(func.count())
+            .select_from(OrderLine)
+            .where(OrderLine.order_id == order.id)
+            .where(col(OrderLine.assembled_quantity) < col(OrderLine.quantity))
+        )
+    ).one()
+    if unfinished == 0:
         order.status = ORDER_TRANSITIONS.check(order.status, OrderStatus.READY)
         session.add(order)
         await session.flush()
         assert order.id is not None
         events.record(session, events.OrderReady(order.id))
     return assembly
+
+
+def _per_unit(job: Job, line: OrderLine) -> int:
+    """Pieces of the job's component in one unit: the job was exploded as units x that."""
+    return max(1, job.quantity // line.quantity)
 
 
 async def _complete_what_is_received(
@@ -235,8 +397,8 @@ async def _complete_what_is_received(
         await session.flush()
 
     tally = await ensure_job_invariant(session, allocation.job_id)
-    if job.status == JobStatus.COMPLETED or tally.received < job.quantity:
-        return
+    if job.status in (JobStatus.COMPLETED, JobStatus.CANCELLED) or tally.received < job.quantity:
+        return  # a cancelled job's pieces are paid for, but it stays cancelled
     job.status = JOB_TRANSITIONS.check(job.status, JobStatus.COMPLETED)
     session.add(job)
     await session.flush()
@@ -248,24 +410,8 @@ async def _complete_what_is_received(
         events.record(session, events.OrderLineReadyForAssembly(job.order_line_id))
 
 
-async def _components_not_received(session: AsyncSession, order_line_id: int) -> list[str]:
-    """Each component job of the line still short of pieces, as "name (code): x of y received"."""
-    rows = await session.exec(
-        select(Job, Component)
-        .join(Component, col(Component.id) == col(Job.component_id))
-        .where(Job.order_line_id == order_line_id)
-        .order_by(col(Component.code))
-    )
-    missing: list[str] = []
-    for job, component in rows.all():
-        assert job.id is not None
-        received = (await job_tally(session, job.id)).received
-        if job.status != JobStatus.COMPLETED or received < job.quantity:
-            missing.append(
-                f"{component.name} ({component.code}) has {received} of {job.quantity} received"
-                + (" and its job is cancelled" if job.status == JobStatus.CANCELLED else "")
-            )
-    return missing
+def _written_off(pieces: int) -> str:
+    return f", {pieces} written off as paid" if pieces else ""
 
 
 def _discrepancy_note(note: str | None, declared: int, received: int) -> str:

@@ -198,9 +198,11 @@ async def add_person(
     language: Language = Language.EN,
     area: str | None = None,
     areas: Sequence[str] = (),
+    at_workshop: bool = False,
     now: datetime,
 ) -> Person:
-    """A field agent or an admin, reachable at one address; ``areas`` are those they cover."""
+    """A field agent or an admin, reachable at one address; ``areas`` are those they cover;
+    ``at_workshop``: a field agent working at the central workshop, who records assemblies."""
     if role is Role.ARTISAN:
         raise DomainError("artisans register themselves (with skills and M-Pesa number)")
     name = clean_text(name, field="name", max_length=80)
@@ -210,7 +212,14 @@ async def add_person(
     if await person_by_identity(session, channel, address) is not None:
         raise IdentityTaken(channel, address)
 
-    person = Person(name=name, role=role, language=language, area=home, created_at=now)
+    person = Person(
+        name=name,
+        role=role,
+        language=language,
+        area=home,
+        created_at=now,
+        at_workshop=at_workshop,
+    )
     session.add(person)
     await session.flush()
     assert person.id is not None
@@ -271,6 +280,23 @@ async def resume_artisan(
     profile.status = ARTISAN_TRANSITIONS.check(profile.status, ArtisanStatus.ACTIVE)
     await session.flush()
     return profile
+
+
+async def set_at_workshop(
+    session: AsyncSession, *, person_id: int, at_workshop: bool, admin_id: int
+) -> Person:
+    """An admin says whether a field agent works at the central workshop, where they may
+    record assemblies (admins always may, so only field agents are marked)."""
+    await person_in_role(session, admin_id, {Role.ADMIN}, to="say who works at the workshop")
+    person = await load(session, Person, person_id, what="person")
+    if person.role is not Role.FIELD_AGENT:
+        raise InvalidField(
+            "person",
+            f"{person_id} is not a field agent; only field agents are marked as at the workshop",
+        )
+    person.at_workshop = at_workshop
+    await session.flush()
+    return person
 
 
 async def set_language(session: AsyncSession, *, person_id: int, language: Language) -> Person:

@@ -24,7 +24,14 @@ from domain.model import (
 )
 from domain.quantities import allocation_progress, job_tally
 from domain.services import orders
-from domain.services.deliveries import arrange_delivery, record_assembly, record_receipt
+from domain.services.deliveries import (
+    FullyAssembled,
+    NotAssemblable,
+    arrange_delivery,
+    record_assembly,
+    record_receipt,
+)
+from domain.services.people import set_at_workshop
 from domain.services.work import review_submission
 from domain.store import Store
 from tests.conftest import FakeClock
@@ -183,6 +190,7 @@ async def test_an_order_goes_from_allocation_through_qc_delivery_and_assembly_to
     assert await earned(store, f.otieno) == 3 * HOOK_RATE + 3 * BANGLE_RATE
 
     async with store.transaction() as s:
+        await set_at_workshop(s, person_id=f.agent, at_workshop=True, admin_id=f.admin)
         await record_assembly(
             s, order_line_id=order.lines["NECKLACE-HORN"], recorded_by=f.admin, now=clock.now()
         )
@@ -461,18 +469,21 @@ async def test_assembly_waits_for_every_component_and_names_those_still_short(
 
     async with store.transaction() as s:
         with pytest.raises(
-            DomainError,
-            match=rf"order line {order.lines['NECKLACE-HORN']} cannot be assembled yet: "
-            r"Brass hook \(BRASS-HOOK\) has 5 of 8 received$",
+            NotAssemblable,
+            match=rf"order line {order.lines['NECKLACE-HORN']} has 2 unit\(s\) ready to "
+            r"assemble, not 4: Brass hook \(BRASS-HOOK\) has 5 of 8 received$",
         ):
             await record_assembly(
                 s,
                 order_line_id=order.lines["NECKLACE-HORN"],
                 recorded_by=factory.admin,
                 now=clock.now(),
+                units=4,
             )
         with pytest.raises(
-            DomainError, match=r"Brass bangle \(BRASS-BANGLE\) has 0 of 3 received$"
+            NotAssemblable,
+            match=r"nothing of order line \d+ can be assembled yet: "
+            r"Brass bangle \(BRASS-BANGLE\) has 0 of 3 received$",
         ):
             await record_assembly(
                 s,
@@ -502,6 +513,7 @@ async def test_the_order_is_ready_only_once_its_last_line_is_assembled(
 ) -> None:
     await _complete_necklaces(store, clock, factory, order)
     async with store.transaction() as s:
+        await set_at_workshop(s, person_id=factory.agent, at_workshop=True, admin_id=factory.admin)
         assembly = await record_assembly(
             s,
             order_line_id=order.lines["NECKLACE-HORN"],
@@ -512,7 +524,11 @@ async def test_the_order_is_ready_only_once_its_last_line_is_assembled(
         placed = await s.get(Order, order.order_id)
         assert placed is not None
         assert placed.status == OrderStatus.IN_PRODUCTION  # the bangles are not made yet
-    assert (assembly.recorded_by, assembly.assembled_at) == (factory.agent, clock.now())
+    assert (assembly.recorded_by, assembly.assembled_at, assembly.units) == (
+        factory.agent,
+        clock.now(),
+        4,
+    )
 
     bangles = await allocate(
         store, clock, job_id=order.jobs["BRASS-BANGLE"], artisan_id=factory.otieno, quantity=3
@@ -529,7 +545,7 @@ async def test_the_order_is_ready_only_once_its_last_line_is_assembled(
         assert placed.status == OrderStatus.READY
 
 
-async def test_a_line_is_assembled_only_once(
+async def test_a_fully_assembled_line_is_not_assembled_again(
     store: Store, clock: FakeClock, factory: Factory, order: PlacedOrder
 ) -> None:
     await _complete_necklaces(store, clock, factory, order)
@@ -538,7 +554,7 @@ async def test_a_line_is_assembled_only_once(
         await record_assembly(s, order_line_id=line, recorded_by=factory.admin, now=clock.now())
     async with store.transaction() as s:
         with pytest.raises(
-            DomainError, match=f"order line {line} was already assembled on 2026-03-02"
+            FullyAssembled, match=f"order line {line} is fully assembled: 4 of 4 units"
         ):
             await record_assembly(s, order_line_id=line, recorded_by=factory.admin, now=clock.now())
 
@@ -555,6 +571,20 @@ async def test_only_an_admin_or_a_field_agent_records_an_assembly(
                 s,
                 order_line_id=order.lines["NECKLACE-HORN"],
                 recorded_by=factory.wanjiru,
+                now=clock.now(),
+            )
+
+
+async def test_a_field_agent_not_at_the_central_workshop_records_no_assembly(
+    store: Store, clock: FakeClock, factory: Factory, order: PlacedOrder
+) -> None:
+    await _complete_necklaces(store, clock, factory, order)
+    async with store.transaction() as s:
+        with pytest.raises(Forbidden, match="a field agent at the central workshop"):
+            await record_assembly(
+                s,
+                order_line_id=order.lines["NECKLACE-HORN"],
+                recorded_by=factory.agent,
                 now=clock.now(),
             )
 
