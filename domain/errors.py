@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 
 class DomainError(Exception):
     """A rule of the factory was broken; the message says which and why."""
@@ -42,3 +44,15 @@ class PayoutError(DomainError):
     """A payout step that cannot be taken: a bad minimum or M-Pesa result code, a batch that is
     not approved, or an M-Pesa report that contradicts what was recorded for a payout. The
     ledger's own rules are :class:`LedgerError`'s."""
+
+
+class CancelledWorkClosed(DomainError):
+    """Pieces offered on a cancelled job after its grace for made pieces ran out."""
+
+    def __init__(self, allocation_id: int, submit_by: date) -> None:
+        super().__init__(
+            f"allocation {allocation_id} was cancelled with its job; made pieces were accepted "
+            f"until {submit_by}, so no more can be submitted"
+        )
+        self.allocation_id = allocation_id
+        self.submit_by = submit_by

@@ -52,6 +52,7 @@ STANDARD_ACCOUNTS: dict[str, tuple[str, AccountKind]] = {
 
 # Why money moved (Transfer.code).
 EARNING = "earning"
+WRITE_OFF = "write_off"  # passed pieces of a cancelled job paid without a delivery
 PAYOUT = "payout"
 REVERSAL = "reversal"
 POST = "post"
@@ -687,6 +688,28 @@ async def record_earning(
         credit=payable,
         amount_cents=amount_cents,
         code=EARNING,
+        reference=reference,
+        now=now,
+    )
+
+
+async def record_write_off(
+    session: AsyncSession, *, artisan_id: int, amount_cents: int, reference: str, now: datetime
+) -> Transfer:
+    """Owe an artisan for passed pieces of a cancelled job that an admin wrote off as paid:
+    an earning like any other (debit production, credit the artisan's payable) under its own
+    code, ``write_off``. Idempotent by ``reference`` (``write_off:<id>``)."""
+    if not reference:
+        raise LedgerError("a write-off needs a reference, e.g. 'write_off:3'")
+    payable = await artisan_payable(session, artisan_id)
+    production = await ensure_account(session, WORKSHOP_PRODUCTION)
+    return await transfer(
+        session,
+        idempotency_key=earning_key(reference),
+        debit=production,
+        credit=payable,
+        amount_cents=amount_cents,
+        code=WRITE_OFF,
         reference=reference,
         now=now,
     )

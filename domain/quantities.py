@@ -21,6 +21,8 @@ Definitions, per job (and the same per allocation, for one artisan's share):
   have passed QC they are declared and received on a delivery of their own. Pieces missing from a
   delivery may likewise follow on a later one.
 - **delivered**: in transit + received: passed pieces handed over or on their way.
+- **written off**: passed pieces of a cancelled job an admin paid without a delivery
+  (``WriteOff``); an allocation's **deliverable** pieces are passed - delivered - written off.
 
 The invariant in ARCHITECTURE.md, "accepted + rejected <= submitted <= allocated <= ordered, at
 every moment", is checked as:
@@ -51,6 +53,7 @@ from domain.model import (
     QcReview,
     Submission,
     SubmissionStatus,
+    WriteOff,
 )
 
 COUNTED_ALLOCATIONS = frozenset({AllocationStatus.ACTIVE, AllocationStatus.COMPLETED})
@@ -151,6 +154,7 @@ class AllocationProgress(NamedTuple):
     delivered: int  # in transit + received
     received: int  # counted in, at most what each delivery declared
     outstanding: int  # still to make: quantity - passed - pending review
+    written_off: int = 0  # passed pieces of a cancelled job paid without a delivery (WriteOff)
 
     @property
     def in_transit(self) -> int:
@@ -158,8 +162,9 @@ class AllocationProgress(NamedTuple):
 
     @property
     def deliverable(self) -> int:
-        """Passed pieces not yet received or on their way: what a new delivery may declare."""
-        return self.passed - self.delivered
+        """Passed pieces not yet received, on their way or written off as paid: what a new
+        delivery (or a write-off) may take."""
+        return self.passed - self.delivered - self.written_off
 
 
 @dataclass(slots=True)
@@ -170,6 +175,7 @@ class _Counts:
     submitted: int = 0
     in_transit: int = 0
     received: int = 0
+    written_off: int = 0
 
 
 async def _count_by_allocation(
@@ -201,6 +207,10 @@ async def _count_by_allocation(
             counts[allocation_id].in_transit += int(declared or 0)
         else:
             counts[allocation_id].received += int(received or 0)
+
+    written_off = await connection.execute(_WRITTEN_OFF, {"ids": ids})
+    for allocation_id, pieces in written_off:
+        counts[allocation_id].written_off += int(pieces or 0)
     return counts, reviews
 
 
@@ -238,6 +248,11 @@ _DELIVERED = (
     .where(col(Delivery.allocation_id).in_(sa.bindparam("ids", expanding=True)))
     .where(col(Delivery.status) != DeliveryStatus.CANCELLED)
     .group_by(col(Delivery.allocation_id), col(Delivery.status))
+)
+_WRITTEN_OFF = (
+    sa.select(col(WriteOff.allocation_id), sa.func.sum(WriteOff.pieces))
+    .where(col(WriteOff.allocation_id).in_(sa.bindparam("ids", expanding=True)))
+    .group_by(col(WriteOff.allocation_id))
 )
 
 
@@ -299,6 +314,7 @@ async def allocations_progress(
             delivered=c.in_transit + c.received,
             received=c.received,
             outstanding=quantity - c.passed - c.pending_review,
+            written_off=c.written_off,
         )
         for allocation_id, quantity in quantities.items()
         for c in [counts[allocation_id]]

@@ -25,6 +25,7 @@ from conversations.i18n import N_
 from conversations.messages import Choice, Reply
 from conversations.notices import NoticeContext, NoticeTable, tell
 from domain import events
+from domain.explosion import factory_today
 from domain.model import (
     Allocation,
     Component,
@@ -36,7 +37,9 @@ from domain.model import (
     QcReason,
     QcReview,
     Submission,
+    WriteOff,
 )
+from domain.services.settlement import settlements_of_job
 from domain.text import quoted
 
 QC_REASONS: dict[QcReason, str] = {
@@ -90,11 +93,12 @@ async def _offer_closed(
     t = _speaker(ctx, artisan)
     component = await offer_component(session, offer)
     if isinstance(event, events.OfferWithdrawn):
-        msgid = (
-            N_("artisan.offer_filled_notice")
-            if event.filled
-            else N_("artisan.offer_withdrawn_notice")
-        )
+        if event.cancelled:
+            msgid = N_("artisan.offer_cancelled_notice")
+        elif event.filled:
+            msgid = N_("artisan.offer_filled_notice")
+        else:
+            msgid = N_("artisan.offer_withdrawn_notice")
     else:
         msgid = N_("artisan.offer_expired_notice")
     text = t(msgid, id=offer.id, quantity=offer.quantity, component=component.name)
@@ -126,6 +130,8 @@ async def _qc_reviewed(session: AsyncSession, event: events.QcReviewed, ctx: Not
     else:
         reasons = ", ".join(t(QC_REASONS[QcReason(reason)]) for reason in event.reasons)
         due = event.rework_due_date or allocation.due_date
+        if allocation.submit_by is not None:  # a cancelled job: rework only within its grace
+            due = min(due, allocation.submit_by)
         text = t(
             "artisan.qc_some_rejected",
             id=event.submission_id,
@@ -211,7 +217,80 @@ async def _delivery_discrepancy(
     return await tell(session, artisan, Reply(text), ctx.now)
 
 
+# --- cancelled work ---------------------------------------------------------------------------
+
+
+async def _job_cancelled(
+    session: AsyncSession, event: events.JobCancelled, ctx: NoticeContext
+) -> int:
+    """Each artisan whose lot was cancelled with the job hears, in their language, what stops
+    and what happens to their pieces (the rule: domain/services/jobs.py ``cancel_job``). Those
+    who only had an open offer hear ``OfferWithdrawn(cancelled=True)``."""
+    job = await session.get(Job, event.job_id)
+    component = None if job is None else await session.get(Component, job.component_id)
+    if component is None:
+        return 0
+    queued = 0
+    for settlement in await settlements_of_job(session, event.job_id):
+        allocation = settlement.allocation
+        artisan = await session.get(Person, allocation.artisan_id)
+        if artisan is None:
+            continue
+        t = _speaker(ctx, artisan)
+        lines = [
+            t(
+                "artisan.job_cancelled_notice",
+                id=allocation.id,
+                quantity=allocation.quantity,
+                component=component.name,
+            )
+        ]
+        if settlement.to_deliver:
+            lines.append(t("artisan.job_cancelled_deliver", count=settlement.to_deliver))
+        if settlement.in_transit:
+            lines.append(t("artisan.job_cancelled_in_transit", count=settlement.in_transit))
+        if settlement.in_review:
+            lines.append(t("artisan.job_cancelled_in_review", count=settlement.in_review))
+        if settlement.unmade and settlement.submit_by is not None:
+            assert allocation.cancelled_at is not None
+            days = (settlement.submit_by - factory_today(allocation.cancelled_at, ctx.zone)).days
+            lines.append(
+                t(
+                    "artisan.job_cancelled_grace",
+                    count=settlement.unmade,
+                    date=weekday_date(t, settlement.submit_by),
+                    days=days,
+                )
+            )
+        lines.append(t("artisan.job_cancelled_record"))
+        menu = (Choice("cmd:menu", t("menu.open")),)
+        queued += await tell(session, artisan, Reply("\n".join(lines), choices=menu), ctx.now)
+    return queued
+
+
+async def _written_off(
+    session: AsyncSession, event: events.PiecesWrittenOff, ctx: NoticeContext
+) -> int:
+    entry = await session.get(WriteOff, event.write_off_id)
+    artisan = await session.get(Person, event.artisan_id)
+    found = None if entry is None else await _allocation_component(session, entry.allocation_id)
+    if entry is None or artisan is None or found is None:
+        return 0
+    t = _speaker(ctx, artisan)
+    text = t(
+        "artisan.written_off_notice",
+        id=entry.allocation_id,
+        pieces=entry.pieces,
+        component=found[1].name,
+        amount=ctx.money(entry.amount_cents),
+        reason=quoted(entry.reason),
+    )
+    return await tell(session, artisan, Reply(text), ctx.now)
+
+
 NOTICES: NoticeTable = {
+    events.JobCancelled: _job_cancelled,
+    events.PiecesWrittenOff: _written_off,
     events.OfferMade: _offer_made,
     events.OfferWithdrawn: _offer_closed,
     events.OfferExpired: _offer_closed,

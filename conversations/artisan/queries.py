@@ -66,6 +66,33 @@ async def active_allocations(
     ]
 
 
+async def cancelled_allocations(
+    session: AsyncSession, artisan_id: int
+) -> list[tuple[Allocation, Component, AllocationProgress]]:
+    """The artisan's lots cancelled with their job, with where their pieces are: passed pieces
+    are still delivered and paid, made pieces submitted during the grace (jobs.cancel_job)."""
+    rows = list((await session.exec(_CANCELLED, params={"artisan_id": artisan_id})).all())
+    progress = await allocations_progress(session, [allocation for allocation, _ in rows])
+    return [
+        (allocation, component, progress[allocation.id])
+        for allocation, component in rows
+        if allocation.id is not None
+    ]
+
+
+_CANCELLED = (
+    select(Allocation, Component)
+    .join(Job, col(Job.id) == col(Allocation.job_id))
+    .join(Component, col(Component.id) == col(Job.component_id))
+    .where(
+        Allocation.artisan_id == sa.bindparam("artisan_id"),
+        Allocation.status == AllocationStatus.CANCELLED,
+        col(Allocation.cancelled_at).is_not(None),
+    )
+    .order_by(col(Allocation.id))
+)
+
+
 _ACTIVE = (
     select(Allocation, Component)
     .join(Job, col(Job.id) == col(Allocation.job_id))

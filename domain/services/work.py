@@ -16,7 +16,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain import events
-from domain.errors import DomainError, Forbidden, InvalidQuantity
+from domain.errors import CancelledWorkClosed, DomainError, Forbidden, InvalidQuantity
 from domain.explosion import factory_today
 from domain.model import (
     SUBMISSION_TRANSITIONS,
@@ -58,7 +58,7 @@ async def submit_work(
 ) -> Submission:
     """The artisan's finished pieces, with photos, into the QC queue."""
     allocation = await _own_active_allocation(
-        session, allocation_id, artisan_id, to="submit work on it"
+        session, allocation_id, artisan_id, to="submit work on it", now=now
     )
     if count <= 0:
         raise InvalidQuantity(f"submit at least 1 piece (got {count})")
@@ -264,8 +264,10 @@ async def submission_photos(session: AsyncSession, submission_id: int) -> list[S
 
 
 async def _own_active_allocation(
-    session: AsyncSession, allocation_id: int, artisan_id: int, *, to: str
+    session: AsyncSession, allocation_id: int, artisan_id: int, *, to: str, now: datetime
 ) -> Allocation:
+    """The artisan's allocation that takes new work: active, or cancelled with its job and
+    still within the grace for pieces already made."""
     # Locked so two messages from the same artisan cannot both spend the same outstanding pieces.
     allocation = await load(session, Allocation, allocation_id, what="allocation", for_update=True)
     if allocation.artisan_id != artisan_id:
@@ -273,12 +275,17 @@ async def _own_active_allocation(
             f"allocation {allocation_id} is another artisan's; only the artisan it was "
             f"allocated to may {to}"
         )
-    if allocation.status != AllocationStatus.ACTIVE:
-        raise DomainError(
-            f"allocation {allocation_id} is {allocation.status}; only an active allocation "
-            "takes new work"
-        )
-    return allocation
+    if allocation.status == AllocationStatus.ACTIVE:
+        return allocation
+    if allocation.status == AllocationStatus.CANCELLED and allocation.submit_by is not None:
+        # Its job was cancelled: made pieces are taken during the grace (jobs.cancel_job).
+        if factory_today(now) <= allocation.submit_by:
+            return allocation
+        raise CancelledWorkClosed(allocation_id, allocation.submit_by)
+    raise DomainError(
+        f"allocation {allocation_id} is {allocation.status}; only an active allocation "
+        "takes new work"
+    )
 
 
 def _not_own(allocation: Allocation, person_id: int, submission_id: int) -> None:

@@ -306,10 +306,14 @@ async def test_cancelling_an_order_cancels_its_jobs_withdraws_offers_and_allocat
     )
     assert job_states == [JobStatus.CANCELLED, JobStatus.CANCELLED]
     assert (allocation.status, allocation.closed_at) == (AllocationStatus.CANCELLED, clock.now())
+    assert (allocation.cancelled_at, allocation.submit_by) == (
+        clock.now(),
+        clock.now().date() + timedelta(days=7),  # CANCELLED_WORK_GRACE_DAYS' default
+    )
     assert offers == {first.id: OfferStatus.ACCEPTED, second.id: OfferStatus.WITHDRAWN}
     assert recorded == [
         events.JobCancelled(job_id=ident(jobs[0])),
-        events.OfferWithdrawn(offer_id=ident(second), artisan_id=ident(artisan)),
+        events.OfferWithdrawn(offer_id=ident(second), artisan_id=ident(artisan), cancelled=True),
         events.JobCancelled(job_id=ident(jobs[1])),
     ]
 

@@ -6,7 +6,14 @@ import pytest
 from sqlmodel import select
 
 from domain import events
-from domain.errors import DomainError, Forbidden, IllegalTransition, InvalidQuantity, NotFound
+from domain.errors import (
+    CancelledWorkClosed,
+    DomainError,
+    Forbidden,
+    IllegalTransition,
+    InvalidQuantity,
+    NotFound,
+)
 from domain.model import (
     Allocation,
     Job,
@@ -191,7 +198,7 @@ async def test_no_more_pieces_can_be_submitted_than_are_left_to_make(
     assert (await submit(store, clock, allocation, 1)).count == 1
 
 
-async def test_work_cannot_be_submitted_once_the_order_is_cancelled(
+async def test_made_work_is_submitted_only_within_the_grace_once_the_order_is_cancelled(
     store: Store, clock: FakeClock, allocation: Allocation
 ) -> None:
     async with store.transaction() as s:
@@ -199,9 +206,14 @@ async def test_work_cannot_be_submitted_once_the_order_is_cancelled(
         assert job is not None
         order = await order_of_job(s, job)
         assert order.id is not None
-        await orders.cancel_order(s, order.id, reason="retailer closed", now=clock.now())
+        await orders.cancel_order(
+            s, order.id, reason="retailer closed", now=clock.now(), grace_days=1
+        )
+    clock.advance(days=1)
+    assert (await submit(store, clock, allocation, 1)).count == 1
+    clock.advance(days=1)
     with pytest.raises(
-        DomainError, match=r"allocation \d+ is cancelled; only an active allocation"
+        CancelledWorkClosed, match=r"allocation \d+ was cancelled with its job; made pieces"
     ):
         await submit(store, clock, allocation, 1)
 

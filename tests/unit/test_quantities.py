@@ -143,4 +143,18 @@ def test_an_allocations_outstanding_and_deliverable_pieces_follow_from_its_count
     )
     assert progress.in_transit == 3
     assert progress.deliverable == 1
-    assert tuple(progress) == (10, 2, 5, 3, 4, 1, 3)
+    assert tuple(progress) == (10, 2, 5, 3, 4, 1, 3, 0)
+
+
+def test_passed_pieces_written_off_as_paid_can_no_longer_be_delivered() -> None:
+    progress = AllocationProgress(
+        quantity=10,
+        pending_review=0,
+        passed=6,
+        rejected=0,
+        delivered=2,
+        received=2,
+        outstanding=4,
+        written_off=3,
+    )
+    assert progress.deliverable == 1

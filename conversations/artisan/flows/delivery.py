@@ -14,7 +14,7 @@ from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from pathlib import Path
 
-from conversations.artisan.queries import active_allocations
+from conversations.artisan.queries import active_allocations, cancelled_allocations
 from conversations.artisan.views import job_label, one_number
 from conversations.flow import (
     DONE,
@@ -80,10 +80,13 @@ def next_slots(now: datetime, count: int = SLOTS_OFFERED) -> list[datetime]:
 
 
 async def _deliverable(ctx: Context) -> list[tuple[Allocation, Component, int]]:
-    """Active jobs with passed pieces not yet received or on their way, and how many."""
+    """Active jobs with passed pieces not yet received or on their way, and how many; then
+    lots of cancelled jobs with passed pieces, which are still delivered and paid."""
+    lots = await active_allocations(ctx.session, me(ctx))
+    lots += await cancelled_allocations(ctx.session, me(ctx))
     return [
         (allocation, component, progress.deliverable)
-        for allocation, component, progress in await active_allocations(ctx.session, me(ctx))
+        for allocation, component, progress in lots
         if progress.deliverable > 0
     ]
 
