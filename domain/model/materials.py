@@ -16,20 +16,29 @@ from domain.statemachine import Transitions
 
 class MaterialRequestStatus(StrEnum):
     OPEN = "open"
-    FULFILLED = "fulfilled"
+    FULFILLED = "fulfilled"  # handed over by a field agent or admin (``closed_by``)
     CANCELLED = "cancelled"
+    DECLINED = "declined"  # a field agent or admin could not supply it (``decline_reason``)
 
 
 MATERIAL_REQUEST_TRANSITIONS = Transitions[MaterialRequestStatus](
     "material request",
     {
         MaterialRequestStatus.OPEN: frozenset(
-            {MaterialRequestStatus.FULFILLED, MaterialRequestStatus.CANCELLED}
+            {
+                MaterialRequestStatus.FULFILLED,
+                MaterialRequestStatus.CANCELLED,
+                MaterialRequestStatus.DECLINED,
+            }
         ),
         MaterialRequestStatus.FULFILLED: frozenset(),
         MaterialRequestStatus.CANCELLED: frozenset(),
+        MaterialRequestStatus.DECLINED: frozenset(),
     },
 )
+
+
+MAX_DECLINE_REASON = 200
 
 
 class MaterialStock(SQLModel, table=True):
@@ -58,3 +67,7 @@ class MaterialRequest(SQLModel, table=True):
     )
     created_at: datetime = Field(sa_type=UTCDateTime())
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    # Who handed it over, declined or cancelled it (null while open, and for rows closed before
+    # migration 0009).
+    closed_by: int | None = Field(default=None, foreign_key="person.id")
+    decline_reason: str | None = Field(default=None, max_length=MAX_DECLINE_REASON)

@@ -4,12 +4,16 @@ from decimal import Decimal
 import pytest
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain import events
 from domain.errors import DomainError, Forbidden, IllegalTransition
-from domain.model import Allocation, MaterialRequestStatus, Person
+from domain.model import Allocation, MaterialRequest, MaterialRequestStatus, Person
 from domain.services.guards import InvalidField
 from domain.services.materials import (
+    MaterialIssue,
     cancel_material_request,
+    decline_material_request,
     fulfil_material_request,
+    order_materials,
     report_stock,
     request_material,
     stock_of,
@@ -280,3 +284,172 @@ async def test_the_requester_may_cancel_their_request_but_another_artisan_may_no
         )
 
     assert cancelled.status is MaterialRequestStatus.CANCELLED
+
+
+# --- answering requests: handed over, or declined with a reason (issue 15) ---------------------
+
+
+async def brass_request(
+    session: AsyncSession, artisan: Person, clock: FakeClock
+) -> MaterialRequest:
+    return await request_material(
+        session,
+        artisan_id=ident(artisan),
+        material="brass wire",
+        quantity=1,
+        unit="kg",
+        now=clock.now(),
+    )
+
+
+async def test_a_request_is_announced_and_its_handover_records_who_and_when(
+    any_store: Store, clock: FakeClock
+) -> None:
+    async with any_store.transaction() as session:
+        staff, wanjiru, _ = await workshop(session, clock)
+        events.drain(session)
+        request = await brass_request(session, wanjiru, clock)
+        done = await fulfil_material_request(
+            session, request_id=ident(request), by_id=staff.agent, now=clock.advance(hours=5)
+        )
+        recorded = events.drain(session)
+
+    assert (done.status, done.closed_by, done.closed_at, done.decline_reason) == (
+        MaterialRequestStatus.FULFILLED,
+        staff.agent,
+        clock.now(),
+        None,
+    )
+    assert recorded == [
+        events.MaterialRequested(request_id=ident(request), artisan_id=ident(wanjiru)),
+        events.MaterialHandedOver(
+            request_id=ident(request), artisan_id=ident(wanjiru), by_id=staff.agent
+        ),
+    ]
+
+
+async def test_a_request_that_cannot_be_supplied_is_declined_with_its_cleaned_reason(
+    store: Store, clock: FakeClock
+) -> None:
+    async with store.transaction() as session:
+        staff, wanjiru, _ = await workshop(session, clock)
+        request = await brass_request(session, wanjiru, clock)
+        events.drain(session)
+        declined = await decline_material_request(
+            session,
+            request_id=ident(request),
+            by_id=staff.admin,
+            reason="  out of stock\u202e  until   Monday ",
+            now=clock.now(),
+        )
+        recorded = events.drain(session)
+        with pytest.raises(IllegalTransition, match="declined cannot become fulfilled"):
+            await fulfil_material_request(
+                session, request_id=ident(request), by_id=staff.agent, now=clock.now()
+            )
+
+    assert (declined.status, declined.closed_by, declined.decline_reason) == (
+        MaterialRequestStatus.DECLINED,
+        staff.admin,
+        "out of stock until Monday",
+    )
+    assert recorded == [
+        events.MaterialRequestDeclined(
+            request_id=ident(request),
+            artisan_id=ident(wanjiru),
+            by_id=staff.admin,
+            reason="out of stock until Monday",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("reason", "message"), [("   ", "reason must not be empty"), ("x" * 201, "at most 200")]
+)
+async def test_a_decline_needs_a_short_reason(
+    store: Store, clock: FakeClock, reason: str, message: str
+) -> None:
+    async with store.transaction() as session:
+        staff, wanjiru, _ = await workshop(session, clock)
+        request = await brass_request(session, wanjiru, clock)
+        with pytest.raises(InvalidField, match=message):
+            await decline_material_request(
+                session,
+                request_id=ident(request),
+                by_id=staff.agent,
+                reason=reason,
+                now=clock.now(),
+            )
+        assert request.status is MaterialRequestStatus.OPEN
+
+
+async def test_a_field_agent_outside_the_artisans_area_cannot_answer_their_request(
+    any_store: Store, clock: FakeClock
+) -> None:
+    async with any_store.transaction() as session:
+        staff, wanjiru, _ = await workshop(session, clock)  # Wanjiru works in Kibera
+        request = await brass_request(session, wanjiru, clock)
+        with pytest.raises(Forbidden, match="Njeri does not cover Kibera"):
+            await fulfil_material_request(
+                session, request_id=ident(request), by_id=staff.far_agent, now=clock.now()
+            )
+        with pytest.raises(Forbidden, match="Njeri does not cover Kibera"):
+            await decline_material_request(
+                session,
+                request_id=ident(request),
+                by_id=staff.far_agent,
+                reason="none left",
+                now=clock.now(),
+            )
+        by_admin = await fulfil_material_request(
+            session, request_id=ident(request), by_id=staff.admin, now=clock.now()
+        )
+
+    assert (by_admin.status, by_admin.closed_by) == (MaterialRequestStatus.FULFILLED, staff.admin)
+
+
+async def test_an_artisan_cannot_decline_their_own_request(store: Store, clock: FakeClock) -> None:
+    async with store.transaction() as session:
+        _, wanjiru, _ = await workshop(session, clock)
+        request = await brass_request(session, wanjiru, clock)
+        with pytest.raises(Forbidden, match="only an admin or field agent may decline"):
+            await decline_material_request(
+                session,
+                request_id=ident(request),
+                by_id=ident(wanjiru),
+                reason="changed my mind",
+                now=clock.now(),
+            )
+
+
+async def test_an_orders_materials_compare_what_its_jobs_need_with_what_was_handed_over(
+    any_store: Store, clock: FakeClock
+) -> None:
+    async with any_store.transaction() as session:
+        staff, wanjiru, _ = await workshop(session, clock)
+        # 4 of the order's 10 pendants (0.05 kg of horn each; 20 hooks at 0.01 kg of brass wire).
+        allocation, order_id = await allocation_for(session, wanjiru, clock)
+        asked = [
+            await request_material(
+                session,
+                artisan_id=ident(wanjiru),
+                material="cattle horn",
+                quantity=quantity,
+                unit="kg",
+                allocation_id=ident(allocation),
+                now=clock.now(),
+            )
+            for quantity in ("0.1", "0.15", "0.3")
+        ]
+        general = await brass_request(session, wanjiru, clock)  # for no job: not this order's
+        for request in (asked[0], asked[1], general):
+            await fulfil_material_request(
+                session, request_id=ident(request), by_id=staff.agent, now=clock.now()
+            )
+        # The third request is still open: not handed over.
+        issued = await order_materials(session, order_id)
+
+    assert issued == [
+        MaterialIssue("brass wire", "kg", Decimal("0.2"), Decimal("0")),
+        MaterialIssue("cattle horn", "kg", Decimal("0.5"), Decimal("0.25")),
+    ]
