@@ -10,7 +10,20 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli import chat, db, orders, payouts, people, products, run, seed, simulate, status
+from bot.cli import (
+    api_keys,
+    chat,
+    customers,
+    db,
+    orders,
+    payouts,
+    people,
+    products,
+    run,
+    seed,
+    simulate,
+    status,
+)
 
 app = typer.Typer(
     name="karakana",
@@ -28,5 +41,7 @@ app.add_typer(products.app, name="products", no_args_is_help=True)
 app.add_typer(orders.app, name="orders", no_args_is_help=True)
 app.add_typer(people.app, name="people", no_args_is_help=True)
 app.add_typer(payouts.app, name="payouts", no_args_is_help=True)
+app.add_typer(api_keys.app, name="api-keys", no_args_is_help=True)
+app.add_typer(customers.app, name="customers", no_args_is_help=True)
 
 __all__ = ["app"]

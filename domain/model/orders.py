@@ -8,7 +8,12 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from domain.limits import MAX_PIECES, MAX_PRICE_CENTS
+from domain.limits import (
+    MAX_CARRIER_LENGTH,
+    MAX_PIECES,
+    MAX_PRICE_CENTS,
+    MAX_TRACKING_LENGTH,
+)
 from domain.model.columns import UTCDateTime, enum_type, within
 from domain.statemachine import Transitions
 
@@ -67,6 +72,10 @@ class Customer(SQLModel, table=True):
     name: str = Field(max_length=120, unique=True)
     kind: CustomerKind = Field(sa_type=enum_type(CustomerKind))
     contact: str | None = Field(default=None, max_length=120)
+    # Where a retailer wants to hear about its orders (confirmed, ready, shipped), and the key
+    # that signs what we POST there (HMAC-SHA256); without a URL it asks GET /api/orders/{ref}.
+    callback_url: str | None = Field(default=None, max_length=500)
+    callback_secret: str | None = Field(default=None, max_length=128)
 
 
 class Order(SQLModel, table=True):
@@ -84,6 +93,9 @@ class Order(SQLModel, table=True):
     confirmed_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
     cancel_reason: str | None = Field(default=None, max_length=200)
+    # Recorded by /ship; both optional (a customer collecting needs neither).
+    carrier: str | None = Field(default=None, max_length=MAX_CARRIER_LENGTH)
+    tracking_reference: str | None = Field(default=None, max_length=MAX_TRACKING_LENGTH)
 
 
 class OrderLine(SQLModel, table=True):
@@ -92,6 +104,7 @@ class OrderLine(SQLModel, table=True):
         sa.UniqueConstraint("order_id", "product_id", name="uq_line_product"),
         within("quantity", 1, MAX_PIECES),
         within("unit_price_cents", 1, MAX_PRICE_CENTS),
+        within("assembled_quantity", 0, "quantity"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -99,6 +112,8 @@ class OrderLine(SQLModel, table=True):
     product_id: int = Field(foreign_key="product.id")
     quantity: int = Field(gt=0)
     unit_price_cents: int = Field(gt=0)
+    # Units assembled so far at the central workshop (``record_assembly``), up to ``quantity``.
+    assembled_quantity: int = Field(default=0, ge=0)
 
 
 class Job(SQLModel, table=True):

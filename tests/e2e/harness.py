@@ -185,6 +185,7 @@ async def running_karakana(
     media_max_bytes: int = 64 * 1024,
     media_not_found_delays: tuple[float, ...] = (0.05, 0.05),
     max_attempts: int = 4,
+    extra_settings: dict[str, Any] | None = None,
 ) -> AsyncIterator[Running]:
     # Nagle off, as production's uvicorn has it: no ~40 ms stall to hide a race.
     sock = listening_socket()
@@ -212,6 +213,7 @@ async def running_karakana(
             "twilio_whatsapp_from": twilio.whatsapp_from,
             "twilio_api_base_url": twilio.base_url,
         }
+    values |= extra_settings or {}
     settings = Settings(_env_file=None, **values)
     bot = build_bot(
         Factory(settings=settings, store=store),
