@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,7 +14,8 @@ from bot.cli.common import fail, load_settings, out, say, with_factory
 from bot.main import Factory
 from conversations.i18n import Catalogue
 from domain.payouts.reconcile import COLUMNS as RECONCILE_COLUMNS
-from domain.payouts.reconcile import Difference, reconcile_payouts
+from domain.payouts.reconcile import Difference, StatementLine, reconcile_payouts
+from domain.payouts.statement import StatementError, read_statement
 
 app = typer.Typer(help="M-Pesa payouts: send approved ones now, reconcile with M-Pesa.")
 
@@ -26,17 +28,43 @@ def payouts_reconcile(
             "--stale-after-minutes", min=1, help="A payout in doubt longer than this is listed."
         ),
     ] = 60,
+    statement: Annotated[
+        Path | None,
+        typer.Option(
+            "--statement",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="The M-Pesa organisation statement, as the M-Pesa org portal exports it (CSV).",
+        ),
+    ] = None,
 ) -> None:
-    """Compare the ledger with what M-Pesa said for every payout; exit 1 if anything differs."""
+    """Compare the ledger with what M-Pesa said for every payout (and, given one, with M-Pesa's
+    statement: paid but not in the ledger, in the ledger but not paid, a different amount or
+    recipient); exit 1 if anything differs."""
+    lines: list[StatementLine] | None = None
+    if statement is not None:
+        try:
+            text = statement.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            fail(f"cannot read {statement}: {exc}")
+        try:
+            lines = [StatementLine.from_statement(p) for p in read_statement(text)]
+        except StatementError as exc:
+            fail(f"{statement}: {exc}")
 
     async def work(factory: Factory) -> list[Difference]:
         return await reconcile_payouts(
-            factory.store, now=factory.now(), stale_after=timedelta(minutes=stale_after)
+            factory.store,
+            now=factory.now(),
+            statement=lines,
+            stale_after=timedelta(minutes=stale_after),
         )
 
     differences = with_factory(work)
     if not differences:
-        say("The ledger and M-Pesa agree on every payout.")
+        checked = "" if lines is None else f" and the {len(lines)} payment(s) on the statement"
+        say(f"The ledger and M-Pesa agree on every payout{checked}.")
         return
     table = Table(title=f"{len(differences)} difference(s) between the ledger and M-Pesa")
     for name in RECONCILE_COLUMNS:

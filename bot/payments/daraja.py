@@ -13,6 +13,12 @@ production ``https://api.safaricom.co.ke``):
   second copy of a request it already has.
 - ``POST /mpesa/transactionstatus/v1/query`` asks about a payment whose outcome we do not know,
   by that same originator id. It is asynchronous too: the answer arrives at its own ResultURL.
+- ``POST /mpesa/accountbalance/v1/query`` (``CommandID`` ``AccountBalance``) asks what the
+  shortcode's accounts hold; the answer comes to its ResultURL, as ``ResultParameters`` key
+  ``AccountBalance``: accounts joined by ``&``, each ``name|currency|current|available|reserved|
+  uncleared`` (``Working Account|KES|700000.00|700000.00|0.00|0.00&Utility Account|KES|...``).
+  B2C pays from the Utility Account, so its available amount is the float
+  (:func:`parse_balance_result`).
 - ``SecurityCredential`` is the initiator's password encrypted with M-Pesa's public certificate
   (RSA, PKCS #1 v1.5), base64-encoded.
 - Throughput: the rate Daraja accepts for a shortcode is agreed with Safaricom, not published.
@@ -34,6 +40,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlencode
@@ -53,6 +60,9 @@ PRODUCTION_BASE_URL = "https://api.safaricom.co.ke"
 OAUTH_PATH = "/oauth/v1/generate"
 B2C_PATH = "/mpesa/b2c/v3/paymentrequest"
 STATUS_PATH = "/mpesa/transactionstatus/v1/query"
+BALANCE_PATH = "/mpesa/accountbalance/v1/query"
+FLOAT_ACCOUNTS = ("Utility Account", "Working Account")
+"""The account B2C pays from, in order of preference, in an Account Balance answer."""
 
 TOKEN_MARGIN_SECONDS = 60.0
 """A cached token is renewed this long before Daraja says it expires."""
@@ -153,6 +163,13 @@ class DarajaConfig:
         query = urlencode({"originator": originator_conversation_id})
         return f"{self._callback_root}/status/timeout?{query}"
 
+    def balance_result_url(self, query_id: int) -> str:
+        # Daraja chooses the balance query's ids, so the URL says which of ours it answers.
+        return f"{self._callback_root}/balance/result?{urlencode({'query': query_id})}"
+
+    def balance_timeout_url(self, query_id: int) -> str:
+        return f"{self._callback_root}/balance/timeout?{urlencode({'query': query_id})}"
+
 
 CALLBACK_TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,}")
 
@@ -182,6 +199,8 @@ class PaymentResult:
     result_desc: str
     transaction_id: str | None
     completed_at: str | None
+    # Who M-Pesa paid, by its account: "2547XXXXXXXX - JANE DOE" (checked against the artisan).
+    receiver_public_name: str | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -201,6 +220,16 @@ class StatusResult:
 
     state: PaymentState
     receipt: str | None
+    result_code: int
+    result_desc: str
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceResult:
+    """An Account Balance query's answer: the float in cents, or None when M-Pesa could not
+    say (``result_desc`` says why)."""
+
+    available_cents: int | None
     result_code: int
     result_desc: str
 
@@ -248,6 +277,7 @@ def parse_payment_result(body: Mapping[str, Any]) -> PaymentResult:
     params = _parameters(result)
     transaction_id = result.get("TransactionID") or params.get("TransactionReceipt")
     completed = params.get("TransactionCompletedDateTime")
+    receiver = params.get("ReceiverPartyPublicName")
     return PaymentResult(
         originator_conversation_id=originator,
         conversation_id=str(result["ConversationID"]) if result.get("ConversationID") else None,
@@ -255,6 +285,7 @@ def parse_payment_result(body: Mapping[str, Any]) -> PaymentResult:
         result_desc=str(result.get("ResultDesc") or ""),
         transaction_id=str(transaction_id) if transaction_id else None,
         completed_at=str(completed) if completed else None,
+        receiver_public_name=str(receiver) if receiver else None,
     )
 
 
@@ -283,6 +314,30 @@ def parse_status_result(body: Mapping[str, Any]) -> StatusResult:
             reason,
         )
     return StatusResult(PaymentState.PENDING, None, code, reason)
+
+
+def parse_balance_result(body: Mapping[str, Any]) -> BalanceResult:
+    """Read an Account Balance result callback body: the available amount of the account B2C
+    pays from (``FLOAT_ACCOUNTS``)."""
+    result = _result(body)
+    code = _int_code(result.get("ResultCode"))
+    desc = str(result.get("ResultDesc") or "")
+    if code != 0:
+        return BalanceResult(None, code, desc)
+    accounts: dict[str, int] = {}
+    for account in str(_parameters(result).get("AccountBalance") or "").split("&"):
+        fields = account.split("|")
+        if len(fields) < 4:
+            continue
+        try:
+            amount = Decimal(fields[3].replace(",", "").strip())
+        except InvalidOperation:
+            raise MalformedCallback(f"{fields[3]!r} is not an amount") from None
+        accounts[fields[0].strip()] = int(amount * 100)
+    for name in FLOAT_ACCOUNTS:
+        if name in accounts:
+            return BalanceResult(accounts[name], code, desc)
+    raise MalformedCallback("the balance callback names no Utility or Working Account")
 
 
 def _retry_after(response: httpx.Response) -> float:
@@ -528,3 +583,28 @@ class DarajaClient:
                 response.status_code,
             )
         return taken
+
+    # -- account balance ------------------------------------------------------------------------
+
+    async def query_balance(self, *, query_id: int) -> bool:
+        """Ask M-Pesa what the shortcode's float holds; the answer comes to the balance result
+        URL of ``query_id``. Returns whether Daraja took the query (False: ask again later)."""
+        payload = {
+            "Initiator": self.config.initiator_name,
+            "SecurityCredential": self.config.security_credential,
+            "CommandID": "AccountBalance",
+            "PartyA": self.config.shortcode,
+            "IdentifierType": "4",  # an organisation shortcode
+            "Remarks": "Karakana float check",
+            "QueueTimeOutURL": self.config.balance_timeout_url(query_id),
+            "ResultURL": self.config.balance_result_url(query_id),
+        }
+        try:
+            response = await self._post(BALANCE_PATH, payload)
+        except (httpx.HTTPError, DarajaError) as exc:
+            log.warning("balance query %s got no answer: %s", query_id, type(exc).__name__)
+            return False
+        if response.status_code != 200:
+            log.warning("balance query %s refused (HTTP %s)", query_id, response.status_code)
+            return False
+        return True

@@ -19,6 +19,8 @@ Routes (mounted under the public base URL given to Daraja; ``<token>`` only when
 - ``POST /mpesa/<token>/b2c/timeout``     B2C QueueTimeOutURL
 - ``POST /mpesa/<token>/status/result``   transaction status ResultURL (``?originator=<id>``)
 - ``POST /mpesa/<token>/status/timeout``  transaction status QueueTimeOutURL
+- ``POST /mpesa/<token>/balance/result``  Account Balance ResultURL (``?query=<id>``)
+- ``POST /mpesa/<token>/balance/timeout`` Account Balance QueueTimeOutURL (``?query=<id>``)
 """
 
 from __future__ import annotations
@@ -36,8 +38,10 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.payments.daraja import (
+    BalanceResult,
     MalformedCallback,
     PaymentState,
+    parse_balance_result,
     parse_payment_result,
     parse_status_result,
 )
@@ -149,6 +153,37 @@ def mpesa_routes(
         log.info("status query timed out for %s", request.query_params.get("originator", "?"))
         return _ack("noted")
 
+    def balance_query_id(request: Request) -> int | None:
+        text = request.query_params.get("query", "")
+        return int(text) if text.isdigit() and len(text) < 12 else None
+
+    async def balance_result(request: Request) -> JSONResponse:
+        body = await _body(request)
+        query_id = balance_query_id(request)
+        try:
+            result = parse_balance_result(body or {})
+        except MalformedCallback as exc:
+            log.warning("balance result callback ignored: %s", exc)
+            return _ack(f"ignored: {exc}")
+        if query_id is None:
+            return _ack("ignored: no query in the URL")
+        applied = await runner.apply_balance_result(query_id, result)
+        if applied is Applied.UNKNOWN_ID:
+            log.warning("balance result for unknown query %s ignored", query_id)
+            return _ack("ignored: unknown query")
+        return _ack(applied.value)
+
+    async def balance_timeout(request: Request) -> JSONResponse:
+        await limited_body(request)
+        query_id = balance_query_id(request)
+        if query_id is None:
+            return _ack("ignored: no query in the URL")
+        # The query timed out in M-Pesa's queue: the float stays as last known; the next send
+        # run asks again.
+        timed_out = BalanceResult(None, -1, "the balance query timed out in M-Pesa's queue")
+        applied = await runner.apply_balance_result(query_id, timed_out)
+        return _ack("ignored: unknown query" if applied is Applied.UNKNOWN_ID else applied.value)
+
     endpoints: dict[str, Endpoint] = {
         path: _bounded(path, endpoint)
         for path, endpoint in {
@@ -156,6 +191,8 @@ def mpesa_routes(
             "b2c/timeout": b2c_timeout,
             "status/result": status_result,
             "status/timeout": status_timeout,
+            "balance/result": balance_result,
+            "balance/timeout": balance_timeout,
         }.items()
     }
     if not callback_token:

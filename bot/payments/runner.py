@@ -29,13 +29,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.group_commit import GroupCommit
 from bot.payments.daraja import (
+    BalanceResult,
     PaymentResult,
     PaymentState,
     RequestAnswer,
@@ -71,6 +72,17 @@ class PaymentGateway(Protocol):
     ) -> bool: ...
 
 
+@runtime_checkable
+class BalanceGateway(Protocol):
+    """M-Pesa's Account Balance query (``DarajaClient``); a gateway without it sends unchecked."""
+
+    async def query_balance(self, *, query_id: int) -> bool: ...
+
+
+DEFAULT_BALANCE_RETRY_AFTER = timedelta(minutes=10)
+"""A balance query unanswered this long lost its callback: it is asked again."""
+
+
 class Applied(StrEnum):
     """What a callback or answer did to a payout."""
 
@@ -86,6 +98,8 @@ class Applied(StrEnum):
 class RunReport:
     sent: list[str] = field(default_factory=list)  # originator ids requested
     queried: list[str] = field(default_factory=list)  # originator ids asked about
+    balance_query: int | None = None  # the float query asked before this run, if any
+    float_short_cents: int = 0  # > 0: nothing was sent, the last known float lacks this much
 
 
 async def no_notifications(_s: AsyncSession, _e: Sequence[events.Event], _n: datetime) -> None:
@@ -108,6 +122,7 @@ class PayoutRunner:
         clock: Callable[[], datetime],
         notify: Notifier = no_notifications,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        balance_retry_after: timedelta = DEFAULT_BALANCE_RETRY_AFTER,
     ) -> None:
         if max_in_flight < 1:
             raise ValueError(f"at least one payout must be in flight, not {max_in_flight}")
@@ -116,6 +131,7 @@ class PayoutRunner:
         self.clock = clock
         self.notify = notify
         self.max_in_flight = max_in_flight
+        self.balance_retry_after = balance_retry_after
         self._results = GroupCommit[_Waiting](self._settle_group)
         self._answers = GroupCommit[tuple[str, str]](self._keep_conversation_ids)
 
@@ -126,8 +142,21 @@ class PayoutRunner:
         an approved batch that has not gone yet. Safe to run again at any time."""
         report = RunReport()
         report.queried = await self.query_in_doubt(older_than=in_doubt_after)
+        report.balance_query = await self.ask_float()
         async with self.store.read() as session:
-            waiting = [p.originator_conversation_id for p in await payouts.payouts_to_send(session)]
+            to_send = await payouts.payouts_to_send(session)
+            waiting = [p.originator_conversation_id for p in to_send]
+            total = sum(p.amount_cents for p in to_send)
+            known = await payouts.known_float(session)
+        short = payouts.float_shortfall(known, total)
+        if short:
+            # Sending part of it would pay some and fail the rest at M-Pesa; nothing goes
+            # until the float is topped up (the next run asks again).
+            log.warning(
+                "%d approved payouts wait: the M-Pesa float is %s cents short", len(waiting), short
+            )
+            report.float_short_cents = short
+            return report
         claimed: asyncio.Queue[Payout | None] = asyncio.Queue(maxsize=self.max_in_flight)
         sent: set[str] = set()
         failures: list[Exception] = []
@@ -165,6 +194,48 @@ class PayoutRunner:
             raise failures[0]
         report.sent = [originator_id for originator_id in waiting if originator_id in sent]
         return report
+
+    async def ask_float(self) -> int | None:
+        """Ask M-Pesa what the float holds (its answer comes by callback): the query's id, or
+        None when the gateway cannot ask or a query is still awaited. A query unanswered for
+        ``balance_retry_after`` lost its callback: it is closed and asked again."""
+        if not isinstance(self.gateway, BalanceGateway):
+            return None
+        now = self.clock()
+        async with self.store.transaction() as session:
+            lost = await payouts.queries_to_retry(session, now=now, after=self.balance_retry_after)
+            if await payouts.query_in_flight(session):
+                return None
+            query_id = await payouts.begin_balance_query(session, now=now)
+        if lost:
+            log.warning("balance queries %s got no answer; asked again as %s", lost, query_id)
+        if not await self.gateway.query_balance(query_id=query_id):
+            async with self.store.transaction() as session:
+                await payouts.record_balance(
+                    session,
+                    query_id=query_id,
+                    available_cents=None,
+                    now=self.clock(),
+                    result_desc="Daraja did not take the query",
+                )
+        return query_id
+
+    async def apply_balance_result(self, query_id: int, result: BalanceResult) -> Applied:
+        """An Account Balance answer (or, with no amount, its failure or queue timeout)."""
+        try:
+            async with self.store.transaction() as session:
+                recorded = await payouts.record_balance(
+                    session,
+                    query_id=query_id,
+                    available_cents=result.available_cents,
+                    now=self.clock(),
+                    result_desc=result.result_desc,
+                )
+        except NotFound:
+            return Applied.UNKNOWN_ID
+        if recorded and result.available_cents is not None:
+            log.info("M-Pesa float: %s cents (query %s)", result.available_cents, query_id)
+        return Applied.SETTLED if recorded else Applied.UNCHANGED
 
     async def send(self, originator_id: str) -> bool:
         """Send one payout that has not been sent; False if it was no longer waiting."""
@@ -292,7 +363,7 @@ class PayoutRunner:
         answered only after its result is safe; if the process dies first, Daraja, getting no
         answer, sends the callback again.
         """
-        waiting = _Waiting(_outcome(result))
+        waiting = _Waiting(_outcome(result), receiver=result.receiver_public_name)
         await self._results.submit(waiting)
         if waiting.error is not None:
             raise waiting.error
@@ -329,6 +400,7 @@ class PayoutRunner:
                 settled = await payouts.settle_outcomes(
                     session, [waiting.outcome for waiting in group], now=now
                 )
+                await _check_payees(session, group, settled, now)
                 await self.notify(session, events.drain(session), now)
         except Exception as exc:
             if len(group) == 1:
@@ -352,6 +424,7 @@ class PayoutRunner:
                 (waiting.settlement,) = await payouts.settle_outcomes(
                     session, [waiting.outcome], now=now
                 )
+                await _check_payees(session, [waiting], [waiting.settlement], now)
                 await self.notify(session, events.drain(session), now)
         except Exception as exc:
             waiting.settlement = None
@@ -443,8 +516,31 @@ class _Waiting:
     """A payment result waiting for its group's commit, then what became of it."""
 
     outcome: payouts.PaymentOutcome
+    receiver: str | None = None  # ReceiverPartyPublicName, for the payee name check
     settlement: payouts.Settlement | None = None
     error: Exception | None = None
+
+
+async def _check_payees(
+    session: AsyncSession,
+    group: Sequence[_Waiting],
+    settled: Sequence[payouts.Settlement],
+    now: datetime,
+) -> None:
+    """The payee name check of every payout this group just paid, in its transaction: a
+    receiver not named as the artisan holds their next payouts (``domain.payouts.payees``)."""
+    await payouts.check_payees(
+        session,
+        [
+            (settlement.payout_id, waiting.receiver)
+            for waiting, settlement in zip(group, settled, strict=True)
+            if settlement.verdict is payouts.Verdict.SETTLED
+            and settlement.status is PayoutStatus.SUCCEEDED
+            and settlement.payout_id is not None
+            and waiting.receiver
+        ],
+        now=now,
+    )
 
 
 def _outcome(result: PaymentResult) -> payouts.PaymentOutcome:

@@ -29,10 +29,16 @@ from domain.model import (
     Person,
 )
 from domain.payouts import (
+    FloatTooLow,
+    HoldReason,
+    OverBatchLimit,
     approve_batch,
     batch_count_and_total,
     cancel_batch,
     create_payout_batch,
+    float_shortfall,
+    known_float,
+    payout_holds,
 )
 from domain.text import quoted
 
@@ -51,20 +57,92 @@ async def _batch_started_by(ctx: Context, batch: PayoutBatch) -> str:
     return _started_by(ctx, starters.get(batch.id or 0))
 
 
+async def _held(
+    ctx: Context, due: list[tuple[Person, int]]
+) -> tuple[list[tuple[Person, int]], list[str]]:
+    """Of those owed the minimum, who a batch would pay, and a line for each it leaves out with
+    the reason: a new M-Pesa number not confirmed yet, a receiver name that did not match, more
+    than the most one payout may pay."""
+    holds = await payout_holds(ctx.session, [person.id for person, _ in due if person.id])
+    limit = ctx.policy.payout_max_per_artisan_cents
+    paid: list[tuple[Person, int]] = []
+    lines: list[str] = []
+    for person, amount in due:
+        hold = holds.get(person.id or 0)
+        if hold is HoldReason.NUMBER_UNCONFIRMED:
+            reason = ctx.t("admin.hold_number_unconfirmed")
+        elif hold is HoldReason.PAYEE_NAME_MISMATCH:
+            reason = ctx.t("admin.hold_payee_name", id=person.id)
+        elif limit is not None and amount > limit:
+            reason = ctx.t("admin.hold_over_limit", limit=ctx.money(limit))
+        else:
+            paid.append((person, amount))
+            continue
+        lines.append(
+            ctx.t(
+                "admin.payout_held_line",
+                id=person.id,
+                name=quoted(person.name),
+                amount=ctx.money(amount),
+                reason=reason,
+            )
+        )
+    return paid, lines
+
+
+def _over_batch_limit(ctx: Context, batch_id: int, total: int) -> list[Reply]:
+    limit = ctx.policy.payout_max_per_batch_cents
+    if limit is None or total <= limit:
+        return []
+    return [
+        Reply(
+            ctx.t(
+                "admin.batch_over_limit",
+                id=batch_id,
+                total=ctx.money(total),
+                limit=ctx.money(limit),
+            )
+        )
+    ]
+
+
+async def _batch_checks(ctx: Context, batch_id: int, total: int) -> list[str]:
+    """What stands between a waiting batch and its approval: the batch limit, and the M-Pesa
+    float against what the batch pays (M-Pesa configured only)."""
+    lines = [reply.text for reply in _over_batch_limit(ctx, batch_id, total)]
+    if not ctx.policy.mpesa_configured:
+        return lines
+    known = await known_float(ctx.session)
+    if known is None:
+        return [*lines, ctx.t("admin.float_unknown")]
+    short = float_shortfall(known, total)
+    available, needed = ctx.money(known.available_cents), ctx.money(total)
+    if short:
+        line = ctx.t("admin.float_short", available=available, total=needed, short=ctx.money(short))
+    else:
+        line = ctx.t("admin.float_enough", available=available, total=needed)
+    return [*lines, line]
+
+
 async def payouts_preview(ctx: Context, _argument: str = "") -> Replies:
     minimum = ctx.money(ctx.policy.payout_minimum_cents)
     waiting = await reports.batches_awaiting_approval(ctx.session)
     starters = await reports.batch_starters(ctx.session, waiting)
+    owed, held = await _held(
+        ctx, await reports.payable_now(ctx.session, ctx.policy.payout_minimum_cents)
+    )
+    held_replies = chunks(ctx.t("admin.payouts_held_title"), held) if held else []
     replies: Replies = []
     for batch in waiting:
         assert batch.id is not None
         lines = await reports.batch_lines(ctx.session, batch.id)
+        total = sum(payout.amount_cents for payout, _ in lines)
         header = ctx.t(
             "admin.payout_batch",
             id=batch.id,
             by=_started_by(ctx, starters.get(batch.id)),
             count=len(lines),
-            total=ctx.money(sum(payout.amount_cents for payout, _ in lines)),
+            total=ctx.money(total),
         )
         replies += chunks(
             header,
@@ -78,33 +156,37 @@ async def payouts_preview(ctx: Context, _argument: str = "") -> Replies:
                 )
                 for payout, person in lines
             ]
+            + await _batch_checks(ctx, batch.id, total)
             + [ctx.t("admin.payout_approve_hint")],
         )
     if replies:
         if not ctx.policy.mpesa_configured:
             replies.append(Reply(ctx.t("admin.mpesa_not_configured")))
-        return replies
-    due = await reports.payable_now(ctx.session, ctx.policy.payout_minimum_cents)
+        return replies + held_replies
+    due = owed
     if not due:
-        return [Reply(ctx.t("admin.payouts_nothing", minimum=minimum))]
+        return [Reply(ctx.t("admin.payouts_nothing", minimum=minimum)), *held_replies]
     header = ctx.t(
         "admin.payouts_preview",
         minimum=minimum,
         count=len(due),
         total=ctx.money(sum(amount for _, amount in due)),
     )
-    return chunks(
-        header,
-        [
-            ctx.t(
-                "admin.payout_preview_line",
-                id=person.id,
-                name=quoted(person.name),
-                amount=ctx.money(amount),
-            )
-            for person, amount in due
-        ]
-        + [ctx.t("admin.payouts_make_hint")],
+    return (
+        chunks(
+            header,
+            [
+                ctx.t(
+                    "admin.payout_preview_line",
+                    id=person.id,
+                    name=quoted(person.name),
+                    amount=ctx.money(amount),
+                )
+                for person, amount in due
+            ]
+            + [ctx.t("admin.payouts_make_hint")],
+        )
+        + held_replies
     )
 
 
@@ -115,7 +197,11 @@ async def _make_payouts(ctx: Context, _argument: str) -> Replies:
         return in_the_way
     minimum = ctx.policy.payout_minimum_cents
     batch = await create_payout_batch(
-        ctx.session, minimum_cents=minimum, now=ctx.now, created_by=me(ctx)
+        ctx.session,
+        minimum_cents=minimum,
+        now=ctx.now,
+        created_by=me(ctx),
+        max_per_artisan_cents=ctx.policy.payout_max_per_artisan_cents,
     )
     if batch is None:
         # On PostgreSQL another admin's batch may have reserved every balance while this one
@@ -160,7 +246,38 @@ async def _batch_in_the_way(ctx: Context) -> Replies:
 
 
 async def _approve_payouts(ctx: Context, argument: str) -> Replies:
-    batch = await _act_on_batch(ctx, argument, _APPROVE, approve_batch)
+    limit = ctx.policy.payout_max_per_batch_cents
+
+    async def approve(
+        session: AsyncSession, *, batch_id: int, admin_id: int, now: datetime
+    ) -> PayoutBatch:
+        return await approve_batch(
+            session,
+            batch_id=batch_id,
+            admin_id=admin_id,
+            now=now,
+            max_batch_cents=limit,
+            check_float=ctx.policy.mpesa_configured,
+        )
+
+    try:
+        batch = await _act_on_batch(ctx, argument, _APPROVE, approve)
+    except OverBatchLimit as refused:
+        log.warning("approval of payout batch %s refused: %s", refused.batch_id, refused)
+        return _over_batch_limit(ctx, refused.batch_id, refused.total_cents)
+    except FloatTooLow as short:
+        log.warning("approval of payout batch %s refused: %s", short.batch_id, short)
+        return [
+            Reply(
+                ctx.t(
+                    "admin.approve_float_short",
+                    id=short.batch_id,
+                    total=ctx.money(short.total_cents),
+                    available=ctx.money(short.available_cents),
+                    short=ctx.money(short.total_cents - short.available_cents),
+                )
+            )
+        ]
     if not isinstance(batch, PayoutBatch):
         return batch
     assert batch.id is not None

@@ -16,12 +16,15 @@ The modules, in the order a payout meets them: :mod:`~domain.payouts.building` m
 :mod:`~domain.payouts.batches` approves or cancels it, :mod:`~domain.payouts.sending` sends each
 payout, :mod:`~domain.payouts.settlement` records what M-Pesa said (its result codes in
 :mod:`~domain.payouts.result_codes`), and :mod:`~domain.payouts.reconcile` compares it all with
-the ledger and M-Pesa's statement. A payout step that cannot be taken raises
-:class:`domain.errors.PayoutError`. The names below are those callers import from here.
+the ledger and M-Pesa's statement; :mod:`~domain.payouts.payees` guards whom the money goes
+to (a changed M-Pesa number confirmed by a second person, the receiver's name checked). A
+payout step that cannot be taken raises :class:`domain.errors.PayoutError`. The names below
+are those callers import from here.
 """
 
 from domain.payouts._common import UNRESOLVED_PAYOUT_STATUSES
 from domain.payouts.batches import (
+    OverBatchLimit,
     approve_batch,
     auto_approve_batch,
     batch_count_and_total,
@@ -35,6 +38,29 @@ from domain.payouts.building import (
     Transactions,
     build_payout_batch,
     create_payout_batch,
+)
+from domain.payouts.mpesa_float import (
+    FloatTooLow,
+    KnownFloat,
+    begin_balance_query,
+    float_shortfall,
+    known_float,
+    queries_to_retry,
+    query_in_flight,
+    record_balance,
+)
+from domain.payouts.payees import (
+    HoldReason,
+    SameNumber,
+    check_payee,
+    check_payees,
+    clear_payee_holds,
+    confirm_number_change,
+    names_match,
+    number_changes,
+    payout_holds,
+    pending_number_change,
+    request_number_change,
 )
 from domain.payouts.result_codes import (
     B2C_RESULT_REASONS,
@@ -66,7 +92,12 @@ __all__ = [
     "TEMPORARY_RESULT_CODES",
     "UNRESOLVED_PAYOUT_STATUSES",
     "FinishBatch",
+    "FloatTooLow",
+    "HoldReason",
+    "KnownFloat",
+    "OverBatchLimit",
     "PaymentOutcome",
+    "SameNumber",
     "Settlement",
     "Transactions",
     "Verdict",
@@ -75,16 +106,31 @@ __all__ = [
     "batch_count_and_total",
     "batch_payouts",
     "batch_total_cents",
+    "begin_balance_query",
     "build_payout_batch",
     "cancel_batch",
+    "check_payee",
+    "check_payees",
     "claim_for_sending",
+    "clear_payee_holds",
+    "confirm_number_change",
     "create_payout_batch",
+    "float_shortfall",
+    "known_float",
     "mark_sending",
     "mark_unknown",
+    "names_match",
+    "number_changes",
+    "payout_holds",
     "payouts_in_doubt",
     "payouts_to_send",
+    "pending_number_change",
+    "queries_to_retry",
+    "query_in_flight",
+    "record_balance",
     "record_conversation_id",
     "record_conversation_ids",
+    "request_number_change",
     "result_code_number",
     "result_reason",
     "settle_failure",

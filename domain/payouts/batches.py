@@ -10,6 +10,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain import events, ledger
+from domain.errors import PayoutError
 from domain.model import (
     PAYOUT_BATCH_TRANSITIONS,
     PAYOUT_TRANSITIONS,
@@ -20,6 +21,7 @@ from domain.model import (
     TransferPhase,
 )
 from domain.payouts._common import PAYOUT_TABLE, locked_batch, require_admin
+from domain.payouts.mpesa_float import FloatTooLow, float_shortfall, known_float
 
 
 async def batch_count_and_total(session: AsyncSession, batch_id: int) -> tuple[int, int]:
@@ -44,11 +46,40 @@ async def batch_total_cents(session: AsyncSession, batch_id: int) -> int:
     return (await batch_count_and_total(session, batch_id))[1]
 
 
+class OverBatchLimit(PayoutError):
+    """A batch whose total is above the most one batch may pay (``PAYOUT_MAX_PER_BATCH``)."""
+
+    def __init__(self, batch_id: int, total_cents: int, limit_cents: int) -> None:
+        super().__init__(
+            f"payout batch {batch_id} pays {total_cents} cents, over the limit of "
+            f"{limit_cents} cents a batch"
+        )
+        self.batch_id = batch_id
+        self.total_cents = total_cents
+        self.limit_cents = limit_cents
+
+
 async def approve_batch(
-    session: AsyncSession, *, batch_id: int, admin_id: int, now: datetime
+    session: AsyncSession,
+    *,
+    batch_id: int,
+    admin_id: int,
+    now: datetime,
+    max_batch_cents: int | None = None,
+    check_float: bool = False,
 ) -> PayoutBatch:
-    """An admin lets a batch be sent to M-Pesa."""
+    """An admin lets a batch be sent to M-Pesa; :class:`OverBatchLimit` when its total is over
+    ``max_batch_cents`` (a data error must not empty the float: cancel it and look), and, with
+    ``check_float``, :class:`~domain.payouts.mpesa_float.FloatTooLow` when the last float M-Pesa
+    reported does not cover it (an unknown float does not refuse)."""
     await require_admin(session, admin_id, "approve payouts")
+    total = await batch_total_cents(session, batch_id)
+    if max_batch_cents is not None and total > max_batch_cents:
+        raise OverBatchLimit(batch_id, total, max_batch_cents)
+    if check_float:
+        known = await known_float(session)
+        if known is not None and float_shortfall(known, total):
+            raise FloatTooLow(batch_id, total, known.available_cents)
     return await _approve(session, batch_id, approved_by=admin_id, now=now)
 
 

@@ -36,6 +36,7 @@ from domain.payouts._common import (
     require_admin,
 )
 from domain.payouts.batches import batch_count_and_total
+from domain.payouts.payees import payout_holds
 
 
 class Transactions(Protocol):
@@ -58,6 +59,7 @@ async def create_payout_batch(
     minimum_cents: int,
     now: datetime,
     created_by: int | None = None,
+    max_per_artisan_cents: int | None = None,
 ) -> PayoutBatch | None:
     """Reserve every payable balance of at least ``minimum_cents`` in one new batch, in this
     one transaction (:func:`build_payout_batch` makes it in many short ones).
@@ -66,6 +68,11 @@ async def create_payout_batch(
     for the next batch, so nobody ever has two unresolved payouts. ``created_by`` is the admin
     who asked for the batch (None for the weekly scheduler). A batch a crash left half-made is
     completed rather than a second one begun.
+
+    Left out, to be seen in /payouts: an artisan whose payouts are held
+    (:func:`domain.payouts.payees.payout_holds`: a new M-Pesa number not confirmed yet, a
+    receiver name that did not match), and one owed more than ``max_per_artisan_cents`` (a data
+    error must not empty the float; an admin looks into it).
 
     Also None when another builder began a batch after this one looked (only one may be
     building): that builder is alive and carries on with everyone owed, and the caller finds
@@ -88,6 +95,7 @@ async def create_payout_batch(
                 limit=BATCH_CHUNK,
                 now=now,
                 created_by=created_by,
+                max_per_artisan_cents=max_per_artisan_cents,
             )
         except _BatchBegunElsewhere:
             # Not joined: this transaction already holds payables that batch's builder may be
@@ -107,6 +115,7 @@ async def build_payout_batch(
     created_by: int | None = None,
     chunk: int = BATCH_CHUNK,
     finish: FinishBatch | None = None,
+    max_per_artisan_cents: int | None = None,
 ) -> PayoutBatch | None:
     """:func:`create_payout_batch` in one short transaction per ``chunk`` artisans.
 
@@ -146,6 +155,7 @@ async def build_payout_batch(
                     limit=chunk,
                     now=now,
                     created_by=created_by,
+                    max_per_artisan_cents=max_per_artisan_cents,
                 )
         except _BatchBegunElsewhere as begun:
             # The step wrote nothing; redone in a new transaction, which locks that batch before
@@ -224,6 +234,7 @@ async def _add_to_batch(
     limit: int,
     now: datetime,
     created_by: int | None,
+    max_per_artisan_cents: int | None = None,
 ) -> tuple[PayoutBatch | None, int | None]:
     """Add the next ``limit`` active artisans after person id ``after`` who are owed enough to
     batch ``batch_id`` (None: none made yet).
@@ -276,13 +287,16 @@ async def _add_to_batch(
             )
         ).all()
     )
+    held = await payout_holds(session, artisan_ids)
     balances = await ledger.account_balances(session, payable_ids)
     due: list[tuple[int, str, int, int]] = []
     for person_id, msisdn, account_id in rows:
-        if person_id in waiting_on_payout or account_id is None:
+        if person_id in waiting_on_payout or person_id in held or account_id is None:
             continue
         b = balances[account_id]
         available = b.credits_posted - b.debits_posted - b.debits_pending
+        if max_per_artisan_cents is not None and available > max_per_artisan_cents:
+            continue  # over the limit: /payouts shows it to the admins
         if available >= minimum_cents:
             due.append((person_id, msisdn, account_id, available))
     last = rows[-1][0]

@@ -4,8 +4,9 @@ Checked for every payout: its status agrees with the ledger (paid <-> the reserv
 failed or cancelled <-> voided, in flight <-> still reserved), the amounts agree, a paid payout
 has its M-Pesa receipt, and nothing has been in doubt for longer than ``stale_after``. Given the
 M-Pesa organisation statement (receipt, amount, originator id per B2C payment, e.g. exported
-from the M-Pesa portal), it also lists payments M-Pesa made that the ledger does not show as
-paid, and payouts the ledger shows as paid that M-Pesa does not list.
+from the M-Pesa portal and read by :mod:`domain.payouts.statement`), it also lists payments
+M-Pesa made that the ledger does not show as paid, payouts the ledger shows as paid that M-Pesa
+does not list, and payments whose amount or recipient number differs from the payout's.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlmodel import col, select
 
 from domain.model import Payout, PayoutStatus, Person, Transfer, TransferPhase
+from domain.payouts.statement import StatementPayment, same_number
 from domain.phone import mask
 from domain.store import Store
 
@@ -30,6 +32,15 @@ class StatementLine:
     receipt: str
     amount_cents: int
     originator_conversation_id: str | None = None
+    recipient: str | None = None  # the number M-Pesa paid, as the statement shows it
+
+    @classmethod
+    def from_statement(cls, payment: StatementPayment) -> StatementLine:
+        return cls(
+            payment.receipt,
+            payment.amount_cents,
+            recipient=payment.recipient_number or None,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +160,11 @@ def _check(
     return [_difference(payout, person, p) for p in problems]
 
 
+def _shown(number: str) -> str:
+    """A statement's number as logs show numbers: masked, unless the portal masked it."""
+    return number if "*" in number else mask("+" + number.lstrip("+"))
+
+
 def _against_statement(
     payouts: Sequence[Payout],
     people: dict[int | None, Person],
@@ -190,6 +206,15 @@ def _against_statement(
             )
         if line.amount_cents != payout.amount_cents:
             found.append(_difference(payout, person, f"M-Pesa paid {line.amount_cents} cents"))
+        if line.recipient and not same_number(line.recipient, payout.msisdn):
+            found.append(
+                _difference(
+                    payout,
+                    person,
+                    f"M-Pesa paid {line.receipt} to {_shown(line.recipient)}, not to the "
+                    "payout's number",
+                )
+            )
     for payout in payouts:
         if payout.status is PayoutStatus.SUCCEEDED and payout.id not in listed:
             found.append(

@@ -24,10 +24,12 @@ from domain.model import (
     PayoutStatus,
 )
 from domain.payouts._common import PAYOUT_TABLE, locked_batch, locked_payout
+from domain.payouts.payees import payout_holds
 
 
 async def payouts_to_send(session: AsyncSession) -> list[Payout]:
-    """Payouts of approved batches that have not been sent yet, oldest first."""
+    """Payouts of approved batches that have not been sent yet, oldest first; those of an
+    artisan whose payouts are held (``payees.payout_holds``) wait."""
     rows = await session.exec(
         select(Payout)
         .join(PayoutBatch, col(PayoutBatch.id) == col(Payout.batch_id))
@@ -37,7 +39,9 @@ async def payouts_to_send(session: AsyncSession) -> list[Payout]:
         )
         .order_by(col(Payout.id))
     )
-    return list(rows.all())
+    waiting = list(rows.all())
+    held = await payout_holds(session, sorted({p.artisan_id for p in waiting}))
+    return [p for p in waiting if p.artisan_id not in held]
 
 
 async def payouts_in_doubt(session: AsyncSession) -> list[Payout]:
@@ -76,7 +80,8 @@ async def claim_for_sending(
     session: AsyncSession, originator_conversation_ids: Sequence[str], *, now: datetime
 ) -> list[Payout]:
     """:func:`mark_sending` for those of these payouts still pending, in their order; the others
-    (sent meanwhile by another run: in doubt) are left alone. Commit this before calling.
+    (sent meanwhile by another run: in doubt) are left alone, and so are those of an artisan
+    whose payouts are held (``payees.payout_holds``). Commit this before calling.
 
     Two reads and one write for the lot, where one payout at a time took four statements each.
     """
@@ -92,11 +97,14 @@ async def claim_for_sending(
         )
     ).all()
     by_id = {p.originator_conversation_id: p for p in found}
-    waiting = [
+    pending = [
         by_id[o]
         for o in originator_conversation_ids
         if o in by_id and by_id[o].status is PayoutStatus.PENDING
     ]
+    # Checked again at the claim: a number change may have come since the list was read.
+    held = await payout_holds(session, sorted({p.artisan_id for p in pending}))
+    waiting = [p for p in pending if p.artisan_id not in held]
     batch_ids = sorted({p.batch_id for p in waiting})
     batches = {
         b.id: b

@@ -6,6 +6,14 @@ by POSTing to the request's ResultURL. Tests script what happens to the next req
 :class:`Plan`: a result code, a lost or hanging answer, and whether the callback comes before the
 answer, after it, late, twice, out of order (a queue timeout after the result) or never.
 
+``payee_names`` is who owns each M-Pesa number (keyed ``2547XXXXXXXX``): a paid result carries
+it as ``ReceiverPartyPublicName`` (``"2547XXXXXXXX - JANE DOE"``), as Daraja's does; a number
+not in it comes back with the number alone (no name to compare).
+
+Account Balance queries are answered by callback with ``float_cents`` as the Utility Account's
+available amount (less what it has paid since); ``lose_balance_callbacks`` drops the next that
+many of those callbacks (a lost callback), and ``balance_callbacks`` keeps those delivered.
+
 It keeps the truth about money: ``paid`` maps each originator id to the payment M-Pesa made for
 it, and ``accepted`` counts the requests it accepted per originator id, which must never be more
 than one.
@@ -100,6 +108,11 @@ class FakeDaraja:
     callback_transport: httpx.AsyncBaseTransport | None = None  # None: real HTTP to ResultURL
     base_url: str = ""
     default: Plan = field(default_factory=Plan)
+    payee_names: dict[str, str] = field(default_factory=dict)
+    float_cents: int = 5_000_000_000  # KES 50 million: more than any test pays
+    lose_balance_callbacks: int = 0
+    balance_requests: list[dict[str, Any]] = field(default_factory=list)
+    balance_callbacks: list[SentCallback] = field(default_factory=list)
     tokens_issued: int = 0
     b2c_requests: list[dict[str, Any]] = field(default_factory=list)
     status_requests: list[dict[str, Any]] = field(default_factory=list)
@@ -123,6 +136,7 @@ class FakeDaraja:
                 Route("/oauth/v1/generate", self._token, methods=["GET"]),
                 Route("/mpesa/b2c/v3/paymentrequest", self._b2c, methods=["POST"]),
                 Route("/mpesa/transactionstatus/v1/query", self._status, methods=["POST"]),
+                Route("/mpesa/accountbalance/v1/query", self._balance, methods=["POST"]),
             ]
         )
         self._http = httpx.AsyncClient(timeout=10, transport=self.callback_transport)
@@ -258,7 +272,7 @@ class FakeDaraja:
             "ResponseCode": "0",
             "ResponseDescription": "Accept the service request successfully.",
         }
-        result = self._result_body(payment)
+        result = self._result_body(payment, self.payee_names.get(payment.msisdn, ""))
         timeout = self._timeout_body(payment)
         result_url, timeout_url = str(body["ResultURL"]), str(body["QueueTimeOutURL"])
         if plan.callback is Callback.BEFORE:
@@ -299,7 +313,7 @@ class FakeDaraja:
         return payment
 
     @staticmethod
-    def _result_body(payment: Payment) -> dict[str, Any]:
+    def _result_body(payment: Payment, payee_name: str = "") -> dict[str, Any]:
         result: dict[str, Any] = {
             "ResultType": 0,
             "ResultCode": payment.result_code,
@@ -315,7 +329,12 @@ class FakeDaraja:
                 "ResultParameter": [
                     {"Key": "TransactionAmount", "Value": payment.amount},
                     {"Key": "TransactionReceipt", "Value": payment.receipt},
-                    {"Key": "ReceiverPartyPublicName", "Value": f"{payment.msisdn} - ARTISAN"},
+                    {
+                        "Key": "ReceiverPartyPublicName",
+                        "Value": f"{payment.msisdn} - {payee_name}"
+                        if payee_name
+                        else payment.msisdn,
+                    },
                     {
                         "Key": "TransactionCompletedDateTime",
                         "Value": payment.completed_at.strftime("%d.%m.%Y %H:%M:%S"),
@@ -387,6 +406,57 @@ class FakeDaraja:
             }
         )
 
+    # -- account balance ------------------------------------------------------------------------
+
+    def available_cents(self) -> int:
+        """The float now: what it started with, less every payment made from it."""
+        return self.float_cents - sum(p.amount * 100 for p in self.paid.values())
+
+    async def _balance(self, request: Request) -> Response:
+        if self._over_rate():
+            return self._too_many()
+        if not self._authorised(request):
+            return self._invalid_token()
+        body = await request.json()
+        self.balance_requests.append(body)
+        query_id = f"AG_{uuid.uuid4().hex[:20]}"
+        available = f"{self.available_cents() / 100:.2f}"
+        accounts = "&".join(
+            [
+                "Working Account|KES|0.00|0.00|0.00|0.00",
+                f"Utility Account|KES|{available}|{available}|0.00|0.00",
+                "Charges Paid Account|KES|-540.00|-540.00|0.00|0.00",
+            ]
+        )
+        result = {
+            "Result": {
+                "ResultType": 0,
+                "ResultCode": 0,
+                "ResultDesc": "The service request is processed successfully.",
+                "OriginatorConversationID": query_id,
+                "ConversationID": query_id,
+                "TransactionID": "OA90000000",
+                "ResultParameters": {
+                    "ResultParameter": [
+                        {"Key": "AccountBalance", "Value": accounts},
+                        {"Key": "BOCompletedTime", "Value": 20261208120000},
+                    ]
+                },
+            }
+        }
+        if self.lose_balance_callbacks > 0:
+            self.lose_balance_callbacks -= 1
+        else:
+            self._later(0.02, (str(body["ResultURL"]), result))
+        return JSONResponse(
+            {
+                "OriginatorConversationID": query_id,
+                "ConversationID": query_id,
+                "ResponseCode": "0",
+                "ResponseDescription": "Accept the service request successfully.",
+            }
+        )
+
     # -- callbacks ----------------------------------------------------------------------------
 
     def _later(self, delay: float, *posts: tuple[str, dict[str, Any]]) -> None:
@@ -400,10 +470,11 @@ class FakeDaraja:
         task.add_done_callback(self._tasks.discard)
 
     async def _post(self, url: str, body: dict[str, Any]) -> None:
+        kept = self.balance_callbacks if "/balance/" in url else self.callbacks
         try:
             response = await self._http.post(url, json=body)
         except httpx.HTTPError:
-            self.callbacks.append(SentCallback(url, body, None, None))
+            kept.append(SentCallback(url, body, None, None))
             return
         answer = response.json() if response.content else None
-        self.callbacks.append(SentCallback(url, body, response.status_code, answer))
+        kept.append(SentCallback(url, body, response.status_code, answer))

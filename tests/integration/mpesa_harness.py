@@ -118,6 +118,9 @@ class LateGateway:
             originator_conversation_id=originator_conversation_id, transaction_id=transaction_id
         )
 
+    async def query_balance(self, *, query_id: int) -> bool:
+        return await self.client.query_balance(query_id=query_id)
+
 
 def notifier(catalogue: Catalogue | None = None) -> Notifier:
     loaded = catalogue or Catalogue.load()
