@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.channels.dispatcher import Dispatcher, backlog
+from bot.channels.dispatcher import Dispatcher, backlog, held
 from bot.channels.gateways import (
     MEDIA_PATH,
     BadWebhook,
@@ -67,6 +67,8 @@ class Health:
             checks["dispatcher"] = "ok" if running else "stopped"
             if checks["database"] == "ok":
                 checks["outbox"] = await backlog(self.store, sorted(self.dispatcher.channels))
+                # Waiting for a template, or for a channel nobody sends on (the local demo).
+                checks["outbox"]["held"] = await held(self.store)
         if self.scheduler_running is not None:
             running = self.scheduler_running()
             healthy &= running

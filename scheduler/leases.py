@@ -7,12 +7,17 @@ taken by ``BEGIN IMMEDIATE``), so of several processes firing the same slot exac
 the others see the slot taken. The claim lasts ``ttl``; if its process dies, the run is taken
 over once the claim lapses (jobs are idempotent, so a half-done run is safe to repeat). The last
 completed slot is kept, so a process starting up runs a slot nobody ran, and only once.
+
+A job that never ran on this database (a fresh one, or a job new to it) has missed nothing: no
+process was down through its slots, there was none. ``record_baselines`` (at start-up, before
+the catch-up firings) records its current slot as done, so it first runs at its next slot
+rather than at once (no 02:00 reminders at 11:00, no Friday payout batch on a Monday).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -86,6 +91,33 @@ async def _ensure_row(store: Store, job: str) -> None:
             session.add(SchedulerLease(job=job))
     except IntegrityError:
         pass  # another process made it first: fine
+
+
+async def record_baselines(
+    store: Store, schedules: Mapping[str, Schedule], *, now: datetime
+) -> list[str]:
+    """For each job that never ran nor tried to, record ``now``'s slot as its last run; the
+    jobs so counted from now, by name. A job with a run recorded is left alone: a slot it
+    missed while every process was down still runs once at start-up."""
+    counted: list[str] = []
+    for job, schedule in schedules.items():
+        key = slot_key(schedule.slot(now))
+        try:
+            async with store.transaction() as session:
+                lease = await session.get(SchedulerLease, job, with_for_update=True)
+                if lease is None:
+                    session.add(SchedulerLease(job=job, completed_key=key, completed_at=now))
+                elif lease.completed_key is None and lease.run_key is None:
+                    lease.completed_key, lease.completed_at = key, now
+                    session.add(lease)
+                else:
+                    continue
+        except IntegrityError:
+            continue  # another process starting at the same moment recorded it first
+        counted.append(job)
+    if counted:
+        log.info("first start for scheduled job(s) %s: counted from now", ", ".join(counted))
+    return counted
 
 
 async def claim(

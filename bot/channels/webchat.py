@@ -9,7 +9,11 @@ a page in front of it: the same engine, store and outbox as WhatsApp and Telegra
 registers like any stranger. The web chat is its own dispatcher: ``GET /webchat/messages`` hands
 over whatever the outbox holds for that address, marking it sent, and returns every sent message
 after the page's cursor (the outbox ``sequence``), so a poll whose answer was lost is simply asked
-again.
+again. With ``history=1`` (the page asks so when a person is chosen) it also returns the whole
+conversation so far, on every channel the person uses: what they said and what Karakana said,
+in order. Every poll also lists the person's messages *held* on another channel: the web chat is
+only served when no channel is configured, so an offer queued for a WhatsApp-only artisan waits in
+the outbox; the page shows it, marked "held: would go by WhatsApp", without sending or marking it.
 
 A file arrives as the raw request body (``Content-Type`` the file's type; the address, an optional
 caption and the page's message id in the query string), so no multipart parser is needed. It
@@ -40,6 +44,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
@@ -84,6 +89,11 @@ MAX_ADDRESS_LENGTH = 64  # ChannelIdentity.address
 MAX_TEXT_CHARS = 2000  # the engine hints above 500; a body far beyond that is not a chat message
 MAX_JSON_BYTES = 16 * 1024
 _DELIVERED = (OutboxStatus.SENT, OutboxStatus.DELIVERED, OutboxStatus.READ)
+_WAITING = (OutboxStatus.QUEUED, OutboxStatus.SENDING)
+# Channels that read their own outbox: nothing queued for them is ever held.
+_SELF_DISPATCHED = (Channel.WEB, Channel.CONSOLE)
+MAX_HELD_SHOWN = 200
+MAX_HISTORY = 500  # the newest this many messages each way; a demo conversation is far shorter
 # Where to find someone when they have no web identity yet, best first.
 _CHANNEL_ORDER = (Channel.WEB, Channel.WHATSAPP, Channel.TELEGRAM, Channel.CONSOLE)
 _ROLE_ORDER = (Role.ADMIN, Role.FIELD_AGENT, Role.ARTISAN)
@@ -266,6 +276,7 @@ class WebChat:
         first; whatever was still queued is handed over (marked sent) first."""
         try:
             after = _cursor(request.query_params.get("after", "0"))
+            history = _flag(request.query_params.get("history", "0"), "history")
             identity = await self._identity(request.query_params.get("address"))
         except BadRequest as problem:
             return _error(problem.message, problem.status_code)
@@ -286,14 +297,19 @@ class WebChat:
             # Looked up afresh: a new person may have registered since the page last asked.
             person = await _person_at(session, identity.address)
             profile = None if person is None else await session.get(ArtisanProfile, person.id)
-        return _json(
-            {
-                "address": identity.address,
-                "person": None if person is None else _person_json(person, profile),
-                "messages": [_outbox_json(row) for row in rows],
-                "cursor": rows[-1].sequence if rows else after,
-            }
-        )
+            addresses = await _addresses_of(session, identity.address, person)
+            held = await _held(session, addresses)
+            timeline = await _history(session, addresses) if history else None
+        answer: dict[str, Any] = {
+            "address": identity.address,
+            "person": None if person is None else _person_json(person, profile),
+            "messages": [_outbox_json(row) for row in rows],
+            "held": [_outbox_json(row) for row in held],
+            "cursor": rows[-1].sequence if rows else after,
+        }
+        if timeline is not None:
+            answer["history"] = timeline
+        return _json(answer)
 
     # --- a file: kept, or refused politely in the chat ----------------------------------------
 
@@ -486,6 +502,12 @@ def _json_message(body: bytes) -> tuple[str | None, _Message]:
     return raw.get("address"), _Message(text=text, message_id=message_id)
 
 
+def _flag(raw: str, name: str) -> bool:
+    if raw not in ("0", "1"):
+        raise BadRequest(f"{name} must be 0 or 1")
+    return raw == "1"
+
+
 def _cursor(raw: str) -> int:
     if not raw.isdigit() or len(raw) > 12:
         raise BadRequest("after must be a whole number: the cursor of the last messages seen")
@@ -500,6 +522,83 @@ async def _person_at(session: AsyncSession, address: str) -> Person | None:
             .where(ChannelIdentity.channel == Channel.WEB, ChannelIdentity.address == address)
         )
     ).first()
+
+
+async def _addresses_of(
+    session: AsyncSession, address: str, person: Person | None
+) -> list[tuple[Channel, str]]:
+    """Every (channel, address) the person chats at; a stranger only at this web address."""
+    found = [(Channel.WEB, address)]
+    if person is not None:
+        identities = await session.exec(
+            select(ChannelIdentity.channel, ChannelIdentity.address).where(
+                ChannelIdentity.person_id == person.id
+            )
+        )
+        found += [(Channel(c), at) for c, at in identities if (Channel(c), at) not in found]
+    return found
+
+
+def _at_any(table: Any, addresses: list[tuple[Channel, str]]) -> Any:
+    return sa.or_(*(sa.and_(table.channel == c, table.address == a) for c, a in addresses))
+
+
+async def _held(session: AsyncSession, addresses: list[tuple[Channel, str]]) -> list[OutboxMessage]:
+    """What waits for the person on a channel nobody sends on (none is configured beside the web
+    chat), oldest first."""
+    others = [(c, a) for c, a in addresses if c not in _SELF_DISPATCHED]
+    if not others:
+        return []
+    rows = await session.exec(
+        select(OutboxMessage)
+        .where(_at_any(OutboxMessage, others), col(OutboxMessage.status).in_(_WAITING))
+        .order_by(col(OutboxMessage.id))
+        .limit(MAX_HELD_SHOWN)
+    )
+    return list(rows)
+
+
+async def _history(
+    session: AsyncSession, addresses: list[tuple[Channel, str]]
+) -> list[dict[str, Any]]:
+    """The conversation so far on all the person's addresses: what they sent, and what Karakana
+    sent or holds for them, in order. A reply follows the message it answers; a business message
+    follows the last message the person had sent by the time it was queued."""
+    inbound = list(
+        await session.exec(
+            select(InboundMessage)
+            .where(_at_any(InboundMessage, addresses))
+            .order_by(col(InboundMessage.id).desc())
+            .limit(MAX_HISTORY)
+        )
+    )
+    inbound.reverse()
+    web_delivered = sa.and_(
+        col(OutboxMessage.channel).in_(_SELF_DISPATCHED), col(OutboxMessage.status).in_(_DELIVERED)
+    )
+    outbound = list(
+        await session.exec(
+            select(OutboxMessage)
+            .where(
+                _at_any(OutboxMessage, addresses),
+                sa.or_(web_delivered, col(OutboxMessage.channel).not_in(_SELF_DISPATCHED)),
+            )
+            .order_by(col(OutboxMessage.id).desc())
+            .limit(MAX_HISTORY)
+        )
+    )
+    outbound.reverse()
+    keyed: list[tuple[tuple[int, int, int], dict[str, Any]]] = [
+        ((row.id or 0, 0, 0), _inbound_json(row)) for row in inbound
+    ]
+    for row in outbound:
+        anchor = row.in_reply_to
+        if anchor is None:
+            earlier = [m.id or 0 for m in inbound if m.received_at <= row.created_at]
+            anchor = max(earlier, default=0)
+        keyed.append(((anchor, 1, row.id or 0), _outbox_json(row)))
+    keyed.sort(key=lambda pair: pair[0])
+    return [entry for _, entry in keyed]
 
 
 def _addresses(identities: list[ChannelIdentity]) -> dict[int, str]:
@@ -527,12 +626,32 @@ def _person_json(person: Person, profile: ArtisanProfile | None) -> dict[str, An
 def _outbox_json(row: OutboxMessage) -> dict[str, Any]:
     reply = Reply.from_json(row.body)
     return {
+        "key": f"out-{row.id}",
+        "from": "karakana",
+        "channel": str(row.channel),
+        "held": row.channel not in _SELF_DISPATCHED and row.status in _WAITING,
         "sequence": row.sequence,
         "kind": str(row.kind),
         "at": row.created_at.isoformat(),
         "text": reply.text,
         "choices": [_choice_json(choice) for choice in reply.choices],
         "media": [_media_json(item) for item in reply.media],
+    }
+
+
+def _inbound_json(row: InboundMessage) -> dict[str, Any]:
+    message = Incoming.from_json(row.payload)
+    return {
+        "key": f"in-{row.id}",
+        "from": "person",
+        "channel": str(row.channel),
+        "held": False,
+        "sequence": None,
+        "kind": "inbound",
+        "at": row.received_at.isoformat(),
+        "text": message.text,
+        "choices": [],
+        "media": [_media_json(item) for item in message.media],
     }
 
 

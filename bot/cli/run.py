@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import signal
+import socket
 from collections.abc import Coroutine
 from typing import Annotated, Any
 
@@ -53,6 +55,9 @@ def run(
     messages in flight are finished first.
     """
     settings = load_settings()
+    # Taken first, and held until the server takes it over: a busy port is said before the
+    # database is touched or any scheduled job could run.
+    listening = None if prepare_only else bind_port(settings.host, settings.port)
     upgrade(settings)
 
     async def work(factory: Factory) -> tuple[DemoSummary | None, FactoryStatus]:
@@ -65,10 +70,35 @@ def run(
     if prepare_only:
         show_status(factory_status)
         return
-    _serve(settings)
+    assert listening is not None
+    _serve(settings, listening)
 
 
-def _serve(settings: Settings) -> None:
+def bind_port(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` for the server (as uvicorn binds one), or one plain line
+    saying why not (the port is taken, say) and exit code 1."""
+    listening = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    try:
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind((host, port))
+    except OSError as exc:
+        listening.close()
+        if exc.errno == errno.EADDRINUSE:
+            fail(
+                f"Port {port} on {host} is already in use (another Karakana, or another "
+                f"program): stop it, or pick another port, e.g. PORT={_other(port)} make run"
+            )
+        if isinstance(exc, socket.gaierror):
+            fail(f"HOST={host} is not an address this machine can listen on ({exc.strerror}).")
+        fail(f"Cannot listen on {host}:{port} ({exc.strerror or exc}); pick another PORT.")
+    return listening
+
+
+def _other(port: int) -> int:
+    return port + 1 if port < 65535 else 8001
+
+
+def _serve(settings: Settings, listening: socket.socket) -> None:
     configure_logging(settings.log_level, secrets=settings.secrets)
     url = f"http://{settings.host}:{settings.port}/"
     refusal = webchat_refusal(settings)
@@ -100,7 +130,7 @@ def _serve(settings: Settings) -> None:
 
     async def go() -> None:
         async with main.open_factory(settings) as factory:
-            await main.serve(factory)
+            await main.serve(factory, sockets=[listening])
 
     # uvicorn catches SIGTERM and SIGINT, shuts down gracefully, then re-raises the signal: let
     # SIGTERM end up where Ctrl+C does, so both finish with the goodbye and exit code 0.

@@ -66,6 +66,9 @@ async def _dead_letters(ctx: Context, _argument: str) -> Replies:
         )
     if total > len(rows):
         lines.append(ctx.t("admin.more", count=total - len(rows)))
+    held = await dead_letters.held_count(ctx.session)
+    if held:
+        lines.insert(0, ctx.t("admin.deadletters_held", count=held))
     lines.append(ctx.t("admin.deadletters_hint"))
     return chunks(ctx.t("admin.deadletters_title", count=total), lines)
 

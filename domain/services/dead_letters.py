@@ -3,7 +3,8 @@
 The one implementation both the admins' chat commands (``/deadletters``, ``/retry``) and the
 outbox dispatcher's helpers use. A message needs an admin when it is a dead letter (out of
 attempts), failed for good with the provider's reason (63016 window, 63041/21656 template...), or
-is held for a WhatsApp template the person has not opened the window for.
+is held: for a WhatsApp template the person has not opened the window for, or because nobody
+sends on its channel (WhatsApp or Telegram not configured, as in the local demo).
 """
 
 from __future__ import annotations
@@ -20,14 +21,20 @@ from domain.model import OUTBOX_TRANSITIONS, OutboxMessage, OutboxStatus, Person
 HELD = "no_template"
 """``error_code`` of a queued WhatsApp message waiting for the person to open the window."""
 
+NO_SENDER = "no_channel"
+"""``error_code`` of a queued message whose channel has no sender configured: it waits until
+the channel is configured (the outbox dispatcher marks them; see ``bot.channels.dispatcher``)."""
+
+HELD_CODES = (HELD, NO_SENDER)
+
 RETRYABLE = (OutboxStatus.DEAD, OutboxStatus.FAILED)
 
-_NEEDS_AN_ADMIN = sa.or_(
-    col(OutboxMessage.status).in_(RETRYABLE),
-    sa.and_(
-        col(OutboxMessage.status) == OutboxStatus.QUEUED, col(OutboxMessage.error_code) == HELD
-    ),
+IS_HELD = sa.and_(
+    col(OutboxMessage.status) == OutboxStatus.QUEUED,
+    col(OutboxMessage.error_code).in_(HELD_CODES),
 )
+
+_NEEDS_AN_ADMIN = sa.or_(col(OutboxMessage.status).in_(RETRYABLE), IS_HELD)
 
 
 async def dead_letters(
@@ -46,6 +53,12 @@ async def dead_letters(
         await session.exec(select(func.count()).select_from(OutboxMessage).where(_NEEDS_AN_ADMIN))
     ).one()
     return list(rows), int(total)
+
+
+async def held_count(session: AsyncSession) -> int:
+    """How many of the messages needing an admin are only held (not failed)."""
+    count = await session.exec(select(func.count()).select_from(OutboxMessage).where(IS_HELD))
+    return int(count.one())
 
 
 async def retry(session: AsyncSession, message_id: int, *, now: datetime) -> OutboxMessage:

@@ -37,9 +37,11 @@ from domain.model import (
     PayoutStatus,
     Product,
     Role,
+    SchedulerLease,
 )
 from domain.services.people import add_person
 from domain.store import Store
+from scheduler.leases import slot_key
 from tests.e2e.harness import WEBHOOK_SECRET, eventually
 from tests.fakes.daraja_api import FakeDaraja
 from tests.fakes.server import listening_socket
@@ -159,10 +161,19 @@ async def _payouts(store: Store) -> list[Payout]:
     return rows
 
 
+async def _ran_a_week_ago(store: Store, job: str) -> None:
+    """Karakana last ran ``job`` a week and a day ago (and was down since): its slot was missed.
+    (On a database where it never ran, a job first runs at its next slot, not at start-up.)"""
+    ran = datetime.now(UTC) - timedelta(days=8)
+    async with store.transaction() as session:
+        session.add(SchedulerLease(job=job, completed_key=slot_key(ran), completed_at=ran))
+
+
 async def test_approving_payouts_in_chat_sends_them_to_mpesa_and_settles_them_from_callbacks(
     store: Store, tmp_path: Path, telegram: FakeTelegram
 ) -> None:
     await _people_owed(store, [150_000, 80_000])
+    await _ran_a_week_ago(store, "weekly_payout_batch")
     # With a callback token, as production should run: Daraja's results come back to secret URLs.
     async with (
         FakeDaraja().running() as daraja,
@@ -176,7 +187,7 @@ async def test_approving_payouts_in_chat_sends_them_to_mpesa_and_settles_them_fr
                 statuses = (await session.exec(select(PayoutBatch.status))).all()
             return list(statuses) == [PayoutBatchStatus.AWAITING_APPROVAL]
 
-        # The weekly batch job ran at start-up (its slot had not run yet) and asks admins.
+        # Karakana was down through the weekly slot: the batch job runs at start-up, asks admins.
         await eventually(batch_waiting)
         assert daraja.b2c_requests == []  # nothing goes before an admin approves
 
@@ -230,6 +241,7 @@ async def test_the_scheduled_matching_round_offers_open_jobs_and_queues_the_offe
     async with store.transaction() as session:
         await seed_demo(session, now=datetime.now(UTC), zone=FACTORY_ZONE)
         last_seeded = (await session.exec(select(func.max(Offer.id)))).one() or 0
+    await _ran_a_week_ago(store, "matching_round")  # then down: the round missed runs at start-up
     async with composed(store, tmp_path, telegram, None) as k:
 
         async def offered_artisans() -> list[int]:  # by the scheduled round, not the seed

@@ -274,4 +274,10 @@ async def test_healthz_reports_the_database_the_dispatcher_and_the_outbox(
     assert body["status"] == "ok"
     assert body["checks"]["database"] == "ok"
     assert body["checks"]["dispatcher"] == "ok"
-    assert body["checks"]["outbox"] == {"queued": 0, "sending": 0, "failed": 0, "dead": 0}
+    assert body["checks"]["outbox"] == {
+        "queued": 0,
+        "sending": 0,
+        "failed": 0,
+        "dead": 0,
+        "held": 0,
+    }

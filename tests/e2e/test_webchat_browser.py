@@ -24,10 +24,13 @@ from bot.channels.webchat import webchat_routes
 from bot.demo import seed_demo
 from conversations.engine import Engine
 from conversations.i18n import t
-from conversations.messages import Incoming
+from conversations.messages import Choice, Incoming, Reply
+from conversations.outbox import notify_person
 from conversations.registry import REGISTRY
 from domain.explosion import factory_today
 from domain.model import (
+    ArtisanProfile,
+    ArtisanStatus,
     Channel,
     ChannelIdentity,
     InboundMessage,
@@ -155,10 +158,14 @@ def _chat_in_the_browser(
 
     def pending_button(d: WebDriver) -> WebElement | Literal[False]:
         buttons = d.find_elements(By.CSS_SELECTOR, "#log .choices button")
-        return next((b for b in buttons if b.text == pending_label), False)
+        return next((b for b in buttons if b.text.endswith(f". {pending_label}")), False)
 
     button = wait.until(pending_button)
     assert button.get_attribute("data-payload") == "menu:pending"
+    numbers = [
+        b.text.split(".")[0] for b in driver.find_elements(By.CSS_SELECTOR, ".choices button")
+    ]
+    assert numbers == [str(n) for n in range(1, len(numbers) + 1)]
 
     # Press a choice: its payload goes to the engine, which lists the artisans awaiting a visit.
     shown = len(_replies(driver))
@@ -247,3 +254,139 @@ async def test_someone_chats_presses_a_choice_sends_a_photo_and_imports_a_csv_in
     assert list(imported) == [OrderStatus.DRAFT]
     assert {m.address for m in inbound} == {whatsapp.address}
     assert (await asyncio.to_thread(shot.read_bytes)).startswith(b"\x89PNG")
+
+
+# --- someone whose messages wait for WhatsApp ---------------------------------------------------
+
+OFFER = Reply(
+    "A new offer: *12 horn pendants* by Friday. Reply 1 to take it.",
+    choices=(Choice("menu:offers", "See offers"),),
+)
+
+
+def _log(driver: WebDriver) -> list[tuple[str, str]]:
+    """Each bubble on the page: (its classes, its text)."""
+    return [
+        (str(item.get_attribute("class")), item.text)
+        for item in driver.find_elements(By.CSS_SELECTOR, "#log li")
+    ]
+
+
+def _last_choices(driver: WebDriver) -> list[WebElement]:
+    return driver.find_elements(By.CSS_SELECTOR, "#log li.them")[-1].find_elements(
+        By.CSS_SELECTOR, ".choices button"
+    )
+
+
+def _chat_as_a_whatsapp_artisan(
+    driver: WebDriver, base: str, artisan: Person, address: str, admin_address: str
+) -> None:
+    driver.get(f"{base}/")
+    wait = WebDriverWait(driver, WAIT_SECONDS)
+    who = driver.find_element(By.ID, "who")
+    wait.until(lambda _: who.is_enabled())
+
+    # Choosing them shows what they said on WhatsApp, and what waits for WhatsApp, marked held.
+    Select(who).select_by_value(address)
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#log li.held")) == 2)
+    before = _log(driver)
+    assert before[0] == ("me", "sent on WhatsApp\nhello")
+    assert [kind for kind, _ in before] == ["me", "them held", "them held"]
+    notes = [n.text for n in driver.find_elements(By.CSS_SELECTOR, "#log li.held .via")]
+    assert notes == ["held: would go by WhatsApp"] * 2
+    offer = driver.find_elements(By.CSS_SELECTOR, "#log li.held")[-1]
+    assert [b.text for b in offer.find_elements(By.CSS_SELECTOR, "strong")] == ["12 horn pendants"]
+    assert "*" not in offer.text
+    assert offer.find_element(By.CSS_SELECTOR, ".choices button").text == "1. See offers"
+
+    # The menu's choices are numbered; typing "2" picks the second, as pressing it does.
+    message = driver.find_element(By.ID, "text")
+    message.send_keys("menu", Keys.ENTER)
+    lang = str(artisan.language)
+    title = t(lang, "menu.title", name=artisan.name)
+    _wait_for_reply(driver, title, 2)
+    menu = _last_choices(driver)
+    labels = [b.text for b in menu]
+    assert labels[:2] == [f"1. {t(lang, 'menu.item.offers')}", f"2. {t(lang, 'menu.item.jobs')}"]
+    assert [label.split(". ", 1)[0] for label in labels] == [
+        str(n) for n in range(1, len(labels) + 1)
+    ]
+    shown = len(_replies(driver))
+    message.send_keys("2", Keys.ENTER)
+    wait.until(lambda d: len(_replies(d)) > shown)
+    typed = _replies(driver)[-1]
+    shown = len(_replies(driver))
+    menu[1].click()
+    wait.until(lambda d: len(_replies(d)) > shown)
+    assert _replies(driver)[-1] == typed != ""
+    during = _log(driver)
+
+    # Away to someone else and back: the whole conversation again, their own words included.
+    Select(who).select_by_value(admin_address)
+    wait.until(lambda d: d.find_element(By.ID, "chatting-as").text != f"Chatting as {artisan.name}")
+    Select(who).select_by_value(address)
+    wait.until(lambda d: len(_log(d)) == len(during))
+    after = _log(driver)
+    mine = [text for kind, text in after if kind == "me"]
+    assert mine == [
+        "sent on WhatsApp\nhello",
+        "menu",
+        "2",
+        t(str(artisan.language), "menu.item.jobs"),
+    ]
+    assert [kind for kind, _ in after] == [kind for kind, _ in during]
+    assert [text for _, text in after] == [text for _, text in during]
+
+
+async def test_a_whatsapp_artisans_conversation_shows_held_messages_numbered_choices_and_bold(
+    browser: WebDriver, store: Store, clock: FakeClock, tmp_path: Path
+) -> None:
+    engine = Engine(store, registry=REGISTRY)
+    async with store.transaction() as session:
+        await seed_demo(session, now=clock.now())
+        whatsapp = {
+            identity.person_id: identity.address
+            for identity in await session.exec(select(ChannelIdentity))
+        }
+        channels: dict[int, set[Channel]] = {}
+        for identity in await session.exec(select(ChannelIdentity)):
+            channels.setdefault(identity.person_id, set()).add(identity.channel)
+        active = [
+            profile.person_id
+            for profile in await session.exec(
+                select(ArtisanProfile).order_by(col(ArtisanProfile.person_id))
+            )
+            if profile.status is ArtisanStatus.ACTIVE
+            and channels[profile.person_id] == {Channel.WHATSAPP}
+        ]
+        artisan = await session.get(Person, active[0])
+        admin = (await session.exec(select(Person).where(Person.role == Role.ADMIN))).first()
+        assert artisan is not None
+        assert admin is not None
+        assert artisan.id is not None
+        assert admin.id is not None
+    address = whatsapp[artisan.id]
+    # Earlier, on WhatsApp: they said hello (answered, but nobody sends WhatsApp here), and an
+    # offer was queued for them. Both wait in the outbox.
+    await engine.handle(
+        Incoming(
+            channel=Channel.WHATSAPP,
+            address=address,
+            provider_message_id="SM-hello",
+            text="hello",
+            received_at=clock.now(),
+        ),
+        now=clock.now(),
+    )
+    async with store.transaction() as session:
+        person = await session.get(Person, artisan.id)
+        assert person is not None
+        assert await notify_person(session, person, OFFER, now=clock.now()) is not None
+    clock.advance(minutes=5)
+    app = Starlette(
+        routes=webchat_routes(store, engine, LocalMediaStore(tmp_path / "media"), clock=clock.now)
+    )
+    async with serving(app) as base:
+        await asyncio.to_thread(
+            _chat_as_a_whatsapp_artisan, browser, base, artisan, address, whatsapp[admin.id]
+        )

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.scheduling import ScheduledJob, build_scheduler
+from bot.scheduling import ScheduledJob, build_scheduler, record_first_runs
 from domain.store import Store
 from scheduler import leases
 from scheduler.leases import Daily, Every, Weekly, run_once, slot_key
@@ -140,3 +140,79 @@ async def test_two_schedulers_on_one_database_run_each_job_run_once(
     assert max(per_slot.values()) == 1, per_slot
     assert len(ran) == len(won)  # every won claim ran its work, and nothing else did
     assert len(per_slot) >= 2
+
+
+# --- a fresh database against a slot really missed ------------------------------------------
+
+
+def _factory_jobs(ran: list[str]) -> list[ScheduledJob]:
+    """Reminders at 02:00, the payout batch on Fridays at 10:00, a round every 15 minutes."""
+
+    def job(name: str, schedule: leases.Schedule) -> ScheduledJob:
+        async def work() -> None:
+            ran.append(name)
+
+        return ScheduledJob(name, schedule, work)
+
+    return [
+        job("reminders", Daily(time(2, 0))),
+        job("weekly_payout_batch", Weekly(4, time(10, 0))),
+        job("matching_round", Every(timedelta(minutes=15))),
+    ]
+
+
+async def _start_up(store: Store, scheduled: list[ScheduledJob], clock: FakeClock) -> None:
+    """What ``karakana run`` does at start-up: count new jobs from now, then fire every job."""
+    await record_first_runs(store, scheduled, clock=clock.now)
+    for job in scheduled:
+        await run_once(store, job.name, job.schedule, job.work, holder="p", clock=clock.now)
+
+
+async def test_a_fresh_database_runs_no_job_at_start_up_and_each_at_its_next_slot(
+    any_store: Store, clock: FakeClock
+) -> None:
+    ran: list[str] = []
+    scheduled = _factory_jobs(ran)
+    await _start_up(any_store, scheduled, clock)  # Monday 10:00 in Nairobi
+    assert ran == []
+    clock.advance(minutes=5)  # 10:05: the 10:00 round was "now" at start-up, counted as done
+    await _start_up(any_store, scheduled, clock)
+    assert ran == []
+    clock.advance(minutes=10)  # 10:15: the next round's slot
+    await _start_up(any_store, scheduled, clock)
+    assert ran == ["matching_round"]
+    clock.advance(hours=16)  # Tuesday 02:15: the reminders' first slot since start-up
+    await _start_up(any_store, scheduled, clock)
+    assert ran == ["matching_round", "reminders", "matching_round"]
+
+
+async def test_a_slot_really_missed_while_down_runs_once_at_start_up(
+    any_store: Store, clock: FakeClock
+) -> None:
+    ran: list[str] = []
+    scheduled = _factory_jobs(ran)
+    await _start_up(any_store, scheduled, clock)  # Monday 10:00: counted from here
+    clock.advance(days=4, hours=3)  # down from Monday until Friday 13:00
+    await _start_up(any_store, scheduled, clock)
+    assert sorted(ran) == ["matching_round", "reminders", "weekly_payout_batch"]
+    await _start_up(any_store, scheduled, clock)  # restarted at once: nothing is due again
+    assert len(ran) == 3
+
+
+async def test_a_job_that_failed_its_first_run_is_retried_not_counted_from_now(
+    any_store: Store, clock: FakeClock
+) -> None:
+    daily = Daily(time(8, 0))  # 08:00; the clock is at 10:00
+    attempts: list[int] = []
+
+    async def flaky() -> None:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("the database was locked")
+
+    with pytest.raises(RuntimeError, match="locked"):
+        await run_once(any_store, "reminders", daily, flaky, holder="a", clock=clock.now)
+    job = ScheduledJob("reminders", daily, flaky)
+    assert await record_first_runs(any_store, [job], clock=clock.now) == []
+    assert await run_once(any_store, "reminders", daily, flaky, holder="b", clock=clock.now)
+    assert len(attempts) == 2

@@ -17,7 +17,8 @@ from bot.channels.media import LocalMediaStore
 from bot.channels.webchat import NEW_ADDRESS, webchat_routes
 from conversations.engine import Engine
 from conversations.i18n import t
-from conversations.messages import Incoming
+from conversations.messages import Incoming, Reply
+from conversations.outbox import notify_person
 from conversations.registry import REGISTRY
 from domain.model import (
     ArtisanStatus,
@@ -255,6 +256,7 @@ async def test_a_poll_whose_answer_was_lost_is_answered_again_from_its_cursor(
         "address": ADMIN_PHONE,
         "person": None,
         "messages": [],
+        "held": [],
         "cursor": first["cursor"],
     }
 
@@ -268,6 +270,66 @@ async def test_a_business_message_for_the_person_arrives_on_the_web_chat_they_la
     [verified] = await read(web, ARTISAN_PHONE)
     assert verified["kind"] == "business"
     assert "Wanjiru" in verified["text"]
+
+
+async def test_choosing_someone_shows_their_whole_conversation_their_own_words_included(
+    web: httpx.AsyncClient, store: Store, clock: FakeClock
+) -> None:
+    people = await seed_people(store, clock)
+    await say(web, ADMIN_PHONE, "menu")
+    clock.advance(minutes=1)
+    await say(web, ADMIN_PHONE, t("en", "menu.item.pending"), payload="menu:pending")
+    answer = await web.get("/webchat/messages", params={"address": ADMIN_PHONE, "history": "1"})
+    body = answer.json()
+    said = [(m["from"], m["text"].splitlines()[0]) for m in body["history"]]
+    assert said == [
+        ("person", "menu"),
+        ("karakana", t("en", "menu.title", name=people["admin"].name)),
+        ("person", t("en", "menu.item.pending")),
+        ("karakana", t("en", "agent.pending_title")),
+    ]
+    assert [m["channel"] for m in body["history"]] == ["web"] * 4
+    assert not any(m["held"] for m in body["history"])
+    assert body["cursor"] == max(m["sequence"] for m in body["history"] if m["sequence"])
+    assert len({m["key"] for m in body["history"]}) == 4
+
+
+async def test_what_waits_for_whatsapp_is_shown_held_and_left_in_the_outbox(
+    web: httpx.AsyncClient, store: Store, clock: FakeClock
+) -> None:
+    people = await seed_people(store, clock)
+    async with store.transaction() as session:
+        artisan = await session.get(Person, people["artisan"].id)
+        assert artisan is not None
+        queued = await notify_person(
+            session, artisan, Reply("You are *verified*."), now=clock.now()
+        )
+        assert queued is not None
+    clock.advance(minutes=1)
+    [reply] = await say(web, ARTISAN_PHONE, "hello")
+    assert reply["held"] is False
+    answer = await web.get("/webchat/messages", params={"address": ARTISAN_PHONE, "history": "1"})
+    body = answer.json()
+    [held] = body["held"]
+    assert held | {"at": None} == {
+        "key": f"out-{queued.id}",
+        "from": "karakana",
+        "channel": "whatsapp",
+        "held": True,
+        "sequence": 1,
+        "kind": "business",
+        "at": None,
+        "text": "You are *verified*.",
+        "choices": [],
+        "media": [],
+    }
+    assert [(m["from"], m["channel"], m["held"]) for m in body["history"]] == [
+        ("karakana", "whatsapp", True),  # queued before the artisan said anything here
+        ("person", "web", False),
+        ("karakana", "web", False),
+    ]
+    [row] = [m for m in await rows(store, OutboxMessage) if m.channel is Channel.WHATSAPP]
+    assert row.status is OutboxStatus.QUEUED  # the web chat shows it; it does not send it
 
 
 # --- a new person ------------------------------------------------------------------------------
@@ -465,8 +527,15 @@ async def test_a_body_that_is_not_json_is_refused(
         ({}, "say who is chatting"),
         ({"address": ADMIN_PHONE, "after": "-1"}, "after must be a whole number"),
         ({"address": ADMIN_PHONE, "after": "soon"}, "after must be a whole number"),
+        ({"address": ADMIN_PHONE, "history": "yes"}, "history must be 0 or 1"),
     ],
-    ids=["an unknown address", "no address", "a negative cursor", "a cursor that is a word"],
+    ids=[
+        "an unknown address",
+        "no address",
+        "a negative cursor",
+        "a cursor that is a word",
+        "history that is a word",
+    ],
 )
 async def test_asking_for_messages_badly_is_refused(
     web: httpx.AsyncClient, store: Store, clock: FakeClock, params: dict[str, str], problem: str

@@ -1,7 +1,10 @@
 // The local web chat: pick a person, chat, press choices, attach a photo or (admins) a CSV file
 // with a caption. Plain DOM, no libraries. Every reply comes from GET /webchat/messages (the page
 // is the web channel's dispatcher), read after each message sent and every few seconds, for
-// messages that others' actions cause.
+// messages that others' actions cause. Choosing a person loads their whole conversation first
+// (what they said too, on any channel); messages held for a channel nobody sends on (WhatsApp or
+// Telegram, in the demo) are shown and marked so. Choices are numbered: press one, or type its
+// number. Text is only ever put in the page as text nodes; *bold* (WhatsApp's markup) is bold.
 "use strict";
 
 const POLL_MS = 2000;
@@ -12,19 +15,49 @@ const IMAGE_TYPES = ["image/jpeg", "image/png", "image/webp"];
 // What the server keeps besides photos (from admins). Browsers guess a file's type from its name,
 // and some call a .csv "application/vnd.ms-excel" or nothing at all, so the name decides.
 const DOCUMENT_TYPES = { csv: "text/csv", txt: "text/plain" };
+const CHANNEL_NAMES = { whatsapp: "WhatsApp", telegram: "Telegram", console: "the console" };
+// WhatsApp's bold: *words*, the stars touching the words, on one line.
+const BOLD = /\*(\S(?:[^*\n]*?\S)?)\*/g;
 const ROLE_GROUPS = [
   ["admin", "Admins"],
   ["field_agent", "Field agents"],
   ["artisan", "Artisans"],
 ];
 
-const state = { address: null, cursor: 0, polling: false, generation: 0, attached: null };
+const state = {
+  address: null,
+  cursor: 0,
+  polling: null, // the poll in flight, if any
+  generation: 0,
+  attached: null,
+  needHistory: false,
+  shown: new Set(), // keys of the messages on the page, so none is shown twice
+};
 const $ = (id) => document.getElementById(id);
 
-function bubble(kind, text) {
+// Text as text nodes, with *bold* as <strong>: nothing is ever parsed as HTML.
+function appendFormatted(parent, text) {
+  let last = 0;
+  for (const match of text.matchAll(BOLD)) {
+    if (match.index > last) parent.append(document.createTextNode(text.slice(last, match.index)));
+    const strong = document.createElement("strong");
+    strong.textContent = match[1];
+    parent.append(strong);
+    last = match.index + match[0].length;
+  }
+  if (last < text.length) parent.append(document.createTextNode(text.slice(last)));
+}
+
+function bubble(kind, text, note) {
   const item = document.createElement("li");
   item.className = kind;
-  if (text) item.append(document.createTextNode(text));
+  if (note) {
+    const label = document.createElement("span");
+    label.className = "via";
+    label.textContent = note;
+    item.append(label);
+  }
+  if (text) appendFormatted(item, text);
   $("log").append(item);
   scrollToEnd();
   return item;
@@ -135,6 +168,8 @@ async function chooseAddress(address) {
   state.address = address;
   state.cursor = 0;
   state.generation += 1;
+  state.needHistory = true;
+  state.shown = new Set();
   sessionStorage.setItem("karakana.webchat.address", address);
   $("log").replaceChildren();
   showProblem("");
@@ -146,44 +181,75 @@ async function chooseAddress(address) {
   $("text").focus();
 }
 
+// Where a message went, when not here: "held: would go by WhatsApp", "sent by Telegram"...
+function noteFor(message) {
+  const channel = CHANNEL_NAMES[message.channel];
+  if (!channel) return "";
+  if (message.held) return `held: would go by ${channel}`;
+  return message.from === "person" ? `sent on ${channel}` : `sent by ${channel}`;
+}
+
 function renderMessage(message) {
-  const item = bubble("them", message.text);
+  const mine = message.from === "person";
+  const item = bubble(mine ? "me" : "them", message.text, noteFor(message));
+  if (message.held) item.classList.add("held");
   for (const media of message.media) {
-    item.append(picture(media.url, "a photo from Karakana"));
+    item.append(picture(media.url, mine ? "a photo sent" : "a photo from Karakana"));
   }
   if (message.choices.length) {
     const choices = document.createElement("div");
     choices.className = "choices";
     choices.setAttribute("role", "group");
-    choices.setAttribute("aria-label", "Choices");
-    for (const choice of message.choices) {
+    choices.setAttribute("aria-label", "Choices: press one, or type its number");
+    message.choices.forEach((choice, index) => {
       const button = document.createElement("button");
       button.type = "button";
-      button.textContent = choice.label;
+      button.textContent = `${index + 1}. ${choice.label}`;
       button.dataset.payload = choice.payload;
       button.addEventListener("click", () => sendChoice(choice));
       choices.append(button);
-    }
+    });
     item.append(choices);
   }
   scrollToEnd();
 }
 
+function show(messages) {
+  for (const message of messages) {
+    if (state.shown.has(message.key)) continue;
+    state.shown.add(message.key);
+    renderMessage(message);
+  }
+}
+
+// One poll at a time: a poll asked for while one is in flight waits for it, then asks again
+// (the person may have been switched, or a message sent, meanwhile).
 async function poll() {
-  if (!state.address || state.polling) return;
-  state.polling = true;
+  while (state.polling) await state.polling;
+  if (!state.address) return;
+  state.polling = pollOnce();
+  try {
+    await state.polling;
+  } finally {
+    state.polling = null;
+  }
+}
+
+async function pollOnce() {
   const generation = state.generation;
+  const history = state.needHistory;
   try {
     const query = new URLSearchParams({ address: state.address, after: String(state.cursor) });
+    if (history) query.set("history", "1");
     const answer = await api(`/webchat/messages?${query}`);
     if (generation !== state.generation) return; // the person was switched meanwhile
-    for (const message of answer.messages) renderMessage(message);
+    show(history ? answer.history : answer.messages);
+    show(answer.held);
     state.cursor = answer.cursor;
+    state.needHistory = false;
     if (answer.person) $("chatting-as").textContent = `Chatting as ${describe(answer.person)}`;
   } catch (error) {
     showProblem(`Could not fetch replies: ${error.message}`);
-  } finally {
-    state.polling = false;
   }
 }
 
@@ -302,6 +368,6 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   loadPeople().catch((error) => showProblem(`Could not load people: ${error.message}`));
   setInterval(() => {
-    if (document.visibilityState === "visible") poll();
+    if (document.visibilityState === "visible" && !state.polling) poll();
   }, POLL_MS);
 });
