@@ -49,6 +49,22 @@ _LANGUAGE_NAMES: dict[str, Language] = {
     "kiswahili": Language.SW,
 }
 
+# Greetings bring the menu (not "I didn't understand") when nothing is in progress.
+_GREETINGS = frozenset(
+    {
+        "hi", "hello", "hey", "hallo", "good morning", "good afternoon", "good evening",
+        "habari", "habari yako", "hujambo", "jambo", "mambo", "sasa", "niaje", "salaam",
+        "salamu", "shikamoo", "habari za asubuhi", "habari za mchana", "habari za jioni",
+    }
+)  # fmt: skip
+
+
+def is_greeting(text: str) -> bool:
+    """Whether ``text`` is only a greeting ("Hi!", "Habari"), to be answered with the menu."""
+    words = " ".join("".join(c if c.isalnum() else " " for c in text.casefold()).split())
+    return words in _GREETINGS
+
+
 # Payloads of buttons that are commands rather than answers: valid whatever question is open.
 _GLOBAL_PAYLOADS: dict[str, Global] = {f"cmd:{c.value}": c for c in Global}
 

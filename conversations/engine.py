@@ -7,8 +7,12 @@ processes the state's version check below keeps them safe):
 1. the ``InboundMessage`` dedupe record is looked up; a message seen before changes nothing;
 2. the sender is resolved by chat identity and the conversation state loaded (an expired
    half-finished flow is dropped with a polite note);
-3. global words (menu, help, language, back, cancel, STOP, START) run first, then slash commands,
-   then the current flow's step; input a step cannot use gets a short hint and changes nothing;
+3. global words (menu, help, language, back, cancel, STOP, START) run first, then a button of
+   any menu (``menu:<key>``, however old), then slash commands, then photos no question asked for
+   (an artisan's start "submit finished work"), then the current flow's step; input a step cannot
+   use gets a short hint and changes nothing. A bare number picks from the newest list shown, even
+   once the reply that showed it finished; words that answer nothing are quoted back with what to
+   send ("Sorry, I didn't understand “…”"), never met with a silent menu;
 4. domain events are turned into business messages, the state is saved with a version check (a
    second process that advanced the same conversation makes us roll back and start over), the
    replies are queued in the outbox, and it all commits together.
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import unicodedata
 from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,9 +36,10 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from conversations.commands import Global, GlobalCommand, parse_global, parse_slash
-from conversations.flow import DONE, Answer, Ask, Context, Expect, Goto, Start
+from conversations.commands import Global, GlobalCommand, is_greeting, parse_global, parse_slash
+from conversations.flow import DONE, MAX_OPTION, Answer, Ask, Context, Expect, Goto, Start
 from conversations.flows.menu import NAME as MENU
+from conversations.flows.menu import item_for, run_item
 from conversations.flows.registration import NAME as REGISTRATION
 from conversations.i18n import N_, Catalogue, default_catalogue
 from conversations.locks import KeyedLocks
@@ -58,14 +64,15 @@ from domain.model import (
 from domain.numbers import or_none, whole_number
 from domain.services.people import person_by_identity, set_language, set_opted_out
 from domain.store import Store, rolled_back_to_run_again
-from domain.text import clean_text
+from domain.text import clean_text, quoted
 
 log = logging.getLogger(__name__)
 
 DEFAULT_IDLE_TIMEOUT = timedelta(hours=12)
 MAX_TEXT_LENGTH = 500  # longer than any answer we ask for; a pasted essay gets a hint instead
 MAX_ATTEMPTS = 5
-MAX_OPTION = 999  # a typed option number: no list is that long
+MENU_BUTTON = "menu:"  # an item of a menu: works from any menu the person still has on screen
+MIN_PREFIX = 3  # letters a typed word needs before it can stand for a longer choice
 
 
 class ConversationBusy(RuntimeError):
@@ -269,10 +276,12 @@ class Engine:
         # Typed words are cleaned once, here at the edge, before any step or command reads them
         # (domain/text.py says what goes); the inbound record keeps what the channel delivered.
         said = dataclasses.replace(incoming, text=clean_text(incoming.text, multiline=True))
+        menu_shown = conversation.choices if conversation.flow == MENU else ()
+        earlier = conversation.business_choices
+        if earlier is not None and _is_menu(earlier.choices):
+            menu_shown = menu_shown or earlier.choices  # a number picked from a menu shown before
         replies.extend(await self._respond(ctx, conversation, said))
-        if any(reply.choices for reply in replies):
-            # The person now sees a newer numbered list than any business message's.
-            conversation.forget_business()
+        self._remember_list(ctx, conversation, replies, menu_shown)
 
         person = ctx.person  # a registration may have just created them
         conversation.person_id = None if person is None else person.id
@@ -337,6 +346,9 @@ class Engine:
         command = parse_global(incoming.text, incoming.button_payload)
         if command is not None:
             return await self._global(command, ctx, conversation)
+        payload = incoming.button_payload
+        if payload is not None and payload.startswith(MENU_BUTTON) and await self._has_menu(ctx):
+            return await self._menu_button(ctx, conversation, payload.removeprefix(MENU_BUTTON))
         role = None if ctx.person is None else ctx.person.role
         slash = parse_slash(
             incoming.text, incoming.button_payload, button_commands=self._commands.buttons
@@ -349,9 +361,119 @@ class Engine:
             if declared is not None and conversation.flow in declared.closes:
                 conversation.reset()
             return result
+        if incoming.media and not self._wants_media(conversation):
+            return await self._unasked_media(ctx, conversation, incoming)
         if conversation.idle:
-            return await self._home(ctx, conversation)
+            return await self._idle(ctx, conversation, incoming)
         return await self._step(ctx, conversation, incoming)
+
+    def _remember_list(
+        self,
+        ctx: Context,
+        conversation: Conversation,
+        replies: list[Reply],
+        menu_shown: tuple[Choice, ...],
+    ) -> None:
+        """Keep the newest numbered list the person was shown, so a bare number picks from it.
+
+        The open question's own list is kept with the question; any other (a finished reply's,
+        the at-risk list, the menu an item was just chosen from) is remembered like a business
+        message's until a newer list is shown.
+        """
+        listed = [reply for reply in replies if reply.choices]
+        if listed:
+            last = listed[-1]
+            if not conversation.idle and last.choices == conversation.choices:
+                conversation.forget_business()  # the open question's list is the newest
+            else:
+                conversation.remember_business(last.choices, last.text)
+        elif conversation.idle and menu_shown:
+            # An item chosen from the menu answered without a list: the menu is still the
+            # last list on screen, and "2" picks its second item.
+            conversation.remember_business(menu_shown, self._menu_title(ctx))
+
+    # --- what works from anywhere: older menus' buttons, photos sent unasked ------------------
+
+    async def _has_menu(self, ctx: Context) -> bool:
+        """Whether the person has a menu: registered, and not an artisan waiting for a visit."""
+        if ctx.person is None:
+            return False
+        if ctx.person.role is Role.ARTISAN:
+            profile = await ctx.session.get(ArtisanProfile, ctx.person.id)
+            return profile is None or profile.status is not ArtisanStatus.PENDING
+        return True
+
+    async def _menu_button(self, ctx: Context, conversation: Conversation, key: str) -> list[Reply]:
+        """A ``menu:<key>`` button from any menu, however old: that item of the person's menu,
+        leaving whatever was open (as MENU would)."""
+        assert ctx.person is not None  # _has_menu
+        item = item_for(self._registry.menus, ctx.person.role, key)
+        if item is None:  # not on their menu (any more): say so, show what is possible now
+            return await self._stale_button(ctx, conversation)
+        conversation.reset()
+        ctx.data = conversation.data
+        result = await run_item(ctx, item)
+        if isinstance(result, Start):
+            return await self._start(ctx, conversation, result)
+        # The menu the button was on is the last list used: "2" next picks its second item
+        # (unless these replies show a newer list: see ``_remember_list``).
+        conversation.remember_business(self._menu_choices(ctx), self._menu_title(ctx))
+        return result
+
+    def _menu_choices(self, ctx: Context) -> tuple[Choice, ...]:
+        items = () if ctx.person is None else self._registry.menus.get(ctx.person.role, ())
+        return tuple(Choice(f"{MENU_BUTTON}{i.key}", ctx.t(i.label_msgid)) for i in items)
+
+    def _menu_title(self, ctx: Context) -> str:
+        return ctx.t("menu.title", name="" if ctx.person is None else ctx.person.name)
+
+    async def _stale_button(self, ctx: Context, conversation: Conversation) -> list[Reply]:
+        """A button whose question is no longer open: one line, then the open question again,
+        or the menu."""
+        return [Reply(ctx.t("engine.button_expired")), *await self._resume(ctx, conversation)]
+
+    def _wants_media(self, conversation: Conversation) -> bool:
+        if conversation.idle:
+            return False
+        return self._flows[conversation.flow].step(conversation.step).expects is Expect.MEDIA
+
+    async def _unasked_media(
+        self, ctx: Context, conversation: Conversation, incoming: Incoming
+    ) -> list[Reply]:
+        """Files no open question asked for. Photos start what the person's role does with
+        them (an artisan's "submit finished work"); anything else gets a polite line."""
+        person = ctx.person
+        start = None if person is None else self._registry.photos.get(person.role)
+        photos = all(item.is_image for item in incoming.media)
+        if start is not None and photos and await self._has_menu(ctx):
+            result = await start(ctx)
+            if isinstance(result, Start):
+                return await self._start(ctx, conversation, result)
+            return [*result, *await self._resume(ctx, conversation)]
+        if not conversation.idle:
+            return await self._step(ctx, conversation, incoming)  # the step's own hint
+        if person is None:  # a stranger's first message, whatever it holds: the welcome
+            return await self._home(ctx, conversation)
+        hint = N_("engine.photo_not_needed") if photos else _media_hint(incoming.media)
+        return [Reply(ctx.t(hint)), *await self._home(ctx, conversation)]
+
+    async def _idle(
+        self, ctx: Context, conversation: Conversation, incoming: Incoming
+    ) -> list[Reply]:
+        """Nothing in progress: a greeting (or anything from a stranger) gets home; a menu item
+        typed by name runs; anything else is not understood, said so, and the menu shown."""
+        if incoming.button_payload is not None:  # a button nothing above took
+            return await self._stale_button(ctx, conversation)
+        text = incoming.text.strip()
+        if not text or is_greeting(text) or not await self._has_menu(ctx):
+            return await self._home(ctx, conversation)
+        named = _by_words(text, self._menu_choices(ctx))
+        if named is not None:
+            return await self._menu_button(
+                ctx, conversation, named.payload.removeprefix(MENU_BUTTON)
+            )
+        said = Reply(ctx.t("engine.didnt_understand", text=quoted(text)))
+        return [said, *await self._home(ctx, conversation)]
 
     # --- flows --------------------------------------------------------------------------------
 
@@ -384,6 +506,9 @@ class Engine:
         flow = self._flows[conversation.flow]
         step = flow.step(conversation.step)
         ctx.choices = conversation.choices
+        payload = incoming.button_payload
+        if payload is not None and all(offered.payload != payload for offered in ctx.choices):
+            return await self._stale_button(ctx, conversation)
         screened = self._screen(ctx, step.expects, incoming)
         if isinstance(screened, str):
             return [Reply(screened, choices=ctx.choices)]
@@ -405,8 +530,11 @@ class Engine:
         """Leave whatever was in progress and begin ``start.flow`` with its seed data."""
         if start.flow not in self._flows:
             raise ValueError(f"no flow named {start.flow!r}")
+        flow = self._flows[start.flow]
+        if start.step is not None and start.step not in flow.steps:
+            raise ValueError(f"flow {start.flow!r} has no step {start.step!r}")
         conversation.reset()
-        conversation.enter(start.flow, self._flows[start.flow].first)
+        conversation.enter(flow.name, start.step or flow.first)
         conversation.data.update(start.data)
         return [*start.say, await self._prompt(ctx, conversation)]
 
@@ -416,7 +544,7 @@ class Engine:
             for offered in ctx.choices:
                 if offered.payload == incoming.button_payload:
                     return Answer(offered.label, offered)
-            return ctx.t("engine.button_expired")
+            return ctx.t("engine.button_expired")  # (``_step`` answers stale buttons first)
         if incoming.media:
             if expects is Expect.MEDIA:
                 return Answer(incoming.text.strip(), None, incoming.media)
@@ -430,9 +558,7 @@ class Engine:
             return ctx.t("engine.not_understood")
         choice = _resolve(text, ctx.choices)
         if expects is Expect.CHOICE and choice is None:
-            if not ctx.choices:
-                return ctx.t("engine.not_understood")
-            return ctx.t("engine.choose_one", count=len(ctx.choices))
+            return ctx.unclear(text)
         return Answer(text, choice)
 
     # --- global words -------------------------------------------------------------------------
@@ -599,15 +725,52 @@ def _business_choice(conversation: Conversation, incoming: Incoming) -> tuple[Ch
 
 
 def _resolve(text: str, choices: tuple[Choice, ...]) -> Choice | None:
-    """The choice a typed reply means: its number ("2", "2.") or its label, ignoring case."""
+    """The choice a typed reply means: its number ("2", "2."), or its label or a close word
+    (see ``_by_words``)."""
     index = _number(text)
     if index is not None:
         return choices[index - 1] if 1 <= index <= len(choices) else None
-    folded = " ".join(text.split()).casefold()
-    for choice in choices:
-        if choice.label.casefold() == folded:
+    return _by_words(text, choices)
+
+
+def _is_menu(choices: tuple[Choice, ...]) -> bool:
+    return all(choice.payload.startswith(MENU_BUTTON) for choice in choices)
+
+
+def _fold(text: str) -> str:
+    """Words as compared with a label: no accents, no case, no punctuation, single spaces."""
+    bare = "".join(
+        ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch)
+    )
+    return " ".join("".join(ch if ch.isalnum() else " " for ch in bare.casefold()).split())
+
+
+def _by_words(text: str, choices: tuple[Choice, ...]) -> Choice | None:
+    """The one choice whose label the words name: the label itself (any case or accents), else
+    the only label they begin or whose words they all are or begin ("horn" for "horn carving",
+    "carving", "my jobs"); two such labels ("kazi" in three menu items) name none. A few short
+    words at most: a sentence is an answer, not a choice."""
+    typed = _fold(text)
+    if not typed:
+        return None
+    labels = [(choice, _fold(choice.label)) for choice in choices]
+    for choice, label in labels:
+        if label == typed:
             return choice
-    return None
+    if len(typed) < MIN_PREFIX or len(typed.split()) > 3:
+        return None
+
+    def names(label: str) -> bool:
+        if label.startswith(typed):
+            return True
+        words = label.split()
+        return all(
+            any(w == word or (len(word) >= MIN_PREFIX and w.startswith(word)) for w in words)
+            for word in typed.split()
+        )
+
+    named = [choice for choice, label in labels if names(label)]
+    return named[0] if len(named) == 1 else None
 
 
 __all__ = ["DEFAULT_IDLE_TIMEOUT", "MAX_TEXT_LENGTH", "ConversationBusy", "Engine"]

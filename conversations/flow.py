@@ -38,9 +38,12 @@ from conversations.i18n import Catalogue
 from conversations.messages import Choice, MediaItem, Reply
 from conversations.ports import DEFAULT_ADMIN_POLICY, AdminPolicy, DocumentReader, MatchRunner
 from domain.model import Channel, Language, Person, Role
+from domain.numbers import or_none, whole_number
 from domain.statemachine import Transitions
+from domain.text import quoted
 
 DONE = "done"  # every flow's final pseudo-step: ``[*]`` in the diagram
+MAX_OPTION = 999  # a typed option number: no list is that long
 
 
 class Expect(StrEnum):
@@ -77,6 +80,14 @@ class Context:
     def t(self, msgid: str, /, **params: object) -> str:
         return self.catalogue.t(self.language, msgid, **params)
 
+    def unclear(self, text: str) -> str:
+        """What to say to words that answer nothing on offer: a number outside the list gets
+        "a number from 1 to N"; anything else "Sorry, I didn't understand “…”" and what to send
+        (the engine shows the list again with it)."""
+        if self.choices and or_none(whole_number, text.strip(), most=MAX_OPTION) is not None:
+            return self.t("engine.choose_one", count=len(self.choices))
+        return self.t("engine.didnt_understand", text=quoted(text))
+
     def money(self, cents: int) -> str:
         """``cents`` in the configured currency: ``KES 1,250``."""
         return money(cents, self.catalogue.currency)
@@ -103,6 +114,7 @@ class Start:
     flow: str
     data: Mapping[str, Any] = field(default_factory=dict)
     say: tuple[Reply, ...] = ()
+    step: str | None = None  # where to begin, when not at the flow's first question
 
 
 Outcome = Ask | Goto | Finish | Start

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from conversations.flow import Flow
-from conversations.flows.menu import Menus
+from conversations.flows.menu import Action, Menus
 from conversations.i18n import Catalogue
 from conversations.notices import (
     NoticeContext,
@@ -29,6 +29,7 @@ from conversations.notices import (
 from conversations.slash import Commands
 from domain import events
 from domain.explosion import FACTORY_ZONE
+from domain.model import Role
 
 
 def _by_name(flows: Sequence[Flow]) -> dict[str, Flow]:
@@ -50,6 +51,9 @@ class Registry:
     menus: Menus = field(default_factory=dict)
     notices: NoticeTable = field(default_factory=dict)
     silent: Mapping[type[events.Event], str] = field(default_factory=dict)
+    # What photos sent unasked (no open question wants one) start, by role: an artisan's start
+    # "submit finished work" with them. Roles not here are told politely the photo is not needed.
+    photos: Mapping[Role, Action] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         both = set(self.notices) & set(self.silent)
@@ -66,6 +70,7 @@ class Registry:
         menus: Menus,
         notices: Sequence[NoticeTable],
         silent: Mapping[type[events.Event], str],
+        photos: Mapping[Role, Action] | None = None,
     ) -> Registry:
         """From the roles' parts: flows refused when two share a name, notices combined."""
         return cls(
@@ -74,6 +79,7 @@ class Registry:
             menus=menus,
             notices=combine(*notices),
             silent=silent,
+            photos=photos or {},
         )
 
     async def notify(

@@ -18,6 +18,11 @@ refused, so the dispatcher sends the configured content template (the message te
 instead; with no template configured the message is *held* (``error_code = "no_template"``) and
 released the moment the person writes again.
 
+A channel with no sender. A message queued for WhatsApp or Telegram while that channel is not
+configured (the local demo: offers to WhatsApp-only artisans) is held too (``error_code =
+"no_channel"``, marked at start-up and on each pass), so ``/healthz`` and ``/deadletters`` count
+it; it goes out as soon as a process with the channel configured picks it up.
+
 Per-channel rate limit: a token bucket per channel (Twilio's WhatsApp default is about 10/s).
 At most ``max_in_flight`` sends per channel wait on a provider at once (default 8): a pass may
 hold 50 heads, and python-telegram-bot's httpx pool spends about 2.5 times the CPU per request
@@ -70,7 +75,7 @@ from domain.model import (
 )
 from domain.phone import mask
 from domain.services import dead_letters as shared_dead_letters
-from domain.services.dead_letters import HELD
+from domain.services.dead_letters import HELD, NO_SENDER
 from domain.store import Store
 
 log = logging.getLogger(__name__)
@@ -79,6 +84,9 @@ CUSTOMER_WINDOW = timedelta(hours=24)
 HOLD_RECHECK = timedelta(minutes=15)
 OPTED_OUT = "opted_out"
 _ACTIVE = (OutboxStatus.QUEUED, OutboxStatus.SENDING)
+# The chat channels sent from here (the console and the web chat read their own outbox): what is
+# queued for one of them while it has no sender is held.
+CHAT_CHANNELS = (Channel.WHATSAPP, Channel.TELEGRAM)
 _TEMPLATE_TEXT_LIMIT = 1000  # WhatsApp's limit for one template variable is 1024 characters
 
 
@@ -164,6 +172,7 @@ class Dispatcher:
 
     async def recover(self) -> int:
         """Queue again what a crash left SENDING (see the module docstring: at-least-once)."""
+        await self.hold_unsendable()
         if not self._senders:
             return 0
         now = self._clock()
@@ -214,9 +223,42 @@ class Dispatcher:
             ):
                 return
 
+    async def hold_unsendable(self) -> int:
+        """Mark what is queued for a channel with no sender as held (``NO_SENDER``), so that
+        admins see it waiting; returns how many were marked now."""
+        unsent = [channel for channel in CHAT_CHANNELS if channel not in self._senders]
+        if not unsent:
+            return 0
+        waiting = sa.and_(
+            col(OutboxMessage.channel).in_(unsent),
+            col(OutboxMessage.status) == OutboxStatus.QUEUED,
+            sa.or_(
+                col(OutboxMessage.error_code).is_(None), col(OutboxMessage.error_code) != NO_SENDER
+            ),
+        )
+        # Nearly always nothing new: look in a snapshot first, so a pass takes no write lock.
+        async with self._store.read() as session:
+            found = (await session.exec(select(OutboxMessage.id).where(waiting).limit(1))).first()
+        if found is None:
+            return 0
+        async with self._store.transaction() as session:
+            connection = await session.connection()
+            marked = await connection.execute(
+                sa.update(OutboxMessage).where(waiting).values(error_code=NO_SENDER)
+            )
+        count = int(marked.rowcount or 0)
+        if count:
+            log.warning(
+                "%d outbox message(s) held: no sender is configured for %s",
+                count,
+                ", ".join(str(channel) for channel in unsent),
+            )
+        return count
+
     async def dispatch_due(self) -> int:
         """One pass: every address's head, if due, sent concurrently. Returns how many were
         handed to a provider (or failed trying)."""
+        await self.hold_unsendable()
         if not self._senders:
             return 0
         now = self._clock()
@@ -339,6 +381,9 @@ class Dispatcher:
         if content_sid is None:
             return None
         text = " ".join(reply.text.split())  # template variables may not hold line breaks
+        if reply.choices:  # the options as numbers, which work typed whether buttons show or not
+            options = (f"{n}. {c.label}" for n, c in enumerate(reply.choices, start=1))
+            text = f"{text} — {' · '.join(options)}"
         return Template(content_sid, {"1": text[:_TEMPLATE_TEXT_LIMIT]})
 
     async def _failed(self, claim: _Claim, error: SendError) -> None:
@@ -638,3 +683,10 @@ async def backlog(store: Store, channels: Sequence[Channel]) -> dict[str, int]:
         "failed": by_status.get(OutboxStatus.FAILED, 0),
         "dead": by_status.get(OutboxStatus.DEAD, 0),
     }
+
+
+async def held(store: Store) -> int:
+    """How many messages are held (for a WhatsApp template, or for a channel with no sender):
+    what ``/deadletters`` lists besides failures, for /healthz."""
+    async with store.read() as session:
+        return await shared_dead_letters.held_count(session)

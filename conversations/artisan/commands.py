@@ -3,15 +3,17 @@
 Buttons carry what they act on, so an artisan with several open offers never answers the wrong
 one: ``offer:<id>:accept``, ``offer:<id>:part``, ``offer:<id>:decline`` on a job offer, and
 ``morephotos:<submission id>`` on a request for better photos. On channels without buttons the
-same things are typed: ``ACCEPT 12``, ``PART 12 30``, ``DECLINE 12`` (Kiswahili ``KUBALI 12``,
-``SEHEMU 12 30``, ``KATAA 12``) and ``PHOTOS 45`` / ``PICHA 45``; the slash forms (``/accept 12``)
-work too. Every one is checked against the sender: the role here (``slash.Commands.run``), and the
-ownership of the offer or submission in the flows and the domain, with a logged refusal.
+same things are typed: ``ACCEPT 12``, ``PART 12 30``, ``DECLINE 12`` (Kiswahili ``KUBALI 12`` or
+``NAKUBALI 12``, ``SEHEMU 12 30``, ``KATAA 12`` or ``NAKATAA 12``) and ``PHOTOS 45`` /
+``PICHA 45``; the slash forms (``/accept 12``) work too. Every one is checked against the
+sender: the role here (``slash.Commands.run``), and the ownership of the offer or submission in
+the flows and the domain, with a logged refusal.
 """
 
 from __future__ import annotations
 
 from conversations.artisan.flows import offers, submit_work
+from conversations.artisan.mpesa import change_mpesa_number
 from conversations.flow import Command, Context, Start
 from conversations.i18n import N_
 from conversations.messages import Reply
@@ -88,7 +90,7 @@ COMMANDS: dict[str, Command] = {
         _ARTISANS,
         _accept,
         N_("artisan.help_accept"),
-        words=("accept", "kubali"),
+        words=("accept", "kubali", "nakubali", "ninakubali"),
         closes=_OFFER_FLOWS,
     ),
     "part": Command(_ARTISANS, _part, N_("artisan.help_part"), words=("part", "sehemu")),
@@ -96,9 +98,10 @@ COMMANDS: dict[str, Command] = {
         _ARTISANS,
         _decline,
         N_("artisan.help_decline"),
-        words=("decline", "kataa"),
+        words=("decline", "kataa", "nakataa", "ninakataa", "reject"),
         closes=_OFFER_FLOWS,
     ),
+    "mpesa": Command(_ARTISANS, change_mpesa_number, N_("artisan.help_mpesa")),
     "morephotos": Command(
         _ARTISANS,
         _more_photos,

@@ -58,6 +58,18 @@ TABLE: dict[Menu, frozenset[Menu]] = {
 }
 
 
+def item_for(menus: Menus, role: Role, key: str) -> MenuItem | None:
+    """The item ``key`` of ``role``'s menu: what a ``menu:<key>`` button stands for."""
+    return next((item for item in menus.get(role, ()) if item.key == key), None)
+
+
+async def run_item(ctx: Context, item: MenuItem) -> list[Reply] | Start:
+    """What choosing ``item`` does, from the menu or from a button of an older menu."""
+    if item.action is None:
+        return [Reply(ctx.t("menu.coming_soon", item=ctx.t(item.label_msgid)))]
+    return await item.action(ctx)
+
+
 def build(menus: Menus) -> Flow:
     """The menu flow offering each role its ``menus`` items, in the order given."""
 
@@ -75,13 +87,10 @@ def build(menus: Menus) -> Flow:
     async def on_choice(ctx: Context, answer: Answer) -> Outcome:
         assert answer.choice is not None  # Expect.CHOICE
         key = answer.choice.payload.removeprefix("menu:")
-        items = () if ctx.person is None else menus.get(ctx.person.role, ())
-        item = next((item for item in items if item.key == key), None)
+        item = None if ctx.person is None else item_for(menus, ctx.person.role, key)
         if item is None:
-            return Ask(ctx.t("engine.choose_one", count=len(ctx.choices)))
-        if item.action is None:
-            return Finish(say=(Reply(ctx.t("menu.coming_soon", item=answer.choice.label)),))
-        result = await item.action(ctx)
+            return Ask(ctx.unclear(answer.text))
+        result = await run_item(ctx, item)
         return result if isinstance(result, Start) else Finish(say=tuple(result))
 
     return Flow(

@@ -334,7 +334,7 @@ async def _on_confirm(ctx: Context, answer: Answer) -> Outcome:
     if payload == "reg:restart":
         return Goto(Reg.NAME)
     if payload != "reg:confirm":
-        return Ask(ctx.t("engine.choose_one", count=len(ctx.choices)))
+        return Ask(ctx.unclear(answer.text))
     try:
         person = await register_artisan(
             ctx.session,

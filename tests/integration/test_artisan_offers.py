@@ -325,9 +325,10 @@ async def test_an_offer_expiring_unanswered_is_explained_kindly(floor: Floor) ->
 async def test_the_code_words_are_still_answers_for_someone_who_is_not_an_artisan(
     floor: Floor,
 ) -> None:
-    # A field agent's words are never taken for an artisan's code: they reach the menu instead.
-    [reply] = await floor.agent.send("kataa 2")
-    assert reply.text == t("en", "menu.title", name="Kamau")
+    # A field agent's words are never taken for an artisan's code: not understood, and the menu.
+    said, menu = await floor.agent.send("kataa 2")
+    assert said.text == t("en", "engine.didnt_understand", text="“kataa 2”")
+    assert menu.text == t("en", "menu.title", name="Kamau")
 
 
 async def test_only_artisans_may_run_the_artisan_commands(floor: Floor) -> None:

@@ -92,7 +92,9 @@ async def test_a_menu_shown_after_the_verify_request_takes_the_number_back(floor
     assert await _status(floor, artisan_id) is ArtisanStatus.PENDING
     async with floor.store.transaction() as session:
         state = await load_conversation(session, Channel.WHATSAPP, floor.agent.address)
-    assert state.business_choices is None
+    # What a number picks now is the menu the agent just used, never the older request.
+    assert state.business_choices is not None
+    assert all(c.payload.startswith("menu:") for c in state.business_choices.choices)
 
 
 async def test_the_number_is_used_once(floor: Floor) -> None:
@@ -153,7 +155,7 @@ async def test_a_number_out_of_the_business_range_is_not_taken_for_it(floor: Flo
 
     replies = await floor.agent.send("7")
 
-    assert all("“" not in r.text for r in replies)
+    assert replies[0].text == t("en", "engine.didnt_understand", text="“7”")
     assert await _status(floor, artisan_id) is ArtisanStatus.PENDING
     async with floor.store.transaction() as session:
         state = await load_conversation(session, Channel.WHATSAPP, floor.agent.address)

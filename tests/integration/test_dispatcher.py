@@ -38,7 +38,8 @@ from domain.model import (
     Person,
     Role,
 )
-from domain.services.dead_letters import HELD
+from domain.services import dead_letters as shared_dead_letters
+from domain.services.dead_letters import HELD, NO_SENDER
 from domain.services.people import add_person
 from domain.store import Store
 from tests.conftest import FakeClock
@@ -408,7 +409,8 @@ async def test_outside_the_window_the_template_for_the_messages_topic_is_used(
     await make_dispatcher(store, clock, whatsapp, templates=templates).dispatch_due()
 
     assert sorted(whatsapp.templates, key=lambda sent: sent[0]) == [
-        (AMINA, Template("HXoffer", {"1": "12 brass hooks by Friday"})),
+        # Numbered options in the text: typed, a number works whether buttons show or not.
+        (AMINA, Template("HXoffer", {"1": "12 brass hooks by Friday — 1. Accept · 2. Decline"})),
         (BARAKA, Template("HXdefault", {"1": "Welcome back"})),
     ]
     assert whatsapp.sent == []
@@ -581,3 +583,53 @@ async def test_health_is_unhealthy_when_the_dispatcher_has_stopped(
 async def _count(store: Store) -> int:
     async with store.transaction() as session:
         return len(list(await session.exec(select(OutboxMessage))))
+
+
+# --- a channel with no sender -------------------------------------------------------------------
+
+
+async def test_what_waits_for_a_channel_with_no_sender_is_held_counted_and_sent_once_configured(
+    store: Store, clock: FakeClock, telegram: FakeSender
+) -> None:
+    for_whatsapp = await queue(store, clock, AMINA, "an offer")
+    for_telegram = await queue(store, clock, CHAT, "a receipt", channel=Channel.TELEGRAM)
+    only_telegram = make_dispatcher(store, clock, telegram)
+
+    assert await only_telegram.recover() == 0  # marks at start-up, before anything is sent
+    await only_telegram.dispatch_due()
+    _, checks = await Health(store, only_telegram).report()
+
+    assert checks["outbox"]["held"] == 1
+    assert telegram.sent == [(CHAT, "a receipt")]
+    async with store.read() as session:
+        waiting = await session.get(OutboxMessage, for_whatsapp)
+        sent = await session.get(OutboxMessage, for_telegram)
+        assert waiting is not None
+        assert sent is not None
+        assert (waiting.status, waiting.error_code) == (OutboxStatus.QUEUED, NO_SENDER)
+        assert (sent.status, sent.error_code) == (OutboxStatus.SENT, None)
+    assert await _needing_an_admin(store) == ([for_whatsapp], 1)
+
+    # A process with WhatsApp configured sends it, and it is held no more.
+    whatsapp = FakeSender(Channel.WHATSAPP)
+    async with store.transaction() as session:  # Amina wrote lately: her window is open
+        session.add(
+            InboundMessage(
+                channel=Channel.WHATSAPP,
+                provider_message_id="SM-window",
+                address=AMINA,
+                payload="{}",
+                received_at=clock.now(),
+            )
+        )
+    assert await make_dispatcher(store, clock, whatsapp, telegram).dispatch_due() == 1
+    assert whatsapp.sent == [(AMINA, "an offer")]
+    assert (await Health(store, only_telegram).report())[1]["outbox"]["held"] == 0
+    assert await _needing_an_admin(store) == ([], 0)
+
+
+async def _needing_an_admin(store: Store) -> tuple[list[int | None], int]:
+    """What /deadletters lists, by id, and how many it counts."""
+    async with store.read() as session:
+        rows, total = await shared_dead_letters.dead_letters(session, limit=10)
+        return [message.id for message, _ in rows], total

@@ -172,7 +172,7 @@ async def _snapshot(store: Store, chat: Chat) -> str:
     ("step", "bad", "expected"),
     [
         (Reg.LANGUAGE, "3", t("en", "engine.choose_one", count=2)),
-        (Reg.LANGUAGE, "French please", t("en", "engine.choose_one", count=2)),
+        (Reg.LANGUAGE, "French please", t("en", "engine.didnt_understand", text="“French please”")),
         (Reg.NAME, "🙂🙂", t("en", "engine.not_understood")),
         (Reg.NAME, "x" * 2000, t("en", "engine.too_long", max=500)),
         (Reg.NAME, "7", t("en", "registration.name_invalid", max=80)),
@@ -199,7 +199,7 @@ async def _snapshot(store: Store, chat: Chat) -> str:
         (Reg.MPESA, "12345", t("en", "registration.mpesa_invalid")),
         (Reg.MPESA, "+255 712 345 678", t("en", "registration.mpesa_invalid")),
         (Reg.MPESA, "my number", t("en", "registration.mpesa_invalid")),
-        (Reg.CONFIRM, "maybe", t("en", "engine.choose_one", count=2)),
+        (Reg.CONFIRM, "maybe", t("en", "engine.didnt_understand", text="“maybe”")),
     ],
 )
 async def test_a_bad_answer_gets_a_helpful_reply_and_leaves_the_state_unchanged(
@@ -245,7 +245,9 @@ async def test_a_bad_answer_keeps_the_choices_on_offer(chat: Chat) -> None:
 async def test_a_stale_button_is_refused_and_changes_nothing(chat: Chat, store: Store) -> None:
     await _at_step(chat, Reg.NAME)
     before = await _snapshot(store, chat)
-    assert await chat.say(payload="reg:confirm") == t("en", "engine.button_expired")
+    assert await chat.say(payload="reg:confirm") == "\n---\n".join(
+        (t("en", "engine.button_expired"), t("en", "registration.ask_name"))
+    )
     await _assert_unchanged(store, chat, Reg.NAME, before)
 
 

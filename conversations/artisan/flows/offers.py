@@ -237,7 +237,7 @@ async def _on_pick(ctx: Context, answer: Answer) -> Outcome:
     if answer.choice is None:
         if not ctx.choices:
             return Finish(say=(Reply(ctx.t("artisan.no_offers")),))
-        return Ask(ctx.t("engine.choose_one", count=len(ctx.choices)))
+        return Ask(ctx.unclear(answer.text))
     offer_id = int(answer.choice.payload.removeprefix("pick:"))
     checked = await answerable(ctx, offer_id)
     if isinstance(checked, str):
@@ -269,7 +269,7 @@ async def _on_act(ctx: Context, answer: Answer) -> Outcome:
             return Finish(
                 say=(Reply(checked if isinstance(checked, str) else ctx.t("artisan.no_offers")),)
             )
-        return Ask(ctx.t("engine.choose_one", count=len(ctx.choices)))
+        return Ask(ctx.unclear(answer.text))
     action = answer.choice.payload.removeprefix("act:")
     if action == "accept":
         return Finish(say=tuple(await accept(ctx, offer_id, None)))

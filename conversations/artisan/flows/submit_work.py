@@ -8,9 +8,12 @@ Three flows, each with its diagram beside this file:
   -> ``add_photos`` (started by the ``morephotos:<id>`` button or ``PHOTOS <id>``).
 
 Photos are collected until the artisan says "done" / "tayari" or taps Done, because an album
-arrives as one message per photo. Each photo moves the ``photos`` step to itself (so what was
-collected is saved) and gets a short "got 3 photos" answer. Text where a photo is expected gets a
-hint; a file that is not a photo (a PDF, a voice note) is refused politely and not kept.
+arrives as one message per photo. Photos sent when no question asked for one (``photos_sent``,
+which the engine calls through the registry) start the same work with them attached: which job
+(unless there is one), then straight to how many; the rest of the album is kept at either step.
+Each photo moves the ``photos`` step to itself (so what was collected is saved) and gets a short
+"got 3 photos" answer. Text where a photo is expected gets a hint; a file that is not a photo (a
+PDF, a voice note) is refused politely and not kept.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import select
 
-from conversations.artisan.queries import active_allocations
+from conversations.artisan.queries import active_allocations, cancelled_allocations
 from conversations.artisan.views import job_label, one_number
 from conversations.flow import (
     DONE,
@@ -38,10 +41,11 @@ from conversations.flow import (
     Start,
     Step,
 )
-from conversations.formatting import me
+from conversations.formatting import me, weekday_date
 from conversations.messages import Choice, Reply
 from conversations.queries import job_component
-from domain.errors import DomainError, Forbidden, InvalidQuantity, NotFound
+from domain.errors import CancelledWorkClosed, DomainError, Forbidden, InvalidQuantity, NotFound
+from domain.explosion import factory_today
 from domain.model import (
     Allocation,
     Component,
@@ -83,13 +87,13 @@ class Better(StrEnum):
 
 
 CHOOSE_TABLE: dict[Choose, frozenset[Choose]] = {
-    Choose.JOB: frozenset({Choose.DONE}),
+    Choose.JOB: frozenset({Choose.JOB, Choose.DONE}),
     Choose.DONE: frozenset(),
 }
 SUBMIT_TABLE: dict[Submit, frozenset[Submit]] = {
     Submit.PHOTOS: frozenset({Submit.PHOTOS, Submit.COUNT}),
-    Submit.COUNT: frozenset({Submit.CONFIRM}),
-    Submit.CONFIRM: frozenset({Submit.DONE, Submit.COUNT}),
+    Submit.COUNT: frozenset({Submit.COUNT, Submit.CONFIRM}),
+    Submit.CONFIRM: frozenset({Submit.CONFIRM, Submit.DONE, Submit.COUNT}),
     Submit.DONE: frozenset(),
 }
 BETTER_TABLE: dict[Better, frozenset[Better]] = {
@@ -99,11 +103,38 @@ BETTER_TABLE: dict[Better, frozenset[Better]] = {
 
 
 async def _open_work(ctx: Context) -> list[tuple[Allocation, Component, int]]:
-    """Active jobs with pieces still to submit, and how many."""
+    """Active jobs with pieces still to submit, and how many; then lots of cancelled jobs
+    whose grace for pieces already made still runs (jobs.cancel_job)."""
+    today = factory_today(ctx.now)
     return [
         (allocation, component, progress.outstanding)
         for allocation, component, progress in await active_allocations(ctx.session, me(ctx))
         if progress.outstanding > 0
+    ] + [
+        (allocation, component, progress.outstanding)
+        for allocation, component, progress in await cancelled_allocations(ctx.session, me(ctx))
+        if progress.outstanding > 0
+        and allocation.submit_by is not None
+        and today <= allocation.submit_by
+    ]
+
+
+async def _closed_cancelled(ctx: Context) -> list[Reply]:
+    """Why nothing can be submitted on lots of cancelled jobs whose grace is over."""
+    today = factory_today(ctx.now)
+    return [
+        Reply(
+            ctx.t(
+                "artisan.cancelled_work_closed",
+                id=allocation.id,
+                component=component.name,
+                date=weekday_date(ctx.t, allocation.submit_by),
+            )
+        )
+        for allocation, component, progress in await cancelled_allocations(ctx.session, me(ctx))
+        if progress.outstanding > 0
+        and allocation.submit_by is not None
+        and allocation.submit_by < today
     ]
 
 
@@ -111,10 +142,36 @@ async def menu_submit(ctx: Context) -> list[Reply] | Start:
     """The menu's "submit work": straight to the photos when there is one job, else choose."""
     work = await _open_work(ctx)
     if not work:
-        return [Reply(ctx.t("artisan.nothing_to_submit"))]
+        return await _closed_cancelled(ctx) or [Reply(ctx.t("artisan.nothing_to_submit"))]
     if len(work) == 1:
         return Start(SUBMIT_PHOTOS, {"allocation": work[0][0].id})
     return Start(NAME)
+
+
+async def photos_sent(ctx: Context) -> list[Reply] | Start:
+    """Photos sent while no question asked for one: "submit finished work" with them attached,
+    asking which job (unless there is only one) and then how many pieces."""
+    if len(ctx.media) > MAX_PHOTOS_PER_SUBMISSION:
+        return [Reply(ctx.t("artisan.photos_too_many_at_once", max=MAX_PHOTOS_PER_SUBMISSION))]
+    work = await _open_work(ctx)
+    if not work:
+        return [Reply(ctx.t("artisan.photo_no_work"))]
+    photos = [[item.ref, item.content_type] for item in ctx.media]
+    if len(work) > 1:
+        return Start(NAME, {"photos": photos})
+    allocation, component, _ = work[0]
+    got = ctx.t(
+        "artisan.photos_got_for_job",
+        count=len(photos),
+        id=allocation.id,
+        component=component.name,
+    )
+    return Start(
+        SUBMIT_PHOTOS,
+        {"allocation": allocation.id, "photos": photos},
+        say=(Reply(got),),
+        step=Submit.COUNT,
+    )
 
 
 async def start_better_photos(ctx: Context, submission_id: int) -> list[Reply] | Start:
@@ -148,8 +205,11 @@ async def _ask_job(ctx: Context) -> Reply:
     work = await _open_work(ctx)
     if not work:
         return Reply(ctx.t("artisan.nothing_to_submit"))
+    count = len(_photos(ctx))
     return Reply(
-        ctx.t("artisan.submit_which_job"),
+        ctx.t("artisan.photos_which_job", count=count)
+        if count
+        else ctx.t("artisan.submit_which_job"),
         choices=tuple(
             Choice(f"job:{allocation.id}", job_label(ctx.t, allocation, component, left))
             for allocation, component, left in work
@@ -158,11 +218,19 @@ async def _ask_job(ctx: Context) -> Reply:
 
 
 async def _on_job(ctx: Context, answer: Answer) -> Outcome:
+    if answer.media and ctx.choices:  # more of an album sent unasked: keep them too
+        collected = await _collect(ctx, answer, room=MAX_PHOTOS_PER_SUBMISSION, step=Choose.JOB)
+        assert collected is not None  # with media, never "done"
+        return collected
     if answer.choice is None:
         if not ctx.choices:
             return Finish(say=(Reply(ctx.t("artisan.nothing_to_submit")),))
-        return Ask(ctx.t("engine.choose_one", count=len(ctx.choices)))
-    return Start(SUBMIT_PHOTOS, {"allocation": int(answer.choice.payload.removeprefix("job:"))})
+        return Ask(ctx.unclear(answer.text))
+    allocation = int(answer.choice.payload.removeprefix("job:"))
+    photos = _photos(ctx)
+    if photos:  # sent before the job was known: straight on to how many
+        return Start(SUBMIT_PHOTOS, {"allocation": allocation, "photos": photos}, step=Submit.COUNT)
+    return Start(SUBMIT_PHOTOS, {"allocation": allocation})
 
 
 # --- photos, shared by submit_photos and better_photos -------------------------------------
@@ -237,7 +305,18 @@ async def _ask_count(ctx: Context) -> Reply:
     return Reply(ctx.t("artisan.count_ask", max=await _outstanding(ctx)))
 
 
+async def _more_photos(ctx: Context, answer: Answer, step: Submit) -> Outcome:
+    """Photos sent after the photos step (the rest of an album): kept, and the question again."""
+    collected = await _collect(ctx, answer, room=MAX_PHOTOS_PER_SUBMISSION, step=step)
+    if isinstance(collected, Goto):
+        return Goto(step, say=(Reply(ctx.t("artisan.photos_kept", count=len(_photos(ctx)))),))
+    assert collected is not None  # with media, never "done"
+    return collected
+
+
 async def _on_count(ctx: Context, answer: Answer) -> Outcome:
+    if answer.media:
+        return await _more_photos(ctx, answer, Submit.COUNT)
     most = await _outstanding(ctx)
     count = one_number(answer.text)
     if count is None or not 1 <= count <= most:
@@ -264,13 +343,15 @@ async def _ask_confirm(ctx: Context) -> Reply:
 
 
 async def _on_confirm(ctx: Context, answer: Answer) -> Outcome:
+    if answer.media:
+        return await _more_photos(ctx, answer, Submit.CONFIRM)
     payload = answer.choice.payload if answer.choice is not None else None
     if payload is None and answer.text.casefold().strip(" .!") in _YES:
         payload = "sub:yes"
     if payload == "sub:change":
         return Goto(Submit.COUNT)
     if payload != "sub:yes":
-        return Ask(ctx.t("engine.choose_one", count=len(ctx.choices)))
+        return Ask(ctx.unclear(answer.text))
     try:
         submission = await submit_work(
             ctx.session,
@@ -282,6 +363,15 @@ async def _on_confirm(ctx: Context, answer: Answer) -> Outcome:
         )
     except InvalidQuantity:
         return Goto(Submit.COUNT, say=(Reply(ctx.t("artisan.count_changed")),))
+    except CancelledWorkClosed as closed:
+        found = await _job(ctx)
+        text = ctx.t(
+            "artisan.cancelled_work_closed",
+            id=closed.allocation_id,
+            component=found[1].name if found else "-",
+            date=weekday_date(ctx.t, closed.submit_by),
+        )
+        return Finish(say=(Reply(text),))
     except Forbidden:
         log.warning("person %s tried to submit on allocation %s", me(ctx), ctx.data["allocation"])
         return Finish(say=(Reply(ctx.t("command.forbidden")),))
@@ -338,7 +428,8 @@ FLOW = Flow(
     name=NAME,
     first=Choose.JOB,
     table=Transitions(NAME, CHOOSE_TABLE),
-    steps={Choose.JOB: Step(Expect.TEXT, _ask_job, _on_job)},
+    # MEDIA: the rest of an album sent unasked arrives while the job is asked for.
+    steps={Choose.JOB: Step(Expect.MEDIA, _ask_job, _on_job)},
     diagram=_HERE / "submit_work.mmd",
 )
 SUBMIT_PHOTOS_FLOW = Flow(
@@ -347,8 +438,9 @@ SUBMIT_PHOTOS_FLOW = Flow(
     table=Transitions(SUBMIT_PHOTOS, SUBMIT_TABLE),
     steps={
         Submit.PHOTOS: Step(Expect.MEDIA, _ask_photos, _on_photos),
-        Submit.COUNT: Step(Expect.TEXT, _ask_count, _on_count),
-        Submit.CONFIRM: Step(Expect.TEXT, _ask_confirm, _on_confirm),
+        # MEDIA: a photo sent late (the rest of an album) is kept, and the question asked again.
+        Submit.COUNT: Step(Expect.MEDIA, _ask_count, _on_count),
+        Submit.CONFIRM: Step(Expect.MEDIA, _ask_confirm, _on_confirm),
     },
     diagram=_HERE / "submit_photos.mmd",
 )
