@@ -31,6 +31,7 @@ from starlette.routing import BaseRoute
 from telegram import Update
 from telegram.ext import Application, ContextTypes, TypeHandler
 
+from bot.channels.customers import RetailerCallbackSender, ShopifySender
 from bot.channels.dispatcher import Backoff, Dispatcher, Sender, release_held
 from bot.channels.gateways import MediaLinks, TelegramGateway, WhatsAppGateway
 from bot.channels.inbound import Inbound, MediaFetcher
@@ -46,6 +47,7 @@ from bot.channels.telegram import (
 from bot.channels.whatsapp import MediaDownloader, WhatsAppSender
 from bot.db.database import check_database_current
 from bot.db.sqlite_inline import connect_inline
+from bot.intake import intake_routes
 from bot.matchmaker import Matchmaker
 from bot.payments.daraja import DarajaClient, DarajaConfig, security_credential
 from bot.payments.routes import mpesa_routes
@@ -54,8 +56,10 @@ from bot.payments.waker import PayoutWaker
 from bot.scheduling import (
     InFlight,
     JobSettings,
+    ScheduledJob,
     build_scheduler,
     karakana_jobs,
+    record_first_runs,
 )
 from bot.server import Health, create_app, media_routes
 from bot.settings import Settings, webchat_refusal
@@ -73,6 +77,8 @@ from matching.retraining import nightly_retrainer
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_SECONDS = 10.0  # in-flight messages get this long to finish at SIGTERM
+# The outbox's channels to customers' systems rather than to people (bot/channels/customers.py).
+CUSTOMER_CHANNELS = frozenset({Channel.SHOPIFY, Channel.RETAILER_CALLBACK})
 
 
 def load_settings() -> Settings:
@@ -106,6 +112,9 @@ class Factory:
             share_high=settings.revenue_share_max,
             payout_minimum_cents=settings.payout_minimum_cents,
             mpesa_configured=settings.mpesa_configured,
+            cancelled_work_grace_days=settings.cancelled_work_grace_days,
+            payout_max_per_artisan_cents=settings.payout_max_per_artisan_cents,
+            payout_max_per_batch_cents=settings.payout_max_per_batch_cents,
         )
 
     def matchmaker(self) -> Matchmaker:
@@ -146,10 +155,13 @@ class Factory:
             payout_time=settings.payout_time,
             payout_minimum_cents=settings.payout_minimum_cents,
             payout_auto_approve_limit_cents=settings.payout_auto_approve_limit_cents,
+            payout_max_per_artisan_cents=settings.payout_max_per_artisan_cents,
+            payout_max_per_batch_cents=settings.payout_max_per_batch_cents,
             payout_send_interval=settings.payout_send_interval,
             payouts_in_doubt_after=settings.payouts_in_doubt_after,
             reminders_time=settings.reminders_time,
             reminders_due_soon=timedelta(days=settings.reminders_due_soon_days),
+            material_request_reminder_after=settings.material_request_reminder_after,
             housekeeping_time=settings.housekeeping_time,
             retraining_time=settings.retraining_time,
             media_root=settings.media_dir,
@@ -266,6 +278,8 @@ def build_payments(
         clock=clock,
         notify=notify,
         max_in_flight=settings.mpesa_max_in_flight,
+        # A float query unanswered as long as a payout in doubt lost its callback: asked again.
+        balance_retry_after=max(settings.payouts_in_doubt_after, timedelta(minutes=1)),
     )
     if not settings.mpesa_callback_token:
         log.warning(
@@ -313,7 +327,11 @@ class KarakanaBot:
 
     @property
     def channels(self) -> list[str]:
-        return sorted(channel.value for channel in self.dispatcher.channels)
+        return sorted(
+            channel.value
+            for channel in self.dispatcher.channels
+            if channel not in CUSTOMER_CHANNELS
+        )
 
 
 def _webchat_routes(
@@ -422,9 +440,25 @@ def build_bot(
             telegram.bot, store=media_store, max_bytes=settings.media_max_bytes
         )
 
+    # Customers hear about their orders through the same outbox: retailers' callbacks always
+    # (only customers who gave a URL get any), Shopify fulfillments when its Admin API is set.
+    callbacks_out = RetailerCallbackSender(store, timeout=settings.customer_callback_timeout)
+    customer_senders: dict[Channel, Sender] = {Channel.RETAILER_CALLBACK: callbacks_out}
+    closers.append(callbacks_out.aclose)
+    if settings.shopify_fulfillments_configured:
+        assert settings.shopify_api_base_url is not None
+        assert settings.shopify_admin_token is not None
+        shopify_out = ShopifySender(
+            api_base_url=settings.shopify_api_base_url,
+            admin_token=settings.shopify_admin_token.get_secret_value(),
+            timeout=settings.customer_callback_timeout,
+        )
+        customer_senders[Channel.SHOPIFY] = shopify_out
+        closers.append(shopify_out.aclose)
+
     dispatcher = Dispatcher(
         store,
-        senders,
+        {**senders, **customer_senders},
         clock=now,
         templates=settings.whatsapp_template_sids,
         rates=rates,
@@ -435,28 +469,22 @@ def build_bot(
 
     scheduler = None
     in_flight = InFlight()
+    scheduled: list[ScheduledJob] = []
     if schedule:
-        scheduler = build_scheduler(
+        scheduled = karakana_jobs(
             store,
-            [
-                job
-                for job in karakana_jobs(
-                    store,
-                    clock=now,
-                    catalogue=engine.catalogue,
-                    settings=factory.job_settings(),
-                    runner=None if payments is None else payments.runner,
-                    match=matchmaker,
-                    retrain=(
-                        None
-                        if matchmaker.registry is None
-                        else nightly_retrainer(store, matchmaker.registry, now)
-                    ),
-                )
-            ],
             clock=now,
-            in_flight=in_flight,
+            catalogue=engine.catalogue,
+            settings=factory.job_settings(),
+            runner=None if payments is None else payments.runner,
+            match=matchmaker,
+            retrain=(
+                None
+                if matchmaker.registry is None
+                else nightly_retrainer(store, matchmaker.registry, now)
+            ),
         )
+        scheduler = build_scheduler(store, scheduled, clock=now, in_flight=in_flight)
 
     async def after_handled(incoming: Incoming) -> None:
         if incoming.channel is Channel.WHATSAPP:
@@ -511,6 +539,8 @@ def build_bot(
             await inbound.recover()
             dispatching = asyncio.create_task(dispatcher.run(), name="outbox-dispatcher")
             if scheduler is not None:
+                # A job that never ran here missed nothing: its start-up firing must not run it.
+                await record_first_runs(store, scheduled, clock=now)
                 scheduler.start()
             if payments is not None:
                 payments.waker.wake()  # batches approved while we were down
@@ -552,7 +582,19 @@ def build_bot(
 
     callbacks = [] if payments is None else payments.routes
     media = [] if media_links is None else media_routes(media_links, media_store)
-    routes = [*local, *callbacks, *media, *extra_routes]
+    shopify_secret = settings.shopify_webhook_secret
+    orders_in = intake_routes(
+        store,
+        clock=now,
+        notify=REGISTRY.notifier(
+            engine.catalogue, RevenueBand(settings.revenue_share_min, settings.revenue_share_max)
+        ),
+        wake=dispatcher.wake,
+        shopify_secret=None if shopify_secret is None else shopify_secret.get_secret_value(),
+        shopify_customer=settings.shopify_customer_name,
+        shopify_lead_days=settings.shopify_default_lead_days,
+    )
+    routes = [*local, *callbacks, *media, *orders_in, *extra_routes]
     app = create_app(
         health=Health(
             store,

@@ -3,7 +3,9 @@
 Every job fires on its trigger *and once at start-up*; each firing goes through
 ``scheduler.leases.run_once``, so with several bot processes on one database each scheduled run
 happens in exactly one of them, and a run missed while every process was down happens once when
-the first one starts (the lease remembers the last slot that ran). APScheduler's own
+the first one starts (the lease remembers the last slot that ran). A job that never ran on this
+database missed nothing: ``record_baselines`` (called before the scheduler starts) counts it from
+now, so a fresh database does not run every daily and weekly job at start-up. APScheduler's own
 ``coalesce`` and ``misfire_grace_time`` fold runs missed while the process was merely busy.
 """
 
@@ -33,7 +35,7 @@ from conversations.notices import RevenueBand
 from conversations.registry import REGISTRY
 from domain.store import Store
 from scheduler import jobs
-from scheduler.leases import NAIROBI, Daily, Every, Schedule, Weekly, run_once
+from scheduler.leases import NAIROBI, Daily, Every, Schedule, Weekly, record_baselines, run_once
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +120,14 @@ async def _fire(
         log.info("scheduled job %s ran", job.name)
 
 
+async def record_first_runs(
+    store: Store, scheduled: Sequence[ScheduledJob], *, clock: Callable[[], datetime]
+) -> list[str]:
+    """Before the scheduler starts: a job that never ran on this database is counted from now
+    (see ``scheduler.leases.record_baselines``), so its start-up firing does not run it."""
+    return await record_baselines(store, {job.name: job.schedule for job in scheduled}, now=clock())
+
+
 def build_scheduler(
     store: Store,
     scheduled: Sequence[ScheduledJob],
@@ -165,10 +175,13 @@ class JobSettings:
     payout_time: time = time(10, 0)
     payout_minimum_cents: int = 50_000
     payout_auto_approve_limit_cents: int = 0  # 0: an admin always approves
+    payout_max_per_artisan_cents: int | None = None  # None: no limit
+    payout_max_per_batch_cents: int | None = None
     payout_send_interval: timedelta = timedelta(minutes=10)
     payouts_in_doubt_after: timedelta = timedelta(minutes=10)
     reminders_time: time = time(8, 0)
     reminders_due_soon: timedelta = timedelta(days=2)
+    material_request_reminder_after: timedelta = timedelta(days=2)
     housekeeping_time: time = time(3, 0)
     retraining_time: time = time(2, 0)
     media_root: Path | None = None
@@ -221,6 +234,19 @@ def karakana_jobs(
             ),
         )
     )
+    listed.append(
+        ScheduledJob(
+            "material_reminders",
+            Daily(settings.reminders_time, settings.zone),
+            partial(
+                jobs.remind_material_requests,
+                store,
+                clock=clock,
+                catalogue=catalogue,
+                after=settings.material_request_reminder_after,
+            ),
+        )
+    )
     # The batch is made (and approved or put to admins) even without M-Pesa: nothing is sent
     # then, and admins are told M-Pesa is not configured when they look or approve.
     send = (
@@ -238,6 +264,8 @@ def karakana_jobs(
                 clock=clock,
                 minimum_cents=settings.payout_minimum_cents,
                 auto_approve_limit_cents=settings.payout_auto_approve_limit_cents,
+                max_per_artisan_cents=settings.payout_max_per_artisan_cents,
+                max_batch_cents=settings.payout_max_per_batch_cents,
                 notify=notify,
                 send=send,
             ),

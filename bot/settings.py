@@ -32,6 +32,8 @@ _SECRETS = (
     "mpesa_consumer_key",
     "mpesa_consumer_secret",
     "mpesa_initiator_password",
+    "shopify_webhook_secret",
+    "shopify_admin_token",
 )
 MPESA_SANDBOX_URL = "https://sandbox.safaricom.co.ke"
 MPESA_PRODUCTION_URL = "https://api.safaricom.co.ke"
@@ -43,6 +45,7 @@ _DURATIONS = (
     "offer_expiry_interval",
     "payout_send_interval",
     "payouts_in_doubt_after",
+    "material_request_reminder_after",
 )
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -125,6 +128,29 @@ class Settings(BaseSettings):
         default=None, gt=0, description="Pace calls to Daraja; unset: no pacing."
     )
 
+    # --- orders from the web shop (Shopify) and retailers' API --------------------------------
+    shopify_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="The app's secret Shopify signs webhooks with (X-Shopify-Hmac-Sha256); "
+        "without it POST /shop/shopify/orders refuses everything.",
+    )
+    shopify_api_base_url: str | None = Field(
+        default=None,
+        description="The shop's Admin API, e.g. https://SHOP.myshopify.com/admin/api/2025-01.",
+    )
+    shopify_admin_token: SecretStr | None = Field(
+        default=None, description="The Admin API access token (write_fulfillments)."
+    )
+    shopify_customer_name: str = Field(
+        default="Web shop", min_length=1, max_length=120, description="Whose orders they are."
+    )
+    shopify_default_lead_days: int = Field(
+        default=21, ge=1, le=365, description="Due date of a web-shop order with none given."
+    )
+    customer_callback_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds per call to Shopify or a retailer's callback."
+    )
+
     # --- the scheduler -------------------------------------------------------------------------
     match_interval: timedelta = Field(default=timedelta(minutes=15), gt=timedelta(0))
     match_seed: int | None = Field(
@@ -151,10 +177,27 @@ class Settings(BaseSettings):
     payout_auto_approve_limit: Decimal = Field(
         default=Decimal("0"), ge=0, description="Batches up to this total need no admin; 0: never."
     )
+    payout_max_per_artisan: Decimal = Field(
+        default=Decimal("100000"), gt=0, description="The most one payout may pay (in CURRENCY)."
+    )
+    payout_max_per_batch: Decimal = Field(
+        default=Decimal("2000000"), gt=0, description="The most one batch may pay (in CURRENCY)."
+    )
     payout_send_interval: timedelta = Field(default=timedelta(minutes=10), gt=timedelta(0))
     payouts_in_doubt_after: timedelta = Field(default=timedelta(minutes=10), ge=timedelta(0))
     reminders_time: time = Field(default=time(8, 0))
     reminders_due_soon_days: int = Field(default=2, ge=0)
+    material_request_reminder_after: timedelta = Field(
+        default=timedelta(days=2),
+        gt=timedelta(0),
+        description="An open material request older than this is in the agents' daily reminder.",
+    )
+    cancelled_work_grace_days: int = Field(
+        default=7,  # domain.services.jobs.DEFAULT_CANCELLED_WORK_GRACE_DAYS
+        ge=0,
+        le=365,
+        description="Days after a cancellation made pieces are still accepted for QC.",
+    )
     housekeeping_time: time = Field(default=time(3, 0))
     retraining_time: time = Field(default=time(2, 0))
     media_max_age_days: int = Field(default=30, ge=1)
@@ -215,7 +258,12 @@ class Settings(BaseSettings):
             raise ValueError(f"PAYOUT_DAY must be a weekday such as friday, not {value!r}")
         return value
 
-    @field_validator("payout_minimum", "payout_auto_approve_limit")
+    @field_validator(
+        "payout_minimum",
+        "payout_auto_approve_limit",
+        "payout_max_per_artisan",
+        "payout_max_per_batch",
+    )
     @classmethod
     def _whole_cents(cls, value: Decimal) -> Decimal:
         if value != value.quantize(Decimal("0.01")):
@@ -372,6 +420,14 @@ class Settings(BaseSettings):
         return int(self.payout_auto_approve_limit * 100)
 
     @property
+    def payout_max_per_artisan_cents(self) -> int:
+        return int(self.payout_max_per_artisan * 100)
+
+    @property
+    def payout_max_per_batch_cents(self) -> int:
+        return int(self.payout_max_per_batch * 100)
+
+    @property
     def secrets(self) -> list[str]:
         """Every configured secret's value, for the log filter to remove."""
         return [
@@ -379,6 +435,10 @@ class Settings(BaseSettings):
             for name in _SECRETS
             if (secret := getattr(self, name)) is not None
         ]
+
+    @property
+    def shopify_fulfillments_configured(self) -> bool:
+        return self.shopify_api_base_url is not None and self.shopify_admin_token is not None
 
     @property
     def telegram_configured(self) -> bool:

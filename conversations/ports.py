@@ -62,12 +62,20 @@ class AdminPolicy:
     share_high: Decimal = Decimal("0.35")
     payout_minimum_cents: int = 10_000  # KES 100: smaller balances wait for the next batch
     mpesa_configured: bool = True  # False: approved payouts wait until M-Pesa is set up
+    cancelled_work_grace_days: int = 7  # made pieces of a cancelled job accepted this long
+    payout_max_per_artisan_cents: int | None = None  # None: no limit (PAYOUT_MAX_PER_ARTISAN)
+    payout_max_per_batch_cents: int | None = None  # None: no limit (PAYOUT_MAX_PER_BATCH)
 
     def __post_init__(self) -> None:
         if not Decimal(0) <= self.share_low <= self.share_high <= Decimal(1):
             raise ValueError(
                 f"the revenue share band runs within 0..1 from low to high, not "
                 f"{self.share_low}..{self.share_high}"
+            )
+        if self.cancelled_work_grace_days < 0:
+            raise ValueError(
+                f"the grace for cancelled work is 0 days or more, not "
+                f"{self.cancelled_work_grace_days}"
             )
         if self.payout_minimum_cents <= 0:
             raise ValueError(

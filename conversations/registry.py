@@ -4,7 +4,8 @@ Each role package (``conversations/artisan/``, ``agent/``, ``admin/``) declares 
 (``flows/__init__.py``), its slash commands (``commands.py``), its menu (``menu.py``) and what its
 people are told when something happens (``notices.py``); registration and the menu flow are
 shared (``conversations/flows/``), and so is verifying new artisans
-(``conversations/verification.py``), which agents and admins both do. Nothing else imports the
+(``conversations/verification.py``) and answering material requests
+(``conversations/materials.py``), which agents and admins both do. Nothing else imports the
 roles: bot/main.py hands ``REGISTRY`` to the ``Engine``, and the scheduler's jobs and the payout
 runner use its ``notifier``, so every domain event goes through the one table below.
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from conversations import verification
+from conversations import assembly, customers, materials, payees, verification
 from conversations.admin import commands as admin_commands
 from conversations.admin import menu as admin_menu
 from conversations.admin import notices as admin_notices
@@ -29,6 +30,7 @@ from conversations.artisan import commands as artisan_commands
 from conversations.artisan import menu as artisan_menu
 from conversations.artisan import notices as artisan_notices
 from conversations.artisan.flows import FLOWS as ARTISAN_FLOWS
+from conversations.artisan.flows.submit_work import photos_sent
 from conversations.flows import menu, registration
 from conversations.flows.menu import Menus
 from conversations.parts import Registry
@@ -42,23 +44,9 @@ MENUS: Menus = {
     Role.ADMIN: admin_menu.MENU,
 }
 
-SILENT: Mapping[type[events.Event], str] = {
-    events.OrderReady: (
-        "every line of the order was already announced to the admins as ready for assembly "
-        "(OrderLineReadyForAssembly), and whoever recorded the last assembly knows the order "
-        "is complete; /order <id> shows it ready to ship"
-    ),
-    # Raised from the start of issue 15's work; each is given its notice by the change that
-    # builds its consumer (admins' Confirm button, the customer's callback, Shopify fulfillment).
-    events.OrderPlaced: "not told yet: admins see drafts in /orders",
-    events.OrderConfirmed: "not told yet: the admin who confirmed is answered by /confirm",
-    events.OrderShipped: "not told yet: the admin who shipped is answered by /ship",
-    events.JobCancelled: (
-        "a job is only cancelled with its order, by an admin whose /cancel reply says how many "
-        "jobs stopped; artisans with an open offer hear OfferWithdrawn. Artisans holding an "
-        "allocation of the job are not told yet: a gap to close with its own notice"
-    ),
-}
+# Every event is told to someone today. (OrderReady: the admins, with a Ship button
+# (conversations/assembly.py), and retailers' callbacks.)
+SILENT: Mapping[type[events.Event], str] = {}
 
 REGISTRY = Registry.build(
     flows=(
@@ -67,10 +55,14 @@ REGISTRY = Registry.build(
         *ARTISAN_FLOWS,
         *AGENT_FLOWS,
         *ADMIN_FLOWS,
+        materials.DECLINE_FLOW,
     ),
     # In this order in /help: verifying first, then each role's own.
     commands=Commands.merge(
         verification.COMMANDS,
+        payees.COMMANDS,
+        assembly.COMMANDS,
+        materials.COMMANDS,
         agent_commands.COMMANDS,
         admin_commands.COMMANDS,
         artisan_commands.COMMANDS,
@@ -79,9 +71,16 @@ REGISTRY = Registry.build(
     # When two tables tell the same event (a delivery discrepancy), they run in this order.
     notices=(
         verification.NOTICES,
+        payees.NOTICES,
+        assembly.NOTICES,
+        materials.NOTICES,
         agent_notices.NOTICES,
         artisan_notices.NOTICES,
         admin_notices.NOTICES,
+        # Customers (the web shop, retailers' callbacks) hear about their orders' progress.
+        customers.NOTICES,
     ),
     silent=SILENT,
+    # Photos sent when no question asks for one: an artisan's start "submit finished work".
+    photos={Role.ARTISAN: photos_sent},
 )

@@ -133,7 +133,7 @@ COMMANDS: dict[str, Command] = {
 # --- the notices ------------------------------------------------------------------------------
 
 
-async def _verifiers_for(session: AsyncSession, area: str | None) -> list[Person]:
+async def verifiers_for(session: AsyncSession, area: str | None) -> list[Person]:
     """Field agents covering ``area``; every field agent if nobody covers it; admins if there
     are no field agents at all, so a registration is never left unseen."""
     if area:
@@ -165,7 +165,7 @@ async def _artisan_registered(
         return 0
     skills = await _skills(session, event.artisan_id)
     sent = 0
-    verifiers = await _verifiers_for(session, artisan.area)
+    verifiers = await verifiers_for(session, artisan.area)
     if not verifiers:
         log.warning("artisan %s registered but there is nobody to verify them", artisan.id)
     for agent in verifiers:

@@ -43,6 +43,7 @@ class OfferWithdrawn(Event):
     offer_id: int
     artisan_id: int
     filled: bool = False  # the job was fully taken by artisans who answered first
+    cancelled: bool = False  # the job was cancelled (with its order)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +137,14 @@ class JobCancelled(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class PiecesWrittenOff(Event):
+    """Passed pieces of a cancelled job paid without a delivery (an admin's ``/writeoff``)."""
+
+    write_off_id: int
+    artisan_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class PayoutBatchCreated(Event):
     batch_id: int
     payout_count: int
@@ -179,6 +188,49 @@ class PayoutBatchCompleted(Event):
     batch_id: int
     succeeded: int
     failed: int
+
+
+@dataclass(frozen=True, slots=True)
+class MaterialRequested(Event):
+    """An artisan asked for material; the field agents of their area (or the admins) act on it."""
+
+    request_id: int
+    artisan_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class MaterialHandedOver(Event):
+    request_id: int
+    artisan_id: int
+    by_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class MaterialRequestDeclined(Event):
+    request_id: int
+    artisan_id: int
+    by_id: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class MpesaNumberChangeRequested(Event):
+    change_id: int
+    artisan_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class MpesaNumberChangeConfirmed(Event):
+    change_id: int
+    artisan_id: int
+    confirmed_by: int
+
+
+@dataclass(frozen=True, slots=True)
+class PayeeNameMismatch(Event):
+    check_id: int
+    artisan_id: int
+    payout_id: int
 
 
 def record(session: AsyncSession, event: Event) -> None:

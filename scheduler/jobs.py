@@ -22,6 +22,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from conversations.i18n import Catalogue
+from conversations.materials import queue_material_reminders
 from conversations.notices import Notify
 from conversations.reminders import RemindersSent, queue_reminders
 from domain import events, payouts
@@ -76,6 +77,17 @@ async def send_reminders(
         return await queue_reminders(session, catalogue=catalogue, now=clock(), due_soon=due_soon)
 
 
+async def remind_material_requests(
+    store: Store, *, clock: Clock, catalogue: Catalogue, after: timedelta = timedelta(days=2)
+) -> int:
+    """Field agents (the admins where none covers the area) are reminded of artisans' material
+    requests open longer than ``after`` (MATERIAL_REQUEST_REMINDER_AFTER); once a day each."""
+    async with store.transaction() as session:
+        return await queue_material_reminders(
+            session, catalogue=catalogue, now=clock(), after=after
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class BatchOutcome:
     batch_id: int | None
@@ -90,11 +102,15 @@ async def weekly_payout_batch(
     auto_approve_limit_cents: int,
     notify: Notify,
     send: Callable[[], Awaitable[object]] | None = None,
+    max_per_artisan_cents: int | None = None,
+    max_batch_cents: int | None = None,
 ) -> BatchOutcome:
     """Make the week's batch; approve it without an admin when its total is at most the limit
     (0: always ask), else admins are asked in chat. An approved batch is sent with ``send``.
 
-    Re-running finds every balance already reserved in the batch and makes none.
+    Re-running finds every balance already reserved in the batch and makes none. An artisan
+    owed more than ``max_per_artisan_cents`` is left out; a batch over ``max_batch_cents`` is
+    never approved automatically (an admin's approval refuses it too).
     """
     now = clock()
     approved = False
@@ -102,16 +118,23 @@ async def weekly_payout_batch(
     async def finish(session: AsyncSession, batch: PayoutBatch) -> None:
         # In the transaction that completes the batch, so approval and notices commit with it.
         nonlocal approved
-        if batch.id is not None and auto_approve_limit_cents > 0:
+        limit = auto_approve_limit_cents
+        if max_batch_cents is not None:
+            limit = min(limit, max_batch_cents)
+        if batch.id is not None and limit > 0:
             approved = await payouts.auto_approve_batch(
-                session, batch_id=batch.id, limit_cents=auto_approve_limit_cents, now=now
+                session, batch_id=batch.id, limit_cents=limit, now=now
             )
         await notify(session, events.drain(session), now)
 
     # Built a few hundred artisans per transaction: on SQLite one transaction for 25,000 held the
     # write lock, and so every chat reply, for minutes.
     batch = await payouts.build_payout_batch(
-        store, minimum_cents=minimum_cents, now=now, finish=finish
+        store,
+        minimum_cents=minimum_cents,
+        now=now,
+        finish=finish,
+        max_per_artisan_cents=max_per_artisan_cents,
     )
     if batch is None:
         log.info("weekly payout batch: nobody is owed at least %s cents", minimum_cents)

@@ -7,7 +7,8 @@ One table from the topics' own: orders and production (``orders.py``: ``/orders 
 ``/pause <id>``, ``/resume <id>``, ``/broadcast <skill|area|all> <text>``), money
 (``payouts.py``: ``/payouts``, ``/make_payouts``, ``/approve_payouts [batch]``,
 ``/cancel_payouts [batch]``) and the factory (``reports.py``: ``/stats``, ``/deadletters``,
-``/retry <id>``). ``/help`` (a global word) lists them from their usage msgids, in this order.
+``/retry <id>``), and cancelled work (``settlement.py``: ``/writeoff <allocation> <reason>``).
+``/help`` (a global word) lists them from their usage msgids, in this order.
 
 Only admins may run any of them: ``slash.Commands.run`` refuses everybody else with a clear reply
 and logs who tried. Domain errors each map to a polite reply; the domain's own English reason is
@@ -18,10 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from conversations.admin import orders, payouts, people, reports
+from conversations.admin import orders, payouts, people, reports, settlement
 from conversations.flow import Command
 from conversations.slash import Commands
 
 COMMANDS: Mapping[str, Command] = Commands.merge(
-    orders.COMMANDS, people.COMMANDS, payouts.COMMANDS, reports.COMMANDS
+    orders.COMMANDS, people.COMMANDS, payouts.COMMANDS, reports.COMMANDS, settlement.COMMANDS
 ).table

@@ -22,12 +22,16 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from conversations.admin.queries import orders_paid_by_batch
-from conversations.formatting import figure, numeric_date_time
-from conversations.messages import Reply
+from conversations.formatting import figure, numeric_date, numeric_date_time
+from conversations.i18n import N_
+from conversations.messages import Choice, Reply
 from conversations.notices import NoticeContext, NoticeTable, Together, tell
 from conversations.outbox import notify_people
 from domain import events, revenue_share
 from domain.model import (
+    Customer,
+    Order,
+    OrderLine,
     Payout,
     PayoutBatch,
     PayoutBatchStatus,
@@ -236,10 +240,54 @@ async def _batch_completed(
     return sent
 
 
+_SOURCES = {"shopify": N_("intake.source_shopify"), "api": N_("intake.source_api")}
+
+
+async def _order_placed(
+    session: AsyncSession, event: events.OrderPlaced, ctx: NoticeContext
+) -> int:
+    """A customer's order came in by machine (web shop, retailers' API): every admin is asked
+    to confirm it, with a Confirm button, and told what stands in the way."""
+    order = await session.get(Order, event.order_id)
+    if order is None:
+        return 0
+    customer = await session.get(Customer, order.customer_id)
+    pieces = (
+        await session.exec(
+            select(func.coalesce(func.sum(OrderLine.quantity), 0)).where(
+                OrderLine.order_id == event.order_id
+            )
+        )
+    ).one()
+    sent = 0
+    for admin in await _admins(session):
+        source = _SOURCES.get(event.source)
+        text = ctx.catalogue.t(
+            admin.language,
+            "intake.order_placed",
+            id=event.order_id,
+            customer=quoted(customer.name if customer else None),
+            source=ctx.catalogue.t(admin.language, source) if source else event.source,
+            reference=quoted(order.reference),
+            pieces=pieces,
+            due=numeric_date(order.due_date),
+        )
+        if event.problems:
+            lines = "\n".join(f"- {problem}" for problem in event.problems)
+            text = f"{text}\n{ctx.catalogue.t(admin.language, 'intake.order_problems')}\n{lines}"
+        button = Choice(
+            f"confirm:{event.order_id}",
+            ctx.catalogue.t(admin.language, "intake.confirm_button", id=event.order_id),
+        )
+        sent += await tell(session, admin, Reply(text, choices=(button,)), ctx.now)
+    return sent
+
+
 # Payout results are settled in groups: their receipts and notes are queued together.
 _SETTLED = Together(_receipts_and_failures)
 
 NOTICES: NoticeTable = {
+    events.OrderPlaced: _order_placed,
     events.PayoutBatchCreated: _batch_created,
     events.PayoutBatchApproved: _batch_approved,
     events.PayoutBatchCancelled: _batch_cancelled,

@@ -2,7 +2,8 @@
 
 Orders: ``/orders [status]``, ``/order <id>``, ``/neworder`` (guided: ``flows/new_order.py``),
 ``/import_orders`` (caption of an attached CSV), ``/confirm <id>``, ``/cancel <id> [reason]``,
-``/ship <id>``. Production: ``/jobs [late]``, ``/match``, ``/why <artisan> <job>``.
+``/ship <id> [carrier] [tracking]``.
+Production: ``/jobs [late]``, ``/match``, ``/why <artisan> <job>``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from conversations.ports import DocumentUnreadable, MatchExplainer
 from domain.csv_formats import CsvRejected, parse_orders_csv
 from domain.errors import DomainError, IllegalTransition, NotFound
 from domain.explosion import factory_today
+from domain.limits import MAX_CARRIER_LENGTH, MAX_TRACKING_LENGTH
 from domain.model import (
     ArtisanProfile,
     Component,
@@ -42,6 +44,8 @@ from domain.model import (
 )
 from domain.quantities import job_tally
 from domain.services.catalogue_io import order_context
+from domain.services.guards import InvalidField
+from domain.services.materials import order_materials
 from domain.services.orders import (
     bills_of_materials,
     cancel_order,
@@ -58,6 +62,7 @@ from domain.text import clean_text, quoted
 log = logging.getLogger(__name__)
 
 MAX_CSV_BYTES = 1_000_000
+_ASSEMBLING = frozenset({OrderStatus.IN_PRODUCTION, OrderStatus.READY, OrderStatus.SHIPPED})
 _LATE = frozenset({"late", "risk", "at risk", "chelewa", "kuchelewa", "hatari"})
 
 
@@ -120,28 +125,58 @@ async def _order(ctx: Context, argument: str) -> Replies:
     lines: list[str] = []
     if order.cancel_reason:
         lines.append(ctx.t("admin.order_cancel_reason", reason=quoted(order.cancel_reason)))
+    if order.status is OrderStatus.SHIPPED and (order.carrier or order.tracking_reference):
+        lines.append(_shipped_with(ctx, order))
     total = 0
     for line, product in await order_lines(ctx.session, order_id):
         total += line.quantity * line.unit_price_cents
-        lines.append(
-            ctx.t(
-                "admin.order_item",
-                sku=product.sku,
-                name=product.name,
-                quantity=line.quantity,
-                price=ctx.money(line.unit_price_cents),
-                total=ctx.money(line.quantity * line.unit_price_cents),
-            )
+        item = ctx.t(
+            "admin.order_item",
+            sku=product.sku,
+            name=product.name,
+            quantity=line.quantity,
+            price=ctx.money(line.unit_price_cents),
+            total=ctx.money(line.quantity * line.unit_price_cents),
         )
+        if order.status in _ASSEMBLING:
+            item += " " + ctx.t(
+                "admin.order_item_assembled",
+                line=line.id,
+                assembled=line.assembled_quantity,
+                quantity=line.quantity,
+            )
+        lines.append(item)
     lines.append(ctx.t("admin.order_total", total=ctx.money(total)))
     jobs = await jobs_of_order(ctx.session, order_id)
     if jobs:
         lines.append(ctx.t("admin.order_jobs"))
         lines += [await _job_line(ctx, job) for job in jobs]
+        lines += await _material_lines(ctx, order_id)
     elif order.status is OrderStatus.DRAFT:
         lines.append(ctx.t("admin.order_draft_hint", id=order_id))
     lines.append(share_line(ctx, await reports.order_share(ctx.session, [order_id], ctx.policy)))
     return chunks(header, lines)
+
+
+async def _material_lines(ctx: Context, order_id: int) -> list[str]:
+    """Per material: what the order's jobs need by their bills of materials, against what was
+    handed over on requests made for them (none when the components list no material)."""
+    issues = await order_materials(ctx.session, order_id)
+    if not issues:
+        return []
+    return [
+        ctx.t("materials.order_title"),
+        *(
+            ctx.t(
+                "materials.order_line",
+                material=issue.material,
+                unit=issue.unit,
+                needed=f"{issue.needed.normalize():f}",
+                handed=f"{issue.handed_over.normalize():f}",
+            )
+            for issue in issues
+        ),
+    ]
 
 
 async def _job_line(ctx: Context, job: Job, order_id: int | None = None) -> str:
@@ -271,6 +306,7 @@ async def _cancel(ctx: Context, argument: str) -> Replies:
             order_id,
             reason=reason or f"cancelled by {ctx.person.name}",
             now=ctx.now,
+            grace_days=ctx.policy.cancelled_work_grace_days,
         )
     except NotFound:
         return [Reply(ctx.t("admin.order_not_found", id=order_id))]
@@ -280,18 +316,50 @@ async def _cancel(ctx: Context, argument: str) -> Replies:
     return [Reply(ctx.t("admin.cancelled", id=order_id, jobs=len(open_before)))]
 
 
+def _carrier_and_tracking(words: list[str]) -> tuple[str | None, str | None]:
+    """``G4S KE123`` after the order's number: the carrier's name, then the tracking reference
+    as the last word when it has a digit in it (``Fargo Courier FC-0042``); either may be left
+    out."""
+    if len(words) >= 2 and any(ch.isdigit() for ch in words[-1]):
+        return " ".join(words[:-1]), words[-1]
+    return (" ".join(words) or None), None
+
+
 async def _ship(ctx: Context, argument: str) -> Replies:
     order_id = an_id(argument)
     if order_id is None:
         return [Reply(ctx.t("admin.ship_usage"))]
+    carrier, tracking = _carrier_and_tracking(argument.split()[1:])
     try:
-        await ship_order(ctx.session, order_id, now=ctx.now)
+        async with ctx.session.begin_nested():  # a refusal leaves nothing half-made
+            order = await ship_order(
+                ctx.session, order_id, now=ctx.now, carrier=carrier, tracking=tracking
+            )
     except NotFound:
         return [Reply(ctx.t("admin.order_not_found", id=order_id))]
     except IllegalTransition as exc:
         status = OrderStatus(exc.current)
         return [Reply(ctx.t("admin.ship_not_ready", id=order_id, status=_said(ctx, status)))]
-    return [Reply(ctx.t("admin.shipped", id=order_id))]
+    except InvalidField as exc:
+        most = MAX_CARRIER_LENGTH if exc.field == "carrier" else MAX_TRACKING_LENGTH
+        msgid = (
+            N_("admin.ship_carrier_too_long")
+            if exc.field == "carrier"
+            else N_("admin.ship_tracking_too_long")
+        )
+        return [Reply(ctx.t(msgid, max=most))]
+    text = ctx.t("admin.shipped", id=order_id)
+    if order.carrier or order.tracking_reference:
+        text += "\n" + _shipped_with(ctx, order)
+    return [Reply(text)]
+
+
+def _shipped_with(ctx: Context, order: Order) -> str:
+    return ctx.t(
+        "admin.order_shipped_with",
+        carrier=quoted(order.carrier),
+        tracking=quoted(order.tracking_reference),
+    )
 
 
 # --- production -------------------------------------------------------------------------------
@@ -356,9 +424,9 @@ COMMANDS: dict[str, Command] = {
     "order": Command(ADMINS, _order, N_("admin.help_order")),
     "neworder": Command(ADMINS, _new_order, N_("admin.help_neworder")),
     "import_orders": Command(ADMINS, _import_orders, N_("admin.help_import_orders")),
-    "confirm": Command(ADMINS, _confirm, N_("admin.help_confirm")),
+    "confirm": Command(ADMINS, _confirm, N_("admin.help_confirm"), button=True),
     "cancel": Command(ADMINS, _cancel, N_("admin.help_cancel")),
-    "ship": Command(ADMINS, _ship, N_("admin.help_ship")),
+    "ship": Command(ADMINS, _ship, N_("admin.help_ship"), button=True),
     "jobs": Command(ADMINS, _jobs, N_("admin.help_jobs")),
     "match": Command(ADMINS, _match, N_("admin.help_match")),
     "why": Command(ADMINS, _why, N_("admin.help_why")),

@@ -5,7 +5,9 @@
 - ``DeliveryDiscrepancy``: the admins and the area's field agents hear that a delivery's count
   differed from what was declared (the person who counted it was told in their chat; the
   artisan's side is ``conversations.artisan.notices``);
-- ``OrderLineReadyForAssembly``: the admins hear every component of an order line is in.
+- ``OrderLineReadyForAssembly``: the admins and the field agents at the central workshop hear
+  every component of an order line is in, with a button that assembles it
+  (``conversations.assembly``).
 
 Each message is in its recipient's language; opted-out people get nothing (``notify_person``).
 A new artisan's verify request to the agents is ``conversations.verification``'s.
@@ -169,19 +171,27 @@ async def _ready_for_assembly(
     order = await session.get(Order, line.order_id)
     product = await session.get(Product, line.product_id)
 
-    def make(admin: Person) -> Reply:
+    def make(person: Person) -> Reply:
         return Reply(
             ctx.catalogue.t(
-                admin.language,
+                person.language,
                 "agent.notice.ready_for_assembly",
                 order=quoted(order.reference) if order is not None else line.order_id,
                 line=event.order_line_id,
                 quantity=line.quantity,
                 product=product.name if product is not None else "-",
-            )
+            ),
+            choices=(
+                Choice(
+                    f"assemble:{event.order_line_id}",
+                    ctx.catalogue.t(person.language, "agent.notice.assemble_button"),
+                ),
+            ),
         )
 
-    return await _send(session, await _people(session, Role.ADMIN), make, ctx.now)
+    # Whoever assembles: the admins and the field agents at the central workshop.
+    at_workshop = [p for p in await _people(session, Role.FIELD_AGENT) if p.at_workshop]
+    return await _send(session, [*await _people(session, Role.ADMIN), *at_workshop], make, ctx.now)
 
 
 NOTICES: NoticeTable = {

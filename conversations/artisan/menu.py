@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from conversations.artisan.earnings import earnings
 from conversations.artisan.flows import delivery, materials, offers, submit_work
+from conversations.artisan.mpesa import mpesa_number
 from conversations.artisan.my_jobs import my_jobs
 from conversations.artisan.my_score import my_score
 from conversations.flows.menu import MenuItem
@@ -17,4 +18,5 @@ MENU: tuple[MenuItem, ...] = (
     MenuItem("earnings", N_("menu.item.earnings"), earnings),
     MenuItem("materials", N_("menu.item.materials"), materials.menu_materials),
     MenuItem("score", N_("menu.item.score"), my_score),
+    MenuItem("mpesa", N_("menu.item.mpesa"), mpesa_number),
 )

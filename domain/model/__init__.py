@@ -1,6 +1,7 @@
 """Every table of the factory, importable from one place (Alembic reads ``SQLModel.metadata``)."""
 
 from domain.model.catalogue import BomLine, Component, ComponentMaterial, Product
+from domain.model.intake import ApiKey, ExternalOrder, WebhookDelivery
 from domain.model.ledger import (
     PAYOUT_BATCH_TRANSITIONS,
     PAYOUT_TRANSITIONS,
@@ -40,6 +41,14 @@ from domain.model.orders import (
     OrderLine,
     OrderStatus,
 )
+from domain.model.payees import (
+    FloatBalanceQuery,
+    FloatQueryStatus,
+    MpesaNumberChange,
+    NumberChangeStatus,
+    PayeeCheck,
+    PayeeCheckStatus,
+)
 from domain.model.people import (
     ARTISAN_TRANSITIONS,
     AgentArea,
@@ -72,6 +81,7 @@ from domain.model.production import (
     SubmissionPhoto,
     SubmissionStatus,
     WorkshopVisit,
+    WriteOff,
 )
 from domain.model.scheduling import SchedulerLease
 
@@ -93,6 +103,7 @@ __all__ = [
     "AgentArea",
     "Allocation",
     "AllocationStatus",
+    "ApiKey",
     "ArtisanProfile",
     "ArtisanSkill",
     "ArtisanStatus",
@@ -109,6 +120,9 @@ __all__ = [
     "Delivery",
     "DeliveryMethod",
     "DeliveryStatus",
+    "ExternalOrder",
+    "FloatBalanceQuery",
+    "FloatQueryStatus",
     "InboundMessage",
     "InboundStatus",
     "Job",
@@ -117,6 +131,8 @@ __all__ = [
     "MaterialRequest",
     "MaterialRequestStatus",
     "MaterialStock",
+    "MpesaNumberChange",
+    "NumberChangeStatus",
     "Offer",
     "OfferStatus",
     "Order",
@@ -125,6 +141,8 @@ __all__ = [
     "OutboxKind",
     "OutboxMessage",
     "OutboxStatus",
+    "PayeeCheck",
+    "PayeeCheckStatus",
     "Payout",
     "PayoutBatch",
     "PayoutBatchStatus",
@@ -140,5 +158,7 @@ __all__ = [
     "SubmissionStatus",
     "Transfer",
     "TransferPhase",
+    "WebhookDelivery",
     "WorkshopVisit",
+    "WriteOff",
 ]

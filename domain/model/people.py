@@ -29,6 +29,10 @@ class Channel(StrEnum):
     TELEGRAM = "telegram"
     CONSOLE = "console"
     WEB = "web"
+    # Customers, by machine (bot/channels/customers.py): the web shop's Admin API and a
+    # retailer's callback URL. Their addresses are an order or a customer, not a chat.
+    SHOPIFY = "shopify"
+    RETAILER_CALLBACK = "retailer_callback"
 
 
 class ArtisanStatus(StrEnum):
@@ -55,6 +59,9 @@ class Person(SQLModel, table=True):
     area: str | None = Field(default=None, max_length=60, index=True)
     opted_out: bool = Field(default=False)
     created_at: datetime = Field(sa_type=UTCDateTime())
+    # Works at the central workshop, where components are counted in and assembled: a field
+    # agent with it may record assemblies (admins always may). Meaningless for artisans.
+    at_workshop: bool = Field(default=False)
 
 
 class ChannelIdentity(SQLModel, table=True):

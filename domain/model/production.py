@@ -173,6 +173,11 @@ class Allocation(SQLModel, table=True):
     )
     created_at: datetime = Field(sa_type=UTCDateTime())
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    # Set when the allocation's job was cancelled (domain/services/jobs.py ``cancel_job``): its
+    # pieces that passed QC are still delivered and paid (or written off as paid), and pieces
+    # already made are accepted for QC up to and including ``submit_by`` (a factory-local day).
+    cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    submit_by: date | None = None
 
 
 class Submission(SQLModel, table=True):
@@ -263,9 +268,36 @@ class WorkshopVisit(SQLModel, table=True):
 
 
 class Assembly(SQLModel, table=True):
-    """Final assembly of an order line at the central workshop."""
+    """``units`` of an order line assembled at the central workshop, as one person recorded
+    them: a line is assembled in one go or a few units at a time as its components come in
+    (``OrderLine.assembled_quantity`` is their sum)."""
+
+    __table_args__ = (within("units", 1, MAX_PIECES),)
 
     id: int | None = Field(default=None, primary_key=True)
-    order_line_id: int = Field(foreign_key="order_line.id", unique=True)
+    order_line_id: int = Field(foreign_key="order_line.id", index=True)
+    units: int = Field(gt=0)
     recorded_by: int | None = Field(default=None, foreign_key="person.id")
     assembled_at: datetime = Field(sa_type=UTCDateTime())
+
+
+class WriteOff(SQLModel, table=True):
+    """Passed pieces of a cancelled job paid without a delivery, by an admin, with the reason.
+
+    The earning is in the ledger as a ``write_off`` transfer referenced ``write_off:<id>``; the
+    pieces are no longer deliverable, so they are never paid twice.
+    """
+
+    __tablename__ = "write_off"
+    __table_args__ = (
+        within("pieces", 1, MAX_PIECES),
+        within("amount_cents", 1, MAX_MONEY_CENTS),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    allocation_id: int = Field(foreign_key="allocation.id", index=True)
+    pieces: int = Field(gt=0)
+    amount_cents: int = Field(gt=0)
+    reason: str = Field(max_length=200)
+    written_off_by: int = Field(foreign_key="person.id")
+    created_at: datetime = Field(sa_type=UTCDateTime())

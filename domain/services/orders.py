@@ -8,6 +8,8 @@ from datetime import date, datetime, tzinfo
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain import events
+from domain import text as text_rules
 from domain.errors import DomainError
 from domain.explosion import (
     FACTORY_ZONE,
@@ -18,7 +20,12 @@ from domain.explosion import (
     is_at_risk,
     line_problems,
 )
-from domain.limits import MAX_PIECES, MAX_PRICE_CENTS
+from domain.limits import (
+    MAX_CARRIER_LENGTH,
+    MAX_PIECES,
+    MAX_PRICE_CENTS,
+    MAX_TRACKING_LENGTH,
+)
 from domain.model import (
     OPEN_JOB_STATUSES,
     ORDER_TRANSITIONS,
@@ -33,7 +40,7 @@ from domain.model import (
     Product,
 )
 from domain.services.guards import clean_text, load
-from domain.services.jobs import cancel_job
+from domain.services.jobs import DEFAULT_CANCELLED_WORK_GRACE_DAYS, cancel_job
 from domain.services.jobs import mark_in_production as mark_in_production
 
 
@@ -252,6 +259,7 @@ async def confirm_order(session: AsyncSession, order_id: int, *, now: datetime) 
     ]
     session.add_all(jobs)
     await session.flush()
+    events.record(session, events.OrderConfirmed(order_id))
     return jobs
 
 
@@ -274,10 +282,17 @@ async def jobs_at_risk(
 
 
 async def cancel_order(
-    session: AsyncSession, order_id: int, *, reason: str, now: datetime
+    session: AsyncSession,
+    order_id: int,
+    *,
+    reason: str,
+    now: datetime,
+    grace_days: int = DEFAULT_CANCELLED_WORK_GRACE_DAYS,
 ) -> Order:
     """Call the order off: its unfinished jobs are cancelled, open offers withdrawn.
 
+    The artisans holding work are told and their pieces settled as ``cancel_job`` says, with
+    ``grace_days`` (``CANCELLED_WORK_GRACE_DAYS``) for pieces already made.
     A shipped order cannot be cancelled, nor one that is ready to ship.
     """
     reason = clean_text(reason, field="cancellation reason", max_length=200)
@@ -287,15 +302,35 @@ async def cancel_order(
     order.closed_at = now
     for job in await jobs_of_order(session, order_id):
         if job.status in OPEN_JOB_STATUSES:
-            await cancel_job(session, job, now=now)
+            await cancel_job(session, job, now=now, grace_days=grace_days)
     await session.flush()
     return order
 
 
-async def ship_order(session: AsyncSession, order_id: int, *, now: datetime) -> Order:
-    """The assembled order leaves the central workshop for its customer."""
+async def ship_order(
+    session: AsyncSession,
+    order_id: int,
+    *,
+    now: datetime,
+    carrier: str | None = None,
+    tracking: str | None = None,
+) -> Order:
+    """The assembled order leaves the central workshop for its customer, with the carrier and
+    its tracking reference when there are any (``OrderShipped`` tells whoever follows it)."""
+    carrier = _optional_text(carrier, field="carrier", max_length=MAX_CARRIER_LENGTH)
+    tracking = _optional_text(tracking, field="tracking reference", max_length=MAX_TRACKING_LENGTH)
     order = await load(session, Order, order_id, what="order", for_update=True)
     order.status = ORDER_TRANSITIONS.check(order.status, OrderStatus.SHIPPED)
     order.closed_at = now
+    order.carrier = carrier
+    order.tracking_reference = tracking
     await session.flush()
+    events.record(session, events.OrderShipped(order_id, carrier=carrier, tracking=tracking))
     return order
+
+
+def _optional_text(value: str | None, *, field: str, max_length: int) -> str | None:
+    """``value`` cleaned (``domain.text.clean_text``), None when nothing is left of it."""
+    if value is None or not text_rules.clean_text(value):
+        return None
+    return clean_text(value, field=field, max_length=max_length)

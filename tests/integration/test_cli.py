@@ -536,6 +536,25 @@ def test_people_add_a_field_agent_on_telegram_who_covers_an_area(
     assert "Dandora" in status
 
 
+def test_people_add_a_field_agent_who_works_at_the_central_workshop(
+    karakana: Karakana, upgraded: str
+) -> None:
+    result = karakana(
+        "people", "add", "--role", "field_agent", "--name", "Halima Noor",
+        "--whatsapp", "0712345679", "--at-workshop",
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    assert count(upgraded, Person, Person.at_workshop) == 1
+    refused = karakana(
+        "people", "add", "--role", "admin", "--name", "Grace",
+        "--whatsapp", "0712345670", "--at-workshop",
+    )  # fmt: skip
+    assert failed_politely(refused)
+    assert "--at-workshop is for field agents only" in refused.output
+    assert count(upgraded, Person) == 1
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -285,6 +285,43 @@ async def test_upgrading_a_database_with_rows_beyond_the_limits_names_them_and_c
     assert "ck_job_quantity_range" not in await database_checks(empty_database)
 
 
+ASSEMBLED_BEFORE_0007 = (
+    "INSERT INTO customer (id, name, kind) VALUES (1, 'Maasai Market Crafts', 'retailer')",
+    "INSERT INTO product (id, sku, name, wholesale_price_cents, retail_price_cents, "
+    "assembly_days, assembly_cost_cents) VALUES (1, 'BANGLE', 'Bangle', 100, 200, 1, 0), "
+    "(2, 'RING', 'Ring', 100, 200, 1, 0)",
+    "INSERT INTO customer_order (id, customer_id, reference, status, due_date, created_at) "
+    "VALUES (1, 1, 'PO-1', 'in_production', '2026-04-01', '2026-03-02 07:00:00')",
+    "INSERT INTO order_line (id, order_id, product_id, quantity, unit_price_cents) "
+    "VALUES (1, 1, 1, 5, 100), (2, 1, 2, 3, 100)",
+    "INSERT INTO assembly (id, order_line_id, assembled_at) VALUES (1, 1, '2026-03-02 08:00:00')",
+)
+
+
+async def rows(url: str, statement: str) -> list[tuple[object, ...]]:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return [tuple(row) for row in await conn.execute(text(statement))]
+    finally:
+        await engine.dispose()
+
+
+async def test_a_line_assembled_before_partial_assembly_counts_as_wholly_assembled(
+    empty_database: str,
+) -> None:
+    await upgrade(empty_database)
+    await downgrade(empty_database, "0006")
+    await execute(empty_database, *ASSEMBLED_BEFORE_0007)
+
+    await upgrade(empty_database)
+
+    assert await rows(
+        empty_database, "SELECT id, assembled_quantity FROM order_line ORDER BY id"
+    ) == [(1, 5), (2, 0)]
+    assert await rows(empty_database, "SELECT order_line_id, units FROM assembly") == [(1, 5)]
+
+
 DROP_ONE_TRIGGER = {
     "sqlite": ("DROP TRIGGER transfer_no_update", "transfer_no_update"),
     "postgresql": ("DROP TRIGGER transfer_no_truncate ON transfer", "transfer_no_truncate"),

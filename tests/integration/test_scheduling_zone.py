@@ -39,6 +39,7 @@ def test_daily_and_weekly_jobs_keep_the_configured_local_time(store: Store) -> N
 
     assert {name: schedule.zone for name, schedule in schedules.items()} == {
         "reminders": LAGOS,
+        "material_reminders": LAGOS,
         "weekly_payout_batch": LAGOS,
         "housekeeping": LAGOS,
     }

@@ -117,6 +117,7 @@ def test_job_settings_follow_the_configured_schedule(store: Store, tmp_path: Pat
         payout_time="09:30",
         payout_minimum="250.50",
         reminders_due_soon_days=3,
+        material_request_reminder_after="36h",
         timezone="Africa/Lagos",
     )
     jobs = Factory(settings=settings, store=store).job_settings()
@@ -125,6 +126,7 @@ def test_job_settings_follow_the_configured_schedule(store: Store, tmp_path: Pat
     assert (jobs.payout_weekday, jobs.payout_time.isoformat()) == (0, "09:30:00")
     assert jobs.payout_minimum_cents == 25_050
     assert jobs.reminders_due_soon.days == 3
+    assert jobs.material_request_reminder_after.total_seconds() == 36 * 3600
     assert jobs.media_root == tmp_path / "media"
 
 

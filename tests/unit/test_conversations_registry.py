@@ -25,6 +25,7 @@ PERSISTED: dict[str, set[str]] = {
     "better_photos": {"photos"},
     "delivery": {"job", "method", "quantity", "slot"},
     "materials": {"amount", "job", "kind", "material"},
+    "material_decline": {"reason"},
     "menu": {"home"},
     "new_order": {"confirm", "customer", "due", "kind", "lines", "new_customer", "reference"},
     "offer_decline": {"reason"},
