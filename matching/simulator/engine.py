@@ -36,7 +36,7 @@ from matching.capacity import WeekOfWork, effective_capacity, population_realism
 from matching.fairness import gini
 from matching.features import ArtisanStats, JobSpec
 from matching.priors import OutcomeCounts, OutcomePriors
-from matching.simulator.policies import Policy, RoundView
+from matching.simulator.policies import READS_TRUTH, Hidden, Policy, RoundView
 from matching.simulator.truth import MAX_PER_SLOT, Truth
 
 FloatArray = NDArray[np.float64]
@@ -73,6 +73,7 @@ class RunResult:
     calibration: dict[str, tuple[FloatArray, FloatArray, FloatArray, FloatArray]] = field(
         default_factory=dict
     )  # outcome -> (week, predicted, observed share, weight)
+    seed: int = 0
 
 
 def simulate(truth: Truth, policy: Policy) -> RunResult:
@@ -185,18 +186,15 @@ def simulate(truth: Truth, policy: Policy) -> RunResult:
                 effective_capacity=effective,
                 income_cents={int(a) + 1: int(recent[a]) for a in active},
                 excluded=excluded,
-                min_lot=world.min_lot,
-                max_splits=world.max_splits,
-                truth=truth,
                 skills=skills,
                 week=week,
-                queue=queue_of(lots),
                 starved=starved,
             )
+            hidden = Hidden(truth, queue_of(lots)) if policy.name in READS_TRUTH else None
             means = OutcomePriors.pooled(_counts(counts)).posterior_means(_counts(counts))
             slot = np.zeros(n, dtype=np.int64)
             made_offers: list[tuple[int, int, int, int]] = []
-            for job_id, artisan_id, quantity in policy.lots(view):
+            for job_id, artisan_id, quantity in policy.lots(view, hidden):
                 a = artisan_id - 1
                 made_offers.append(
                     (job_id, artisan_id, quantity, min(int(slot[a]), MAX_PER_SLOT - 1))
@@ -267,9 +265,18 @@ def simulate(truth: Truth, policy: Policy) -> RunResult:
                 slipped = truth.slip_u[week, a, k] >= art.reliability[a]
                 passed = int(binom.ppf(truth.qc_u[week, a, k], lot.quantity, art.qc_pass[a]))
                 pending.append(_Delivery(week + int(slipped), lot, passed))
-        behind = {lot.artisan for lot in lots if lot.due_week == week and lot.remaining > 0}
-        for a in set(np.flatnonzero(made).tolist()) | behind:
-            weeks_of_work[a].append(WeekOfWork(int(made[a]), a in behind))
+        # Capacity evidence as production's store holds it (matching.history._weeks_of_work):
+        # pieces *submitted* this week, and whether a lot due this week was not submitted by
+        # then. The pieces made each week are hidden, as they are from production.
+        behind = {lot.artisan for lot in lots if lot.due_week == week and lot.remaining > 0} | {
+            d.lot.artisan for d in pending if d.lot.due_week == week and d.week > week
+        }
+        submitted = np.zeros(n, dtype=np.int64)
+        for d in pending:
+            if d.week <= week:
+                submitted[d.lot.artisan] += d.lot.quantity
+        for a in set(np.flatnonzero(submitted).tolist()) | behind:
+            weeks_of_work[a].append(WeekOfWork(int(submitted[a]), a in behind))
         lots = [lot for lot in lots if lot.remaining > 0]
 
         # Deliveries that arrive this week are received, reviewed, paid and learned from.

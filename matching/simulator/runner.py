@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from matching.optimiser import MatchingPolicy
 from matching.simulator.engine import RunResult, simulate, weighted_ece
 from matching.simulator.policies import POLICIES, Policy
 from matching.simulator.truth import draw_truth
@@ -34,6 +33,10 @@ METRICS: tuple[tuple[str, str, str], ...] = (
     ("newcomer_first_lot_2w", "newcomer lot <= 2 wk", "{:.1%}"),
     ("newcomer_weeks_to_first", "weeks to first lot", "{:.2f}"),
 )
+
+
+#: Per outcome, the metric holding ours' calibration error over the last quarter of the weeks.
+ECE_METRIC = {"accept": "ece_accept", "on_time": "ece_on_time", "qc_pass": "ece_qc"}
 
 
 @dataclass
@@ -103,6 +106,25 @@ class SimulationReport:
                 rows.append(cells)
         return header, rows
 
+    def as_json(self) -> dict[str, object]:
+        """``{"runs": [{"load", "seed", "policy", "metrics": {...}}]}``: one entry per simulated
+        (load, seed, policy), metric names as docs/benchmarks.md defines them (NaN as null)."""
+        runs: list[dict[str, object]] = []
+        for (load, policy), result in self.results.items():
+            for outcome in result.runs:
+                runs.append(
+                    {
+                        "load": load,
+                        "seed": outcome.seed,
+                        "policy": policy,
+                        "metrics": {
+                            k: (None if np.isnan(v) else float(v))
+                            for k, v in outcome.metrics.items()
+                        },
+                    }
+                )
+        return {"world": self.world.name, "weeks": self.weeks, "runs": runs}
+
     def markdown_table(self) -> str:
         header, rows = self.summary_rows()
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -136,13 +158,6 @@ def run(
         )
     seeds_ = tuple(seeds or world.seeds)
     loads_ = tuple(loads or world.loads)
-    matching = MatchingPolicy(
-        fairness_weight=world.fairness_weight,
-        fairness_band=world.fairness_band,
-        starved_bonus=world.starved_bonus,
-        overload_penalty=world.overload_penalty,
-        over_offer=world.over_offer,
-    )
     total = len(loads_) * len(seeds_) * len(chosen)
     done = 0
     start = time.perf_counter()
@@ -152,8 +167,9 @@ def run(
         for seed in seeds_:
             truth = draw_truth(world, load=load, seed=seed)
             for index, name in enumerate(chosen):
-                policy = Policy(name, np.random.default_rng([seed, 31, index]), matching)
+                policy = Policy(name, np.random.default_rng([seed, 31, index]), world.options)
                 outcome = simulate(truth, policy)
+                outcome.seed = seed
                 results.setdefault((load, name), PolicyResult(load, name, [])).runs.append(outcome)
                 if name == "ours":
                     held_out = world.weeks * 3 // 4
@@ -162,6 +178,8 @@ def run(
                         calibration.setdefault(load, {}).setdefault(key, []).append(
                             (p[recent], y[recent], w[recent])
                         )
+                        name_ = ECE_METRIC[key]
+                        outcome.metrics[name_] = weighted_ece(p[recent], y[recent], w[recent])
                 done += 1
                 if progress is not None:
                     progress(done, total, f"load {load:.0%} seed {seed} {name}")

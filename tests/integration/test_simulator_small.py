@@ -24,7 +24,6 @@ SMALL = World(
     qc_pass_range=(0.5, 0.99),
     reliability=(4.0, 2.0),
     acceptance=(3.0, 2.0),
-    fairness_weight=0.3,
 )
 
 
