@@ -95,6 +95,7 @@ def simulate(truth: Truth, policy: Policy) -> RunResult:
     weeks_of_work: list[list[WeekOfWork]] = [[] for _ in range(n)]
     income = np.zeros((horizon, n), dtype=np.int64)
     first_offer = np.full(n, -1, dtype=np.int64)
+    first_accept = np.full(n, -1, dtype=np.int64)
 
     free = np.asarray([j.quantity for j in truth.jobs], dtype=np.int64)
     accepted_in_first = np.zeros(len(truth.jobs), dtype=np.int64)
@@ -225,6 +226,8 @@ def simulate(truth: Truth, policy: Policy) -> RunResult:
                     continue
                 quantity = min(quantity, int(free[j]))
                 counts["accepted"][a] += 1
+                if first_accept[a] < 0:
+                    first_accept[a] = week
                 free[j] -= quantity
                 accepted_total[j] += quantity
                 weekly["accepted"][week] += quantity
@@ -327,6 +330,7 @@ def simulate(truth: Truth, policy: Policy) -> RunResult:
             lead_weighted,
             income,
             first_offer,
+            first_accept,
             withdrawn / max(float(weekly["offers"].sum()), 1.0),
         ),
         weekly=weekly,
@@ -363,6 +367,7 @@ def _metrics(
     lead_weighted: float,
     income: NDArray[np.int64],
     first_offer: NDArray[np.int64],
+    first_accept: NDArray[np.int64],
     withdrawn_share: float,
 ) -> dict[str, float]:
     world = truth.world
@@ -378,8 +383,11 @@ def _metrics(
     ]
     newcomers = (joins >= 1) & (joins <= weeks - 2)
     offered = first_offer >= 0
-    waited = first_offer - joins + 1
+    accepted_lot = first_accept >= 0
+    waited_offer = first_offer - joins + 1
+    waited = first_accept - joins + 1
     delivered = max(pieces["delivered"], 1)
+    any_new = bool(newcomers.any())
     return {
         "good_on_time_per_ordered": float(good_on_time.sum()) / ordered,
         "fill_rate": float(accepted.sum()) / ordered,
@@ -391,11 +399,18 @@ def _metrics(
         "income_gini": _gini(per_week[settled]),
         "no_income_4w": float(np.mean(windows)) if windows else 0.0,
         "newcomers": float(newcomers.sum()),
-        "newcomer_first_lot_2w": float(np.mean(offered[newcomers] & (waited[newcomers] <= 2)))
-        if newcomers.any()
+        # A newcomer's trial is work, not an offer: an accepted lot in the week they join or
+        # the next (an offer they could not take, or that was withdrawn, is no trial).
+        "newcomer_accepted_lot_2w": float(
+            np.mean(accepted_lot[newcomers] & (waited[newcomers] <= 2))
+        )
+        if any_new
         else float("nan"),
-        "newcomer_weeks_to_first": float(np.mean(waited[newcomers & offered]))
-        if (newcomers & offered).any()
+        "newcomer_weeks_to_first_lot": float(np.mean(waited[newcomers & accepted_lot]))
+        if (newcomers & accepted_lot).any()
+        else float("nan"),
+        "newcomer_offer_2w": float(np.mean(offered[newcomers] & (waited_offer[newcomers] <= 2)))
+        if any_new
         else float("nan"),
     }
 

@@ -16,6 +16,11 @@
   acceptance), on every eligible pair (no candidate sparsification). It alone is handed the
   hidden truth (:class:`Hidden`); every other policy sees only the :class:`RoundView`, which
   holds what the production store would.
+- ``ours_fairness_off``: ours with the fairness terms switched off (fairness_weight and
+  starved_bonus 0), to show what fairness costs on the headline.
+
+The hindsight bound (:mod:`matching.simulator.hindsight`) is not a policy: it is solved offline
+from the truth and the outcome streams, and reported beside them as ``hindsight``.
 
 Every policy obeys the same rules: right skill, declared capacity left, minimum lot (or the
 whole remainder when smaller), at most ``max_splits`` artisans per job in a round (plus as many
@@ -41,7 +46,14 @@ from matching.round import RoundOptions
 from matching.simulator.truth import Truth
 
 FloatArray = NDArray[np.float64]
-POLICIES = ("random", "round_robin", "greedy", "ours", "oracle")
+POLICIES = (
+    "random",
+    "round_robin",
+    "greedy",
+    "ours",
+    "ours_fairness_off",
+    "oracle",
+)
 
 #: Ours retrains its on-time model every this many weeks, once it has this many outcomes.
 RETRAIN_EVERY_WEEKS = 4
@@ -125,7 +137,7 @@ class Policy:
             return self._round_robin(view)
         if self.name == "greedy":
             return self._greedy(view)
-        if self.name == "ours":
+        if self.name in ("ours", "ours_fairness_off"):
             return self._ours(view)
         if self.name in ("random", "oracle"):
             return self._optimised(view, hidden)
@@ -135,10 +147,13 @@ class Policy:
         """Production's round, through the function the scheduler's round calls."""
         if not view.jobs:
             return []
+        options = self.options
+        if self.name == "ours_fairness_off":
+            options = options.with_(fairness_weight=0.0, starved_bonus=0.0)
         planned = production.plan_production_round(
             view.artisans,
             view.jobs,
-            options=self.options,
+            options=options,
             rng=self.rng,
             models=self.models or None,
             effective_capacity=view.effective_capacity,
@@ -165,10 +180,11 @@ class Policy:
 
         else:
             if hidden is None:
-                raise ValueError("the oracle needs the hidden truth")
+                raise ValueError(f"the {self.name} needs the hidden truth")
             world = hidden.truth
             queue = hidden.queue
             truth = world.artisans
+
             effective = {
                 (a.artisan_id, s): float(truth.true_capacity[a.artisan_id - 1])
                 for a in view.artisans

@@ -11,6 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from matching.simulator.engine import RunResult, simulate, weighted_ece
+from matching.simulator.hindsight import hindsight_bound
 from matching.simulator.policies import POLICIES, Policy
 from matching.simulator.truth import draw_truth
 from matching.simulator.world import World, load_world
@@ -30,8 +31,9 @@ METRICS: tuple[tuple[str, str, str], ...] = (
     ("lead_time_days", "lead time (days)", "{:.1f}"),
     ("income_gini", "income Gini", "{:.3f}"),
     ("no_income_4w", "no income in 4 wk", "{:.1%}"),
-    ("newcomer_first_lot_2w", "newcomer lot <= 2 wk", "{:.1%}"),
-    ("newcomer_weeks_to_first", "weeks to first lot", "{:.2f}"),
+    ("newcomer_accepted_lot_2w", "newcomer accepted lot <= 2 wk", "{:.1%}"),
+    ("newcomer_weeks_to_first_lot", "weeks to first lot", "{:.2f}"),
+    ("newcomer_offer_2w", "newcomer offer <= 2 wk", "{:.1%}"),
 )
 
 
@@ -82,16 +84,25 @@ class SimulationReport:
         oracle = self.value(load, "oracle", "good_on_time_per_ordered")
         return self.value(load, policy, "good_on_time_per_ordered") / oracle if oracle else 0.0
 
-    def gap_closed(self, load: float, policy: str = "ours") -> float:
-        """Share of the random-to-oracle gap on the headline metric that ``policy`` closes."""
+    def gap_closed(self, load: float, policy: str = "ours", bound: str = "hindsight") -> float:
+        """Share of the random-to-``bound`` gap on the headline metric that ``policy`` closes
+        (bound: the hindsight bound, or the oracle)."""
+        if (load, bound) not in self.results or (load, "random") not in self.results:
+            return float("nan")
         low = self.value(load, "random", "good_on_time_per_ordered")
-        high = self.value(load, "oracle", "good_on_time_per_ordered")
+        high = self.value(load, bound, "good_on_time_per_ordered")
         mine = self.value(load, policy, "good_on_time_per_ordered")
         return (mine - low) / (high - low) if high != low else float("nan")
 
     def summary_rows(self) -> tuple[list[str], list[list[str]]]:
         """Header and rows, ready for a rich Table (or Markdown): one row per load and policy."""
-        header = ["load", "policy", *(label for _, label, _ in METRICS), "of oracle"]
+        header = [
+            "load",
+            "policy",
+            *(label for _, label, _ in METRICS),
+            "of oracle",
+            "of random->hindsight gap",
+        ]
         rows: list[list[str]] = []
         for load in self.loads:
             for policy in self.policies:
@@ -103,6 +114,8 @@ class SimulationReport:
                     cells.append("n/a" if np.isnan(value) else fmt.format(value))
                 has_oracle = (load, "oracle") in self.results
                 cells.append(f"{self.share_of_oracle(load, policy):.1%}" if has_oracle else "")
+                gap = self.gap_closed(load, policy)
+                cells.append("" if np.isnan(gap) else f"{gap:.1%}")
                 rows.append(cells)
         return header, rows
 
@@ -132,6 +145,42 @@ class SimulationReport:
         return "\n".join(lines)
 
 
+HEADLINE = "good_on_time_per_ordered"
+#: The offline bound reported beside the policies (:mod:`matching.simulator.hindsight`).
+HINDSIGHT = "hindsight"
+
+
+def _bound(headline: float) -> RunResult:
+    metrics = {key: float("nan") for key, _, _ in METRICS}
+    metrics[HEADLINE] = headline
+    return RunResult(metrics=metrics, weekly={})
+
+
+def _compare(results: dict[tuple[float, str], PolicyResult], load: float, seed: int) -> None:
+    """Ours' headline against the others of the same (load, seed), as metrics of ours' run:
+    ``of_oracle``, ``of_hindsight_gap`` (share of the random -> hindsight gap closed) and
+    ``fairness_cost`` (headline with the fairness terms off minus ours)."""
+
+    def headline(policy: str) -> float | None:
+        result = results.get((load, policy))
+        runs = [] if result is None else [r for r in result.runs if r.seed == seed]
+        return runs[-1].metrics[HEADLINE] if runs else None
+
+    ours_result = results.get((load, "ours"))
+    if ours_result is None:
+        return
+    ours = next(r for r in reversed(ours_result.runs) if r.seed == seed)
+    mine = ours.metrics[HEADLINE]
+    oracle, low, high = headline("oracle"), headline("random"), headline("hindsight")
+    unfair = headline("ours_fairness_off")
+    if oracle:
+        ours.metrics["of_oracle"] = mine / oracle
+    if low is not None and high is not None and high > low:
+        ours.metrics["of_hindsight_gap"] = (mine - low) / (high - low)
+    if unfair is not None:
+        ours.metrics["fairness_cost"] = unfair - mine
+
+
 def run(
     world: World | Path | str | None = None,
     *,
@@ -151,10 +200,11 @@ def run(
     if weeks is not None:
         world = world.with_(weeks=weeks)
     chosen = tuple(policies or world.policies)
-    unknown = [p for p in chosen if p not in POLICIES]
+    unknown = [p for p in chosen if p not in (*POLICIES, HINDSIGHT)]
     if unknown:
         raise ValueError(
-            f"unknown policies {', '.join(unknown)}; choose from {', '.join(POLICIES)}"
+            f"unknown policies {', '.join(unknown)}; choose from "
+            f"{', '.join((*POLICIES, HINDSIGHT))}"
         )
     seeds_ = tuple(seeds or world.seeds)
     loads_ = tuple(loads or world.loads)
@@ -167,8 +217,11 @@ def run(
         for seed in seeds_:
             truth = draw_truth(world, load=load, seed=seed)
             for index, name in enumerate(chosen):
-                policy = Policy(name, np.random.default_rng([seed, 31, index]), world.options)
-                outcome = simulate(truth, policy)
+                if name == HINDSIGHT:
+                    outcome = _bound(hindsight_bound(truth))
+                else:
+                    policy = Policy(name, np.random.default_rng([seed, 31, index]), world.options)
+                    outcome = simulate(truth, policy)
                 outcome.seed = seed
                 results.setdefault((load, name), PolicyResult(load, name, [])).runs.append(outcome)
                 if name == "ours":
@@ -181,6 +234,8 @@ def run(
                         name_ = ECE_METRIC[key]
                         outcome.metrics[name_] = weighted_ece(p[recent], y[recent], w[recent])
                 done += 1
+                if index == len(chosen) - 1:
+                    _compare(results, load, seed)
                 if progress is not None:
                     progress(done, total, f"load {load:.0%} seed {seed} {name}")
     ece = {

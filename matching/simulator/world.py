@@ -50,7 +50,15 @@ class World:
     reliability: tuple[float, float] = (4.0, 2.0)
     qc_skill: tuple[float, float] = (2.0, 2.0)
     qc_pass_range: tuple[float, float] = (0.5, 0.99)
-    policies: tuple[str, ...] = ("random", "round_robin", "greedy", "ours", "oracle")
+    policies: tuple[str, ...] = (
+        "random",
+        "round_robin",
+        "greedy",
+        "ours",
+        "ours_fairness_off",
+        "oracle",
+        "hindsight",
+    )
     #: The round ours runs (and the others obey: minimum lot, splits, fairness for the oracle).
     options: RoundOptions = field(default_factory=RoundOptions)
 

@@ -671,6 +671,7 @@ def test_simulate_writes_every_runs_metrics_as_json(karakana: Karakana, tmp_path
         "good_on_time_per_ordered",
         "income_gini",
         "no_income_4w",
+        "newcomer_accepted_lot_2w",
         "ece_accept",
         "ece_on_time",
         "ece_qc",
