@@ -32,7 +32,12 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.stats import binom  # type: ignore[import-untyped]
 
-from matching.capacity import WeekOfWork, effective_capacity, population_realism
+from matching.capacity import (
+    WeekOfWork,
+    capacity_evidence,
+    effective_capacity,
+    population_realism,
+)
 from matching.fairness import gini
 from matching.features import ArtisanStats, JobSpec
 from matching.priors import OutcomeCounts, OutcomePriors
@@ -139,12 +144,13 @@ def simulate(truth: Truth, policy: Policy) -> RunResult:
             for a in active
             if income[max(0, week - STARVED_WEEKS) : week, a].sum() == 0 and int(a) not in busy
         )
-        realism = population_realism(
-            (float(art.declared[a]), weeks_of_work[a][-8:]) for a in active
-        )
+        evidence = {
+            int(a): capacity_evidence(weeks_of_work[a][-8:], weeks_of_work[a][:-8]) for a in active
+        }
+        realism = population_realism((float(art.declared[a]), evidence[int(a)]) for a in active)
         effective = {
             (int(a) + 1, skills[art.skill[a]]): effective_capacity(
-                float(art.declared[a]), weeks_of_work[a][-8:], realism=realism
+                float(art.declared[a]), evidence[int(a)], realism=realism
             )
             for a in active
         }

@@ -4,8 +4,8 @@ week's outcomes, solved offline by the production optimiser (not a policy that r
 "Of oracle" is not a bound: the oracle is myopic (one round at a time), has to guess how each
 offer is answered and pays for the fairness terms. This reference knows the answers: week by
 week, every open job (ordered by then, not yet due, pieces left) against every active artisan of
-its skill who says yes to an offer in one of the week's rounds (the shared accept stream, as
-drawn for the artisan's first offer of each round); a piece made this week is worth the true QC
+its skill who says yes to one of their first four offers in one of the week's rounds (the
+shared accept stream); a piece made this week is worth the true QC
 pass rate, times the true reliability if the job is due this very week (it may be held up) and 1
 if due later. Each artisan makes one week of their *true* capacity, and the same
 :func:`~matching.optimiser.plan_assignment` (LP, repair, greedy fill; minimum lot and split limit
@@ -28,8 +28,15 @@ from matching.optimiser import (
     MatchingPolicy,
     due_priority,
     plan_assignment,
+    top_k_per_job,
 )
 from matching.simulator.truth import Truth
+
+#: An artisan counts as willing this week if they say yes to any of their first this many offers
+#: of any of the week's rounds (the shared accept stream).
+ANSWERS_KNOWN = 4
+#: In a crowded skill each job is offered to its best this many artisans (by value per piece).
+TOP_PER_JOB = 48
 
 #: The LP with nothing but value: no fairness, no overload cost (capacity is the true one).
 VALUE_ONLY = MatchingPolicy(fairness_weight=0.0, starved_bonus=0.0, overload_penalty=0.0)
@@ -52,7 +59,8 @@ def hindsight_bound(truth: Truth) -> float:
             continue
         active = np.flatnonzero(art.joins <= week)
         if week < world.weeks:
-            says_yes = (truth.accept_u[week, :, active, 0] < art.accept[active, None]).any(axis=1)
+            answers = truth.accept_u[week, :, active, :ANSWERS_KNOWN]  # (active, rounds, k)
+            says_yes = (answers < art.accept[active, None, None]).any(axis=(1, 2))
         else:  # no offer rounds in the drain weeks: what was accepted by then is all there is
             break
         for skill in {truth.jobs[i].skill for i in open_}:
@@ -65,6 +73,14 @@ def hindsight_bound(truth: Truth) -> float:
             due = np.asarray([truth.jobs[i].due_week for i in mine])
             a = pool[artisan_index]
             score = art.qc_pass[a] * np.where(due[job_index] > week, 1.0, art.reliability[a])
+            if pool.size > 2 * TOP_PER_JOB:
+                # A crowded skill: each job sees its best artisans, and as many more spread over
+                # the pool (so capacity beyond the best few is still reachable).
+                best = np.zeros(job_index.size, dtype=np.bool_)
+                best[top_k_per_job(job_index, score, TOP_PER_JOB)] = True
+                spread = (artisan_index - job_index * TOP_PER_JOB) % pool.size < TOP_PER_JOB
+                keep = best | spread
+                job_index, artisan_index, score = job_index[keep], artisan_index[keep], score[keep]
             plan = plan_assignment(
                 JobsToFill.of(
                     ids=[truth.jobs[i].job_id for i in mine],

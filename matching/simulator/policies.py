@@ -1,6 +1,7 @@
 """The policies the simulator compares. Each turns one round's view into lots to offer.
 
-- ``random``: random scores into the production optimiser (declared capacity, no fairness).
+- ``random``: random scores into the production optimiser (declared capacity, no fairness,
+  production's candidate sparsification on a random ranking).
 - ``round_robin``: per skill, artisans take turns in a fixed order.
 - ``greedy``: jobs by due date, each to the best-rated artisans (smoothed reputation) first.
 - ``ours``: the production round (:func:`matching.round.plan_production_round` with the world's
@@ -13,7 +14,8 @@
 - ``oracle``: the hidden true P(accept), P(on time) *given the artisan's actual queue*
   (:meth:`~matching.simulator.truth.Truth.on_time_probability`) and P(QC pass), and true capacity,
   plugged into the same optimiser with the same fairness terms and cover (sized by the true
-  acceptance), on every eligible pair (no candidate sparsification). It alone is handed the
+  acceptance), on every eligible pair (up to 192 artisans; beyond that the bands of candidate
+  selection, ``ORACLE_PER_JOB`` = 48 a job, ranked by the true score). It alone is handed the
   hidden truth (:class:`Hidden`); every other policy sees only the :class:`RoundView`, which
   holds what the production store would.
 - ``ours_fairness_off``: ours with the fairness terms switched off (fairness_weight and
@@ -54,6 +56,10 @@ POLICIES = (
     "ours_fairness_off",
     "oracle",
 )
+
+#: Candidates per job for the oracle when a skill is crowded, ranked by the true score (four
+#: times production's, so the ceiling stays a ceiling but a 1,000-artisan week stays tractable).
+ORACLE_PER_JOB = 48
 
 #: Ours retrains its on-time model every this many weeks, once it has this many outcomes.
 RETRAIN_EVERY_WEEKS = 4
@@ -171,6 +177,8 @@ class Policy:
         acceptance = None
         effective: Mapping[tuple[int, str], float] | None = view.effective_capacity
         matching = self.options.policy
+        oracle_rank: FloatArray | None = None
+        random_rank: FloatArray | None = None
         if self.name == "random":
             effective = None
             matching = MatchingPolicy(fairness_weight=0.0, overload_penalty=0.0, starved_bonus=0.0)
@@ -178,12 +186,16 @@ class Policy:
             def scorer(frames: Frames, pairs: Pairs) -> FloatArray:
                 return self.rng.uniform(0.05, 1.0, len(pairs))
 
+            random_rank = self.rng.uniform(0.0, 1.0, len(view.artisans))
+
         else:
             if hidden is None:
                 raise ValueError(f"the {self.name} needs the hidden truth")
             world = hidden.truth
             queue = hidden.queue
             truth = world.artisans
+            who = np.asarray([a.artisan_id - 1 for a in view.artisans], dtype=np.int64)
+            oracle_rank = truth.accept[who] * truth.reliability[who] * truth.qc_pass[who]
 
             effective = {
                 (a.artisan_id, s): float(truth.true_capacity[a.artisan_id - 1])
@@ -236,7 +248,14 @@ class Policy:
             policy=matching,
             min_lot=self.options.min_lot,
             max_splits=self.options.max_splits,
-            per_job=None,
+            per_job=(
+                self.options.per_job
+                if self.name == "random"
+                else ORACLE_PER_JOB
+                if len(view.artisans) > 4 * ORACLE_PER_JOB
+                else None
+            ),
+            rank=oracle_rank if self.name == "oracle" else random_rank,
             effective_capacity=effective,
             income_cents=view.income_cents,
             starved=view.starved,
