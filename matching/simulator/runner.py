@@ -136,7 +136,12 @@ class SimulationReport:
                         },
                     }
                 )
-        return {"world": self.world.name, "weeks": self.weeks, "runs": runs}
+        return {
+            "world": self.world.name,
+            "weeks": self.weeks,
+            "seconds": self.seconds,
+            "runs": runs,
+        }
 
     def markdown_table(self) -> str:
         header, rows = self.summary_rows()
@@ -221,7 +226,13 @@ def run(
                     outcome = _bound(hindsight_bound(truth))
                 else:
                     policy = Policy(name, np.random.default_rng([seed, 31, index]), world.options)
+                    began = time.perf_counter()
                     outcome = simulate(truth, policy)
+                    # Wall clock of one simulated week (orders, rounds, work), for the speed
+                    # target; it varies with the machine's load, so it is reported, not asserted.
+                    outcome.metrics["seconds_per_week"] = (time.perf_counter() - began) / (
+                        world.weeks + world.drain_weeks
+                    )
                 outcome.seed = seed
                 results.setdefault((load, name), PolicyResult(load, name, [])).runs.append(outcome)
                 if name == "ours":
