@@ -261,6 +261,7 @@ def simulate(truth: Truth, policy: Policy) -> RunResult:
         # A week of work: each artisan makes up to their true capacity, earliest due first.
         made = np.zeros(n, dtype=np.int64)
         finished_slot = np.zeros(n, dtype=np.int64)
+        finished: list[tuple[_Lot, int, int]] = []
         for lot in sorted(lots, key=lambda lot: (lot.due_week, lot.accepted_week)):
             a = lot.artisan
             take = min(lot.remaining, int(art.true_capacity[a]) - int(made[a]))
@@ -271,9 +272,18 @@ def simulate(truth: Truth, policy: Policy) -> RunResult:
             if lot.remaining == 0:
                 k = min(int(finished_slot[a]), MAX_PER_SLOT - 1)
                 finished_slot[a] += 1
-                slipped = truth.slip_u[week, a, k] >= art.reliability[a]
-                passed = int(binom.ppf(truth.qc_u[week, a, k], lot.quantity, art.qc_pass[a]))
-                pending.append(_Delivery(week + int(slipped), lot, passed))
+                finished.append((lot, a, k))
+        if finished:
+            # QC of the week's finished lots in one call (scipy's ppf is slow per scalar).
+            who = np.asarray([a for _, a, _ in finished], dtype=np.int64)
+            slot_ = np.asarray([k for _, _, k in finished], dtype=np.int64)
+            size = np.asarray([lot.quantity for lot, _, _ in finished], dtype=np.int64)
+            passed_all = binom.ppf(truth.qc_u[week, who, slot_], size, art.qc_pass[who])
+            slipped_all = truth.slip_u[week, who, slot_] >= art.reliability[who]
+            for (lot, _, _), passed, slipped in zip(
+                finished, passed_all.tolist(), slipped_all.tolist(), strict=True
+            ):
+                pending.append(_Delivery(week + int(slipped), lot, int(passed)))
         # Capacity evidence as production's store holds it (matching.history._weeks_of_work):
         # pieces *submitted* this week, and whether a lot due this week was not submitted by
         # then. The pieces made each week are hidden, as they are from production.
