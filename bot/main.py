@@ -73,6 +73,7 @@ from domain.explosion import factory_today
 from domain.model import Channel
 from domain.store import Store
 from matching.retraining import nightly_retrainer
+from matching.round import RoundOptions
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,17 @@ CUSTOMER_CHANNELS = frozenset({Channel.SHOPIFY, Channel.RETAILER_CALLBACK})
 def load_settings() -> Settings:
     """Settings from the environment and ``.env``; raises pydantic's ValidationError if bad."""
     return Settings()
+
+
+def round_options(settings: Settings) -> RoundOptions:
+    """The matching round's options: production's defaults (matching.round.RoundOptions, the
+    object the simulator runs too) with the ones Settings names."""
+    return RoundOptions().with_(
+        offer_ttl=settings.offer_ttl,
+        min_lot=settings.min_lot,
+        max_splits=settings.max_splits,
+        over_offer=settings.over_offer,
+    )
 
 
 def utc_now() -> datetime:
@@ -122,10 +134,7 @@ class Factory:
         return Matchmaker(
             models_dir=settings.models_dir,
             seed=settings.match_seed,
-            offer_ttl=settings.offer_ttl,
-            min_lot=settings.min_lot,
-            max_splits=settings.max_splits,
-            over_offer=settings.over_offer,
+            options=round_options(settings),
         )
 
     def documents(self) -> DocumentReader:

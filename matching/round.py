@@ -16,8 +16,8 @@ instead.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -27,6 +27,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.errors import DomainError
 from domain.model import Offer, OfferStatus
 from domain.services.offers import make_offer
+from matching.features import ArtisanStats, JobSpec
 from matching.history import OpenJob, Workforce, read_open_jobs, read_workforce
 from matching.models import OutcomeModel
 from matching.optimiser import MatchingPolicy
@@ -38,6 +39,60 @@ DEFAULT_MIN_LOT = 10
 DEFAULT_MAX_SPLITS = 4
 #: Measured in bench/bench_simulator.py (docs/benchmarks.md): fills a job within three rounds.
 DEFAULT_OVER_OFFER = 2.0
+#: Candidate artisans per job when a skill is crowded (:func:`matching.features.candidate_pairs`).
+DEFAULT_PER_JOB = 12
+
+
+@dataclass(frozen=True, slots=True)
+class RoundOptions:
+    """Everything that shapes a production round, in one plain object.
+
+    The scheduler's matchmaker (``bot.matchmaker``, built from ``bot.settings.Settings``) and the
+    simulator's ``ours`` (``matching.simulator``) both hand one of these to
+    :func:`plan_production_round`, so the simulator measures the round production runs. The
+    defaults *are* production's: Settings only overrides the ones it names (offer_ttl, min_lot,
+    max_splits, over_offer), with the same default values (tests/unit/test_round_options.py).
+    """
+
+    offer_ttl: timedelta = DEFAULT_OFFER_TTL
+    min_lot: int = DEFAULT_MIN_LOT
+    max_splits: int = DEFAULT_MAX_SPLITS
+    per_job: int | None = DEFAULT_PER_JOB
+    over_offer: float = DEFAULT_OVER_OFFER
+    fairness_weight: float = 0.3
+    fairness_band: int = 20
+    starved_bonus: float = 1.0
+    overload_penalty: float = 0.3
+
+    def __post_init__(self) -> None:
+        if self.offer_ttl <= timedelta(0):
+            raise DomainError("offers need a positive time to live (offer_ttl)")
+        if self.min_lot < 1 or self.max_splits < 1:
+            raise ValueError("a round needs a minimum lot of at least 1 and at least 1 split")
+        if self.per_job is not None and self.per_job < 1:
+            raise ValueError("per_job must be at least 1 (or None: every eligible pair)")
+        self.policy  # noqa: B018 - validates the optimiser's knobs now, not at the first round
+
+    @property
+    def policy(self) -> MatchingPolicy:
+        return MatchingPolicy(
+            overload_penalty=self.overload_penalty,
+            fairness_weight=self.fairness_weight,
+            fairness_band=self.fairness_band,
+            starved_bonus=self.starved_bonus,
+            over_offer=self.over_offer,
+        )
+
+    def with_(self, **changes: object) -> RoundOptions:
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown round options: {', '.join(unknown)}; known ones are "
+                f"{', '.join(sorted(known))}"
+            )
+        return replace(self, **changes)  # type: ignore[arg-type]
+
 
 #: Offers that end without work, after which the same artisan is not offered the job again.
 TURNED_DOWN = (OfferStatus.DECLINED, OfferStatus.EXPIRED)
@@ -86,20 +141,15 @@ async def run_matching_round(
     *,
     now: datetime,
     rng: np.random.Generator,
-    policy: MatchingPolicy | None = None,
+    options: RoundOptions | None = None,
     models: Mapping[str, OutcomeModel] | None = None,
     priors: OutcomePriors | None = None,
-    offer_ttl: timedelta = DEFAULT_OFFER_TTL,
-    min_lot: int = DEFAULT_MIN_LOT,
-    max_splits: int = DEFAULT_MAX_SPLITS,
-    per_job: int | None = 12,
 ) -> RoundResult:
     """Offer the free pieces of every open job to the artisans most likely to deliver them."""
-    if offer_ttl <= timedelta(0):
-        raise DomainError("offers need a positive time to live (offer_ttl)")
+    options = options or RoundOptions()
+    policy = options.policy
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    policy = policy or MatchingPolicy()
     jobs = await read_open_jobs(session, now=now, over_offer=policy.over_offer)
     if not jobs:
         timings["read"] = time.perf_counter() - start
@@ -109,16 +159,13 @@ async def run_matching_round(
     timings["read"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    planned = plan_round(
+    planned = plan_production_round(
         workforce.stats,
         [j.spec for j in jobs],
+        options=options,
         rng=rng,
-        priors=priors or OutcomePriors.pooled(_all_counts(workforce)),
+        priors=priors,
         models=models,
-        policy=policy,
-        min_lot=min_lot,
-        max_splits=max_splits,
-        per_job=per_job,
         effective_capacity=workforce.effective_capacity,
         income_cents=workforce.income_cents,
         starved=workforce.starved,
@@ -136,7 +183,7 @@ async def run_matching_round(
                 job_id=lot.job_id,
                 artisan_id=lot.artisan_id,
                 quantity=lot.quantity,
-                expires_at=now + offer_ttl,
+                expires_at=now + options.offer_ttl,
                 now=now,
                 over_offer=policy.over_offer,
             )
@@ -148,10 +195,47 @@ async def run_matching_round(
     timings["offers"] = time.perf_counter() - start
     return RoundResult(
         offers=sent,
-        unfilled=_unfilled(jobs, workforce, planned, sent, refused, min_lot),
+        unfilled=_unfilled(jobs, workforce, planned, sent, refused, options.min_lot),
         timings=timings,
         candidates=len(planned.pairs),
         solver=planned.plan.solver,
+    )
+
+
+def plan_production_round(
+    artisans: Sequence[ArtisanStats],
+    jobs: Sequence[JobSpec],
+    *,
+    options: RoundOptions,
+    rng: np.random.Generator,
+    priors: OutcomePriors | None = None,
+    models: Mapping[str, OutcomeModel] | None = None,
+    effective_capacity: Mapping[tuple[int, str], float] | None = None,
+    income_cents: Mapping[int, int] | None = None,
+    starved: Collection[int] | None = None,
+    excluded: Collection[tuple[int, int]] = (),
+) -> RoundPlan:
+    """The planning half of a production round, on what the store holds (no session).
+
+    :func:`run_matching_round` calls it on what it read from the store; the simulator's ``ours``
+    calls it on the simulated store's view. It is the one code path both measure and run:
+    priors pooled over the whole workforce (empirical Bayes) unless given, then
+    :func:`matching.planning.plan_round` with every option taken from ``options``.
+    """
+    return plan_round(
+        artisans,
+        jobs,
+        rng=rng,
+        priors=priors or OutcomePriors.pooled(_counts_of(artisans)),
+        models=models,
+        policy=options.policy,
+        min_lot=options.min_lot,
+        max_splits=options.max_splits,
+        per_job=options.per_job,
+        effective_capacity=effective_capacity,
+        income_cents=income_cents,
+        starved=starved,
+        excluded=excluded,
     )
 
 
@@ -168,9 +252,8 @@ async def offered_before(session: AsyncSession, job_ids: list[int]) -> set[tuple
     return {(int(a), int(j)) for a, j in rows.all()}
 
 
-def _all_counts(workforce: Workforce) -> OutcomeCounts:
+def _counts_of(stats: Sequence[ArtisanStats]) -> OutcomeCounts:
     """Everybody's counts, for priors centred on the population's rates (empirical Bayes)."""
-    stats = workforce.stats
     return OutcomeCounts.of(
         offers=[s.offers for s in stats] or [0],
         accepted=[s.accepted for s in stats] or [0],

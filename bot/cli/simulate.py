@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -28,11 +29,19 @@ def _numbers(option: str, raw: str | None, kind: Callable[[str], T]) -> list[T] 
     return values
 
 
+def _shipped() -> str:
+    return ", ".join(sorted(p.stem for p in simulator.WORLDS_DIR.glob("*.toml"))) or "none"
+
+
 def simulate(
     world: Annotated[
         Path | None,
         typer.Option(
-            "--world", help=f"The world file (TOML); default {simulator.DEFAULT_WORLD_FILE.name}."
+            "--world",
+            help=(
+                f"A world file (TOML), or a shipped world's name ({_shipped()}); "
+                f"default {simulator.DEFAULT_WORLD_FILE.name}."
+            ),
         ),
     ] = None,
     seeds: Annotated[
@@ -52,6 +61,12 @@ def simulate(
     plot: Annotated[
         Path | None, typer.Option("--plot", help="Write the week-by-week PNG here.")
     ] = None,
+    json_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--json", help="Write every run's metrics here as JSON (docs/benchmarks.md names)."
+        ),
+    ] = None,
 ) -> None:
     """Compare matching policies on a synthetic factory with hidden truth (no database needed).
 
@@ -62,7 +77,7 @@ def simulate(
     load_list = _numbers("--loads", loads, float)
     policy_list = None if policies is None else [p.strip() for p in policies.split(",") if p]
     try:
-        chosen = simulator.load_world(world)
+        chosen = simulator.load_world(str(world) if world is not None else None)
     except ValueError as exc:
         fail(str(exc))
     with Progress(
@@ -89,6 +104,11 @@ def simulate(
             )
         except ValueError as exc:
             fail(str(exc))
+    if json_file is not None:
+        try:
+            json_file.write_text(json.dumps(report.as_json(), indent=1) + "\n")
+        except OSError as exc:
+            fail(f"cannot write the JSON to {json_file}: {exc.strerror or exc}")
     header, rows = report.summary_rows()
     table = Table(
         title=f"{len(report.seeds)} seed(s) x {report.weeks} weeks, {report.seconds:.1f} s",

@@ -11,12 +11,13 @@ results and the trade-offs made.
 from matching.simulator.plot import render_plot
 from matching.simulator.policies import POLICIES
 from matching.simulator.runner import METRICS, PolicyResult, Progress, SimulationReport, run
-from matching.simulator.world import DEFAULT_WORLD_FILE, World, load_world
+from matching.simulator.world import DEFAULT_WORLD_FILE, WORLDS_DIR, World, load_world
 
 __all__ = [
     "DEFAULT_WORLD_FILE",
     "METRICS",
     "POLICIES",
+    "WORLDS_DIR",
     "PolicyResult",
     "Progress",
     "SimulationReport",

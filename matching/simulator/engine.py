@@ -32,11 +32,16 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.stats import binom  # type: ignore[import-untyped]
 
-from matching.capacity import WeekOfWork, effective_capacity, population_realism
+from matching.capacity import (
+    WeekOfWork,
+    capacity_evidence,
+    effective_capacity,
+    population_realism,
+)
 from matching.fairness import gini
 from matching.features import ArtisanStats, JobSpec
 from matching.priors import OutcomeCounts, OutcomePriors
-from matching.simulator.policies import Policy, RoundView
+from matching.simulator.policies import READS_TRUTH, Hidden, Policy, RoundView
 from matching.simulator.truth import MAX_PER_SLOT, Truth
 
 FloatArray = NDArray[np.float64]
@@ -73,6 +78,7 @@ class RunResult:
     calibration: dict[str, tuple[FloatArray, FloatArray, FloatArray, FloatArray]] = field(
         default_factory=dict
     )  # outcome -> (week, predicted, observed share, weight)
+    seed: int = 0
 
 
 def simulate(truth: Truth, policy: Policy) -> RunResult:
@@ -94,6 +100,7 @@ def simulate(truth: Truth, policy: Policy) -> RunResult:
     weeks_of_work: list[list[WeekOfWork]] = [[] for _ in range(n)]
     income = np.zeros((horizon, n), dtype=np.int64)
     first_offer = np.full(n, -1, dtype=np.int64)
+    first_accept = np.full(n, -1, dtype=np.int64)
 
     free = np.asarray([j.quantity for j in truth.jobs], dtype=np.int64)
     accepted_in_first = np.zeros(len(truth.jobs), dtype=np.int64)
@@ -137,12 +144,13 @@ def simulate(truth: Truth, policy: Policy) -> RunResult:
             for a in active
             if income[max(0, week - STARVED_WEEKS) : week, a].sum() == 0 and int(a) not in busy
         )
-        realism = population_realism(
-            (float(art.declared[a]), weeks_of_work[a][-8:]) for a in active
-        )
+        evidence = {
+            int(a): capacity_evidence(weeks_of_work[a][-8:], weeks_of_work[a][:-8]) for a in active
+        }
+        realism = population_realism((float(art.declared[a]), evidence[int(a)]) for a in active)
         effective = {
             (int(a) + 1, skills[art.skill[a]]): effective_capacity(
-                float(art.declared[a]), weeks_of_work[a][-8:], realism=realism
+                float(art.declared[a]), evidence[int(a)], realism=realism
             )
             for a in active
         }
@@ -185,18 +193,15 @@ def simulate(truth: Truth, policy: Policy) -> RunResult:
                 effective_capacity=effective,
                 income_cents={int(a) + 1: int(recent[a]) for a in active},
                 excluded=excluded,
-                min_lot=world.min_lot,
-                max_splits=world.max_splits,
-                truth=truth,
                 skills=skills,
                 week=week,
-                queue=queue_of(lots),
                 starved=starved,
             )
+            hidden = Hidden(truth, queue_of(lots)) if policy.name in READS_TRUTH else None
             means = OutcomePriors.pooled(_counts(counts)).posterior_means(_counts(counts))
             slot = np.zeros(n, dtype=np.int64)
             made_offers: list[tuple[int, int, int, int]] = []
-            for job_id, artisan_id, quantity in policy.lots(view):
+            for job_id, artisan_id, quantity in policy.lots(view, hidden):
                 a = artisan_id - 1
                 made_offers.append(
                     (job_id, artisan_id, quantity, min(int(slot[a]), MAX_PER_SLOT - 1))
@@ -227,6 +232,8 @@ def simulate(truth: Truth, policy: Policy) -> RunResult:
                     continue
                 quantity = min(quantity, int(free[j]))
                 counts["accepted"][a] += 1
+                if first_accept[a] < 0:
+                    first_accept[a] = week
                 free[j] -= quantity
                 accepted_total[j] += quantity
                 weekly["accepted"][week] += quantity
@@ -254,6 +261,7 @@ def simulate(truth: Truth, policy: Policy) -> RunResult:
         # A week of work: each artisan makes up to their true capacity, earliest due first.
         made = np.zeros(n, dtype=np.int64)
         finished_slot = np.zeros(n, dtype=np.int64)
+        finished: list[tuple[_Lot, int, int]] = []
         for lot in sorted(lots, key=lambda lot: (lot.due_week, lot.accepted_week)):
             a = lot.artisan
             take = min(lot.remaining, int(art.true_capacity[a]) - int(made[a]))
@@ -264,12 +272,30 @@ def simulate(truth: Truth, policy: Policy) -> RunResult:
             if lot.remaining == 0:
                 k = min(int(finished_slot[a]), MAX_PER_SLOT - 1)
                 finished_slot[a] += 1
-                slipped = truth.slip_u[week, a, k] >= art.reliability[a]
-                passed = int(binom.ppf(truth.qc_u[week, a, k], lot.quantity, art.qc_pass[a]))
-                pending.append(_Delivery(week + int(slipped), lot, passed))
-        behind = {lot.artisan for lot in lots if lot.due_week == week and lot.remaining > 0}
-        for a in set(np.flatnonzero(made).tolist()) | behind:
-            weeks_of_work[a].append(WeekOfWork(int(made[a]), a in behind))
+                finished.append((lot, a, k))
+        if finished:
+            # QC of the week's finished lots in one call (scipy's ppf is slow per scalar).
+            who = np.asarray([a for _, a, _ in finished], dtype=np.int64)
+            slot_ = np.asarray([k for _, _, k in finished], dtype=np.int64)
+            size = np.asarray([lot.quantity for lot, _, _ in finished], dtype=np.int64)
+            passed_all = binom.ppf(truth.qc_u[week, who, slot_], size, art.qc_pass[who])
+            slipped_all = truth.slip_u[week, who, slot_] >= art.reliability[who]
+            for (lot, _, _), passed, slipped in zip(
+                finished, passed_all.tolist(), slipped_all.tolist(), strict=True
+            ):
+                pending.append(_Delivery(week + int(slipped), lot, int(passed)))
+        # Capacity evidence as production's store holds it (matching.history._weeks_of_work):
+        # pieces *submitted* this week, and whether a lot due this week was not submitted by
+        # then. The pieces made each week are hidden, as they are from production.
+        behind = {lot.artisan for lot in lots if lot.due_week == week and lot.remaining > 0} | {
+            d.lot.artisan for d in pending if d.lot.due_week == week and d.week > week
+        }
+        submitted = np.zeros(n, dtype=np.int64)
+        for d in pending:
+            if d.week <= week:
+                submitted[d.lot.artisan] += d.lot.quantity
+        for a in set(np.flatnonzero(submitted).tolist()) | behind:
+            weeks_of_work[a].append(WeekOfWork(int(submitted[a]), a in behind))
         lots = [lot for lot in lots if lot.remaining > 0]
 
         # Deliveries that arrive this week are received, reviewed, paid and learned from.
@@ -320,6 +346,7 @@ def simulate(truth: Truth, policy: Policy) -> RunResult:
             lead_weighted,
             income,
             first_offer,
+            first_accept,
             withdrawn / max(float(weekly["offers"].sum()), 1.0),
         ),
         weekly=weekly,
@@ -356,6 +383,7 @@ def _metrics(
     lead_weighted: float,
     income: NDArray[np.int64],
     first_offer: NDArray[np.int64],
+    first_accept: NDArray[np.int64],
     withdrawn_share: float,
 ) -> dict[str, float]:
     world = truth.world
@@ -371,8 +399,11 @@ def _metrics(
     ]
     newcomers = (joins >= 1) & (joins <= weeks - 2)
     offered = first_offer >= 0
-    waited = first_offer - joins + 1
+    accepted_lot = first_accept >= 0
+    waited_offer = first_offer - joins + 1
+    waited = first_accept - joins + 1
     delivered = max(pieces["delivered"], 1)
+    any_new = bool(newcomers.any())
     return {
         "good_on_time_per_ordered": float(good_on_time.sum()) / ordered,
         "fill_rate": float(accepted.sum()) / ordered,
@@ -384,11 +415,18 @@ def _metrics(
         "income_gini": _gini(per_week[settled]),
         "no_income_4w": float(np.mean(windows)) if windows else 0.0,
         "newcomers": float(newcomers.sum()),
-        "newcomer_first_lot_2w": float(np.mean(offered[newcomers] & (waited[newcomers] <= 2)))
-        if newcomers.any()
+        # A newcomer's trial is work, not an offer: an accepted lot in the week they join or
+        # the next (an offer they could not take, or that was withdrawn, is no trial).
+        "newcomer_accepted_lot_2w": float(
+            np.mean(accepted_lot[newcomers] & (waited[newcomers] <= 2))
+        )
+        if any_new
         else float("nan"),
-        "newcomer_weeks_to_first": float(np.mean(waited[newcomers & offered]))
-        if (newcomers & offered).any()
+        "newcomer_weeks_to_first_lot": float(np.mean(waited[newcomers & accepted_lot]))
+        if (newcomers & accepted_lot).any()
+        else float("nan"),
+        "newcomer_offer_2w": float(np.mean(offered[newcomers] & (waited_offer[newcomers] <= 2)))
+        if any_new
         else float("nan"),
     }
 

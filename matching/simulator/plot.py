@@ -32,8 +32,8 @@ def render_plot(report: SimulationReport, path: Path | str) -> Path:
             axis = axes[row][column]
             for policy in report.policies:
                 result = report.results.get((load, policy))
-                if result is None:
-                    continue
+                if result is None or not result.runs[0].weekly:
+                    continue  # the hindsight bound has no weeks
                 top = result.weekly(numerator)[: report.weeks]
                 bottom = result.weekly(denominator)[: report.weeks]
                 share = np.divide(top, bottom, out=np.full_like(top, np.nan), where=bottom > 0)

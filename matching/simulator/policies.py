@@ -1,9 +1,12 @@
 """The policies the simulator compares. Each turns one round's view into lots to offer.
 
-- ``random``: random scores into the production optimiser (declared capacity, no fairness).
+- ``random``: random scores into the production optimiser (declared capacity, no fairness,
+  production's candidate sparsification on a random ranking).
 - ``round_robin``: per skill, artisans take turns in a fixed order.
 - ``greedy``: jobs by due date, each to the best-rated artisans (smoothed reputation) first.
-- ``ours``: the production round (:func:`matching.planning.plan_round`): Thompson-sampled Beta
+- ``ours``: the production round (:func:`matching.round.plan_production_round` with the world's
+  :class:`~matching.round.RoundOptions`, production's unless the world file's ``[round]`` table
+  changes them): Thompson-sampled Beta
   posteriors for accept and QC, a queue-aware P(on time) (the on-time model, retrained every few
   weeks on the lots it logged, with the queue factor of :mod:`matching.ontime` until it has
   enough outcomes), learned effective capacity as a soft limit, the fairness terms, and cover
@@ -11,7 +14,15 @@
 - ``oracle``: the hidden true P(accept), P(on time) *given the artisan's actual queue*
   (:meth:`~matching.simulator.truth.Truth.on_time_probability`) and P(QC pass), and true capacity,
   plugged into the same optimiser with the same fairness terms and cover (sized by the true
-  acceptance): the real ceiling.
+  acceptance), on every eligible pair (up to 192 artisans; beyond that the bands of candidate
+  selection, ``ORACLE_PER_JOB`` = 48 a job, ranked by the true score). It alone is handed the
+  hidden truth (:class:`Hidden`); every other policy sees only the :class:`RoundView`, which
+  holds what the production store would.
+- ``ours_fairness_off``: ours with the fairness terms switched off (fairness_weight and
+  starved_bonus 0), to show what fairness costs on the headline.
+
+The hindsight bound (:mod:`matching.simulator.hindsight`) is not a policy: it is solved offline
+from the truth and the outcome streams, and reported beside them as ``hindsight``.
 
 Every policy obeys the same rules: right skill, declared capacity left, minimum lot (or the
 whole remainder when smaller), at most ``max_splits`` artisans per job in a round (plus as many
@@ -26,16 +37,29 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+import matching.round as production
 from matching.features import ArtisanStats, Frames, JobSpec, Pairs
 from matching.models import OutcomeModel, fit_best
 from matching.ontime import MONOTONIC
 from matching.optimiser import MatchingPolicy
 from matching.planning import RoundPlan, plan_round
 from matching.priors import OUTCOMES, OutcomeCounts, OutcomePriors
+from matching.round import RoundOptions
 from matching.simulator.truth import Truth
 
 FloatArray = NDArray[np.float64]
-POLICIES = ("random", "round_robin", "greedy", "ours", "oracle")
+POLICIES = (
+    "random",
+    "round_robin",
+    "greedy",
+    "ours",
+    "ours_fairness_off",
+    "oracle",
+)
+
+#: Candidates per job for the oracle when a skill is crowded, ranked by the true score (four
+#: times production's, so the ceiling stays a ceiling but a 1,000-artisan week stays tractable).
+ORACLE_PER_JOB = 48
 
 #: Ours retrains its on-time model every this many weeks, once it has this many outcomes.
 RETRAIN_EVERY_WEEKS = 4
@@ -44,20 +68,24 @@ MIN_TRAINING_ROWS = 150
 
 @dataclass(frozen=True, slots=True)
 class RoundView:
-    """What a policy may see in one round (the oracle alone also reads ``truth``)."""
+    """What a policy may see in one round: what the production store would hold then."""
 
     artisans: Sequence[ArtisanStats]
     jobs: Sequence[JobSpec]
     effective_capacity: Mapping[tuple[int, str], float]
     income_cents: Mapping[int, int]
     excluded: Collection[tuple[int, int]]
-    min_lot: int
-    max_splits: int
-    truth: Truth
     skills: tuple[str, ...]
     week: int = 0
     starved: frozenset[int] = frozenset()  # artisan ids owed a reserved minimum lot
-    #: per artisan index: (due week, pieces still to make) of every accepted lot (oracle only)
+
+
+@dataclass(frozen=True, slots=True)
+class Hidden:
+    """What only the oracle is handed: the hidden truth and every artisan's real queue."""
+
+    truth: Truth
+    #: per artisan index: (due week, pieces still to make) of every accepted lot
     queue: Mapping[int, Sequence[tuple[int, int]]] = field(default_factory=dict)
 
 
@@ -69,11 +97,16 @@ class Offered:
     expected: dict[str, float]
 
 
+#: The policies handed :class:`Hidden` (tests/unit/test_simulator_isolation.py holds the others
+#: to the view).
+READS_TRUTH = frozenset({"oracle"})
+
+
 @dataclass
 class Policy:
     name: str
     rng: np.random.Generator
-    matching: MatchingPolicy
+    options: RoundOptions
     pointer: dict[str, int] = field(default_factory=dict)
     offered: dict[tuple[int, int], Offered] = field(default_factory=dict)
     models: dict[str, OutcomeModel] = field(default_factory=dict)
@@ -104,23 +137,48 @@ class Policy:
         """Ours' view of a lot it offered in the last round (None for other policies)."""
         return self.offered.get((job_id, artisan_id))
 
-    def lots(self, view: RoundView) -> list[tuple[int, int, int]]:
+    def lots(self, view: RoundView, hidden: Hidden | None = None) -> list[tuple[int, int, int]]:
         """(job id, artisan id, quantity) to offer."""
         if self.name == "round_robin":
             return self._round_robin(view)
         if self.name == "greedy":
             return self._greedy(view)
-        if self.name in ("random", "ours", "oracle"):
-            return self._optimised(view)
+        if self.name in ("ours", "ours_fairness_off"):
+            return self._ours(view)
+        if self.name in ("random", "oracle"):
+            return self._optimised(view, hidden)
         raise ValueError(f"unknown policy {self.name!r}; choose from {', '.join(POLICIES)}")
 
-    def _optimised(self, view: RoundView) -> list[tuple[int, int, int]]:
+    def _ours(self, view: RoundView) -> list[tuple[int, int, int]]:
+        """Production's round, through the function the scheduler's round calls."""
+        if not view.jobs:
+            return []
+        options = self.options
+        if self.name == "ours_fairness_off":
+            options = options.with_(fairness_weight=0.0, starved_bonus=0.0)
+        planned = production.plan_production_round(
+            view.artisans,
+            view.jobs,
+            options=options,
+            rng=self.rng,
+            models=self.models or None,
+            effective_capacity=view.effective_capacity,
+            income_cents=view.income_cents,
+            starved=view.starved,
+            excluded=view.excluded,
+        )
+        self.offered = _what_ours_knew(planned)
+        return [(lot.job_id, lot.artisan_id, lot.quantity) for lot in planned.lots]
+
+    def _optimised(self, view: RoundView, hidden: Hidden | None) -> list[tuple[int, int, int]]:
         if not view.jobs:
             return []
         scorer = None
         acceptance = None
         effective: Mapping[tuple[int, str], float] | None = view.effective_capacity
-        matching = self.matching
+        matching = self.options.policy
+        oracle_rank: FloatArray | None = None
+        random_rank: FloatArray | None = None
         if self.name == "random":
             effective = None
             matching = MatchingPolicy(fairness_weight=0.0, overload_penalty=0.0, starved_bonus=0.0)
@@ -128,9 +186,17 @@ class Policy:
             def scorer(frames: Frames, pairs: Pairs) -> FloatArray:
                 return self.rng.uniform(0.05, 1.0, len(pairs))
 
-        elif self.name == "oracle":
-            world = view.truth
+            random_rank = self.rng.uniform(0.0, 1.0, len(view.artisans))
+
+        else:
+            if hidden is None:
+                raise ValueError(f"the {self.name} needs the hidden truth")
+            world = hidden.truth
+            queue = hidden.queue
             truth = world.artisans
+            who = np.asarray([a.artisan_id - 1 for a in view.artisans], dtype=np.int64)
+            oracle_rank = truth.accept[who] * truth.reliability[who] * truth.qc_pass[who]
+
             effective = {
                 (a.artisan_id, s): float(truth.true_capacity[a.artisan_id - 1])
                 for a in view.artisans
@@ -145,7 +211,7 @@ class Policy:
                 )
                 ahead = np.asarray(
                     [
-                        sum(left for d, left in view.queue.get(int(a), ()) if d <= int(due_week))
+                        sum(left for d, left in queue.get(int(a), ()) if d <= int(due_week))
                         for a, due_week in zip(index, due, strict=True)
                     ],
                     dtype=np.float64,
@@ -180,9 +246,16 @@ class Policy:
             priors=OutcomePriors.pooled(counts),
             models=self.models or None,
             policy=matching,
-            min_lot=view.min_lot,
-            max_splits=view.max_splits,
-            per_job=None,
+            min_lot=self.options.min_lot,
+            max_splits=self.options.max_splits,
+            per_job=(
+                self.options.per_job
+                if self.name == "random"
+                else ORACLE_PER_JOB
+                if len(view.artisans) > 4 * ORACLE_PER_JOB
+                else None
+            ),
+            rank=oracle_rank if self.name == "oracle" else random_rank,
             effective_capacity=effective,
             income_cents=view.income_cents,
             starved=view.starved,
@@ -190,8 +263,6 @@ class Policy:
             excluded=view.excluded,
             acceptance=acceptance,
         )
-        if self.name == "ours":
-            self.offered = _what_ours_knew(planned)
         return [(lot.job_id, lot.artisan_id, lot.quantity) for lot in planned.lots]
 
     def _fill_in_order(
@@ -208,10 +279,10 @@ class Policy:
             if not pool:
                 continue
             start = self.pointer.get(job.skill, 0) if rotate else 0
-            need = min(view.min_lot, job.quantity)
+            need = min(self.options.min_lot, job.quantity)
             free, splits = job.quantity, 0
             for step in range(len(pool)):
-                if free <= 0 or splits >= view.max_splits:
+                if free <= 0 or splits >= self.options.max_splits:
                     break
                 artisan = pool[(start + step) % len(pool)]
                 key = (artisan.artisan_id, job.skill)

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from matching.optimiser import MatchingPolicy
 from matching.simulator.engine import RunResult, simulate, weighted_ece
+from matching.simulator.hindsight import hindsight_bound
 from matching.simulator.policies import POLICIES, Policy
 from matching.simulator.truth import draw_truth
 from matching.simulator.world import World, load_world
@@ -31,9 +31,14 @@ METRICS: tuple[tuple[str, str, str], ...] = (
     ("lead_time_days", "lead time (days)", "{:.1f}"),
     ("income_gini", "income Gini", "{:.3f}"),
     ("no_income_4w", "no income in 4 wk", "{:.1%}"),
-    ("newcomer_first_lot_2w", "newcomer lot <= 2 wk", "{:.1%}"),
-    ("newcomer_weeks_to_first", "weeks to first lot", "{:.2f}"),
+    ("newcomer_accepted_lot_2w", "newcomer accepted lot <= 2 wk", "{:.1%}"),
+    ("newcomer_weeks_to_first_lot", "weeks to first lot", "{:.2f}"),
+    ("newcomer_offer_2w", "newcomer offer <= 2 wk", "{:.1%}"),
 )
+
+
+#: Per outcome, the metric holding ours' calibration error over the last quarter of the weeks.
+ECE_METRIC = {"accept": "ece_accept", "on_time": "ece_on_time", "qc_pass": "ece_qc"}
 
 
 @dataclass
@@ -79,16 +84,25 @@ class SimulationReport:
         oracle = self.value(load, "oracle", "good_on_time_per_ordered")
         return self.value(load, policy, "good_on_time_per_ordered") / oracle if oracle else 0.0
 
-    def gap_closed(self, load: float, policy: str = "ours") -> float:
-        """Share of the random-to-oracle gap on the headline metric that ``policy`` closes."""
+    def gap_closed(self, load: float, policy: str = "ours", bound: str = "hindsight") -> float:
+        """Share of the random-to-``bound`` gap on the headline metric that ``policy`` closes
+        (bound: the hindsight bound, or the oracle)."""
+        if (load, bound) not in self.results or (load, "random") not in self.results:
+            return float("nan")
         low = self.value(load, "random", "good_on_time_per_ordered")
-        high = self.value(load, "oracle", "good_on_time_per_ordered")
+        high = self.value(load, bound, "good_on_time_per_ordered")
         mine = self.value(load, policy, "good_on_time_per_ordered")
         return (mine - low) / (high - low) if high != low else float("nan")
 
     def summary_rows(self) -> tuple[list[str], list[list[str]]]:
         """Header and rows, ready for a rich Table (or Markdown): one row per load and policy."""
-        header = ["load", "policy", *(label for _, label, _ in METRICS), "of oracle"]
+        header = [
+            "load",
+            "policy",
+            *(label for _, label, _ in METRICS),
+            "of oracle",
+            "of random->hindsight gap",
+        ]
         rows: list[list[str]] = []
         for load in self.loads:
             for policy in self.policies:
@@ -100,14 +114,76 @@ class SimulationReport:
                     cells.append("n/a" if np.isnan(value) else fmt.format(value))
                 has_oracle = (load, "oracle") in self.results
                 cells.append(f"{self.share_of_oracle(load, policy):.1%}" if has_oracle else "")
+                gap = self.gap_closed(load, policy)
+                cells.append("" if np.isnan(gap) else f"{gap:.1%}")
                 rows.append(cells)
         return header, rows
+
+    def as_json(self) -> dict[str, object]:
+        """``{"runs": [{"load", "seed", "policy", "metrics": {...}}]}``: one entry per simulated
+        (load, seed, policy), metric names as docs/benchmarks.md defines them (NaN as null)."""
+        runs: list[dict[str, object]] = []
+        for (load, policy), result in self.results.items():
+            for outcome in result.runs:
+                runs.append(
+                    {
+                        "load": load,
+                        "seed": outcome.seed,
+                        "policy": policy,
+                        "metrics": {
+                            k: (None if np.isnan(v) else float(v))
+                            for k, v in outcome.metrics.items()
+                        },
+                    }
+                )
+        return {
+            "world": self.world.name,
+            "weeks": self.weeks,
+            "seconds": self.seconds,
+            "runs": runs,
+        }
 
     def markdown_table(self) -> str:
         header, rows = self.summary_rows()
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(r) + " |" for r in rows]
         return "\n".join(lines)
+
+
+HEADLINE = "good_on_time_per_ordered"
+#: The offline bound reported beside the policies (:mod:`matching.simulator.hindsight`).
+HINDSIGHT = "hindsight"
+
+
+def _bound(headline: float) -> RunResult:
+    metrics = {key: float("nan") for key, _, _ in METRICS}
+    metrics[HEADLINE] = headline
+    return RunResult(metrics=metrics, weekly={})
+
+
+def _compare(results: dict[tuple[float, str], PolicyResult], load: float, seed: int) -> None:
+    """Ours' headline against the others of the same (load, seed), as metrics of ours' run:
+    ``of_oracle``, ``of_hindsight_gap`` (share of the random -> hindsight gap closed) and
+    ``fairness_cost`` (headline with the fairness terms off minus ours)."""
+
+    def headline(policy: str) -> float | None:
+        result = results.get((load, policy))
+        runs = [] if result is None else [r for r in result.runs if r.seed == seed]
+        return runs[-1].metrics[HEADLINE] if runs else None
+
+    ours_result = results.get((load, "ours"))
+    if ours_result is None:
+        return
+    ours = next(r for r in reversed(ours_result.runs) if r.seed == seed)
+    mine = ours.metrics[HEADLINE]
+    oracle, low, high = headline("oracle"), headline("random"), headline("hindsight")
+    unfair = headline("ours_fairness_off")
+    if oracle:
+        ours.metrics["of_oracle"] = mine / oracle
+    if low is not None and high is not None and high > low:
+        ours.metrics["of_hindsight_gap"] = (mine - low) / (high - low)
+    if unfair is not None:
+        ours.metrics["fairness_cost"] = unfair - mine
 
 
 def run(
@@ -129,20 +205,14 @@ def run(
     if weeks is not None:
         world = world.with_(weeks=weeks)
     chosen = tuple(policies or world.policies)
-    unknown = [p for p in chosen if p not in POLICIES]
+    unknown = [p for p in chosen if p not in (*POLICIES, HINDSIGHT)]
     if unknown:
         raise ValueError(
-            f"unknown policies {', '.join(unknown)}; choose from {', '.join(POLICIES)}"
+            f"unknown policies {', '.join(unknown)}; choose from "
+            f"{', '.join((*POLICIES, HINDSIGHT))}"
         )
     seeds_ = tuple(seeds or world.seeds)
     loads_ = tuple(loads or world.loads)
-    matching = MatchingPolicy(
-        fairness_weight=world.fairness_weight,
-        fairness_band=world.fairness_band,
-        starved_bonus=world.starved_bonus,
-        overload_penalty=world.overload_penalty,
-        over_offer=world.over_offer,
-    )
     total = len(loads_) * len(seeds_) * len(chosen)
     done = 0
     start = time.perf_counter()
@@ -152,8 +222,18 @@ def run(
         for seed in seeds_:
             truth = draw_truth(world, load=load, seed=seed)
             for index, name in enumerate(chosen):
-                policy = Policy(name, np.random.default_rng([seed, 31, index]), matching)
-                outcome = simulate(truth, policy)
+                if name == HINDSIGHT:
+                    outcome = _bound(hindsight_bound(truth))
+                else:
+                    policy = Policy(name, np.random.default_rng([seed, 31, index]), world.options)
+                    began = time.perf_counter()
+                    outcome = simulate(truth, policy)
+                    # Wall clock of one simulated week (orders, rounds, work), for the speed
+                    # target; it varies with the machine's load, so it is reported, not asserted.
+                    outcome.metrics["seconds_per_week"] = (time.perf_counter() - began) / (
+                        world.weeks + world.drain_weeks
+                    )
+                outcome.seed = seed
                 results.setdefault((load, name), PolicyResult(load, name, [])).runs.append(outcome)
                 if name == "ours":
                     held_out = world.weeks * 3 // 4
@@ -162,7 +242,11 @@ def run(
                         calibration.setdefault(load, {}).setdefault(key, []).append(
                             (p[recent], y[recent], w[recent])
                         )
+                        name_ = ECE_METRIC[key]
+                        outcome.metrics[name_] = weighted_ece(p[recent], y[recent], w[recent])
                 done += 1
+                if index == len(chosen) - 1:
+                    _compare(results, load, seed)
                 if progress is not None:
                     progress(done, total, f"load {load:.0%} seed {seed} {name}")
     ece = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -734,6 +735,31 @@ def test_simulate_compares_policies_in_a_table_and_writes_the_plot(
     rows = [line for line in result.output.splitlines() if "50%" in line]
     assert [row.split()[3] for row in rows] == ["random", "ours"]
     assert plot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_simulate_writes_every_runs_metrics_as_json(karakana: Karakana, tmp_path: Path) -> None:
+    world = tmp_path / "tiny.toml"
+    world.write_text(TINY_WORLD)
+    written = tmp_path / "runs.json"
+
+    result = karakana("simulate", "--world", str(world), "--json", str(written))
+
+    assert result.exit_code == 0, result.output
+    runs = json.loads(written.read_text())["runs"]
+    assert [(r["load"], r["seed"], r["policy"]) for r in runs] == [
+        (0.5, 1, "random"),
+        (0.5, 1, "ours"),
+    ]
+    names = set(runs[1]["metrics"])
+    assert {
+        "good_on_time_per_ordered",
+        "income_gini",
+        "no_income_4w",
+        "newcomer_accepted_lot_2w",
+        "ece_accept",
+        "ece_on_time",
+        "ece_qc",
+    } <= names
 
 
 def test_simulate_explains_a_bad_world_file_and_bad_seeds(

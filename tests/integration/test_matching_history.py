@@ -21,7 +21,7 @@ from matching.features import FEATURE_NAMES, N_FEATURES
 from matching.history import read_workforce, training_rows
 from matching.models import ModelRegistry
 from matching.retraining import current_models, nightly_retrainer, retrain_from_store
-from matching.round import run_matching_round
+from matching.round import RoundOptions, run_matching_round
 from tests.conftest import FakeClock
 from tests.integration.factory_fixtures import (
     BRASS,
@@ -60,7 +60,10 @@ async def work_one_round(
             lines={"NECKLACE-HORN": 30},
         )
         await run_matching_round(
-            s, now=clock.now(), rng=np.random.default_rng(1), min_lot=5, max_splits=3
+            s,
+            now=clock.now(),
+            rng=np.random.default_rng(1),
+            options=RoundOptions(min_lot=5, max_splits=3, over_offer=1.0),
         )
         events.drain(s)
     accepted = declined = passed = lost = 0

@@ -15,8 +15,7 @@ from domain.services.offers import accept_offer, decline_offer, job_remainder
 from domain.services.people import pause_artisan, set_opted_out
 from domain.store import Store
 from matching.explain import explain
-from matching.optimiser import MatchingPolicy
-from matching.round import RoundResult, run_matching_round
+from matching.round import RoundOptions, RoundResult, run_matching_round
 from tests.conftest import FakeClock
 from tests.integration.factory_fixtures import (
     BRASS,
@@ -32,6 +31,8 @@ from tests.integration.factory_fixtures import (
 
 NECKLACES = 30  # on the floor's order: 30 horn pendants and 60 brass hooks
 QUANTITY = {"HORN-PENDANT": NECKLACES, "BRASS-HOOK": 2 * NECKLACES}
+#: Small lots on a small floor, one offer per piece (no over-offering) unless a test says so.
+SMALL_LOTS = RoundOptions(min_lot=5, max_splits=3, over_offer=1.0)
 
 
 @dataclass
@@ -64,7 +65,7 @@ async def build_floor(store: Store, clock: FakeClock, *, artisans: int = 3) -> F
 async def run_round(store: Store, clock: FakeClock, seed: int = 1) -> RoundResult:
     async with store.transaction() as s:
         result = await run_matching_round(
-            s, now=clock.now(), rng=np.random.default_rng(seed), min_lot=5, max_splits=3
+            s, now=clock.now(), rng=np.random.default_rng(seed), options=SMALL_LOTS
         )
         events.drain(s)
     return result
@@ -308,9 +309,7 @@ async def over_offer_round(store: Store, clock: FakeClock, seed: int) -> RoundRe
             s,
             now=clock.now(),
             rng=np.random.default_rng(seed),
-            min_lot=5,
-            max_splits=3,
-            policy=MatchingPolicy(over_offer=2.0),
+            options=SMALL_LOTS.with_(over_offer=2.0),
         )
         events.drain(s)
     return result

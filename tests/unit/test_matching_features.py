@@ -212,3 +212,41 @@ def test_features_for_many_pairs_match_features_computed_one_pair_at_a_time() ->
     for i in range(0, len(pairs), 17):
         one = Pairs(pairs.artisan[i : i + 1], pairs.job[i : i + 1])
         np.testing.assert_array_equal(pair_features(frames, one)[0], together[i])
+
+
+def test_starved_artisans_at_the_back_of_the_ranking_still_get_candidate_pairs() -> None:
+    artisans = [ArtisanStats(i, {"beading": 40}) for i in range(200)]
+    jobs = [JobSpec(j, "BEAD", "beading", 30, 900, float(j)) for j in range(20)]  # 600 of 8,000
+    frames = build_frames(artisans, jobs)
+    rank = np.arange(200.0)[::-1].copy()  # artisan 0 ranks first, 199 last
+    starved = np.zeros(200, dtype=np.bool_)
+    starved[[150, 180, 199]] = True
+
+    plain = candidate_pairs(frames.artisans, frames.jobs, rank=rank, per_job=8)
+    reserved = candidate_pairs(frames.artisans, frames.jobs, rank=rank, per_job=8, reserved=starved)
+
+    assert not {150, 180, 199} & set(plain.artisan.tolist())
+    for a in (150, 180, 199):
+        assert np.count_nonzero(reserved.artisan == a) == 3
+    keys = reserved.job * 200 + reserved.artisan
+    assert np.unique(keys).size == keys.size  # no pair twice
+    assert set(zip(plain.artisan.tolist(), plain.job.tolist(), strict=True)) <= set(
+        zip(reserved.artisan.tolist(), reserved.job.tolist(), strict=True)
+    )
+
+
+def test_bands_are_sized_on_learned_capacity_so_optimistic_declarations_do_not_shorten_them() -> (
+    None
+):
+    artisans = [ArtisanStats(i, {"beading": 100}) for i in range(100)]
+    jobs = [JobSpec(j, "BEAD", "beading", 50, 900, float(j)) for j in range(40)]  # 2,000 pieces
+    learned = {(i, "beading"): 20.0 for i in range(100)}  # they really make 20 a week
+    declared = build_frames(artisans, jobs)
+    real = build_frames(artisans, jobs, effective_capacity=learned)
+    rank = np.arange(100.0)[::-1].copy()
+
+    on_declared = candidate_pairs(declared.artisans, declared.jobs, rank=rank, per_job=8)
+    on_learned = candidate_pairs(real.artisans, real.jobs, rank=rank, per_job=8)
+
+    assert len(set(on_declared.artisan.tolist())) <= 30  # 2,000 / 100 = 20 artisans reached
+    assert len(set(on_learned.artisan.tolist())) == 100  # 2,000 / 20 = every artisan

@@ -60,3 +60,35 @@ def test_the_on_time_model_never_promises_more_for_a_longer_queue() -> None:
 
     assert np.all(np.diff(p) >= -1e-12)
     assert p[-1] > p[0]
+
+
+def test_the_on_time_model_says_no_more_than_queue_physics_beyond_its_training_queues() -> None:
+    from matching.features import FEATURE_NAMES, ArtisanStats, JobSpec
+    from matching.models import OutcomeModel
+    from matching.ontime import MONOTONIC
+    from matching.planning import plan_round
+
+    rng = np.random.default_rng(0)
+    column = FEATURE_NAMES.index("slack_after_work")
+    x = rng.normal(0.0, 1.0, (400, len(FEATURE_NAMES)))
+    x[:, column] = rng.uniform(0.0, 20.0, 400)  # trained on short queues only: all on time
+    y = (rng.random(400) < 0.9).astype(np.int64)
+    model = OutcomeModel("logistic", monotonic_cst=MONOTONIC).fit(x, y)
+    # A queue of 300 pieces at 10 a week: far beyond anything in training.
+    artisans = [ArtisanStats(1, {"beading": 400}, load_this_week={"beading": 300})]
+    jobs = [JobSpec(7, "BEAD", "beading", 20, 900, 7.0)]
+
+    planned = plan_round(
+        artisans,
+        jobs,
+        rng=np.random.default_rng(1),
+        models={"on_time": model},
+        effective_capacity={(1, "beading"): 10.0},
+        per_job=None,
+    )
+
+    features = planned.scores.features
+    assert features is not None
+    assert features[:, column].max() < model.feature_low_[column]
+    assert model.probability(features)[0] > 0.5  # flat extrapolation says yes
+    assert planned.scores.expected["on_time"][0] < 0.01  # physics: it cannot be on time
