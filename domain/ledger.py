@@ -942,13 +942,6 @@ async def artisan_balances(
     }
 
 
-async def lock_artisan_payable(session: AsyncSession, artisan_id: int) -> None:
-    """Hold the artisan's payable for the rest of the transaction (PostgreSQL row lock)."""
-    await session.exec(
-        select(Account.id).where(Account.code == artisan_payable_code(artisan_id)).with_for_update()
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class TrialBalance:
     debits_posted: int

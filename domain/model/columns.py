@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
@@ -50,10 +49,6 @@ def enum_type(enum: type[StrEnum]) -> sa.Enum:
         length=24,
         values_callable=lambda members: [m.value for m in members],
     )
-
-
-def utc_column(*, nullable: bool = False, **kwargs: Any) -> sa.Column[datetime]:
-    return sa.Column(UTCDateTime(), nullable=nullable, **kwargs)
 
 
 def within(column: str, low: object, high: object, *, above: bool = False) -> sa.CheckConstraint:
