@@ -29,6 +29,9 @@ class Channel(StrEnum):
     TELEGRAM = "telegram"
     CONSOLE = "console"
     WEB = "web"
+    # Text messages through Africa's Talking (issue 18). A USSD session reaches the person
+    # through this same identity: the phone number is the address for both.
+    SMS = "sms"
     # Customers, by machine (bot/channels/customers.py): the web shop's Admin API and a
     # retailer's callback URL. Their addresses are an order or a customer, not a chat.
     SHOPIFY = "shopify"
