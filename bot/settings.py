@@ -34,6 +34,8 @@ _SECRETS = (
     "mpesa_initiator_password",
     "shopify_webhook_secret",
     "shopify_admin_token",
+    "at_api_key",
+    "at_callback_token",
 )
 MPESA_SANDBOX_URL = "https://sandbox.safaricom.co.ke"
 MPESA_PRODUCTION_URL = "https://api.safaricom.co.ke"
@@ -126,6 +128,24 @@ class Settings(BaseSettings):
     )
     mpesa_requests_per_second: float | None = Field(
         default=None, gt=0, description="Pace calls to Daraja; unset: no pacing."
+    )
+
+    # --- Africa's Talking: SMS and USSD for artisans without a smartphone (issue 18) ---------
+    at_username: str | None = Field(
+        default=None, description="Africa's Talking app username ('sandbox' for the sandbox)."
+    )
+    at_api_key: SecretStr | None = Field(default=None, description="The app's API key.")
+    at_sender_id: str | None = Field(
+        default=None, description="Registered alphanumeric sender ID or shortcode; unset: shared."
+    )
+    at_api_base_url: str = Field(
+        default="https://api.sandbox.africastalking.com",
+        description="https://api.sandbox.africastalking.com or https://api.africastalking.com.",
+    )
+    at_callback_token: SecretStr | None = Field(
+        default=None,
+        description="Secret path segment in the SMS and USSD callback URLs (16+ URL-safe "
+        "characters); Africa's Talking does not sign callbacks.",
     )
 
     # --- orders from the web shop (Shopify) and retailers' API --------------------------------
