@@ -1,5 +1,5 @@
 """``karakana``: set up the database, seed the demo, import and export CSV, add people, see status,
-run the bot, simulate matching policies, and send and reconcile M-Pesa payouts.
+run the bot, simulate matching policies, send and reconcile M-Pesa payouts, and check the ledger.
 
 Each command is a thin translation: read arguments, do one unit of work through the domain, print
 the outcome. A mistake a person can fix (a bad CSV, an invalid phone number, a database behind
@@ -15,6 +15,7 @@ from bot.cli import (
     chat,
     customers,
     db,
+    ledger,
     orders,
     payouts,
     people,
@@ -41,6 +42,7 @@ app.add_typer(products.app, name="products", no_args_is_help=True)
 app.add_typer(orders.app, name="orders", no_args_is_help=True)
 app.add_typer(people.app, name="people", no_args_is_help=True)
 app.add_typer(payouts.app, name="payouts", no_args_is_help=True)
+app.add_typer(ledger.app, name="ledger", no_args_is_help=True)
 app.add_typer(api_keys.app, name="api-keys", no_args_is_help=True)
 app.add_typer(customers.app, name="customers", no_args_is_help=True)
 
