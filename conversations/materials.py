@@ -9,6 +9,7 @@ the artisan's materials flow (conversations/artisan/flows/materials.py).
   drawn in ``material_decline.mmd`` beside this file), or takes it typed:
   ``/cantsupply <id> <reason>`` (``decline_material_request``);
 - ``MaterialHandedOver`` / ``MaterialRequestDeclined``: the artisan is told, in their language;
+- ``MaterialRequestWithdrawn``: the artisan called it off; whoever heard of it hears that too;
 - ``/materials``: open requests with their age, oldest first: in the agent's areas (everywhere for
   admins, and for agents who cover no area yet, as ``/pending`` does);
 - ``queue_material_reminders``: the scheduler's daily nudge about requests waiting longer than
@@ -396,8 +397,29 @@ async def _declined(
     return await tell(session, artisan, Reply(text), ctx.now)
 
 
+async def _withdrawn(
+    session: AsyncSession, event: events.MaterialRequestWithdrawn, ctx: NoticeContext
+) -> int:
+    request = await session.get(MaterialRequest, event.request_id)
+    artisan = await session.get(Person, event.artisan_id)
+    if request is None or artisan is None:
+        return 0
+    sent = 0
+    for person in await answerers(session, artisan.area):
+        text = ctx.catalogue.t(
+            person.language,
+            "materials.withdrawn_notice",
+            name=quoted(artisan.name),
+            area=quoted(artisan.area),
+            **_asked(request),
+        )
+        sent += await tell(session, person, Reply(text), ctx.now)
+    return sent
+
+
 NOTICES: NoticeTable = {
     events.MaterialRequested: _material_requested,
+    events.MaterialRequestWithdrawn: _withdrawn,
     events.MaterialHandedOver: _handed_over,
     events.MaterialRequestDeclined: _declined,
 }

@@ -214,6 +214,14 @@ class MaterialRequestDeclined(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class MaterialRequestWithdrawn(Event):
+    """The artisan called their own request off; whoever was asked to answer it hears so."""
+
+    request_id: int
+    artisan_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class MpesaNumberChangeRequested(Event):
     change_id: int
     artisan_id: int

@@ -211,7 +211,25 @@ async def cancel_material_request(
     request.closed_at = now
     request.closed_by = by_id
     await session.flush()
+    if by_id == request.artisan_id:
+        events.record(
+            session,
+            events.MaterialRequestWithdrawn(request_id=request_id, artisan_id=request.artisan_id),
+        )
     return request
+
+
+async def open_requests_of(session: AsyncSession, artisan_id: int) -> list[MaterialRequest]:
+    """One artisan's requests nobody has answered yet, oldest first."""
+    rows = await session.exec(
+        select(MaterialRequest)
+        .where(
+            MaterialRequest.artisan_id == artisan_id,
+            MaterialRequest.status == MaterialRequestStatus.OPEN,
+        )
+        .order_by(col(MaterialRequest.created_at), col(MaterialRequest.id))
+    )
+    return list(rows.all())
 
 
 async def open_material_requests(

@@ -14,7 +14,7 @@ from tests.integration.factory_fixtures import Floor
 async def test_reporting_stock_with_a_typed_material_and_unit(floor: Floor) -> None:
     await floor.wanjiru.send("hi")
     [what] = await floor.wanjiru.send("Materials")
-    assert [c.payload for c in what.choices] == ["mat:stock", "mat:request"]
+    assert [c.payload for c in what.choices] == ["mat:stock", "mat:request", "mat:mine"]
     await floor.wanjiru.send("1")
     [how_much] = await floor.wanjiru.send("Brass  Wire")
     assert how_much.text == t("en", "artisan.materials_stock_how_much_unit", material="brass wire")

@@ -10,6 +10,7 @@ from datetime import timedelta
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from conversations.formatting import numeric_date
 from conversations.i18n import default_catalogue, t
 from conversations.messages import Reply
 from domain.model import Language, MaterialRequest, MaterialRequestStatus
@@ -317,3 +318,59 @@ async def test_on_whatsapp_the_agent_may_answer_the_notice_by_its_number(floor: 
         )
     )
     assert (await last_request(floor)).status is MaterialRequestStatus.FULFILLED
+
+
+async def test_an_artisan_sees_what_she_holds_and_withdraws_a_request_and_the_agent_hears(
+    floor: Floor,
+) -> None:
+    await ask_for(floor.wanjiru, "Materials", "brass wire", "1.5 kg")
+    request = await last_request(floor)
+    await floor.told(floor.agent)  # the request notice, read
+
+    await floor.wanjiru.send("Materials")
+    [mine] = await floor.wanjiru.send("3")  # what I have and asked for
+    line = t(
+        "en",
+        "artisan.materials_mine_request_line",
+        id=request.id,
+        material="brass wire",
+        quantity="1.5",
+        unit="kg",
+        since=numeric_date(request.created_at),
+    )
+    assert t("en", "artisan.materials_mine_no_stock") in mine.text
+    assert line in mine.text
+    assert payloads(mine) == [f"withdraw:{request.id}", "withdraw:none"]
+
+    said = await floor.wanjiru.say("1")
+    assert said == t(
+        "en",
+        "artisan.materials_withdrawn",
+        id=request.id,
+        material="brass wire",
+        quantity="1.5",
+        unit="kg",
+    )
+    assert (await last_request(floor)).status is MaterialRequestStatus.CANCELLED
+    notice = await last_told(floor, floor.agent)
+    assert notice.text == t(
+        "en",
+        "materials.withdrawn_notice",
+        name="“Wanjiru”",
+        area="“Kibera”",
+        id=request.id,
+        quantity="1.5",
+        unit="kg",
+        material="brass wire",
+    )
+    # Kamau's old "Handed over" button now finds nothing to hand over, and says so.
+    assert await floor.agent.say(f"/handover {request.id}") == t(
+        "en", "materials.closed_cancelled", id=request.id
+    )
+
+    # With nothing left waiting, "mine" only lists, in Kiswahili for Otieno too.
+    await floor.otieno.send("hi")
+    await floor.otieno.send("Malighafi")
+    nothing = await floor.otieno.say("3")
+    assert t("sw", "artisan.materials_mine_no_requests") in nothing
+    assert t("sw", "artisan.materials_mine_no_stock") in nothing

@@ -24,7 +24,7 @@ CODE = Path(conversations.__file__).parent
 PERSISTED: dict[str, set[str]] = {
     "better_photos": {"photos"},
     "delivery": {"job", "method", "quantity", "slot"},
-    "materials": {"amount", "job", "kind", "material"},
+    "materials": {"amount", "job", "kind", "material", "mine"},
     "material_decline": {"reason"},
     "menu": {"home"},
     "new_order": {"confirm", "customer", "due", "kind", "lines", "new_customer", "reference"},

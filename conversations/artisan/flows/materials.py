@@ -1,9 +1,11 @@
-"""Materials: an artisan reports what they have in stock, or asks for material for a job.
+"""Materials: an artisan reports what they have in stock, asks for material for a job, or sees
+what they hold and have asked for (and withdraws a request nobody has answered yet).
 
-``kind`` (report stock / request material) -> ``job`` (requests only: one of their active jobs,
-or none in particular) -> ``material`` (from the job's bill of materials or what they reported
-before, or typed) -> ``amount`` ("5 kg", "2.5 m", "40"; the unit defaults to the one we know for
-that material) -> ``report_stock`` or ``request_material``.
+``kind`` (report stock / request material / mine) -> ``mine`` (their stock and open requests, a
+"Withdraw" button per request: ``cancel_material_request``) or ``job`` (requests only: one of
+their active jobs, or none in particular) -> ``material`` (from the job's bill of materials or
+what they reported before, or typed) -> ``amount`` ("5 kg", "2.5 m", "40"; the unit defaults to
+the one we know for that material) -> ``report_stock`` or ``request_material``.
 """
 
 from __future__ import annotations
@@ -32,13 +34,19 @@ from conversations.flow import (
     Step,
     pick_one_step,
 )
-from conversations.formatting import me
+from conversations.formatting import me, numeric_date
 from conversations.i18n import N_
 from conversations.messages import Choice, Reply
-from domain.errors import DomainError, Forbidden
+from domain.errors import DomainError, Forbidden, IllegalTransition, NotFound
 from domain.model import ComponentMaterial, MaterialStock
 from domain.services.catalogue import clean_material
-from domain.services.materials import report_stock, request_material
+from domain.services.materials import (
+    cancel_material_request,
+    open_requests_of,
+    report_stock,
+    request_material,
+    stock_of,
+)
 from domain.statemachine import Transitions
 
 NAME = "materials"
@@ -51,11 +59,13 @@ class Materials(StrEnum):
     JOB = "job"
     MATERIAL = "material"
     AMOUNT = "amount"
+    MINE = "mine"
     DONE = DONE
 
 
 TABLE: dict[Materials, frozenset[Materials]] = {
-    Materials.KIND: frozenset({Materials.MATERIAL, Materials.JOB}),
+    Materials.KIND: frozenset({Materials.MATERIAL, Materials.JOB, Materials.MINE, Materials.DONE}),
+    Materials.MINE: frozenset({Materials.DONE}),
     Materials.JOB: frozenset({Materials.MATERIAL}),
     Materials.MATERIAL: frozenset({Materials.AMOUNT}),
     Materials.AMOUNT: frozenset({Materials.DONE}),
@@ -73,6 +83,7 @@ async def _ask_kind(ctx: Context) -> Reply:
         choices=(
             Choice("mat:stock", ctx.t("artisan.materials_stock")),
             Choice("mat:request", ctx.t("artisan.materials_request")),
+            Choice("mat:mine", ctx.t("artisan.materials_mine")),
         ),
     )
 
@@ -81,6 +92,10 @@ async def _on_kind(ctx: Context, answer: Answer) -> Outcome:
     assert answer.choice is not None  # Expect.CHOICE
     kind = answer.choice.payload.removeprefix("mat:")
     ctx.data["kind"] = kind
+    if kind == "mine":
+        if not await open_requests_of(ctx.session, me(ctx)):
+            return Finish(say=(Reply(await _holdings(ctx)),))
+        return Goto(Materials.MINE)
     if kind == "request" and await active_allocations(ctx.session, me(ctx)):
         return Goto(Materials.JOB)
     return Goto(Materials.MATERIAL)
@@ -222,6 +237,84 @@ async def _on_amount(ctx: Context, answer: Answer) -> Outcome:
     return Finish(say=(Reply(ctx.t("artisan.materials_requested", **said)),))
 
 
+async def _holdings(ctx: Context) -> str:
+    """What they told us they hold, and what they asked for that nobody has answered yet."""
+    stock = [
+        ctx.t(
+            "artisan.materials_mine_stock_line",
+            material=row.material,
+            quantity=amount(row.quantity),
+            unit=row.unit,
+        )
+        for row in await stock_of(ctx.session, me(ctx))
+        if row.quantity > 0
+    ]
+    asked = [
+        ctx.t(
+            "artisan.materials_mine_request_line",
+            id=request.id,
+            material=request.material,
+            quantity=amount(request.quantity),
+            unit=request.unit,
+            since=numeric_date(request.created_at),
+        )
+        for request in await open_requests_of(ctx.session, me(ctx))
+    ]
+    parts = [
+        ctx.t("artisan.materials_mine_stock", lines="\n".join(stock))
+        if stock
+        else ctx.t("artisan.materials_mine_no_stock"),
+        ctx.t("artisan.materials_mine_requests", lines="\n".join(asked))
+        if asked
+        else ctx.t("artisan.materials_mine_no_requests"),
+    ]
+    return "\n\n".join(parts)
+
+
+async def _ask_withdraw(ctx: Context) -> Reply:
+    requests = await open_requests_of(ctx.session, me(ctx))
+    return Reply(
+        "\n\n".join((await _holdings(ctx), ctx.t("artisan.materials_mine_withdraw_ask"))),
+        choices=(
+            *(
+                Choice(
+                    f"withdraw:{r.id}",
+                    ctx.t("artisan.materials_withdraw_button", id=r.id, material=r.material),
+                )
+                for r in requests[:MAX_LISTED]
+            ),
+            Choice("withdraw:none", ctx.t("artisan.materials_keep_all")),
+        ),
+    )
+
+
+async def _on_withdraw(ctx: Context, answer: Answer) -> Outcome:
+    assert answer.choice is not None  # Expect.CHOICE
+    chosen = answer.choice.payload.removeprefix("withdraw:")
+    if chosen == "none":
+        return Finish(say=(Reply(ctx.t("artisan.materials_kept")),))
+    try:
+        request = await cancel_material_request(
+            ctx.session, request_id=int(chosen), by_id=me(ctx), now=ctx.now
+        )
+    except (Forbidden, IllegalTransition, NotFound):
+        # Answered (or withdrawn) since the list was shown, or not theirs: say so plainly.
+        return Finish(say=(Reply(ctx.t("artisan.materials_withdraw_too_late", id=chosen)),))
+    return Finish(
+        say=(
+            Reply(
+                ctx.t(
+                    "artisan.materials_withdrawn",
+                    id=request.id,
+                    material=request.material,
+                    quantity=amount(request.quantity),
+                    unit=request.unit,
+                )
+            ),
+        )
+    )
+
+
 FLOW = Flow(
     name=NAME,
     first=Materials.KIND,
@@ -233,6 +326,7 @@ FLOW = Flow(
         ),
         Materials.MATERIAL: Step(Expect.TEXT, _ask_material, _on_material),
         Materials.AMOUNT: Step(Expect.TEXT, _ask_amount, _on_amount),
+        Materials.MINE: Step(Expect.CHOICE, _ask_withdraw, _on_withdraw),
     },
     diagram=Path(__file__).with_name("materials.mmd"),
 )
