@@ -32,7 +32,7 @@ unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
 
 test: lint types arch
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --numprocesses=auto --maxprocesses=4
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache karakana.db*
