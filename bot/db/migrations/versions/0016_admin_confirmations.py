@@ -3,8 +3,10 @@
 Revision ID: 0016
 Revises: 0015
 
-Empty until the work it is reserved for needs a schema change; kept so that parallel work keeps
-one alembic head.
+No schema change was needed, so this revision changes nothing (it keeps the chain whole): a
+confirmation waiting for yes/no is conversation state (the ``approve_payouts`` and ``broadcast``
+flows), maker-checker reads ``payout_batch.created_by``, and the float check reads
+``float_balance_query``, all there before.
 """
 
 from __future__ import annotations
