@@ -19,6 +19,7 @@ from decimal import Decimal
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.demo_history import VERIFIED_AFTER, joined_at, seed_history, staff_since
 from domain.csv_formats import (
     BomLineSpec,
     CatalogueSpec,
@@ -29,9 +30,10 @@ from domain.csv_formats import (
     ProductSpec,
 )
 from domain.explosion import FACTORY_ZONE, factory_today
-from domain.model import Channel, Component, CustomerKind, Job, Language, Person, Role
+from domain.model import Channel, Component, CustomerKind, Job, Language, NameKind, Person, Role
 from domain.phone import InvalidPhoneNumber, normalise_kenyan_mobile
 from domain.services.catalogue_io import apply_catalogue
+from domain.services.names import NameRow, apply_names
 from domain.services.offers import accept_offer, make_offer
 from domain.services.orders import confirm_order, create_order, get_or_create_customer
 from domain.services.people import add_person, register_artisan, verify_artisan
@@ -140,6 +142,66 @@ DEMO_CATALOGUE = CatalogueSpec(
     ),
 )  # fmt: skip
 
+# What people read instead of codes, in English and Kiswahili (examples/names.csv is the same).
+DEMO_NAMES: dict[NameKind, dict[str, tuple[str, str]]] = {
+    NameKind.SKILL: {
+        "horn_carving": ("horn carving", "uchongaji wa pembe"),
+        "bone_carving": ("bone carving", "uchongaji wa mifupa"),
+        "brass_casting": ("brass casting", "uyeyushaji wa shaba"),
+        "wire_work": ("wire work", "kazi ya waya"),
+        "beadwork": ("beadwork", "kazi ya shanga"),
+    },
+    NameKind.COMPONENT: {
+        "horn_crescent": ("Horn crescent pendant", "Kidani cha pembe cha hilali"),
+        "horn_drop": ("Horn teardrop drop", "Kishaufu cha pembe cha umbo la tone"),
+        "horn_fob": ("Horn key fob", "Kishikio cha funguo cha pembe"),
+        "bone_bangle": ("Carved bone bangle", "Bangili ya mfupa iliyochongwa"),
+        "bone_bead": ("Bone bead 12 mm", "Shanga ya mfupa ya mm 12"),
+        "brass_bail": ("Brass pendant bail", "Kishikio cha kidani cha shaba"),
+        "brass_cuff_blank": ("Brass cuff blank", "Kikuku ghafi cha shaba"),
+        "brass_clasp": ("Cast brass clasp", "Kifungo cha shaba"),
+        "brass_key_ring": ("Cast brass key ring", "Pete ya funguo ya shaba"),
+        "ear_hook": ("Brass wire ear hook", "Ndoano ya hereni ya waya wa shaba"),
+        "wire_spiral": ("Brass wire spiral drop", "Kishaufu cha waya wa shaba cha mzunguko"),
+        "wire_wrap": ("Copper wire cuff wrap", "Mzingo wa kikuku wa waya wa shaba nyekundu"),
+        "wire_collar_frame": ("Wire collar frame", "Fremu ya waya ya kola"),
+        "beaded_cord": ("Beaded neck cord", "Kamba ya shingo yenye shanga"),
+        "collar_disc": ("Maasai beaded collar disc", "Kola ya shanga ya Kimaasai"),
+        "spacer_strand": ("Glass bead spacer strand", "Uzi wa shanga za kioo za kutenganisha"),
+    },
+    NameKind.MATERIAL: {
+        "beeswax": ("beeswax", "nta ya nyuki"),
+        "brass scrap": ("brass scrap", "shaba chakavu"),
+        "brass wire": ("brass wire", "waya wa shaba"),
+        "cattle bone": ("cattle bone", "mifupa ya ng'ombe"),
+        "cattle horn": ("cattle horn", "pembe za ng'ombe"),
+        "charcoal": ("charcoal", "mkaa"),
+        "copper wire": ("copper wire", "waya wa shaba nyekundu"),
+        "galvanised wire": ("galvanised wire", "waya wa mabati"),
+        "glass beads": ("glass beads", "shanga za kioo"),
+        "nylon thread": ("nylon thread", "uzi wa nailoni"),
+        "sandpaper": ("sandpaper", "msasa"),
+        "waxed cord": ("waxed cord", "kamba yenye nta"),
+    },
+    NameKind.PRODUCT: {
+        "BED-COL-05": ("Maasai beaded collar", "Mkufu wa shingo wa shanga wa Kimaasai"),
+        "BNE-BNG-02": ("Carved bone bangle", "Bangili ya mfupa iliyochongwa"),
+        "BNE-NCK-07": ("Bone bead necklace", "Mkufu wa shanga za mfupa"),
+        "BRS-CUF-03": (
+            "Brass cuff with copper wrap",
+            "Bangili pana ya shaba yenye waya wa shaba nyekundu",
+        ),
+        "BRS-KEY-08": ("Horn and brass key ring", "Pete ya funguo ya pembe na shaba"),
+        "HRN-EAR-06": ("Horn teardrop earrings (pair)", "Hereni za pembe za tone (jozi)"),
+        "HRN-PND-01": ("Ankole horn crescent pendant", "Kidani cha hilali cha pembe ya Ankole"),
+        "WIR-EAR-04": (
+            "Brass wire spiral earrings (pair)",
+            "Hereni za waya wa shaba za mzunguko (jozi)",
+        ),
+    },
+}
+
+
 # Each area leans towards the crafts its workshops are known for; any skill may turn up anywhere.
 AREA_SPECIALTIES: dict[str, tuple[str, ...]] = {
     "Kibera": ("bone_carving", "beadwork"),
@@ -197,6 +259,23 @@ SAFARICOM_PREFIXES = (
 )  # fmt: skip
 
 CENTRAL_WORKSHOP_AREA = "Ngara"
+# Area names are the same in both languages but one: a road is a "barabara".
+AREA_NAMES_SW = {"Ngong Road": "Barabara ya Ngong"}
+
+
+def demo_names() -> list[NameRow]:
+    """The demo's names: its skills, components and materials, and its areas (known areas)."""
+    rows = [
+        NameRow(kind, code, {Language.EN: english, Language.SW: swahili})
+        for kind, names in DEMO_NAMES.items()
+        for code, (english, swahili) in names.items()
+    ]
+    for area in sorted({*AREA_SPECIALTIES, CENTRAL_WORKSHOP_AREA}):
+        names = {Language.EN: area}
+        if area in AREA_NAMES_SW:  # else Kiswahili readers read the English name, as it is
+            names[Language.SW] = AREA_NAMES_SW[area]
+        rows.append(NameRow(NameKind.AREA, area, names))
+    return rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,6 +464,7 @@ async def seed_demo(
 ) -> DemoSummary:
     """Fill an empty factory with the demo, inside the caller's transaction."""
     await apply_catalogue(session, DEMO_CATALOGUE)
+    await apply_names(session, demo_names())
 
     staff, artisans = demo_people()
     agents_by_area: dict[str, int] = {}
@@ -399,14 +479,17 @@ async def seed_demo(
             language=member.language,
             area=member.area,
             areas=member.covers,
-            now=now,
+            now=staff_since(now, zone),
         )
         assert person.id is not None
         admin_id = person.id if member.role is Role.ADMIN else admin_id
         agents_by_area.update(dict.fromkeys(member.covers, person.id))
 
     registered: list[tuple[Person, DemoArtisan]] = []
-    for artisan in artisans:
+    for index, artisan in enumerate(artisans):
+        # Active artisans joined over the past HISTORY_MONTHS months (see demo_history.py);
+        # those still waiting for a field agent's visit registered today.
+        joined = joined_at(index, now, zone) if artisan.active else now
         person = await register_artisan(
             session,
             name=artisan.name,
@@ -417,7 +500,7 @@ async def seed_demo(
             language=artisan.language,
             channel=artisan.channel,
             address=artisan.address,
-            now=now,
+            now=joined,
         )
         assert person.id is not None
         if artisan.active:
@@ -425,9 +508,18 @@ async def seed_demo(
                 session,
                 artisan_id=person.id,
                 agent_id=agents_by_area.get(artisan.area, admin_id),
-                now=now,
+                now=joined + VERIFIED_AFTER,
             )
         registered.append((person, artisan))
+
+    await seed_history(
+        session,
+        [person for person, artisan in registered if artisan.active],
+        admin_id=admin_id,
+        agents_by_area=agents_by_area,
+        now=now,
+        zone=zone,
+    )
 
     jobs: list[Job] = []
     confirmed = drafts = 0

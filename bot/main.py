@@ -15,6 +15,7 @@ import asyncio
 import gc
 import importlib.util
 import logging
+import secrets
 import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -32,10 +33,12 @@ from telegram import Update
 from telegram.ext import Application, ContextTypes, TypeHandler
 
 from bot.channels.customers import RetailerCallbackSender, ShopifySender
-from bot.channels.dispatcher import Backoff, Dispatcher, Sender, release_held
+from bot.channels.dispatcher import Backoff, Dispatcher, Gate, Sender, release_held
 from bot.channels.gateways import MediaLinks, TelegramGateway, WhatsAppGateway
 from bot.channels.inbound import Inbound, MediaFetcher
-from bot.channels.media import LocalMediaStore, MediaDocuments
+from bot.channels.media import LocalMediaStore, MediaDocuments, MediaStore
+from bot.channels.sms import SmsSender
+from bot.channels.sms_routes import SmsBudget, SmsGateway, renderer, sms_routes
 from bot.channels.telegram import (
     ALLOWED_UPDATES,
     CallbackSigner,
@@ -63,6 +66,11 @@ from bot.scheduling import (
 )
 from bot.server import Health, create_app, media_routes
 from bot.settings import Settings, webchat_refusal
+from bot.statements.attachments import MediaAttachments
+from bot.statements.routes import verify_routes
+from bot.storage.media import ObjectMediaStore
+from bot.storage.models import ObjectModelRegistry
+from bot.storage.objects import ObjectStore, ObjectStoreConfig, shared_object_store
 from conversations.engine import Engine
 from conversations.i18n import Catalogue, default_catalogue
 from conversations.messages import Incoming
@@ -72,6 +80,7 @@ from conversations.registry import REGISTRY
 from domain.explosion import factory_today
 from domain.model import Channel
 from domain.store import Store
+from matching.models import ModelRegistry
 from matching.retraining import nightly_retrainer
 from matching.round import RoundOptions
 
@@ -95,6 +104,20 @@ def round_options(settings: Settings) -> RoundOptions:
         min_lot=settings.min_lot,
         max_splits=settings.max_splits,
         over_offer=settings.over_offer,
+    )
+
+
+def object_store_config(settings: Settings) -> ObjectStoreConfig | None:
+    """The object store's settings (bot/storage), or None when ``OBJECT_STORE_URL`` is unset."""
+    if settings.object_store_url is None:
+        return None
+    key_id, secret = settings.object_store_access_key_id, settings.object_store_secret_access_key
+    return ObjectStoreConfig(
+        url=settings.object_store_url,
+        endpoint_url=settings.object_store_endpoint_url,
+        region=settings.object_store_region,
+        access_key_id=None if key_id is None else key_id.get_secret_value(),
+        secret_access_key=None if secret is None else secret.get_secret_value(),
     )
 
 
@@ -127,19 +150,53 @@ class Factory:
             cancelled_work_grace_days=settings.cancelled_work_grace_days,
             payout_max_per_artisan_cents=settings.payout_max_per_artisan_cents,
             payout_max_per_batch_cents=settings.payout_max_per_batch_cents,
+            payout_maker_checker=settings.payout_maker_checker,
         )
+
+    def object_store(self) -> ObjectStore | None:
+        """The bucket for media and models (bot/storage), or None: local folders."""
+        config = object_store_config(self.settings)
+        return None if config is None else shared_object_store(config)
+
+    def media_store(self) -> MediaStore:
+        """Where photos, charts, PDFs and CSVs are kept: the object store, else ``MEDIA_DIR``."""
+        objects = self.object_store()
+        if objects is None:
+            return LocalMediaStore(self.settings.media_dir)
+        return ObjectMediaStore(objects)
+
+    def _stored_media(self) -> ObjectMediaStore | None:
+        """The object store's media, for the housekeeping purge; None with local folders."""
+        objects = self.object_store()
+        return None if objects is None else ObjectMediaStore(objects)
+
+    def model_registry(self) -> ModelRegistry:
+        """Matching's model versions: in the object store, else under ``MODELS_DIR``."""
+        objects = self.object_store()
+        if objects is None:
+            return ModelRegistry(self.settings.models_dir)
+        return ObjectModelRegistry(objects)
 
     def matchmaker(self) -> Matchmaker:
         settings = self.settings
         return Matchmaker(
-            models_dir=settings.models_dir,
+            registry=self.model_registry(),
             seed=settings.match_seed,
             options=round_options(settings),
         )
 
     def documents(self) -> DocumentReader:
         """Documents admins send (an orders CSV), read back from the media store."""
-        return MediaDocuments(LocalMediaStore(self.settings.media_dir))
+        return MediaDocuments(self.media_store())
+
+    def attachments(self) -> MediaAttachments:
+        """The impact chart and statements' PDFs, drawn here and kept in the media store."""
+        settings = self.settings
+        # Without a public URL (the local demo) statements point at where `karakana run` listens.
+        base = settings.public_base_url or f"http://{settings.host}:{settings.port}"
+        return MediaAttachments(
+            self.media_store(), public_base_url=base, currency=settings.currency
+        )
 
     def engine(self, *, matcher: MatchRunner | None = None) -> Engine:
         """The conversation engine every channel shares: with every role's flows, commands and
@@ -153,6 +210,7 @@ class Factory:
             documents=self.documents(),
             matcher=matcher or self.matchmaker(),
             admin_policy=self.admin_policy(),
+            attachments=self.attachments(),
         )
 
     def job_settings(self) -> JobSettings:
@@ -171,9 +229,11 @@ class Factory:
             reminders_time=settings.reminders_time,
             reminders_due_soon=timedelta(days=settings.reminders_due_soon_days),
             material_request_reminder_after=settings.material_request_reminder_after,
+            question_reminder_after=settings.question_reminder_after,
             housekeeping_time=settings.housekeeping_time,
             retraining_time=settings.retraining_time,
             media_root=settings.media_dir,
+            stored_media=self._stored_media(),
             media_max_age=timedelta(days=settings.media_max_age_days),
             zone=settings.zone,
             outbox_max_age=timedelta(days=settings.outbox_max_age_days),
@@ -327,7 +387,7 @@ class KarakanaBot:
     engine: Engine
     inbound: Inbound
     dispatcher: Dispatcher
-    media_store: LocalMediaStore
+    media_store: MediaStore
     telegram: Telegram | None
     telegram_polling: bool
     matchmaker: Matchmaker
@@ -344,7 +404,7 @@ class KarakanaBot:
 
 
 def _webchat_routes(
-    factory: Factory, engine: Engine, media_store: LocalMediaStore, clock: Callable[[], datetime]
+    factory: Factory, engine: Engine, media_store: MediaStore, clock: Callable[[], datetime]
 ) -> list[BaseRoute]:
     """The local web chat (bot/channels/webchat.py), when it is installed and the settings allow it.
 
@@ -366,6 +426,86 @@ def _webchat_routes(
         clock=clock,
         max_image_bytes=factory.settings.media_max_bytes,
     )
+
+
+def _ussd_routes(
+    factory: Factory, catalogue: Catalogue, clock: Callable[[], datetime]
+) -> list[BaseRoute]:
+    """``POST /ussd/<AT_CALLBACK_TOKEN>`` (bot/channels/ussd.py), when the token is set: the USSD
+    menu needs no API key (it answers in the HTTP response), only the secret in its URL."""
+    token = factory.settings.at_callback_token
+    if token is None:
+        return []
+    from bot.channels.ussd import ussd_routes
+    from conversations.ussd.menu import UssdMenu
+
+    settings = factory.settings
+    menu = UssdMenu(
+        factory.store,
+        registry=REGISTRY,
+        catalogue=catalogue,
+        band=RevenueBand(settings.revenue_share_min, settings.revenue_share_max),
+    )
+    return ussd_routes(menu, callback_token=token.get_secret_value(), clock=clock)
+
+
+def console_refusal(settings: Settings) -> str | None:
+    """Why the staff console (/console) is not served: in production (any real channel, or a
+    HOST other than loopback) it needs CONSOLE_SECRET_KEY; None when it may be served."""
+    if settings.console_secret_key is not None:
+        return None
+    if webchat_refusal(settings) is None:
+        return None  # the local demo: a fresh key for this run
+    return (
+        "The staff console (/console) is off: CONSOLE_SECRET_KEY is not set, and it is required "
+        "beside a real channel or on a HOST other than loopback (see .env.example)."
+    )
+
+
+def _console_routes(
+    factory: Factory,
+    engine: Engine,
+    matchmaker: Matchmaker,
+    clock: Callable[[], datetime],
+    wake_outbox: Callable[[], None],
+    payments: Payments | None,
+) -> list[BaseRoute]:
+    """The staff web console (bot/console/) at /console, or nothing, said in the log, when
+    ``console_refusal`` refuses it."""
+    settings = factory.settings
+    refusal = console_refusal(settings)
+    if refusal is not None:
+        log.warning("%s", refusal)
+        return []
+    from bot.console import Console, Cookies, console_routes
+    from domain.services.console_login import LoginPolicy
+
+    secret = settings.console_secret_key
+    if secret is None:
+        log.info("the staff console signs its sessions with a key made for this run (demo)")
+        key = secrets.token_bytes(32)
+    else:
+        key = secret.get_secret_value().encode()
+    public = settings.public_base_url or ""
+    console = Console(
+        store=factory.store,
+        key=key,
+        clock=clock,
+        catalogue=engine.catalogue,
+        policy=factory.admin_policy(),
+        cookies=Cookies(
+            secure=public.startswith("https://"),
+            session_seconds=settings.console_session_hours * 3600,
+        ),
+        login=LoginPolicy(
+            code_ttl=timedelta(minutes=settings.console_code_minutes),
+            session_ttl=timedelta(hours=settings.console_session_hours),
+        ),
+        wake_outbox=wake_outbox,
+        wake_payouts=(lambda: None) if payments is None else payments.waker.wake,
+        explainer=matchmaker,
+    )
+    return console_routes(console)
 
 
 def build_bot(
@@ -392,7 +532,7 @@ def build_bot(
     store = factory.store
     matchmaker = factory.matchmaker()
     engine = factory.engine(matcher=matchmaker)
-    media_store = LocalMediaStore(settings.media_dir)
+    media_store = factory.media_store()
     payments = build_payments(factory, engine.catalogue, now)
     senders: dict[Channel, Sender] = {}
     fetchers: dict[Channel, MediaFetcher] = {}
@@ -400,7 +540,9 @@ def build_bot(
     rates = {
         Channel.WHATSAPP: settings.whatsapp_send_rate,
         Channel.TELEGRAM: settings.telegram_send_rate,
+        Channel.SMS: settings.sms_send_rate,
     }
+    gates: dict[Channel, Gate] = {}
 
     whatsapp_parts: tuple[str, str] | None = None
     media_links: MediaLinks | None = None
@@ -449,6 +591,31 @@ def build_bot(
             telegram.bot, store=media_store, max_bytes=settings.media_max_bytes
         )
 
+    if settings.sms_configured:
+        # SMS through Africa's Talking (bot/channels/sms.py): every reply rendered compactly in
+        # the person's language, typed codes from the commands' words; budgets per day.
+        assert settings.at_username is not None
+        assert settings.at_api_key is not None
+        sms_sender = SmsSender(
+            username=settings.at_username,
+            api_key=settings.at_api_key.get_secret_value(),
+            sender_id=settings.at_sender_id,
+            api_base_url=settings.at_api_base_url,
+            render=renderer(
+                store,
+                engine.catalogue,
+                {n: c.words for n, c in REGISTRY.commands.table.items() if c.words},
+            ),
+        )
+        senders[Channel.SMS] = sms_sender
+        closers.append(sms_sender.aclose)
+        gates[Channel.SMS] = SmsBudget(
+            catalogue=engine.catalogue,
+            zone=settings.zone,
+            per_person=settings.sms_daily_budget_per_person,
+            per_factory=settings.sms_daily_budget,
+        )
+
     # Customers hear about their orders through the same outbox: retailers' callbacks always
     # (only customers who gave a URL get any), Shopify fulfillments when its Admin API is set.
     callbacks_out = RetailerCallbackSender(store, timeout=settings.customer_callback_timeout)
@@ -471,6 +638,7 @@ def build_bot(
         clock=now,
         templates=settings.whatsapp_template_sids,
         rates=rates,
+        gates=gates,
         max_attempts=settings.outbox_max_attempts,
         backoff=backoff,
         poll_interval=poll_interval,
@@ -603,7 +771,23 @@ def build_bot(
         shopify_customer=settings.shopify_customer_name,
         shopify_lead_days=settings.shopify_default_lead_days,
     )
-    routes = [*local, *callbacks, *media, *orders_in, *extra_routes]
+    ussd = _ussd_routes(factory, engine.catalogue, now)
+    console = _console_routes(factory, engine, matchmaker, now, dispatcher.wake, payments)
+    sms_in: list[BaseRoute] = []
+    if settings.sms_configured and settings.at_callback_token is not None:
+        sms_in = sms_routes(
+            SmsGateway(inbound=inbound, store=store, clock=now),
+            settings.at_callback_token.get_secret_value(),
+        )
+    elif settings.sms_configured:
+        log.warning(
+            "AT_CALLBACK_TOKEN is not set: SMS can be sent but incoming SMS and delivery "
+            "reports are refused (Africa's Talking signs nothing; the token is the only proof)"
+        )
+    # Lenders check artisans' statements here (issue 19): no login, rate-limited per address.
+    verify = verify_routes(store, currency=settings.currency)
+    routes = [*local, *callbacks, *media, *orders_in, *ussd, *console, *sms_in, *extra_routes]
+    routes += verify
     app = create_app(
         health=Health(
             store,

@@ -182,9 +182,12 @@ class JobSettings:
     reminders_time: time = time(8, 0)
     reminders_due_soon: timedelta = timedelta(days=2)
     material_request_reminder_after: timedelta = timedelta(days=2)
+    question_reminder_after: timedelta = timedelta(hours=4)
+    question_reminder_interval: timedelta = timedelta(minutes=15)  # how often it looks
     housekeeping_time: time = time(3, 0)
     retraining_time: time = time(2, 0)
     media_root: Path | None = None
+    stored_media: jobs.StoredMedia | None = None  # the object store's media (bot/storage)
     media_max_age: timedelta = timedelta(days=30)
     outbox_max_age: timedelta = timedelta(days=30)
     revenue_band: RevenueBand | None = None  # the configured REVENUE_SHARE band
@@ -247,6 +250,19 @@ def karakana_jobs(
             ),
         )
     )
+    listed.append(
+        ScheduledJob(
+            "question_reminders",
+            Every(settings.question_reminder_interval),
+            partial(
+                jobs.remind_questions,
+                store,
+                clock=clock,
+                catalogue=catalogue,
+                after=settings.question_reminder_after,
+            ),
+        )
+    )
     # The batch is made (and approved or put to admins) even without M-Pesa: nothing is sent
     # then, and admins are told M-Pesa is not configured when they look or approve.
     send = (
@@ -291,6 +307,7 @@ def karakana_jobs(
                 store,
                 clock=clock,
                 media_root=settings.media_root,
+                stored_media=settings.stored_media,
                 media_max_age=settings.media_max_age,
                 outbox_max_age=settings.outbox_max_age,
             ),

@@ -31,7 +31,7 @@ from bot.channels.gateways import (
     TelegramGateway,
     WhatsAppGateway,
 )
-from bot.channels.media import ACCEPTED_IMAGE_TYPES, MediaStore
+from bot.channels.media import ACCEPTED_IMAGE_TYPES, OUTBOUND_DOCUMENT_TYPES, MediaStore
 from bot.channels.telegram import SECRET_TOKEN_HEADER
 from bot.request_body import BodyTooLarge, limited_body
 from domain.store import Store
@@ -148,7 +148,10 @@ def media_routes(links: MediaLinks, store: MediaStore) -> list[BaseRoute]:
     """``GET /media/<ref>``: a photo from our media store, for Twilio to fetch when we send it
     on WhatsApp. Only with a valid, unexpired signature from ``links`` and only an image ref the
     store issued; anything else is a bare 404 (no hint whether the file exists)."""
-    types = {extension: content_type for content_type, extension in ACCEPTED_IMAGE_TYPES.items()}
+    types = {
+        extension: content_type
+        for content_type, extension in (ACCEPTED_IMAGE_TYPES | OUTBOUND_DOCUMENT_TYPES).items()
+    }
 
     async def serve(request: Request) -> Response:
         ref: str = request.path_params["ref"]

@@ -36,6 +36,9 @@ _SECRETS = (
     "shopify_admin_token",
     "at_api_key",
     "at_callback_token",
+    "console_secret_key",
+    "object_store_access_key_id",
+    "object_store_secret_access_key",
 )
 MPESA_SANDBOX_URL = "https://sandbox.safaricom.co.ke"
 MPESA_PRODUCTION_URL = "https://api.safaricom.co.ke"
@@ -48,6 +51,7 @@ _DURATIONS = (
     "payout_send_interval",
     "payouts_in_doubt_after",
     "material_request_reminder_after",
+    "question_reminder_after",
 )
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -67,6 +71,18 @@ class Settings(BaseSettings):
     revenue_share_max: Decimal = Field(default=Decimal("0.35"), ge=0, le=1)
     log_level: str = Field(default="INFO")
     media_dir: Path = Field(default=Path("media"), description="Where received photos are kept.")
+    # --- the object store (bot/storage): media and models shared by several machines ------------
+    object_store_url: str | None = Field(
+        default=None,
+        description="s3://bucket/prefix: keep media and models there instead of MEDIA_DIR and "
+        "MODELS_DIR (needs the s3 extra).",
+    )
+    object_store_endpoint_url: str | None = Field(
+        default=None, description="An S3-compatible server (MinIO, R2, moto); unset: AWS."
+    )
+    object_store_region: str | None = Field(default=None)
+    object_store_access_key_id: SecretStr | None = Field(default=None)
+    object_store_secret_access_key: SecretStr | None = Field(default=None)
     conversation_idle_minutes: int = Field(
         default=720, gt=0, description="A half-finished conversation starts over after this."
     )
@@ -87,11 +103,12 @@ class Settings(BaseSettings):
         default=None, description="Our WhatsApp sender, e.g. whatsapp:+14155238886."
     )
     twilio_api_base_url: str = Field(default="https://api.twilio.com")
-    whatsapp_template_sids: Annotated[dict[str, str], NoDecode] = Field(
+    whatsapp_template_sids: Annotated[dict[str, str | dict[str, str]], NoDecode] = Field(
         default_factory=dict,
         description="Approved content templates for business messages outside the 24-hour "
         "window, as JSON: a topic (the first button's payload prefix, e.g. verify) or "
-        "'default' -> content SID; the template's {{1}} receives the message text.",
+        '\'default\' -> content SID, or -> {language: content SID} ({"offer": {"sw": '
+        '"HX..", "en": "HX.."}}); the template\'s {{1}} receives the message text.',
     )
 
     # --- Telegram ------------------------------------------------------------------------------
@@ -146,6 +163,13 @@ class Settings(BaseSettings):
         default=None,
         description="Secret path segment in the SMS and USSD callback URLs (16+ URL-safe "
         "characters); Africa's Talking does not sign callbacks.",
+    )
+    sms_send_rate: float = Field(default=5.0, gt=0, description="SMS per second.")
+    sms_daily_budget: int | None = Field(
+        default=None, ge=0, description="SMS segments the factory sends a day; unset: no limit."
+    )
+    sms_daily_budget_per_person: int | None = Field(
+        default=40, ge=0, description="SMS segments one person gets a day; unset: no limit."
     )
 
     # --- orders from the web shop (Shopify) and retailers' API --------------------------------
@@ -203,6 +227,10 @@ class Settings(BaseSettings):
     payout_max_per_batch: Decimal = Field(
         default=Decimal("2000000"), gt=0, description="The most one batch may pay (in CURRENCY)."
     )
+    payout_maker_checker: bool = Field(
+        default=True,
+        description="With more than one admin, the admin who made a batch cannot approve it.",
+    )
     payout_send_interval: timedelta = Field(default=timedelta(minutes=10), gt=timedelta(0))
     payouts_in_doubt_after: timedelta = Field(default=timedelta(minutes=10), ge=timedelta(0))
     reminders_time: time = Field(default=time(8, 0))
@@ -211,6 +239,11 @@ class Settings(BaseSettings):
         default=timedelta(days=2),
         gt=timedelta(0),
         description="An open material request older than this is in the agents' daily reminder.",
+    )
+    question_reminder_after: timedelta = Field(
+        default=timedelta(hours=4),
+        gt=timedelta(0),
+        description="An artisan's question unanswered this long is reminded about, once.",
     )
     cancelled_work_grace_days: int = Field(
         default=7,  # domain.services.jobs.DEFAULT_CANCELLED_WORK_GRACE_DAYS
@@ -222,6 +255,19 @@ class Settings(BaseSettings):
     retraining_time: time = Field(default=time(2, 0))
     media_max_age_days: int = Field(default=30, ge=1)
     outbox_max_age_days: int = Field(default=30, ge=1)
+
+    # --- the staff web console (/console, issue 19) --------------------------------------------
+    console_secret_key: SecretStr | None = Field(
+        default=None,
+        description="Signs console sessions and keys the digests of login codes (32+ "
+        "characters); required beside any real channel, a fresh one per start in the demo.",
+    )
+    console_session_hours: int = Field(
+        default=12, ge=1, le=24 * 30, description="A console session ends this long after login."
+    )
+    console_code_minutes: int = Field(
+        default=10, ge=1, le=60, description="A console login code works this long, once."
+    )
 
     @field_validator("whatsapp_template_sids", mode="before")
     @classmethod
@@ -360,6 +406,22 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _object_store(self) -> Settings:
+        """An s3://bucket/prefix URL, and both keys or neither (then boto3's own chain)."""
+        if self.object_store_url is not None:
+            from bot.storage.objects import parse_url
+
+            parse_url(self.object_store_url)  # ValueError names the bad URL
+        elif self.object_store_endpoint_url is not None:
+            raise ValueError("OBJECT_STORE_ENDPOINT_URL is set but OBJECT_STORE_URL is not")
+        keys = (self.object_store_access_key_id, self.object_store_secret_access_key)
+        if (keys[0] is None) != (keys[1] is None):
+            raise ValueError(
+                "set both OBJECT_STORE_ACCESS_KEY_ID and OBJECT_STORE_SECRET_ACCESS_KEY, or neither"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _whole_twilio(self) -> Settings:
         parts = {
             "TWILIO_ACCOUNT_SID": self.twilio_account_sid,
@@ -374,6 +436,18 @@ class Settings(BaseSettings):
         if not missing and self.public_base_url is None:
             raise ValueError(
                 "WhatsApp needs PUBLIC_BASE_URL: Twilio must be able to call /whatsapp/webhook"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _secret_at_callback_token(self) -> Settings:
+        """The only thing between the internet and the USSD menu (and SMS callbacks)."""
+        token = self.at_callback_token
+        if token is not None and not CALLBACK_TOKEN_PATTERN.fullmatch(token.get_secret_value()):
+            raise ValueError(
+                "AT_CALLBACK_TOKEN must be at least 16 URL-safe characters (letters, digits, "
+                "- and _): generate one with python -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))'"
             )
         return self
 
@@ -426,6 +500,11 @@ class Settings(BaseSettings):
     @property
     def whatsapp_configured(self) -> bool:
         return self.twilio_auth_token is not None
+
+    @property
+    def sms_configured(self) -> bool:
+        """SMS through Africa's Talking: a username and an API key."""
+        return self.at_username is not None and self.at_api_key is not None
 
     @property
     def mpesa_configured(self) -> bool:

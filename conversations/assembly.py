@@ -1,7 +1,9 @@
 """Assembly at the central workshop, which admins and the field agents working there both do.
 
 - ``/assembly`` lists the order lines with units ready to assemble: every component of them
-  received (``units x pieces per unit <= received``) and not yet assembled;
+  received (``units x pieces per unit <= received``) and not yet assembled, each (the first
+  ``MAX_BUTTONS``) with an "Assemble" button that runs ``/assemble LINE`` (``/assemble LINE
+  UNITS`` with the units ready now when only part of the line is);
 - ``/assemble <line> [units]`` (or the "Assemble" button on the notice that a line's components
   are all in) records units assembled, by default every unit the components allow; the line's
   assembled count grows until it reaches the ordered quantity, and the last unit of the order's
@@ -21,13 +23,23 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from conversations.flow import Command, Context
-from conversations.i18n import N_
+from conversations.i18n import N_, Catalogue
 from conversations.messages import Choice, Reply
 from conversations.notices import NoticeContext, NoticeTable, tell
 from domain import events
 from domain.errors import DomainError, NotFound
 from domain.limits import MAX_ID, MAX_PIECES
-from domain.model import Customer, Order, OrderLine, OrderStatus, Person, Product, Role
+from domain.model import (
+    Assembly,
+    Customer,
+    NameKind,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Person,
+    Product,
+    Role,
+)
 from domain.numbers import or_none, whole_number
 from domain.services.deliveries import (
     WORKSHOP_STAFF,
@@ -44,6 +56,7 @@ from domain.text import quoted
 log = logging.getLogger(__name__)
 
 MAX_LISTED = 20
+MAX_BUTTONS = 10  # one "Assemble" button per listed line, up to a list WhatsApp can show
 
 
 def at_workshop(person: Person | None) -> bool:
@@ -62,7 +75,7 @@ def _missing(ctx: Context, shortages: tuple[Shortage, ...]) -> str:
         ctx.t(
             "assembly.missing_line",
             code=s.code,
-            name=s.name,
+            name=ctx.catalogue.name(ctx.language, NameKind.COMPONENT, s.code),
             received=s.received,
             needed=s.needed,
         )
@@ -72,7 +85,7 @@ def _missing(ctx: Context, shortages: tuple[Shortage, ...]) -> str:
 
 async def _product(session: AsyncSession, line: OrderLine) -> str:
     product = await session.get(Product, line.product_id)
-    return product.name if product is not None else "-"
+    return product.sku if product is not None else "-"  # a ``product``: named per language
 
 
 async def _ready_lines(session: AsyncSession) -> list[LineAssembly]:
@@ -105,6 +118,7 @@ async def _assembly(ctx: Context, _argument: str) -> list[Reply]:
             ctx.t(
                 "assembly.ready_line",
                 line=state.line.id,
+                id=state.order.id,
                 order=quoted(state.order.reference),
                 product=await _product(ctx.session, state.line),
                 assembled=state.assembled,
@@ -115,7 +129,19 @@ async def _assembly(ctx: Context, _argument: str) -> list[Reply]:
     if len(ready) > MAX_LISTED:
         lines.append(ctx.t("assembly.more", count=len(ready) - MAX_LISTED))
     text = ctx.t("assembly.ready_title", count=len(ready)) + "\n\n" + "\n".join(lines)
-    return [Reply(text + "\n\n" + ctx.t("assembly.ready_hint"))]
+    buttons = tuple(_assemble_button(ctx, state) for state in ready[:MAX_BUTTONS])
+    return [Reply(text + "\n\n" + ctx.t("assembly.ready_hint"), choices=buttons)]
+
+
+def _assemble_button(ctx: Context, state: LineAssembly) -> Choice:
+    """The line's "Assemble" button: the same as ``/assemble LINE`` when every unit left is
+    ready, else ``/assemble LINE UNITS`` for the units whose components are in now."""
+    line = state.line.id
+    left = state.ordered - state.assembled
+    payload = f"assemble:{line}"
+    if state.assemblable < left:
+        payload += f":{state.assemblable}"
+    return Choice(payload, ctx.t("shipping.assemble_button", line=line, units=state.assemblable))
 
 
 async def _assemble(ctx: Context, argument: str) -> list[Reply]:
@@ -167,14 +193,26 @@ async def _assemble(ctx: Context, argument: str) -> list[Reply]:
         units=assembly.units,
         product=await _product(ctx.session, line),
         line=line_id,
+        id=order.id,
         order=quoted(order.reference),
         assembled=line.assembled_quantity,
         ordered=line.quantity,
     )
     if order.status is OrderStatus.READY:
-        text += "\n" + ctx.t("assembly.order_complete", order=quoted(order.reference))
+        # Whoever did it hears it once: an admin with the Ship button here (the notice goes to
+        # the other admins, see ``_order_ready``), a workshop agent that the admins were told.
+        said = {"id": order.id, "order": quoted(order.reference)}
+        if person.role is Role.ADMIN:
+            text += "\n" + ctx.t("polish.order_complete_ship", **said)
+            return [Reply(text, choices=(_ship_button(ctx.catalogue, person, line.order_id),))]
+        text += "\n" + ctx.t("assembly.order_complete", **said)
     elif line.assembled_quantity < line.quantity:
-        text += "\n" + ctx.t("assembly.still_to_do", left=line.quantity - line.assembled_quantity)
+        left = line.quantity - line.assembled_quantity
+        ready = (await line_assembly(ctx.session, line_id)).assemblable
+        if ready > 0:  # some units were left for later though their components are in
+            text += "\n" + ctx.t("assembly.still_ready_now", ready=ready, left=left)
+        else:
+            text += "\n" + ctx.t("assembly.still_to_do", left=left)
     return [Reply(text)]
 
 
@@ -187,6 +225,24 @@ COMMANDS: dict[str, Command] = {
 # --- the notice -------------------------------------------------------------------------------
 
 
+def _ship_button(catalogue: Catalogue, admin: Person, order_id: int) -> Choice:
+    # ``/shipping N``: asks for the carrier and tracking first (conversations/admin/shipping.py).
+    label = catalogue.t(admin.language, "assembly.notice.ship_button")
+    return Choice(f"shipping:{order_id}", label)
+
+
+async def _assembled_last_by(session: AsyncSession, order_id: int) -> int | None:
+    """Who recorded the order's latest assembly: the one who made it ready."""
+    rows = await session.exec(
+        select(Assembly.recorded_by)
+        .join(OrderLine, col(OrderLine.id) == col(Assembly.order_line_id))
+        .where(OrderLine.order_id == order_id)
+        .order_by(col(Assembly.id).desc())
+        .limit(1)
+    )
+    return rows.first()
+
+
 async def _order_ready(session: AsyncSession, event: events.OrderReady, ctx: NoticeContext) -> int:
     order = await session.get(Order, event.order_id)
     if order is None:
@@ -195,8 +251,12 @@ async def _order_ready(session: AsyncSession, event: events.OrderReady, ctx: Not
     admins = await session.exec(
         select(Person).where(Person.role == Role.ADMIN).order_by(col(Person.id))
     )
+    # The admin who assembled the last unit was answered with the Ship button already.
+    actor = await _assembled_last_by(session, event.order_id)
     sent = 0
     for admin in admins.all():
+        if admin.id == actor:
+            continue
         reply = Reply(
             ctx.catalogue.t(
                 admin.language,
@@ -205,12 +265,7 @@ async def _order_ready(session: AsyncSession, event: events.OrderReady, ctx: Not
                 order=quoted(order.reference),
                 customer=quoted(customer.name if customer is not None else None),
             ),
-            choices=(
-                Choice(
-                    f"ship:{event.order_id}",
-                    ctx.catalogue.t(admin.language, "assembly.notice.ship_button"),
-                ),
-            ),
+            choices=(_ship_button(ctx.catalogue, admin, event.order_id),),
         )
         sent += await tell(session, admin, reply, ctx.now)
     return sent

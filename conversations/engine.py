@@ -45,9 +45,16 @@ from conversations.i18n import N_, Catalogue, default_catalogue
 from conversations.locks import KeyedLocks
 from conversations.messages import Choice, Incoming, MediaItem, Reply
 from conversations.notices import RevenueBand
+from conversations.numbered import held_choices, on_latest_message
 from conversations.outbox import enqueue, enqueue_replies
 from conversations.parts import Registry
-from conversations.ports import DEFAULT_ADMIN_POLICY, AdminPolicy, DocumentReader, MatchRunner
+from conversations.ports import (
+    DEFAULT_ADMIN_POLICY,
+    AdminPolicy,
+    Attachments,
+    DocumentReader,
+    MatchRunner,
+)
 from conversations.state import Conversation, StateConflict, load_conversation, save_conversation
 from domain import events
 from domain.model import (
@@ -62,6 +69,7 @@ from domain.model import (
     Role,
 )
 from domain.numbers import or_none, whole_number
+from domain.services.names import load_names
 from domain.services.people import person_by_identity, set_language, set_opted_out
 from domain.store import Store, rolled_back_to_run_again
 from domain.text import clean_text, quoted
@@ -95,6 +103,7 @@ class Engine:
         documents: DocumentReader | None = None,
         matcher: MatchRunner | None = None,
         admin_policy: AdminPolicy = DEFAULT_ADMIN_POLICY,
+        attachments: Attachments | None = None,
     ) -> None:
         self._store = store
         self._registry = registry or Registry()
@@ -106,6 +115,7 @@ class Engine:
         self._documents = documents
         self._matcher = matcher
         self._admin_policy = admin_policy
+        self._attachments = attachments
         self._locks: KeyedLocks[tuple[Channel, str]] = KeyedLocks()
 
     @property
@@ -267,11 +277,13 @@ class Engine:
             person=person,
             language=language,
             data=conversation.answers(),
-            catalogue=self._catalogue,
+            # Skills, components, materials and areas by their names in this transaction.
+            catalogue=self._catalogue.with_names(await load_names(session)),
             media=incoming.media,
             documents=self._documents,
             matcher=self._matcher,
             policy=self._admin_policy,
+            attachments=self._attachments,
         )
         # Typed words are cleaned once, here at the edge, before any step or command reads them
         # (domain/text.py says what goes); the inbound record keeps what the channel delivered.
@@ -325,7 +337,7 @@ class Engine:
         await self._registry.notify(
             session,
             events.drain(session),
-            catalogue=self._catalogue,
+            catalogue=ctx.catalogue,
             now=now,
             band=RevenueBand(self._admin_policy.share_low, self._admin_policy.share_high),
         )
@@ -335,7 +347,21 @@ class Engine:
     async def _respond(
         self, ctx: Context, conversation: Conversation, incoming: Incoming
     ) -> list[Reply]:
-        business = _business_choice(conversation, incoming)
+        business = (
+            None if self._wants_count(conversation) else _business_choice(conversation, incoming)
+        )  # a number typed to "how many?" is its count, whatever list came since
+        # The web chat shows messages held on WhatsApp: the newest one there takes a "1".
+        held = await self._held_choice(ctx, conversation, incoming)
+        earlier = conversation.business_choices
+        if held is not None:
+            business = held
+        elif business is not None and earlier and await self._stale_number(ctx, earlier.choices):
+            # Other messages came since that list: "2" is ambiguous, so nothing is picked.
+            conversation.forget_business()
+            business = None
+            if conversation.idle:
+                said = Reply(ctx.t("polish.number_stale", text=quoted(incoming.text.strip())))
+                return [said, *await self._home(ctx, conversation)]
         if business is not None:
             # "2" answering a business message (a verify request, a job offer) is its button.
             chosen, about = business
@@ -432,6 +458,41 @@ class Engine:
         or the menu."""
         return [Reply(ctx.t("engine.button_expired")), *await self._resume(ctx, conversation)]
 
+    async def _held_choice(
+        self, ctx: Context, conversation: Conversation, incoming: Incoming
+    ) -> tuple[Choice, str] | None:
+        """A bare number typed in the web chat under the person's newest message when that is
+        one held on another channel (shown on the page, ``conversations.numbered``): its choice,
+        as ``_business_choice`` would pick it from a message sent to this address."""
+        if incoming.button_payload is not None or incoming.media or ctx.person is None:
+            return None
+        if self._wants_count(conversation):  # "how many?" takes a number as its count
+            return None
+        if not (conversation.idle or conversation.choices) or _number(incoming.text) is None:
+            return None
+        held = await held_choices(ctx.session, ctx.channel, ctx.address, ctx.person.id)
+        if held is None:
+            return None
+        choices, about = held
+        index = _number(incoming.text)
+        assert index is not None
+        return (choices[index - 1], about) if 1 <= index <= len(choices) else None
+
+    async def _stale_number(self, ctx: Context, choices: tuple[Choice, ...]) -> bool:
+        """Whether a typed bare number would pick from ``choices`` although they are not on the
+        newest message the person was sent (``conversations.numbered``): anything said since
+        makes the number ambiguous. Menus are never stale: their items only open things."""
+        if not choices or _is_menu(choices):
+            return False
+        person_id = None if ctx.person is None else ctx.person.id
+        seen = await on_latest_message(ctx.session, ctx.channel, ctx.address, choices, person_id)
+        return not seen
+
+    def _wants_count(self, conversation: Conversation) -> bool:
+        if conversation.idle or not self.is_valid_state(conversation.flow, conversation.step):
+            return False
+        return self._flows[conversation.flow].step(conversation.step).expects is Expect.QUANTITY
+
     def _wants_media(self, conversation: Conversation) -> bool:
         if conversation.idle:
             return False
@@ -446,10 +507,15 @@ class Engine:
         start = None if person is None else self._registry.photos.get(person.role)
         photos = all(item.is_image for item in incoming.media)
         if start is not None and photos and await self._has_menu(ctx):
+            ctx.caption = incoming.text.strip()  # "6 pieces": the count, when it is clear
             result = await start(ctx)
             if isinstance(result, Start):
                 return await self._start(ctx, conversation, result)
             return [*result, *await self._resume(ctx, conversation)]
+        if person is not None and person.role is Role.ADMIN and _is_csv(incoming.media):
+            # A file of orders sent without its caption: say which caption imports it.
+            caption = Reply(ctx.t("admin.csv_without_caption"))
+            return [caption, *await self._resume(ctx, conversation)]
         if not conversation.idle:
             return await self._step(ctx, conversation, incoming)  # the step's own hint
         if person is None:  # a stranger's first message, whatever it holds: the welcome
@@ -509,12 +575,21 @@ class Engine:
         payload = incoming.button_payload
         if payload is not None and all(offered.payload != payload for offered in ctx.choices):
             return await self._stale_button(ctx, conversation)
-        screened = self._screen(ctx, step.expects, incoming)
+        typed = incoming.text.strip()
+        # Other messages came since the question's list: a typed "1" picks nothing from it.
+        stale = payload is None and _number(typed) is not None
+        stale = stale and step.expects is not Expect.QUANTITY  # there a number is a count
+        stale = stale and await self._stale_number(ctx, ctx.choices)
+        stale_said = ctx.t("polish.number_stale_question", text=quoted(typed)) if stale else ""
+        if stale and step.expects is Expect.CHOICE:
+            return [Reply(stale_said, choices=ctx.choices)]
+        # A question that also takes typed words reads the number as words (a count), not a pick.
+        screened = Answer(typed) if stale else self._screen(ctx, step.expects, incoming)
         if isinstance(screened, str):
             return [Reply(screened, choices=ctx.choices)]
         outcome = await step.answer(ctx, screened)
         if isinstance(outcome, Ask):
-            return [Reply(outcome.problem, choices=ctx.choices)]
+            return [Reply(stale_said or outcome.problem, choices=ctx.choices)]
         conversation.data = ctx.data
         if isinstance(outcome, Goto):
             flow.check(conversation.step, outcome.step)
@@ -556,7 +631,12 @@ class Engine:
             return ctx.t("engine.too_long", max=MAX_TEXT_LENGTH)
         if not any(ch.isalnum() for ch in text):
             return ctx.t("engine.not_understood")
-        choice = _resolve(text, ctx.choices)
+        # A quantity question's "1" is one piece: its shortcuts are taken by words only.
+        choice = (
+            _by_words(text, ctx.choices)
+            if expects is Expect.QUANTITY
+            else _resolve(text, ctx.choices)
+        )
         if expects is Expect.CHOICE and choice is None:
             return ctx.unclear(text)
         return Answer(text, choice)
@@ -698,6 +778,19 @@ def _media_hint(media: tuple[MediaItem, ...]) -> str:
     if kinds == {"image"}:
         return N_("engine.photo_not_expected")
     return N_("engine.media_not_expected")
+
+
+_CSV_TYPES = frozenset(
+    {"text/csv", "application/csv", "text/comma-separated-values", "application/vnd.ms-excel"}
+)
+
+
+def _is_csv(media: tuple[MediaItem, ...]) -> bool:
+    """Whether the files sent are one spreadsheet of rows (a CSV), as /import_orders takes."""
+    return len(media) == 1 and (
+        media[0].content_type.split(";")[0].strip() in _CSV_TYPES
+        or media[0].ref.casefold().endswith(".csv")
+    )
 
 
 def _number(text: str) -> int | None:

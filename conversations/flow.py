@@ -36,7 +36,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from conversations.formatting import money
 from conversations.i18n import Catalogue
 from conversations.messages import Choice, MediaItem, Reply
-from conversations.ports import DEFAULT_ADMIN_POLICY, AdminPolicy, DocumentReader, MatchRunner
+from conversations.ports import (
+    DEFAULT_ADMIN_POLICY,
+    AdminPolicy,
+    Attachments,
+    DocumentReader,
+    MatchRunner,
+)
 from domain.model import Channel, Language, Person, Role
 from domain.numbers import or_none, whole_number
 from domain.statemachine import Transitions
@@ -50,6 +56,10 @@ class Expect(StrEnum):
     TEXT = "text"  # typed words; a number picks one of the offered choices when there are any
     CHOICE = "choice"  # one of the offered choices: a button, its number or its label
     MEDIA = "media"  # files (Answer.media) or typed words; the step itself judges what came
+    # How many? A typed number is always the answer (a count), never a pick: the choices are
+    # shortcuts ("All 15") taken by their button or their words ("all", "zote"), and are shown
+    # without numbers (``Reply.numbered``; see conversations/quantity.py).
+    QUANTITY = "quantity"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +86,8 @@ class Context:
     documents: DocumentReader | None = None  # ports the composition root may give the engine
     matcher: MatchRunner | None = None
     policy: AdminPolicy = DEFAULT_ADMIN_POLICY
+    attachments: Attachments | None = None  # the impact chart, statements' PDFs
+    caption: str = ""  # the words sent with photos no question asked for ("6 pieces")
 
     def t(self, msgid: str, /, **params: object) -> str:
         return self.catalogue.t(self.language, msgid, **params)
@@ -139,6 +151,8 @@ class Command:
     # Words that run the command when typed as the first word, before an id, without the slash
     # ("ACCEPT 12", "kubali 12"): for text-only channels, where buttons become typed codes.
     words: tuple[str, ...] = ()
+    # Its words also run it typed alone, with nothing after them ("more", "zaidi").
+    bare: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,9 @@
 Money is integer cents in and "KES 1,250" out, in the currency the composition root configured
 (``CURRENCY``: bot/main.py gives it to the ``Catalogue``, so ``ctx.money`` and a notice's
 ``ctx.money`` both say it). Dates are Nairobi's (the factory's zone): a ``datetime`` is read
-there before it is shown, a ``date`` is already a factory day.
+there before it is shown, a ``date`` is already a factory day. Dates people read are written out
+in their language by Babel ("Jumapili 3 Januari", "Sunday 3 January"): each catalogue names its
+Babel locale (``formatting.locale``), so a formatter handed a reader's ``t`` writes in it.
 """
 
 from __future__ import annotations
@@ -13,23 +15,18 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from conversations.i18n import DEFAULT_CURRENCY, N_
+from babel.dates import format_date
+
+from conversations.i18n import DEFAULT_CURRENCY
 from domain.explosion import FACTORY_ZONE
+from domain.model import Language
 
 if TYPE_CHECKING:
     from conversations.flow import Context
 
 Say = Callable[..., str]  # t(msgid, **params) in the reader's language
 
-_WEEKDAYS = (
-    N_("artisan.weekday.mon"),
-    N_("artisan.weekday.tue"),
-    N_("artisan.weekday.wed"),
-    N_("artisan.weekday.thu"),
-    N_("artisan.weekday.fri"),
-    N_("artisan.weekday.sat"),
-    N_("artisan.weekday.sun"),
-)
+WRITTEN_DATE = "EEEE d MMMM"  # Babel's pattern: "Jumapili 3 Januari", "Sunday 3 January"
 
 
 # --- money ----------------------------------------------------------------------------------
@@ -69,14 +66,32 @@ def short_date_time(value: datetime) -> str:
     return value.astimezone(FACTORY_ZONE).strftime("%d/%m %H:%M")
 
 
+def written_date(language: Language | str, value: date | datetime) -> str:
+    """A day written out in ``language``: ``Jumapili 3 Januari`` / ``Sunday 3 January``."""
+    return format_date(_factory_day(value), WRITTEN_DATE, locale=str(Language(language)))
+
+
+def written_day(language: Language | str, value: date | datetime, today: date) -> str:
+    """A day written out, with its year when it is not ``today``'s: ``Jumanne 8 Desemba``,
+    ``Jumatano 20 Januari 2027``."""
+    day = _factory_day(value)
+    written = written_date(language, day)
+    return written if day.year == today.year else f"{written} {day.year}"
+
+
+def month_words(language: Language | str, month: date) -> str:
+    """A month written out in ``language``: ``Desemba 2026``, ``December 2026``."""
+    return format_date(month, "MMMM y", locale=str(Language(language)))
+
+
 def weekday_date(t: Say, value: date) -> str:
-    """``Fri 13/03``: the weekday, in the reader's language, helps more than the year when a
-    date is days away."""
-    return f"{t(_WEEKDAYS[value.weekday()])} {value:%d/%m}"
+    """A day written out in the reader's language (``t``'s): ``Friday 13 March``, ``Ijumaa 13
+    Machi``. The weekday helps more than the year when a date is days or weeks away."""
+    return format_date(value, WRITTEN_DATE, locale=t("formatting.locale"))
 
 
 def weekday_date_time(t: Say, value: datetime) -> str:
-    """An instant as the reader's clock shows it: ``Fri 13/03 14:00`` in Nairobi."""
+    """An instant as the reader's clock shows it: ``Friday 13 March 14:00`` in Nairobi."""
     local = value.astimezone(FACTORY_ZONE)
     return f"{weekday_date(t, local.date())} {local:%H:%M}"
 

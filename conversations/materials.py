@@ -45,7 +45,7 @@ from conversations.flow import (
     Start,
     Step,
 )
-from conversations.formatting import numeric_date
+from conversations.formatting import written_date
 from conversations.i18n import N_, Catalogue
 from conversations.messages import Choice, Reply
 from conversations.notices import NoticeContext, NoticeTable, tell
@@ -196,12 +196,17 @@ async def open_requests(ctx: Context) -> list[Reply]:
     text = ctx.t("materials.open_title") + "\n\n" + "\n".join(lines)
     if len(rows) > MAX_LISTED:
         text += "\n" + ctx.t("materials.open_more")
+    # Both answers per request, as on the notice: handed over, or can't (which asks why).
     choices = tuple(
-        Choice(
-            f"handover:{request.id}",
-            ctx.t("materials.handover_numbered", id=request.id),
-        )
+        choice
         for request, _ in rows[:MAX_BUTTONS]
+        for choice in (
+            Choice(
+                f"handover:{request.id}",
+                ctx.t("materials.handover_numbered", id=request.id),
+            ),
+            Choice(f"cantsupply:{request.id}", ctx.t("clarity.cant_numbered", id=request.id)),
+        )
     )
     return [Reply(text, choices=choices)]
 
@@ -475,7 +480,7 @@ def _reminder(
             "materials.reminder_line",
             name=quoted(artisan.name),
             area=quoted(artisan.area),
-            since=numeric_date(request.created_at),
+            since=written_date(language, request.created_at),
             **_asked(request),
         )
         for request, artisan in rows[:MAX_LISTED]

@@ -96,16 +96,25 @@ class Reply:
     text: str
     choices: tuple[Choice, ...] = ()
     media: tuple[MediaItem, ...] = field(default=())
+    # The same message in a few words, for channels paid by the message (SMS, see
+    # conversations/sms.py); None: the text is compacted instead.
+    short: str | None = None
+    # False for a question whose typed number is its answer (how many pieces?): its choices are
+    # shortcuts taken by their button or word ("All 15"), shown without a number so nobody reads
+    # "1" as one of them (see ``Expect.QUANTITY``).
+    numbered: bool = True
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "text": self.text,
-                "choices": [{"payload": c.payload, "label": c.label} for c in self.choices],
-                "media": [_media_json(m) for m in self.media],
-            },
-            ensure_ascii=False,
-        )
+        raw: dict[str, Any] = {
+            "text": self.text,
+            "choices": [{"payload": c.payload, "label": c.label} for c in self.choices],
+            "media": [_media_json(m) for m in self.media],
+        }
+        if self.short is not None:
+            raw["short"] = self.short
+        if not self.numbered:
+            raw["numbered"] = False
+        return json.dumps(raw, ensure_ascii=False)
 
     @classmethod
     def from_json(cls, body: str) -> Reply:
@@ -114,12 +123,16 @@ class Reply:
             text=raw["text"],
             choices=tuple(Choice(c["payload"], c["label"]) for c in raw.get("choices", ())),
             media=tuple(_media_from_json(m) for m in raw.get("media", ())),
+            short=raw.get("short"),
+            numbered=raw.get("numbered", True),
         )
 
     def as_plain_text(self) -> str:
         """The reply as one text, choices as numbered lines (WhatsApp without buttons, console)."""
         if not self.choices:
             return self.text
+        if not self.numbered:  # shortcuts of a quantity question: a typed number is a count
+            return self.text + "\n\n" + "\n".join(f"• {c.label}" for c in self.choices)
         options = "\n".join(f"{n}. {c.label}" for n, c in enumerate(self.choices, start=1))
         return f"{self.text}\n\n{options}"
 

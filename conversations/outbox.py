@@ -29,7 +29,7 @@ from domain.model import (
 from domain.store import in_lists
 
 # Channels a person can be reached on unprompted, best first, when they have never written to us.
-_REACHABLE = (Channel.WHATSAPP, Channel.TELEGRAM, Channel.WEB, Channel.CONSOLE)
+_REACHABLE = (Channel.WHATSAPP, Channel.TELEGRAM, Channel.SMS, Channel.WEB, Channel.CONSOLE)
 
 _OUTBOX: sa.Table = OutboxMessage.__table__  # type: ignore[attr-defined]
 _LATEST_SEQUENCE = sa.select(sa.func.max(_OUTBOX.c.sequence)).where(
@@ -118,9 +118,17 @@ Address = tuple[Channel, str]
 """Where a message goes: a channel and the person's address on it."""
 
 
-def _preferred(theirs: Sequence[Address], last_written: Address | None) -> Address | None:
-    """The rule for reaching someone unprompted: the address they last wrote from, while it is
-    still one of theirs, else their first on the best channel they have (None: no address)."""
+def _preferred(
+    theirs: Sequence[Address], last_written: Address | None, chosen: Channel | None = None
+) -> Address | None:
+    """The rule for reaching someone unprompted: their first address on the channel they chose
+    (``Person.preferred_channel``, see domain/services/channel_choice.py), else the address they
+    last wrote from, while it is still one of theirs, else their first on the best channel they
+    have (None: no address)."""
+    if chosen is not None:
+        on_chosen = next((address for address in theirs if address[0] is chosen), None)
+        if on_chosen is not None:
+            return on_chosen
     if last_written is not None and last_written in theirs:
         return last_written
     return next(
@@ -171,9 +179,11 @@ async def preferred_identity(session: AsyncSession, person_id: int) -> ChannelId
             .order_by(col(ChannelIdentity.id))
         )
     )
+    person = await session.get(Person, person_id)
     chosen = _preferred(
         [(identity.channel, identity.address) for identity in identities],
         None if latest is None else (latest.channel, latest.address),
+        None if person is None else person.preferred_channel,
     )
     return next((i for i in identities if (i.channel, i.address) == chosen), None)
 
@@ -185,7 +195,16 @@ async def preferred_identities(session: AsyncSession, person_ids: set[int]) -> d
     wanted = sorted(person_ids)
     latest: dict[int, tuple[datetime, Address]] = {}
     identities: dict[int, list[Address]] = {}
+    choices: dict[int, Channel] = {}
     for some in in_lists(wanted):
+        chose = await session.exec(
+            select(Person.id, Person.preferred_channel).where(
+                col(Person.id).in_(some), col(Person.preferred_channel).is_not(None)
+            )
+        )
+        choices.update(
+            {pid: Channel(channel) for pid, channel in chose.all() if pid is not None and channel}
+        )
         states = await session.exec(
             select(
                 ConversationState.person_id,
@@ -209,7 +228,7 @@ async def preferred_identities(session: AsyncSession, person_ids: set[int]) -> d
     found: dict[int, Address] = {}
     for person_id, theirs in identities.items():
         last = latest.get(person_id)
-        chosen = _preferred(theirs, None if last is None else last[1])
+        chosen = _preferred(theirs, None if last is None else last[1], choices.get(person_id))
         if chosen is not None:
             found[person_id] = chosen
     return found

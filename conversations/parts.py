@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from conversations.flow import Flow
 from conversations.flows.menu import Action, Menus
-from conversations.i18n import Catalogue
+from conversations.i18n import NO_NAMES, Catalogue
 from conversations.notices import (
     NoticeContext,
     NoticeTable,
@@ -30,6 +30,7 @@ from conversations.slash import Commands
 from domain import events
 from domain.explosion import FACTORY_ZONE
 from domain.model import Role
+from domain.services.names import load_names
 
 
 def _by_name(flows: Sequence[Flow]) -> dict[str, Flow]:
@@ -94,6 +95,8 @@ class Registry:
     ) -> int:
         """Outbox messages for ``recorded`` (drained from ``session``), in the order the events
         happened, queued in the caller's transaction; returns how many."""
+        if recorded and catalogue.names is NO_NAMES:  # the scheduler's and the payout runner's
+            catalogue = catalogue.with_names(await load_names(session))
         ctx = NoticeContext(catalogue=catalogue, now=now, band=band, zone=zone)
         return await queue_notices(session, recorded, self.notices, ctx)
 

@@ -7,7 +7,9 @@
   artisan, makes the new number the payout number (``domain.payouts.confirm_number_change``);
 - ``MpesaNumberChangeConfirmed``: the artisan hears who confirmed it;
 - ``PayeeNameMismatch``: the admins hear that a payout reached an M-Pesa account in another name
-  and that the artisan's payouts are held; ``/payee_ok <artisan>`` releases them.
+  and that the artisan's payouts are held; ``/payee_ok <artisan>`` releases them. The artisan
+  hears it too, in their language, with what happens next (their next payments wait for the
+  office's check; ``/mpesa`` if the number is no longer theirs).
 
 Shared by agents and admins, so it sits beside verification rather than in either role.
 """
@@ -20,7 +22,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from conversations.flow import Command, Context
-from conversations.formatting import me
+from conversations.formatting import me, money
 from conversations.i18n import N_
 from conversations.messages import Choice, Reply
 from conversations.notices import NoticeContext, NoticeTable, tell
@@ -173,6 +175,19 @@ async def _payee_mismatch(
             )
         )
         sent += await tell(session, admin, reply, ctx.now)
+    artisan = await session.get(Person, event.artisan_id)
+    if artisan is not None:
+        # The artisan hears it too, in their language: what happened and what happens next.
+        told = Reply(
+            ctx.catalogue.t(
+                artisan.language,
+                "artisan.payee_mismatch",
+                amount=money(payout.amount_cents, ctx.catalogue.currency),
+                receiver=quoted(check.receiver_name),
+                name=quoted(check.registered_name),
+            )
+        )
+        sent += await tell(session, artisan, told, ctx.now)
     return sent
 
 

@@ -17,11 +17,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from conversations import assembly, customers, materials, payees, verification
+from conversations import (
+    assembly,
+    channel_choice,
+    console_sessions,
+    customers,
+    materials,
+    payees,
+    questions,
+    verification,
+)
 from conversations.admin import commands as admin_commands
+from conversations.admin import impact as admin_impact
 from conversations.admin import menu as admin_menu
 from conversations.admin import notices as admin_notices
+from conversations.admin import pager as admin_pager
+from conversations.admin import shipping as admin_shipping
 from conversations.admin.flows import FLOWS as ADMIN_FLOWS
+from conversations.admin.flows import approve_payouts
 from conversations.agent import commands as agent_commands
 from conversations.agent import menu as agent_menu
 from conversations.agent import notices as agent_notices
@@ -29,6 +42,7 @@ from conversations.agent.flows import FLOWS as AGENT_FLOWS
 from conversations.artisan import commands as artisan_commands
 from conversations.artisan import menu as artisan_menu
 from conversations.artisan import notices as artisan_notices
+from conversations.artisan import statements as artisan_statements
 from conversations.artisan.flows import FLOWS as ARTISAN_FLOWS
 from conversations.artisan.flows.submit_work import photos_sent
 from conversations.flows import menu, registration
@@ -56,6 +70,8 @@ REGISTRY = Registry.build(
         *AGENT_FLOWS,
         *ADMIN_FLOWS,
         materials.DECLINE_FLOW,
+        questions.REPLY_FLOW,
+        admin_shipping.FLOW,  # the Ship button asks for carrier and tracking
     ),
     # In this order in /help: verifying first, then each role's own.
     commands=Commands.merge(
@@ -63,9 +79,15 @@ REGISTRY = Registry.build(
         payees.COMMANDS,
         assembly.COMMANDS,
         materials.COMMANDS,
+        questions.COMMANDS,
+        console_sessions.COMMANDS,
+        channel_choice.COMMANDS,
         agent_commands.COMMANDS,
         admin_commands.COMMANDS,
         artisan_commands.COMMANDS,
+        admin_impact.COMMANDS,  # /impact (issue 19)
+        artisan_statements.COMMANDS,  # /statement, /revoke (issue 19)
+        admin_pager.COMMANDS,  # /more (or "more", "zaidi" alone): the next page of the last list
     ),
     menus=MENUS,
     # When two tables tell the same event (a delivery discrepancy), they run in this order.
@@ -74,11 +96,13 @@ REGISTRY = Registry.build(
         payees.NOTICES,
         assembly.NOTICES,
         materials.NOTICES,
+        questions.NOTICES,
         agent_notices.NOTICES,
         artisan_notices.NOTICES,
         admin_notices.NOTICES,
         # Customers (the web shop, retailers' callbacks) hear about their orders' progress.
         customers.NOTICES,
+        approve_payouts.NOTICES,  # the float has come for a waiting batch
     ),
     silent=SILENT,
     # Photos sent when no question asks for one: an artisan's start "submit finished work".

@@ -85,6 +85,8 @@ async def queue_reminders(
         .order_by(col(Job.due_date), col(Allocation.id))
     )
     soon = late = 0
+    # Reminders keep numeric dates ("05/03/2026", not "Alhamisi 5 Machi"): they also go by SMS,
+    # which must stay one segment; staff lists write dates out (formatting.written_date).
     for allocation, job, component, artisan in rows.all():
         if job.due_date < today:
             text = catalogue.t(

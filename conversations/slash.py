@@ -22,7 +22,10 @@ from domain.model import Role
 
 log = logging.getLogger(__name__)
 
-_TYPED = re.compile(r"([^\W\d_]{2,12})\s+#?(\d{1,9})\b(.*)", re.DOTALL)
+# "ACCEPT 12", "kubali #12", and the thing named between ("Nakubali ofa 160", "accept offer 44").
+_TYPED = re.compile(
+    r"([^\W\d_]{2,12})\s+(?:(?:ofa|offer)\s+)?#?(\d{1,9})\b(.*)", re.DOTALL | re.IGNORECASE
+)
 
 
 def _merge(tables: tuple[Mapping[str, Command], ...]) -> dict[str, Command]:
@@ -74,6 +77,9 @@ class Commands:
         """
         match = _TYPED.fullmatch(text.strip()) if payload is None and role is not None else None
         if match is None:
+            alone = self.words.get(text.strip().casefold()) if payload is None else None
+            if alone is not None and self.table[alone].bare and role in self.table[alone].roles:
+                return SlashCommand(alone, "")  # a word that runs its command alone ("more")
             return None
         name = self.words.get(match.group(1).casefold())
         if name is None or role not in self.table[name].roles:

@@ -19,7 +19,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from conversations.flow import Command, Context
-from conversations.i18n import N_
+from conversations.i18n import N_, Catalogue
 from conversations.messages import Choice, Reply
 from conversations.notices import NoticeContext, NoticeTable, tell
 from conversations.queries import agent_areas
@@ -31,6 +31,8 @@ from domain.model import (
     ArtisanProfile,
     ArtisanSkill,
     ArtisanStatus,
+    Language,
+    NameKind,
     Person,
     Role,
 )
@@ -44,14 +46,19 @@ MAX_LISTED = 20
 VERIFIERS = frozenset({Role.FIELD_AGENT, Role.ADMIN})
 
 
-async def _skills(session: AsyncSession, artisan_id: int) -> str:
-    """An artisan's skills with their weekly capacity: "beading (40), carving (25)"."""
+async def _skills(
+    session: AsyncSession, catalogue: Catalogue, language: Language, artisan_id: int
+) -> str:
+    """An artisan's skills by name with their weekly capacity: "beadwork (40), horn carving
+    (25)", "kazi ya shanga (40), ..." in Kiswahili."""
     rows = await session.exec(
         select(ArtisanSkill)
         .where(ArtisanSkill.artisan_id == artisan_id)
         .order_by(col(ArtisanSkill.skill))
     )
-    return ", ".join(f"{s.skill} ({s.weekly_capacity})" for s in rows)
+    return ", ".join(
+        f"{catalogue.name(language, NameKind.SKILL, s.skill)} ({s.weekly_capacity})" for s in rows
+    )
 
 
 # --- the list and the command ---------------------------------------------------------------
@@ -85,7 +92,7 @@ async def pending_artisans(ctx: Context) -> list[Reply]:
                 name=quoted(person.name),
                 workshop=quoted(profile.workshop),
                 area=quoted(person.area),
-                skills=await _skills(ctx.session, person.id),
+                skills=await _skills(ctx.session, ctx.catalogue, ctx.language, person.id),
             )
         )
     return [Reply(ctx.t("agent.pending_title") + "\n\n" + "\n".join(lines))]
@@ -163,7 +170,6 @@ async def _artisan_registered(
     profile = await session.get(ArtisanProfile, event.artisan_id)
     if artisan is None or profile is None:
         return 0
-    skills = await _skills(session, event.artisan_id)
     sent = 0
     verifiers = await verifiers_for(session, artisan.area)
     if not verifiers:
@@ -177,7 +183,7 @@ async def _artisan_registered(
                 name=quoted(artisan.name),
                 workshop=quoted(profile.workshop),
                 area=quoted(artisan.area),
-                skills=skills,
+                skills=await _skills(session, ctx.catalogue, agent.language, event.artisan_id),
             ),
             choices=(
                 Choice(

@@ -15,14 +15,15 @@ import csv
 import io
 import re
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import TypeVar
 
 from domain.csv_safety import csv_text, from_cell
 from domain.errors import DomainError
-from domain.explosion import BomItem, line_problems
+from domain.errors import Problem as Fact
+from domain.explosion import BomItem, line_problems, line_reasons
 from domain.limits import (
     MAX_DAYS,
     MAX_MATERIAL_PER_PIECE,
@@ -85,6 +86,8 @@ class RowError:
     line: int
     column: str | None
     reason: str
+    # The reason as facts, for people who read it in chat in their language (orders CSV).
+    fact: Fact | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         where = f"line {self.line}" if self.column is None else f"line {self.line}, {self.column}"
@@ -173,7 +176,12 @@ class OrderSpec:
 
 
 class _Bad(Exception):
-    """A value that cannot be used; the message is the reason shown to the person."""
+    """A value that cannot be used; the message is the reason in English, ``fact`` the same
+    for people reading it in their language."""
+
+    def __init__(self, reason: str, fact: Fact | None = None) -> None:
+        super().__init__(reason)
+        self.fact = fact
 
 
 class _Row:
@@ -184,18 +192,18 @@ class _Row:
         self.values = values
         self._errors = errors
 
-    def error(self, column: str | None, reason: str) -> None:
-        self._errors.append(RowError(self.line, column, reason))
+    def error(self, column: str | None, reason: str, fact: Fact | None = None) -> None:
+        self._errors.append(RowError(self.line, column, reason, fact))
 
     def get(self, column: str, parse: Callable[[str], T]) -> T | None:
         raw = self.values.get(column, "")
         if not raw and column not in _OPTIONAL:
-            self.error(column, "missing value")
+            self.error(column, "missing value", Fact("csv.missing_value"))
             return None
         try:
             return parse(raw)
         except _Bad as bad:
-            self.error(column, str(bad))
+            self.error(column, str(bad), bad.fact)
             return None
 
     def text(self, column: str) -> str | None:
@@ -220,27 +228,40 @@ def _rows(text: str, columns: Sequence[str], errors: list[RowError]) -> list[_Ro
     try:
         records = list(_records(text))
     except csv.Error as exc:
-        errors.append(RowError(1, None, f"not readable as CSV ({exc})"))
+        errors.append(RowError(1, None, f"not readable as CSV ({exc})", Fact("csv.unreadable")))
         return []
     if not records:
+        header_fact = Fact("csv.empty", {"header": ",".join(columns)})
         errors.append(
-            RowError(1, None, f"the file is empty; the header must be {','.join(columns)}")
+            RowError(
+                1, None, f"the file is empty; the header must be {','.join(columns)}", header_fact
+            )
         )
         return []
     header_line, header = records[0]
     names = [name.lower() for name in header]
     for name in sorted({n for n in names if names.count(n) > 1}):
-        errors.append(RowError(header_line, name, "column appears more than once in the header"))
+        errors.append(
+            RowError(
+                header_line,
+                name,
+                "column appears more than once in the header",
+                Fact("csv.column_twice"),
+            )
+        )
     for name in names:
         if name not in columns:
             errors.append(
                 RowError(
-                    header_line, name or "(blank)", f"unknown column; expected {','.join(columns)}"
+                    header_line,
+                    name or "(blank)",
+                    f"unknown column; expected {','.join(columns)}",
+                    Fact("csv.unknown_column", {"header": ",".join(columns)}),
                 )
             )
     for name in columns:
         if name not in names:
-            errors.append(RowError(header_line, name, "missing column"))
+            errors.append(RowError(header_line, name, "missing column", Fact("csv.missing_column")))
     if errors:
         return []
     rows = []
@@ -249,10 +270,16 @@ def _rows(text: str, columns: Sequence[str], errors: list[RowError]) -> list[_Ro
         if len(cells) > len(names):
             extra = [cell for cell in cells[len(names) :] if cell]
             if extra:
-                row.error(None, f"{len(cells)} values but the header has {len(names)} columns")
+                row.error(
+                    None,
+                    f"{len(cells)} values but the header has {len(names)} columns",
+                    Fact("csv.too_many_values", {"values": len(cells), "columns": len(names)}),
+                )
         rows.append(row)
     if not rows:
-        errors.append(RowError(header_line, None, "the file has a header but no rows"))
+        errors.append(
+            RowError(header_line, None, "the file has a header but no rows", Fact("csv.no_rows"))
+        )
     return rows
 
 
@@ -261,7 +288,9 @@ def _rows(text: str, columns: Sequence[str], errors: list[RowError]) -> list[_Ro
 
 def _text(raw: str, max_length: int) -> str:
     if len(raw) > max_length:
-        raise _Bad(f"longer than {max_length} characters")
+        raise _Bad(
+            f"longer than {max_length} characters", Fact("csv.too_long", {"most": max_length})
+        )
     return raw
 
 
@@ -304,7 +333,8 @@ def _whole(raw: str, *, least: int, most: int, advice: str = "") -> int:
         return whole_number(raw, least=least, most=most, strict=True)
     except NotAWholeNumber as refused:
         too_large = refused.problem is Problem.TOO_LARGE
-        raise _Bad(f"{refused}{advice}" if too_large else str(refused)) from None
+        fact = Fact(f"number.{refused.problem}", {"value": raw, "least": least, "most": most})
+        raise _Bad(f"{refused}{advice}" if too_large else str(refused), fact) from None
 
 
 def _days(raw: str) -> int:
@@ -367,16 +397,16 @@ def _customer_kind(raw: str) -> CustomerKind:
     try:
         return CustomerKind(raw.lower())
     except ValueError:
-        raise _Bad(f"{raw!r} must be retailer or web_shop") from None
+        raise _Bad(f"{raw!r} must be retailer or web_shop", Fact("csv.bad_kind")) from None
 
 
 def _iso_date(raw: str) -> date:
     if not _ISO_DATE.fullmatch(raw):
-        raise _Bad(f"{raw!r} is not a date in YYYY-MM-DD form")
+        raise _Bad(f"{raw!r} is not a date in YYYY-MM-DD form", Fact("csv.not_a_date"))
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        raise _Bad(f"{raw!r} is not a real date") from None
+        raise _Bad(f"{raw!r} is not a real date", Fact("csv.not_a_date")) from None
 
 
 def _agree(
@@ -578,23 +608,34 @@ def parse_orders_csv(
 
         if due is not None and due < today:
             row.error(
-                "due_date", f"{due.isoformat()} is in the past (today is {today.isoformat()})"
+                "due_date",
+                f"{due.isoformat()} is in the past (today is {today.isoformat()})",
+                Fact("due_in_past", {"due": due, "today": today}),
             )
             due = None
         if sku is not None and sku not in known_skus:
             row.error(
-                "sku", f"unknown sku {sku!r}: import it with `karakana products import` first"
+                "sku",
+                f"unknown sku {sku!r}: no product in the catalogue has it (add it first)",
+                Fact("unknown_sku", {"sku": sku}),
             )
             sku = None
         if sku is not None and quantity is not None and boms is not None:
-            for problem in line_problems(sku, quantity, boms.get(sku, ())):
-                row.error("quantity", problem)
+            bom = boms.get(sku, ())
+            for problem, fact in zip(
+                line_problems(sku, quantity, bom), line_reasons(sku, quantity, bom), strict=True
+            ):
+                row.error("quantity", problem, fact)
 
         if customer is not None and kind is not None:
             if customer in kinds_on_file and kinds_on_file[customer] != kind:
                 row.error(
                     "customer_kind",
                     f"{customer} is already a {kinds_on_file[customer]} customer, not {kind}",
+                    Fact(
+                        "customer_kind",
+                        {"customer": customer, "kind": kinds_on_file[customer], "asked": kind},
+                    ),
                 )
             elif customer in kind_first and kind_first[customer][1] != kind:
                 first_line, first_kind = kind_first[customer]
@@ -602,6 +643,10 @@ def parse_orders_csv(
                     "customer_kind",
                     f"{kind!s} disagrees with line {first_line} for customer {customer} "
                     f"({first_kind!s})",
+                    Fact(
+                        "csv.kind_disagrees",
+                        {"customer": customer, "first_line": first_line, "kind": first_kind},
+                    ),
                 )
             kind_first.setdefault(customer, (row.line, kind))
 
@@ -609,7 +654,11 @@ def parse_orders_csv(
             continue
         key = (customer, reference)
         if key in existing:
-            row.error("reference", f"order {reference} for {customer} already exists")
+            row.error(
+                "reference",
+                f"order {reference} for {customer} already exists",
+                Fact("duplicate_reference", {"customer": customer, "reference": reference}),
+            )
             continue
         if due is not None:
             if key not in orders:
@@ -619,6 +668,14 @@ def parse_orders_csv(
                     "due_date",
                     f"{due.isoformat()} disagrees with line {orders[key][0]} for order "
                     f"{reference} ({orders[key][1].isoformat()})",
+                    Fact(
+                        "csv.due_disagrees",
+                        {
+                            "first_line": orders[key][0],
+                            "reference": reference,
+                            "due": orders[key][1],
+                        },
+                    ),
                 )
         if sku is not None:
             if (customer, reference, sku) in seen_lines:
@@ -626,6 +683,14 @@ def parse_orders_csv(
                     "sku",
                     f"order {reference} already has a line for {sku} on line "
                     f"{seen_lines[customer, reference, sku]}",
+                    Fact(
+                        "csv.sku_twice",
+                        {
+                            "reference": reference,
+                            "sku": sku,
+                            "first_line": seen_lines[customer, reference, sku],
+                        },
+                    ),
                 )
             else:
                 seen_lines[customer, reference, sku] = row.line

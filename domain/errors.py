@@ -2,11 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date
+from typing import Self
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A broken rule as facts a person reads in their own language: a stable ``code`` (its
+    message is ``error.<code>`` in conversations/locale/*/LC_MESSAGES/errors.po) and the
+    ``fields`` that message needs. The English ``str()`` of the error stays for logs and the
+    CLI."""
+
+    code: str
+    fields: Mapping[str, object] = field(default_factory=dict)
 
 
 class DomainError(Exception):
-    """A rule of the factory was broken; the message says which and why."""
+    """A rule of the factory was broken; the message says which and why (in English, for logs
+    and the CLI). ``reasons`` say it again as facts for chat (``Problem``); an error without
+    them is shown to a person as "could not be done", never as its English text."""
+
+    reasons: tuple[Problem, ...] = ()
+
+    def because(self, *reasons: Problem) -> Self:
+        """This error, carrying ``reasons`` for people:
+        ``raise DomainError("...").because(Problem(...))``."""
+        self.reasons = reasons
+        return self
 
 
 class NotFound(DomainError):
@@ -14,6 +38,7 @@ class NotFound(DomainError):
         super().__init__(f"{what} {key} does not exist")
         self.what = what
         self.key = key
+        self.reasons = (Problem("not_found", {"what": what, "key": key}),)
 
 
 class IllegalTransition(DomainError):

@@ -9,7 +9,7 @@ itself knows nothing of channels or wording.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -106,13 +106,31 @@ class OrderReady(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class DraftProblem:
+    """One reason a draft order cannot simply be confirmed, as facts (the admins read it in
+    their language: message ``intake.problem.<code>``). ``code`` is one of ``no_sku``,
+    ``bad_quantity``, ``unknown_sku``, ``no_bom``, ``too_many_pieces``, ``too_much_pay``,
+    ``nothing_matched``, ``date_not_a_date``, ``date_in_past``; each uses the fields it needs:
+    ``pieces`` is the pieces of one component the line makes, ``cents`` what they pay, ``asked``
+    a line's title or the buyer's date as given, ``assumed`` the due date taken instead."""
+
+    code: str
+    sku: str = ""
+    quantity: int = 0
+    pieces: int = 0
+    cents: int = 0
+    asked: str = ""
+    assumed: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class OrderPlaced(Event):
     """A customer's order came in (web shop, retailer API, CSV, chat) and waits as a draft;
     ``problems`` says why it cannot simply be confirmed (unknown SKU, impossible date...)."""
 
     order_id: int
     source: str
-    problems: tuple[str, ...] = ()
+    problems: tuple[DraftProblem, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +257,32 @@ class PayeeNameMismatch(Event):
     check_id: int
     artisan_id: int
     payout_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionAsked(Event):
+    """An artisan asked a person; their area's field agents (or the admins) are told."""
+
+    question_id: int
+    artisan_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionAnswered(Event):
+    """A field agent or admin answered; the artisan reads it in their own chat."""
+
+    question_id: int
+    artisan_id: int
+    by_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class FloatArrived(Event):
+    """M-Pesa reported the float while approval could rely on none (an admin was told to try
+    again in a minute): the admins hear it has come, against the batches waiting for approval."""
+
+    available_cents: int
+    as_of: datetime
 
 
 def record(session: AsyncSession, event: Event) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
-from domain.errors import DomainError, InvalidQuantity
+from domain.errors import DomainError, InvalidQuantity, Problem
 from domain.limits import MAX_MONEY_CENTS, MAX_PIECES
 
 TRANSIT_DAYS = 1
@@ -33,6 +33,7 @@ class MissingBom(DomainError):
             f"no bill of materials for {names}: set the components of each product before "
             "confirming an order for it"
         )
+        self.reasons = (Problem("no_bom", {"skus": self.skus}),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,25 +91,46 @@ def line_problems(sku: str, quantity: int, bom: Sequence[BomItem]) -> list[str]:
     A job may have at most ``MAX_PIECES`` pieces and pay at most ``MAX_MONEY_CENTS`` in all, so
     every count and every earning made from it stays within what the database holds.
     """
-    pieces: dict[int, int] = {}
-    rates: dict[int, int] = {}
-    for item in bom:
-        pieces[item.component_id] = pieces.get(item.component_id, 0) + item.quantity_per_unit
-        rates[item.component_id] = item.piece_rate_cents
+    most, pay = job_extremes(quantity, bom)
     problems = []
-    most = max((quantity * per_unit for per_unit in pieces.values()), default=0)
     if most > MAX_PIECES:
         problems.append(
             f"{quantity:,} units of {sku} make {most:,} pieces of one component, more than the "
             f"{MAX_PIECES:,} a job may have: split the order"
         )
-    pay = max((quantity * n * rates[c] for c, n in pieces.items()), default=0)
     if pay > MAX_MONEY_CENTS:
         problems.append(
             f"{quantity:,} units of {sku} would pay {_kes(pay)} for one component's pieces, more "
             f"than the {_kes(MAX_MONEY_CENTS)} a job may pay: split the order"
         )
     return problems
+
+
+def line_reasons(sku: str, quantity: int, bom: Sequence[BomItem]) -> list[Problem]:
+    """``line_problems`` as facts people read in their language (``Problem`` codes
+    ``too_many_pieces`` and ``too_much_pay``)."""
+    most, pay = job_extremes(quantity, bom)
+    reasons = []
+    if most > MAX_PIECES:
+        fields = {"sku": sku, "quantity": quantity, "pieces": most, "most": MAX_PIECES}
+        reasons.append(Problem("too_many_pieces", fields))
+    if pay > MAX_MONEY_CENTS:
+        fields = {"sku": sku, "quantity": quantity, "cents": pay, "most_cents": MAX_MONEY_CENTS}
+        reasons.append(Problem("too_much_pay", fields))
+    return reasons
+
+
+def job_extremes(quantity: int, bom: Sequence[BomItem]) -> tuple[int, int]:
+    """The most pieces of one component, and the most one component's pieces pay, that
+    ``quantity`` units of a product with ``bom`` make (a component listed twice counts once)."""
+    pieces: dict[int, int] = {}
+    rates: dict[int, int] = {}
+    for item in bom:
+        pieces[item.component_id] = pieces.get(item.component_id, 0) + item.quantity_per_unit
+        rates[item.component_id] = item.piece_rate_cents
+    most = max((quantity * per_unit for per_unit in pieces.values()), default=0)
+    pay = max((quantity * n * rates[c] for c, n in pieces.items()), default=0)
+    return most, pay
 
 
 def _kes(cents: int) -> str:
@@ -142,7 +164,9 @@ def explode(
                 pieces.get(item.component_id, 0) + line.quantity * item.quantity_per_unit
             )
         if problems := line_problems(line.sku, line.quantity, boms[line.sku]):
-            raise InvalidQuantity("; ".join(problems))
+            raise InvalidQuantity("; ".join(problems)).because(
+                *line_reasons(line.sku, line.quantity, boms[line.sku])
+            )
         due = job_due_date(order_due, line.assembly_days)
         specs.extend(
             JobSpec(order_line_id=line.line_id, component_id=cid, quantity=qty, due_date=due)

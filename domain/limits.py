@@ -61,4 +61,9 @@ MAX_TRACKING_LENGTH: Final = 80
 MAX_ID: Final = 999_999_999
 """The largest row id a person may type (``ACCEPT 12``, ``/confirm 7``): nine digits."""
 
+MAX_QUESTION_LENGTH: Final = 500
+"""A question an artisan puts to a person, and the answer to it: a few sentences, short enough
+to read on a phone; the most the chat engine takes in one message (its ``MAX_TEXT_LENGTH``), so
+both say the same limit."""
+
 assert MAX_MONEY_CENTS < INT32_MAX  # every earning fits the ledger's INTEGER column

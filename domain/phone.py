@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import phonenumbers
 
-from domain.errors import DomainError
+from domain.errors import DomainError, Problem
 
 
 class InvalidPhoneNumber(DomainError):
-    pass
+    """Not a Kenyan mobile number M-Pesa can pay (people read ``Problem("not_a_mobile")``)."""
+
+    reasons = (Problem("not_a_mobile"),)
 
 
 def normalise_kenyan_mobile(raw: str) -> str:

@@ -30,7 +30,7 @@ from domain.model import (
     Product,
     Role,
 )
-from domain.services.offers import job_remainder
+from domain.services.offers import job_remainder, pieces_offered, unallocated
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +51,15 @@ class JobRow:
     skill: str
     quantity: int
     due_date: date
-    remainder: int  # pieces not yet allocated to or offered to an artisan
+    remainder: int  # pieces not yet allocated to or offered to an artisan (< 0 if over-offered)
     status: JobStatus
+    accepted: int = 0  # pieces artisans have taken (allocated)
+    on_offer: int = 0  # pieces in open offers, waiting for answers
+
+    @property
+    def not_taken(self) -> int:
+        """Pieces no artisan has accepted yet (some may be on offer): never negative."""
+        return max(0, self.quantity - self.accepted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +156,8 @@ async def _open_jobs(session: AsyncSession) -> list[JobRow]:
                 due_date=job.due_date,
                 remainder=await job_remainder(session, job.id),
                 status=job.status,
+                accepted=job.quantity - await unallocated(session, job.id),
+                on_offer=await pieces_offered(session, job.id),
             )
         )
     return jobs

@@ -125,8 +125,3 @@ async def order_sale_lines(session: AsyncSession, order_id: int) -> list[SaleLin
         )
         for line in lines
     ]
-
-
-async def order_revenue_share(session: AsyncSession, order_id: int) -> Decimal:
-    """The artisans' share of one order's revenue."""
-    return revenue_share(await order_sale_lines(session, order_id))

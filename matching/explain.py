@@ -14,7 +14,7 @@ for it, read back from the offers themselves.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
@@ -40,6 +40,9 @@ class Check:
     name: str  # one of CHECKS
     passed: bool
     detail: str
+    # The figures behind ``detail``, so a chat can say it in the reader's language
+    # (conversations/why.py): ``state`` names which of the check's sentences applies.
+    params: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,13 @@ class OutcomeScore:
     learned: float  # the artisan's posterior mean
     trials: int  # the artisan's own outcomes behind it
     model: float | None  # the calibrated model's probability, when models are in use
+    # The plain counts behind ``learned`` and ``prior`` (what /artisan's record shows), and the
+    # figure this offer is actually scored with (on time also counts the artisan's queue; with
+    # models, blended with the model's view), so /why can say which number is which.
+    successes: int = 0
+    everyone_successes: int = 0
+    everyone_trials: int = 0
+    this_offer: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +133,7 @@ async def explain(
             "status",
             state.status is ArtisanStatus.ACTIVE,
             f"{quoted(state.name)} is {state.status}",
+            {"state": "status", "status": str(state.status)},
         ),
         Check(
             "skill",
@@ -130,17 +141,30 @@ async def explain(
             f"declares {declared} {skill} pieces a week"
             if declared > 0
             else f"does not have the {skill} skill",
+            {
+                "state": "skill" if declared > 0 else "no_skill",
+                "skill": skill,
+                "declared": declared,
+            },
         ),
         Check(
             "opted_out",
             not state.opted_out,
             "has opted out of messages" if state.opted_out else "receives messages",
+            {"state": "opted_out" if state.opted_out else "receives"},
         ),
         Check(
             "capacity",
             declared - committed > 0,
             f"{committed} of {declared} {skill} pieces this week already committed (learned "
             f"effective capacity {effective:.0f})",
+            {
+                "state": "capacity",
+                "skill": skill,
+                "committed": committed,
+                "declared": declared,
+                "effective": round(effective),
+            },
         ),
         Check(
             "already_offered",
@@ -150,6 +174,15 @@ async def explain(
             else f"{turned_down[-1].status} offer {turned_down[-1].id} for this job"
             if turned_down
             else "has no open, declined or lapsed offer for this job",
+            {"state": "open_offer", "offer": current[0].id}
+            if current
+            else {
+                "state": "past_offer",
+                "offer": turned_down[-1].id,
+                "status": str(turned_down[-1].status),
+            }
+            if turned_down
+            else {"state": "no_offer"},
         ),
     ]
 
@@ -181,6 +214,10 @@ async def explain(
             learned=float(means[o][me]),
             trials=int(_trials(counts, o)[me]),
             model=float(models_view[o][at]) if o in models_view else None,
+            successes=int(counts.pair(o)[0][me]),
+            everyone_successes=int(np.sum(counts.pair(o)[0])),
+            everyone_trials=int(np.sum(_trials(counts, o))),
+            this_offer=float(scored.expected[o][at]) if o in scored.expected else None,
         )
         for o in OUTCOMES
     ]
@@ -248,7 +285,9 @@ def _with_summary(e: Explanation) -> Explanation:
             f"{e.free_pieces} free piece(s)."
         )
     rates = ", ".join(
-        f"{s.outcome.replace('_', ' ')} {s.learned:.0%} (prior {s.prior:.0%}, {s.trials} own)"
+        f"{s.outcome.replace('_', ' ')} {s.learned:.0%} (prior {s.prior:.0%}: "
+        f"{s.everyone_successes} of {s.everyone_trials} everyone's; {s.successes} of "
+        f"{s.trials} own)"
         for s in e.scores
     )
     parts.append(f"Expected share of good on-time pieces {e.score:.0%}: {rates}.")

@@ -107,12 +107,27 @@ class OfferSent:
     score: float
 
 
+class Shortfall:
+    """Why a job's free pieces were not all offered, as a code a chat can say in any language
+    (``UnfilledJob.code``); ``UnfilledJob.reason`` says the same in English for logs."""
+
+    NO_SKILL = "no_skill"  # no artisan has the skill
+    UNAVAILABLE = "unavailable"  # all with the skill are paused, pending or opted out
+    AT_CAPACITY = "at_capacity"  # all available are at their declared weekly capacity
+    ALL_OFFERED = "all_offered"  # all with room were offered this job before
+    RAN_OUT = "ran_out"  # some offered; capacity ran out for the rest
+    OUTRANKED = "outranked"  # those with room got more urgent or valuable jobs
+    REFUSED = "refused"  # the store moved under the round (another round, a pause)
+
+
 @dataclass(frozen=True, slots=True)
 class UnfilledJob:
     job_id: int
     open_pieces: int  # not taken and not in open offers before this round
     offered: int  # offered in this round
     reason: str
+    code: str = ""  # a Shortfall
+    skill: str = ""
 
     @property
     def left(self) -> int:
@@ -286,39 +301,43 @@ def _unfilled(
         free = spec.quantity - spec.open_offered
         if given >= free:
             continue
-        unfilled.append(
-            UnfilledJob(
-                spec.job_id,
-                free,
-                given,
-                refused.get(spec.job_id)
-                or _reason(spec.skill, workforce, candidates_of.get(spec.job_id, 0), given),
-            )
+        code, reason = (
+            (Shortfall.REFUSED, refused[spec.job_id])
+            if spec.job_id in refused
+            else _reason(spec.skill, workforce, candidates_of.get(spec.job_id, 0), given)
         )
+        unfilled.append(UnfilledJob(spec.job_id, free, given, reason, code, spec.skill))
     return unfilled
 
 
-def _reason(skill: str, workforce: Workforce, candidates: int, given: int) -> str:
-    """Why a job's free pieces were not all offered, in words an admin can act on."""
+def _reason(skill: str, workforce: Workforce, candidates: int, given: int) -> tuple[str, str]:
+    """Why a job's free pieces were not all offered: a :class:`Shortfall` code, and the same in
+    words an admin can act on."""
     with_skill = [s for s in workforce.stats if s.weekly_capacity.get(skill, 0) > 0]
     if not with_skill:
-        return f"no artisan has the {skill} skill"
+        return Shortfall.NO_SKILL, f"no artisan has the {skill} skill"
     available = [s for s in with_skill if s.available]
     if not available:
-        return f"every artisan with the {skill} skill is paused, pending or opted out"
+        return (
+            Shortfall.UNAVAILABLE,
+            f"every artisan with the {skill} skill is paused, pending or opted out",
+        )
     room = [
         s for s in available if s.weekly_capacity.get(skill, 0) - s.load_this_week.get(skill, 0) > 0
     ]
     if not room:
-        return f"every available {skill} artisan is at their declared weekly capacity"
-    if candidates == 0:
         return (
+            Shortfall.AT_CAPACITY,
+            f"every available {skill} artisan is at their declared weekly capacity",
+        )
+    if candidates == 0:
+        return Shortfall.ALL_OFFERED, (
             f"every {skill} artisan with room has already been offered this job "
             "(open, declined or lapsed)"
         )
     if given > 0:
-        return f"{skill} capacity ran out: the rest waits for the next round"
-    return (
+        return Shortfall.RAN_OUT, f"{skill} capacity ran out: the rest waits for the next round"
+    return Shortfall.OUTRANKED, (
         f"the {skill} artisans with room were given more urgent or more valuable jobs, or "
         "have no room for a minimum lot"
     )

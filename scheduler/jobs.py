@@ -24,6 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from conversations.i18n import Catalogue
 from conversations.materials import queue_material_reminders
 from conversations.notices import Notify
+from conversations.questions import queue_question_reminders
 from conversations.reminders import RemindersSent, queue_reminders
 from domain import events, payouts
 from domain.model import OutboxMessage, OutboxStatus, PayoutBatch, SubmissionPhoto, WorkshopVisit
@@ -84,6 +85,18 @@ async def remind_material_requests(
     requests open longer than ``after`` (MATERIAL_REQUEST_REMINDER_AFTER); once a day each."""
     async with store.transaction() as session:
         return await queue_material_reminders(
+            session, catalogue=catalogue, now=clock(), after=after
+        )
+
+
+async def remind_questions(
+    store: Store, *, clock: Clock, catalogue: Catalogue, after: timedelta = timedelta(hours=4)
+) -> int:
+    """Whoever answers an artisan's question (the area's field agents, else the admins), and the
+    admins, are reminded of a question left unanswered longer than ``after``
+    (QUESTION_REMINDER_AFTER); once per question."""
+    async with store.transaction() as session:
+        return await queue_question_reminders(
             session, catalogue=catalogue, now=clock(), after=after
         )
 
@@ -214,6 +227,32 @@ async def purge_media(
     return removed
 
 
+class StoredMedia(Protocol):
+    """Media kept somewhere other than a local folder (bot/storage's object store, shared by
+    several hosts): what the purge needs of it."""
+
+    async def refs_older_than(self, cutoff: datetime) -> list[str]: ...
+
+    async def delete(self, ref: str) -> None: ...
+
+
+async def purge_stored_media(
+    store: Store, *, clock: Clock, media: StoredMedia, older_than: timedelta
+) -> int:
+    """``purge_media`` for an object store: unreferenced refs written before the cutoff go."""
+    candidates = await media.refs_older_than(clock() - older_than)
+    if not candidates:
+        return 0
+    async with store.read() as session:
+        keep = await _referenced_media(session)
+    removed = 0
+    for ref in candidates:
+        if ref not in keep:
+            await media.delete(ref)  # deleting an object already gone is not an error
+            removed += 1
+    return removed
+
+
 async def housekeeping(
     store: Store,
     *,
@@ -221,12 +260,17 @@ async def housekeeping(
     media_root: Path | None,
     media_max_age: timedelta,
     outbox_max_age: timedelta,
+    stored_media: StoredMedia | None = None,
 ) -> tuple[int, int]:
     outbox = await purge_outbox(store, clock=clock, older_than=outbox_max_age)
     media = 0
     if media_root is not None:
         media = await purge_media(
             store, clock=clock, media_root=media_root, older_than=media_max_age
+        )
+    if stored_media is not None:
+        media += await purge_stored_media(
+            store, clock=clock, media=stored_media, older_than=media_max_age
         )
     return outbox, media
 

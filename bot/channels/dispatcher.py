@@ -48,7 +48,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -62,12 +62,14 @@ from bot.channels.whatsapp import Template
 from bot.group_commit import GroupCommit
 from bot.rate_limit import TokenBucket
 from conversations.messages import Reply
+from conversations.outbox import enqueue
 from domain.errors import IllegalTransition, NotFound
 from domain.model import (
     OUTBOX_TRANSITIONS,
     Channel,
     ChannelIdentity,
     InboundMessage,
+    Language,
     OutboxKind,
     OutboxMessage,
     OutboxStatus,
@@ -86,7 +88,7 @@ OPTED_OUT = "opted_out"
 _ACTIVE = (OutboxStatus.QUEUED, OutboxStatus.SENDING)
 # The chat channels sent from here (the console and the web chat read their own outbox): what is
 # queued for one of them while it has no sender is held.
-CHAT_CHANNELS = (Channel.WHATSAPP, Channel.TELEGRAM)
+CHAT_CHANNELS = (Channel.WHATSAPP, Channel.TELEGRAM, Channel.SMS)
 _TEMPLATE_TEXT_LIMIT = 1000  # WhatsApp's limit for one template variable is 1024 characters
 
 
@@ -96,6 +98,14 @@ class Sender(Protocol):
 
 class TemplateSender(Sender, Protocol):
     async def send_template(self, address: str, template: Template) -> str: ...
+
+
+Gate = Callable[[AsyncSession, OutboxMessage, datetime], Awaitable[datetime | None]]
+"""A channel's last word before a message is claimed (the SMS budgets): None to send it now,
+or when to look again; it holds the message in order, setting its own ``error_code``."""
+
+Templates = Mapping[str, str | Mapping[str, str]]
+"""WHATSAPP_TEMPLATE_SIDS: topic -> content SID, or topic -> language -> content SID."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +136,9 @@ class Dispatcher:
         senders: Mapping[Channel, Sender],
         *,
         clock: Callable[[], datetime],
-        templates: Mapping[str, str] | None = None,
+        templates: Templates | None = None,
         rates: Mapping[Channel, float] | None = None,
+        gates: Mapping[Channel, Gate] | None = None,
         max_attempts: int = 8,
         backoff: Backoff | None = None,
         poll_interval: float = 0.5,
@@ -141,6 +152,7 @@ class Dispatcher:
         self._senders = dict(senders)
         self._clock = clock
         self._templates = dict(templates or {})
+        self._gates = dict(gates or {})
         self._buckets = {
             channel: TokenBucket((rates or {}).get(channel, 10.0)) for channel in self._senders
         }
@@ -318,13 +330,29 @@ class Dispatcher:
                 status=OutboxStatus.SENT,
                 provider_message_id=sa.bindparam("provider_id"),
                 error_code=None,
+                sent_at=sa.bindparam("sent_at"),
+                # What an SMS cost (bot/channels/sms.py's SmsReceipt); None for the others.
+                segments=sa.bindparam("segments"),
+                cost_e4=sa.bindparam("cost_e4"),
+                cost_currency=sa.bindparam("cost_currency"),
             )
         )
+        now = self._clock()
         async with self._store.transaction(urgent=True) as session:
             connection = await session.connection()
             await connection.execute(
                 statement,
-                [{"message_id": message_id, "provider_id": pid} for message_id, pid in sent],
+                [
+                    {
+                        "message_id": message_id,
+                        "provider_id": str(pid),
+                        "sent_at": now,
+                        "segments": getattr(pid, "segments", None),
+                        "cost_e4": getattr(pid, "cost_e4", None),
+                        "cost_currency": getattr(pid, "cost_currency", None),
+                    }
+                    for message_id, pid in sent
+                ],
             )
 
     async def _claim(self, message_ids: Sequence[int]) -> list[_Claim]:
@@ -354,12 +382,21 @@ class Dispatcher:
             message.status = OUTBOX_TRANSITIONS.check(message.status, OutboxStatus.DEAD)
             message.error_code = OPTED_OUT
             return None
+        gate = self._gates.get(message.channel)
+        if gate is not None:
+            until = await gate(session, message, now)
+            if until is not None:
+                message.next_attempt_at = until
+                return None
         reply = Reply.from_json(message.body)
         template = None
         if message.channel is Channel.WHATSAPP and not await _window_open(
             session, message.address, now
         ):
-            template = self._template_for(reply)
+            person = await _person_of(session, message)
+            template = self._template_for(reply, None if person is None else person.language)
+            if template is None and await self._by_sms(session, message, now, reason=None):
+                return None
             if template is None:
                 if message.error_code != HELD:
                     log.warning(
@@ -375,9 +412,15 @@ class Dispatcher:
         message.attempts += 1
         return _Claim(message.id, message.channel, message.address, reply, template)
 
-    def _template_for(self, reply: Reply) -> Template | None:
+    def _template_for(self, reply: Reply, language: Language | None = None) -> Template | None:
+        """The content template for ``reply``: its topic's (the first choice's payload prefix)
+        or the default, in the person's language when the setting names languages
+        (``{"offer": {"sw": "HX..", "en": "HX.."}}``); a plain ``{"offer": "HX.."}`` serves
+        every language."""
         topic = reply.choices[0].payload.split(":", 1)[0] if reply.choices else "default"
-        content_sid = self._templates.get(topic) or self._templates.get("default")
+        content_sid = _sid_for(self._templates.get(topic), language) or _sid_for(
+            self._templates.get("default"), language
+        )
         if content_sid is None:
             return None
         text = " ".join(reply.text.split())  # template variables may not hold line breaks
@@ -385,6 +428,54 @@ class Dispatcher:
             options = (f"{n}. {c.label}" for n, c in enumerate(reply.choices, start=1))
             text = f"{text} — {' · '.join(options)}"
         return Template(content_sid, {"1": text[:_TEMPLATE_TEXT_LIMIT]})
+
+    async def _by_sms(
+        self, session: AsyncSession, message: OutboxMessage, now: datetime, *, reason: str | None
+    ) -> bool:
+        """The fallback: a business message WhatsApp cannot carry (outside the window with no
+        template, or refused for good) goes once by SMS, when SMS is configured and the person
+        has an SMS identity. The WhatsApp message records the SMS that carried it
+        (``error_code`` ``via_sms:<id>``, after the provider's code if there was one), and the
+        SMS its origin (``fallback_of``). True when it was queued."""
+        if Channel.SMS not in self._senders or message.kind is not OutboxKind.BUSINESS:
+            return False
+        if message.person_id is None or message.id is None:
+            return False
+        identity = (
+            await session.exec(
+                select(ChannelIdentity)
+                .where(
+                    ChannelIdentity.person_id == message.person_id,
+                    ChannelIdentity.channel == Channel.SMS,
+                )
+                .order_by(col(ChannelIdentity.id))
+            )
+        ).first()
+        if identity is None:
+            return False
+        carrier = await enqueue(
+            session,
+            channel=Channel.SMS,
+            address=identity.address,
+            reply=Reply.from_json(message.body),
+            kind=OutboxKind.BUSINESS,
+            now=now,
+            person_id=message.person_id,
+        )
+        carrier.fallback_of = message.id
+        session.add(carrier)
+        mark = f"via_sms:{carrier.id}"
+        message.error_code = (mark if reason is None else f"{reason}>{mark}")[:32]
+        if message.status is OutboxStatus.QUEUED:
+            message.status = OUTBOX_TRANSITIONS.check(message.status, OutboxStatus.DEAD)
+        log.info(
+            "outbox message %s goes by SMS instead (message %s)",
+            message.id,
+            carrier.id,
+            extra={"channel": "whatsapp", "to": _masked(message.address)},
+        )
+        self._wake.set()
+        return True
 
     async def _failed(self, claim: _Claim, error: SendError) -> None:
         now = self._clock()
@@ -427,6 +518,8 @@ class Dispatcher:
             )
             if error.failure is SendFailure.OPTED_OUT:
                 await _opt_out(session, message)
+            elif claim.channel is Channel.WHATSAPP:
+                await self._by_sms(session, message, now, reason=message.error_code)
 
 
 # --- queries -----------------------------------------------------------------------------------
@@ -542,6 +635,22 @@ async def _opt_out(session: AsyncSession, message: OutboxMessage) -> None:
         "the recipient unsubscribed; marked opted out",
         extra={"channel": message.channel.value, "to": _masked(message.address)},
     )
+
+
+def _sid_for(entry: str | Mapping[str, str] | None, language: Language | None) -> str | None:
+    """A template setting's content SID for ``language``: the SID itself in the single-level
+    form; in the per-language form the person's language, else English, else any."""
+    if entry is None or isinstance(entry, str):
+        return entry
+    if language is not None and language.value in entry:
+        return entry[language.value]
+    return entry.get(Language.EN.value) or next(iter(entry.values()), None)
+
+
+async def mark_opted_out(session: AsyncSession, message: OutboxMessage) -> None:
+    """A provider's report says this message's person blocked us (Africa's Talking's
+    UserInBlacklist, like Twilio's 21610): as ``apply_status`` does for 21610."""
+    await _opt_out(session, message)
 
 
 def _as_template_sender(sender: Sender) -> TemplateSender:

@@ -25,6 +25,7 @@ from telegram.error import TelegramError
 
 from bot.channels.dispatcher import apply_status
 from bot.channels.inbound import Inbound, pending_media
+from bot.channels.sms_identity import link_same_number
 from bot.channels.telegram import (
     CallbackSigner,
     ForgedCallback,
@@ -157,6 +158,8 @@ class WhatsAppGateway:
             incoming = parse_inbound(form, received_at=self.clock(), media=pending_media(links))
         except MalformedInbound as exc:
             raise BadWebhook(str(exc)) from exc
+        # An artisan who registered by SMS and now writes on WhatsApp from the same number.
+        await link_same_number(self.store, Channel.WHATSAPP, incoming.address)
         return await self.inbound.receive(incoming)
 
     async def status(self, path: str, body: bytes, signature: str | None) -> None:

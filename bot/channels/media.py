@@ -31,8 +31,10 @@ ACCEPTED_IMAGE_TYPES: dict[str, str] = {
     "image/webp": ".webp",
 }
 ACCEPTED_DOCUMENT_TYPES: dict[str, str] = {"text/csv": ".csv", "text/plain": ".txt"}
+# Files we make and send, never accepted from anyone: artisans' statements (bot/statements).
+OUTBOUND_DOCUMENT_TYPES: dict[str, str] = {"application/pdf": ".pdf"}
 DEFAULT_MAX_DOCUMENT_BYTES = 1_000_000  # an orders CSV of thousands of lines
-_REF = re.compile(r"[0-9a-f]{32}\.(?:jpg|png|webp|csv|txt)")
+_REF = re.compile(r"[0-9a-f]{32}\.(?:jpg|png|webp|csv|txt|pdf)")
 
 
 class RefusalReason(StrEnum):
@@ -137,8 +139,10 @@ class LocalMediaStore:
         return self.root / ref
 
     async def save(self, content: bytes, content_type: str) -> str:
-        extension = ACCEPTED_IMAGE_TYPES.get(content_type) or ACCEPTED_DOCUMENT_TYPES.get(
-            content_type
+        extension = (
+            ACCEPTED_IMAGE_TYPES.get(content_type)
+            or ACCEPTED_DOCUMENT_TYPES.get(content_type)
+            or OUTBOUND_DOCUMENT_TYPES.get(content_type)
         )
         if extension is None:
             raise ValueError(f"the media store keeps only images and documents, not {content_type}")

@@ -328,9 +328,13 @@ class TelegramSender:
             raise SendError(str(exc), channel=CHANNEL, failure=SendFailure.REJECTED) from exc
         try:
             for item in reply.media:
-                message = await self._bot.send_photo(
-                    chat_id=address, photo=await self._store.load(item.ref)
-                )
+                content = await self._store.load(item.ref)
+                if item.is_image:
+                    message = await self._bot.send_photo(chat_id=address, photo=content)
+                else:  # a document we made (an artisan's statement as a PDF)
+                    message = await self._bot.send_document(
+                        chat_id=address, document=content, filename=item.ref
+                    )
             if reply.text:
                 message = await self._bot.send_message(
                     chat_id=address, text=reply.text, reply_markup=markup

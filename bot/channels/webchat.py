@@ -117,6 +117,7 @@ _REF_TYPES = {
     "png": "image/png",
     "webp": "image/webp",
     "csv": "text/csv; charset=utf-8",
+    "pdf": "application/pdf",  # an artisan's statement (bot/statements), as a download
     "txt": "text/plain; charset=utf-8",
 }
 
@@ -636,6 +637,8 @@ def _outbox_json(row: OutboxMessage) -> dict[str, Any]:
         "text": reply.text,
         "choices": [_choice_json(choice) for choice in reply.choices],
         "media": [_media_json(item) for item in reply.media],
+        # Only when False: a quantity question's shortcuts ("All 15"), shown without numbers.
+        **({} if reply.numbered else {"numbered": False}),
     }
 
 

@@ -16,10 +16,12 @@ from bot.cli import (
     customers,
     db,
     ledger,
+    names,
     orders,
     payouts,
     people,
     products,
+    report,
     run,
     seed,
     simulate,
@@ -39,11 +41,13 @@ app.command()(run.run)
 app.command()(simulate.simulate)
 app.add_typer(db.app, name="db")
 app.add_typer(products.app, name="products", no_args_is_help=True)
+app.add_typer(names.app, name="names", no_args_is_help=True)
 app.add_typer(orders.app, name="orders", no_args_is_help=True)
 app.add_typer(people.app, name="people", no_args_is_help=True)
 app.add_typer(payouts.app, name="payouts", no_args_is_help=True)
 app.add_typer(ledger.app, name="ledger", no_args_is_help=True)
 app.add_typer(api_keys.app, name="api-keys", no_args_is_help=True)
 app.add_typer(customers.app, name="customers", no_args_is_help=True)
+app.add_typer(report.app, name="report", no_args_is_help=True)
 
 __all__ = ["app"]

@@ -9,6 +9,7 @@ from bot.cli.common import kes, out, say, with_factory
 from bot.main import Factory
 from domain.model import Role
 from domain.reports import FactoryStatus, read_status
+from domain.services.sms_usage import SmsMonth, sms_this_month
 
 
 async def read_factory_status(factory: Factory) -> FactoryStatus:
@@ -16,9 +17,32 @@ async def read_factory_status(factory: Factory) -> FactoryStatus:
         return await read_status(session)
 
 
+async def read_sms_month(factory: Factory) -> SmsMonth:
+    async with factory.store.read() as session:
+        return await sms_this_month(session, now=factory.now(), zone=factory.zone)
+
+
+async def _read_both(factory: Factory) -> tuple[FactoryStatus, SmsMonth]:
+    return await read_factory_status(factory), await read_sms_month(factory)
+
+
 def status() -> None:
-    """Orders, open jobs and artisans at a glance."""
-    show_status(with_factory(read_factory_status))
+    """Orders, open jobs and artisans at a glance, and what SMS cost this month."""
+    factory, sms = with_factory(_read_both)
+    show_status(factory)
+    if not factory.is_empty:
+        show_sms(sms)
+
+
+def show_sms(month: SmsMonth) -> None:
+    """SMS sent this month and their cost as Africa's Talking reported it."""
+    out().print(
+        Text(
+            f"SMS in {month.month}: {month.messages} sent, {month.segments} segments, "
+            f"cost {month.cost_text()}"
+        ),
+        soft_wrap=True,
+    )
 
 
 def show_status(factory: FactoryStatus) -> None:
@@ -59,12 +83,16 @@ def show_status(factory: FactoryStatus) -> None:
     console.print(orders)
 
     jobs = Table(
-        title="Open jobs", caption="remainder: pieces no artisan has taken or been offered"
+        title="Open jobs",
+        caption=(
+            "accepted: pieces artisans took · on offer: pieces in open offers, waiting for "
+            "answers (a job may be offered to more artisans than it needs; the first to accept "
+            "take it) · not taken: pieces no artisan has accepted yet"
+        ),
     )
-    for column in ("Job", "Order", "Component", "Skill", "Qty", "Due", "Remainder"):
-        jobs.add_column(
-            column, justify="right" if column in ("Job", "Qty", "Remainder") else "left"
-        )
+    numbers = ("Job", "Qty", "Accepted", "On offer", "Not taken")
+    for column in ("Job", "Order", "Component", "Skill", "Qty", "Due", *numbers[2:]):
+        jobs.add_column(column, justify="right" if column in numbers else "left")
     for job in factory.open_jobs:
         jobs.add_row(
             str(job.job_id),
@@ -73,7 +101,9 @@ def show_status(factory: FactoryStatus) -> None:
             job.skill,
             str(job.quantity),
             job.due_date.isoformat(),
-            Text(str(job.remainder), style="yellow" if job.remainder else "green"),
+            str(job.accepted),
+            str(job.on_offer),
+            Text(str(job.not_taken), style="yellow" if job.not_taken else "green"),
         )
     console.print(jobs)
 

@@ -231,6 +231,7 @@ class PayoutRunner:
                     now=self.clock(),
                     result_desc=result.result_desc,
                 )
+                await self.notify(session, events.drain(session), self.clock())
         except NotFound:
             return Applied.UNKNOWN_ID
         if recorded and result.available_cents is not None:

@@ -1,7 +1,9 @@
 """Sends approved payouts soon after an admin approves them.
 
 The scheduler's ``send_payouts`` job picks approved batches up every ``PAYOUT_SEND_INTERVAL``;
-this lets ``/approve_payouts`` (or ``karakana payouts run``) not wait for it. Wakes while a run
+this lets ``/approve_payouts`` (or ``karakana payouts run``) not wait for it. While a batch waits
+for approval and the M-Pesa float is not known, a wake asks M-Pesa for it (at most once a
+minute), so an approval refused for an unknown float can be made a moment later. Wakes while a run
 is going are folded into one more run. Running the payout runner at any time is safe: a payout
 is claimed (PENDING -> SENDING, committed) before its request goes out, so two runs, here or in
 another process, never send the same payout twice.
@@ -35,9 +37,15 @@ class PayoutWaker:
             self._task = asyncio.create_task(self._drain(), name="payout-waker")
 
     async def send_waiting(self) -> list[str]:
-        """Send the approved payouts not sent yet; the originator ids requested."""
+        """Send the approved payouts not sent yet; the originator ids requested. With nothing
+        to send, ask M-Pesa for the float if a batch waits for an approval that needs it
+        (``payouts.float_wanted``): an admin refused for an unknown float is told it was asked."""
         async with self._store.read() as session:
             waiting = await payouts.payouts_to_send(session)
+            wanted = not waiting and await payouts.float_wanted(session, now=self._runner.clock())
+        if wanted:
+            query_id = await self._runner.ask_float()
+            log.info("asked M-Pesa for the float before an approval (query %s)", query_id)
         if not waiting:
             return []
         report = await self._runner.run(in_doubt_after=self._in_doubt_after)

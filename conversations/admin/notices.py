@@ -15,12 +15,14 @@ events drained from the session to the registry's ``notify``, inside the same tr
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from decimal import Decimal
 
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from conversations.admin.draft_problems import problem_text
 from conversations.admin.queries import orders_paid_by_batch
 from conversations.formatting import figure, numeric_date, numeric_date_time
 from conversations.i18n import N_
@@ -273,7 +275,10 @@ async def _order_placed(
             due=numeric_date(order.due_date),
         )
         if event.problems:
-            lines = "\n".join(f"- {problem}" for problem in event.problems)
+            words = functools.partial(ctx.catalogue.t, admin.language)
+            lines = "\n".join(
+                f"- {problem_text(problem, words, ctx.money)}" for problem in event.problems
+            )
             text = f"{text}\n{ctx.catalogue.t(admin.language, 'intake.order_problems')}\n{lines}"
         button = Choice(
             f"confirm:{event.order_id}",

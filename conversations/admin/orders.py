@@ -1,8 +1,9 @@
 """Admins' commands about orders and the work they become.
 
 Orders: ``/orders [status]``, ``/order <id>``, ``/neworder`` (guided: ``flows/new_order.py``),
-``/import_orders`` (caption of an attached CSV), ``/confirm <id>``, ``/cancel <id> [reason]``,
-``/ship <id> [carrier] [tracking]``.
+``/import_orders`` (caption of an attached CSV; its reply has "Confirm all N"), ``/confirm <id>``
+(or several: ``/confirm 12 13``, ``/confirm 12-20``: ``confirm_orders.py``),
+``/cancel <id> [reason]``, ``/ship <id> [carrier] [tracking]``.
 Production: ``/jobs [late]``, ``/match``, ``/why <artisan> <job>``.
 """
 
@@ -11,12 +12,21 @@ from __future__ import annotations
 import logging
 
 from conversations.admin import queries as reports
+from conversations.admin.confirm_orders import (
+    confirm_hint,
+    confirm_several,
+    several_ids,
+    with_confirm_all,
+)
+from conversations.admin.flows import cancel_order as cancel_order_flow
 from conversations.admin.flows import new_order
+from conversations.admin.order_write_offs import write_off_lines
+from conversations.admin.pager import continuing, paged, split_page
+from conversations.admin.pending import pieces_on_offer, why_nothing_offered
 from conversations.admin.replies import (
     ADMINS,
     CUSTOMER_KIND,
     JOB_STATUS,
-    MAX_LISTED,
     ORDER_STATUS,
     Replies,
     an_id,
@@ -24,21 +34,25 @@ from conversations.admin.replies import (
     row_id,
     share_line,
 )
+from conversations.errors import error_text, row_error_text
 from conversations.flow import Command, Context, Start
-from conversations.formatting import numeric_date
+from conversations.formatting import written_date
 from conversations.i18n import N_
 from conversations.messages import Reply
-from conversations.ports import DocumentUnreadable, MatchExplainer
+from conversations.ports import DocumentUnreadable, MatchExplainer, MatchExplanations
+from conversations.why import why_text
 from domain.csv_formats import CsvRejected, parse_orders_csv
 from domain.errors import DomainError, IllegalTransition, NotFound
 from domain.explosion import factory_today
 from domain.limits import MAX_CARRIER_LENGTH, MAX_TRACKING_LENGTH
 from domain.model import (
+    ORDER_TRANSITIONS,
     ArtisanProfile,
     Component,
     Customer,
     Job,
     JobStatus,
+    NameKind,
     Order,
     OrderStatus,
 )
@@ -48,7 +62,6 @@ from domain.services.guards import InvalidField
 from domain.services.materials import order_materials
 from domain.services.orders import (
     bills_of_materials,
-    cancel_order,
     confirm_order,
     create_order,
     get_or_create_customer,
@@ -70,7 +83,8 @@ _LATE = frozenset({"late", "risk", "at risk", "chelewa", "kuchelewa", "hatari"})
 
 
 async def list_orders(ctx: Context, argument: str = "") -> Replies:
-    wanted = argument.strip().casefold().replace(" ", "_")
+    filter_text, page = split_page(argument)
+    wanted = filter_text.casefold().replace(" ", "_")
     status = None
     if wanted:
         named = {ctx.t(msgid).casefold().replace(" ", "_"): s for s, msgid in ORDER_STATUS.items()}
@@ -78,8 +92,10 @@ async def list_orders(ctx: Context, argument: str = "") -> Replies:
         if status is None:
             choices = ", ".join(str(s) for s in OrderStatus)
             return [Reply(ctx.t("admin.orders_usage", statuses=choices))]
-    rows, total = await reports.recent_orders(ctx.session, status=status, limit=MAX_LISTED)
-    if not rows:
+    rows, total = await reports.recent_orders(
+        ctx.session, status=status, limit=page.size, offset=page.offset
+    )
+    if not total:
         return [Reply(ctx.t("admin.orders_none"))]
     lines: list[str] = []
     for current in OrderStatus:
@@ -94,14 +110,20 @@ async def list_orders(ctx: Context, argument: str = "") -> Replies:
                 customer=quoted(row.customer.name),
                 reference=quoted(row.order.reference),
                 pieces=row.pieces,
-                due=numeric_date(row.order.due_date),
+                due=written_date(ctx.language, row.order.due_date),
             )
             for row in group
         ]
-    if total > len(rows):
-        lines.append(ctx.t("admin.more", count=total - len(rows)))
-    lines.append(ctx.t("admin.orders_hint"))
-    return chunks(ctx.t("admin.orders_title", count=total), lines)
+    return paged(
+        ctx,
+        command="orders",
+        filter_text=filter_text,
+        page=page,
+        total=total,
+        header=ctx.t("admin.orders_title", count=total),
+        lines=lines,
+        footer=[ctx.t("admin.orders_hint")],
+    )
 
 
 async def _order(ctx: Context, argument: str) -> Replies:
@@ -120,7 +142,7 @@ async def _order(ctx: Context, argument: str) -> Replies:
         kind=ctx.t(CUSTOMER_KIND[customer.kind]),
         reference=quoted(order.reference),
         status=ctx.t(ORDER_STATUS[order.status]),
-        due=numeric_date(order.due_date),
+        due=written_date(ctx.language, order.due_date),
     )
     lines: list[str] = []
     if order.cancel_reason:
@@ -133,7 +155,7 @@ async def _order(ctx: Context, argument: str) -> Replies:
         item = ctx.t(
             "admin.order_item",
             sku=product.sku,
-            name=product.name,
+            name=ctx.catalogue.name(ctx.language, NameKind.PRODUCT, product.sku),
             quantity=line.quantity,
             price=ctx.money(line.unit_price_cents),
             total=ctx.money(line.quantity * line.unit_price_cents),
@@ -152,6 +174,7 @@ async def _order(ctx: Context, argument: str) -> Replies:
         lines.append(ctx.t("admin.order_jobs"))
         lines += [await _job_line(ctx, job) for job in jobs]
         lines += await _material_lines(ctx, order_id)
+        lines += await write_off_lines(ctx, order_id)
     elif order.status is OrderStatus.DRAFT:
         lines.append(ctx.t("admin.order_draft_hint", id=order_id))
     lines.append(share_line(ctx, await reports.order_share(ctx.session, [order_id], ctx.policy)))
@@ -189,7 +212,7 @@ async def _job_line(ctx: Context, job: Job, order_id: int | None = None) -> str:
         id=job.id,
         component=component.name,
         ordered=tally.ordered,
-        due=numeric_date(job.due_date),
+        due=written_date(ctx.language, job.due_date),
         status=ctx.t(JOB_STATUS[job.status]),
         allocated=tally.allocated,
         passed=tally.passed,
@@ -197,6 +220,15 @@ async def _job_line(ctx: Context, job: Job, order_id: int | None = None) -> str:
     )
     if order_id is not None:
         text += " " + ctx.t("admin.job_of_order", order=order_id)
+    if job.status in (JobStatus.OPEN, JobStatus.IN_PRODUCTION):
+        # Pending work, so "0 / 0 / 0" never hides offers that are out.
+        offered = await pieces_on_offer(ctx.session, job.id)
+        text += "\n" + ctx.t(
+            "admin.job_pending",
+            accepted=tally.allocated,
+            offered=offered,
+            untaken=max(0, tally.ordered - tally.allocated),
+        )
     return text
 
 
@@ -231,7 +263,7 @@ async def _import_orders(ctx: Context, _argument: str) -> Replies:
         )
     except CsvRejected as rejected:
         header = ctx.t("admin.import_rejected", count=len(rejected.errors))
-        return chunks(header, (f"• {error}" for error in rejected.errors))
+        return chunks(header, ("• " + row_error_text(ctx, error) for error in rejected.errors))
     if not specs:
         return [Reply(ctx.t("admin.import_empty"))]
     created: list[tuple[Order, str]] = []
@@ -253,7 +285,7 @@ async def _import_orders(ctx: Context, _argument: str) -> Replies:
                 )
                 created.append((order, customer.name))
     except DomainError as exc:
-        return [Reply(ctx.t("admin.import_failed", reason=str(exc)))]
+        return [Reply(ctx.t("admin.import_failed", reason=error_text(ctx, exc)))]
     pieces = sum(line.quantity for spec in specs for line in spec.lines)
     lines = [
         ctx.t(
@@ -264,11 +296,16 @@ async def _import_orders(ctx: Context, _argument: str) -> Replies:
         )
         for order, name in created
     ]
-    lines.append(ctx.t("admin.imported_hint"))
-    return chunks(ctx.t("admin.imported", count=len(created), pieces=pieces), lines)
+    ids = [order.id for order, _ in created if order.id is not None]
+    lines.append(confirm_hint(ctx, ids))
+    replies = chunks(ctx.t("admin.imported", count=len(created), pieces=pieces), lines)
+    return with_confirm_all(ctx, replies, ids)
 
 
 async def _confirm(ctx: Context, argument: str) -> Replies:
+    several = several_ids(argument)
+    if several is not None and len(several) > 1:  # "Confirm all N", or /confirm 12 13 14
+        return await confirm_several(ctx, several)
     order_id = an_id(argument)
     if order_id is None:
         return [Reply(ctx.t("admin.confirm_usage"))]
@@ -280,40 +317,28 @@ async def _confirm(ctx: Context, argument: str) -> Replies:
         status = OrderStatus(exc.current)
         return [Reply(ctx.t("admin.confirm_not_draft", id=order_id, status=_said(ctx, status)))]
     except DomainError as exc:  # a product without a bill of materials
-        return [Reply(ctx.t("admin.confirm_refused", id=order_id, reason=str(exc)))]
-    return [Reply(ctx.t("admin.confirmed", id=order_id, jobs=len(jobs)))]
+        return [Reply(ctx.t("admin.confirm_refused", id=order_id, reason=error_text(ctx, exc)))]
+    return [Reply(ctx.t("admin.confirmed", id=order_id, jobs=len(jobs), count=len(jobs)))]
 
 
 def _said(ctx: Context, status: OrderStatus) -> str:
     return ctx.t(ORDER_STATUS[status]).casefold()
 
 
-async def _cancel(ctx: Context, argument: str) -> Replies:
+async def _cancel(ctx: Context, argument: str) -> Replies | Start:
+    """Check the order may still be cancelled, then show what stops and ask
+    (``flows/cancel_order.py``): artisans' work is not stopped on one typed line."""
     order_id = an_id(argument)
     if order_id is None:
         return [Reply(ctx.t("admin.cancel_usage"))]
     parts = argument.split(maxsplit=1)
     reason = clean_text(parts[1])[:200] if len(parts) > 1 else ""
-    assert ctx.person is not None
-    try:
-        open_before = [
-            job
-            for job in await jobs_of_order(ctx.session, order_id)
-            if job.status in (JobStatus.OPEN, JobStatus.IN_PRODUCTION)
-        ]
-        await cancel_order(
-            ctx.session,
-            order_id,
-            reason=reason or f"cancelled by {ctx.person.name}",
-            now=ctx.now,
-            grace_days=ctx.policy.cancelled_work_grace_days,
-        )
-    except NotFound:
+    order = await ctx.session.get(Order, order_id)
+    if order is None:
         return [Reply(ctx.t("admin.order_not_found", id=order_id))]
-    except IllegalTransition as exc:
-        status = OrderStatus(exc.current)
-        return [Reply(ctx.t("admin.cancel_refused", id=order_id, status=_said(ctx, status)))]
-    return [Reply(ctx.t("admin.cancelled", id=order_id, jobs=len(open_before)))]
+    if not ORDER_TRANSITIONS.can(order.status, OrderStatus.CANCELLED):
+        return [Reply(ctx.t("admin.cancel_refused", id=order_id, status=_said(ctx, order.status)))]
+    return Start(cancel_order_flow.NAME, {"order": order_id, "reason": reason})
 
 
 def _carrier_and_tracking(words: list[str]) -> tuple[str | None, str | None]:
@@ -339,6 +364,12 @@ async def _ship(ctx: Context, argument: str) -> Replies:
         return [Reply(ctx.t("admin.order_not_found", id=order_id))]
     except IllegalTransition as exc:
         status = OrderStatus(exc.current)
+        shipped = await ctx.session.get(Order, order_id)
+        if status is OrderStatus.SHIPPED and shipped is not None:  # sent twice, or by two admins
+            text = ctx.t("admin.ship_already", id=order_id)
+            if shipped.carrier or shipped.tracking_reference:
+                text += "\n" + _shipped_with(ctx, shipped)
+            return [Reply(text)]
         return [Reply(ctx.t("admin.ship_not_ready", id=order_id, status=_said(ctx, status)))]
     except InvalidField as exc:
         most = MAX_CARRIER_LENGTH if exc.field == "carrier" else MAX_TRACKING_LENGTH
@@ -366,26 +397,34 @@ def _shipped_with(ctx: Context, order: Order) -> str:
 
 
 async def _jobs(ctx: Context, argument: str) -> Replies:
-    wanted = " ".join(argument.casefold().split())
+    filter_text, page = split_page(argument)
+    wanted = filter_text.casefold()
     if wanted and wanted not in _LATE:
         return [Reply(ctx.t("admin.jobs_usage"))]
     if wanted:
         late = await jobs_at_risk(ctx.session, now=ctx.now)
         if not late:
             return [Reply(ctx.t("admin.jobs_none_late"))]
-        shown = [job for job, _ in late[:MAX_LISTED]]
+        shown = [job for job, _ in late[page.offset : page.offset + page.size]]
         orders = await reports.order_of_jobs(ctx.session, [j.id for j in shown if j.id])
         lines = [await _job_line(ctx, job, orders.get(job.id or 0)) for job in shown]
-        if len(late) > len(shown):
-            lines.append(ctx.t("admin.more", count=len(late) - len(shown)))
-        return chunks(ctx.t("admin.jobs_late_title", count=len(late)), lines)
-    rows, total = await reports.open_jobs(ctx.session, limit=MAX_LISTED)
-    if not rows:
-        return [Reply(ctx.t("admin.jobs_none"))]
-    lines = [await _job_line(ctx, row.job, row.order_id) for row in rows]
-    if total > len(rows):
-        lines.append(ctx.t("admin.more", count=total - len(rows)))
-    return chunks(ctx.t("admin.jobs_title", count=total), lines)
+        header = ctx.t("admin.jobs_late_title", count=len(late))
+        total = len(late)
+    else:
+        rows, total = await reports.open_jobs(ctx.session, limit=page.size, offset=page.offset)
+        if not total:
+            return [Reply(ctx.t("admin.jobs_none"))]
+        lines = [await _job_line(ctx, row.job, row.order_id) for row in rows]
+        header = ctx.t("admin.jobs_title", count=total)
+    return paged(
+        ctx,
+        command="jobs",
+        filter_text=filter_text,
+        page=page,
+        total=total,
+        header=header,
+        lines=lines,
+    )
 
 
 async def _match(ctx: Context, _argument: str) -> Replies:
@@ -394,10 +433,11 @@ async def _match(ctx: Context, _argument: str) -> Replies:
     try:
         summary = await ctx.matcher(ctx.session, ctx.now)
     except DomainError as exc:
-        return [Reply(ctx.t("admin.match_failed", reason=str(exc)))]
-    return [
-        Reply(ctx.t("admin.match_done", offers=summary.offers_made, pieces=summary.pieces_offered))
-    ]
+        return [Reply(ctx.t("admin.match_failed", reason=error_text(ctx, exc)))]
+    done = ctx.t("admin.match_done", offers=summary.offers_made, pieces=summary.pieces_offered)
+    if summary.offers_made:
+        return [Reply(done)]
+    return chunks(ctx.t("admin.match_none"), await why_nothing_offered(ctx, summary))
 
 
 async def _why(ctx: Context, argument: str) -> Replies:
@@ -413,21 +453,29 @@ async def _why(ctx: Context, argument: str) -> Replies:
         return [Reply(ctx.t("admin.artisan_not_found", id=artisan_id))]
     if await ctx.session.get(Job, job_id) is None:
         return [Reply(ctx.t("admin.job_not_found", id=job_id))]
-    explanation = await matcher.explain(
-        ctx.session, artisan_id=artisan_id, job_id=job_id, now=ctx.now
-    )
+    if isinstance(matcher, MatchExplanations):  # said in the admin's language
+        figures = await matcher.explanation(
+            ctx.session, artisan_id=artisan_id, job_id=job_id, now=ctx.now
+        )
+        explanation = why_text(ctx.t, figures)
+    else:
+        explanation = await matcher.explain(
+            ctx.session, artisan_id=artisan_id, job_id=job_id, now=ctx.now
+        )
     return [Reply(ctx.t("admin.why", artisan=artisan_id, job=job_id, explanation=explanation))]
 
 
 COMMANDS: dict[str, Command] = {
-    "orders": Command(ADMINS, list_orders, N_("admin.help_orders")),
+    "orders": Command(
+        ADMINS, continuing("orders", list_orders), N_("admin.help_orders"), button=True
+    ),
     "order": Command(ADMINS, _order, N_("admin.help_order")),
     "neworder": Command(ADMINS, _new_order, N_("admin.help_neworder")),
     "import_orders": Command(ADMINS, _import_orders, N_("admin.help_import_orders")),
     "confirm": Command(ADMINS, _confirm, N_("admin.help_confirm"), button=True),
     "cancel": Command(ADMINS, _cancel, N_("admin.help_cancel")),
     "ship": Command(ADMINS, _ship, N_("admin.help_ship"), button=True),
-    "jobs": Command(ADMINS, _jobs, N_("admin.help_jobs")),
+    "jobs": Command(ADMINS, continuing("jobs", _jobs), N_("admin.help_jobs"), button=True),
     "match": Command(ADMINS, _match, N_("admin.help_match")),
     "why": Command(ADMINS, _why, N_("admin.help_why")),
 }

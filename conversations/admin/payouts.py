@@ -1,43 +1,47 @@
-"""Admins' commands about paying artisans: ``/payouts`` (what waits for approval, or what a batch
-made now would pay), ``/make_payouts``, ``/approve_payouts [batch]``, ``/cancel_payouts [batch]``.
+"""Admins' commands about paying artisans: ``/payouts`` (approved batches not finished, with
+their state and any payout held inside them and why; what waits for approval, with an Approve
+button; or what a batch made now would pay), ``/make_payouts``, ``/approve_payouts [batch]``
+(the confirmation and the rules: ``flows/approve_payouts.py``), ``/cancel_payouts [batch]``.
 What the other admins and the artisans are then told is ``notices.py``'s.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from conversations.admin import queries as reports
+from conversations.admin.flows.approve_payouts import ask_to_approve
 from conversations.admin.replies import (
     ADMINS,
     Replies,
     an_id,
     chunks,
 )
-from conversations.flow import Command, Context
+from conversations.flow import Command, Context, Start
 from conversations.formatting import me
 from conversations.i18n import N_
-from conversations.messages import Reply
+from conversations.messages import Choice, Reply
 from domain.errors import IllegalTransition, NotFound
 from domain.model import (
     PayoutBatch,
+    PayoutBatchStatus,
+    PayoutStatus,
     Person,
 )
 from domain.payouts import (
-    FloatTooLow,
     HoldReason,
-    OverBatchLimit,
-    approve_batch,
     batch_count_and_total,
     cancel_batch,
     create_payout_batch,
+    current_float,
     float_shortfall,
-    known_float,
     payout_holds,
 )
 from domain.text import quoted
@@ -69,10 +73,8 @@ async def _held(
     lines: list[str] = []
     for person, amount in due:
         hold = holds.get(person.id or 0)
-        if hold is HoldReason.NUMBER_UNCONFIRMED:
-            reason = ctx.t("admin.hold_number_unconfirmed")
-        elif hold is HoldReason.PAYEE_NAME_MISMATCH:
-            reason = ctx.t("admin.hold_payee_name", id=person.id)
+        if hold is not None:
+            reason = _hold_reason(ctx, hold, person)
         elif limit is not None and amount > limit:
             reason = ctx.t("admin.hold_over_limit", limit=ctx.money(limit))
         else:
@@ -112,7 +114,7 @@ async def _batch_checks(ctx: Context, batch_id: int, total: int) -> list[str]:
     lines = [reply.text for reply in _over_batch_limit(ctx, batch_id, total)]
     if not ctx.policy.mpesa_configured:
         return lines
-    known = await known_float(ctx.session)
+    known = await current_float(ctx.session)
     if known is None:
         return [*lines, ctx.t("admin.float_unknown")]
     short = float_shortfall(known, total)
@@ -122,6 +124,85 @@ async def _batch_checks(ctx: Context, batch_id: int, total: int) -> list[str]:
     else:
         line = ctx.t("admin.float_enough", available=available, total=needed)
     return [*lines, line]
+
+
+async def approved_unsent(ctx: Context) -> Replies:
+    """Approved batches not finished yet: how many of their payouts are paid, being sent and
+    waiting, and why those waiting wait (a held artisan, with the reason; M-Pesa not set up; a
+    float short of what is left to send)."""
+    batches = list(
+        await ctx.session.exec(
+            select(PayoutBatch)
+            .where(
+                col(PayoutBatch.status).in_(
+                    [PayoutBatchStatus.APPROVED, PayoutBatchStatus.PROCESSING]
+                )
+            )
+            .order_by(col(PayoutBatch.id))
+        )
+    )
+    if not batches:
+        return []
+    starters = await reports.batch_starters(ctx.session, batches)
+    known = await current_float(ctx.session) if ctx.policy.mpesa_configured else None
+    replies: Replies = []
+    for batch in batches:
+        assert batch.id is not None
+        lines = await reports.batch_lines(ctx.session, batch.id)
+        by_status: dict[PayoutStatus, int] = {}
+        for payout, _ in lines:
+            by_status[payout.status] = by_status.get(payout.status, 0) + 1
+        waiting = [(p, person) for p, person in lines if p.status is PayoutStatus.PENDING]
+        holds = await payout_holds(ctx.session, [p.artisan_id for p, _ in waiting])
+        approver = (
+            None if batch.approved_by is None else await ctx.session.get(Person, batch.approved_by)
+        )
+        header = ctx.t(
+            "admin.payouts_approved_batch",
+            id=batch.id,
+            by=_started_by(ctx, starters.get(batch.id)),
+            approver=approver.name if approver else ctx.t("admin.batch_auto_approved"),
+            total=ctx.money(sum(p.amount_cents for p, _ in lines)),
+            paid=by_status.get(PayoutStatus.SUCCEEDED, 0),
+            sending=by_status.get(PayoutStatus.SENDING, 0) + by_status.get(PayoutStatus.UNKNOWN, 0),
+            waiting=len(waiting),
+            failed=by_status.get(PayoutStatus.FAILED, 0),
+        )
+        body: list[str] = []
+        for payout, person in waiting:
+            hold = holds.get(payout.artisan_id)
+            if hold is None:
+                continue
+            body.append(
+                ctx.t(
+                    "admin.payout_held_line",
+                    id=person.id,
+                    name=quoted(person.name),
+                    amount=ctx.money(payout.amount_cents),
+                    reason=_hold_reason(ctx, hold, person),
+                )
+            )
+        free = sum(p.amount_cents for p, _ in waiting if p.artisan_id not in holds)
+        if free and not ctx.policy.mpesa_configured:
+            body.append(ctx.t("admin.payouts_approved_no_mpesa"))
+        elif free and known is not None and float_shortfall(known, free):
+            body.append(
+                ctx.t(
+                    "admin.payouts_approved_float_short",
+                    available=ctx.money(known.available_cents),
+                    short=ctx.money(float_shortfall(known, free)),
+                )
+            )
+        elif free:
+            body.append(ctx.t("admin.payouts_approved_going"))
+        replies += chunks(header, body)
+    return replies
+
+
+def _hold_reason(ctx: Context, hold: HoldReason, person: Person) -> str:
+    if hold is HoldReason.NUMBER_UNCONFIRMED:
+        return ctx.t("admin.hold_number_unconfirmed")
+    return ctx.t("admin.hold_payee_name", id=person.id)
 
 
 async def payouts_preview(ctx: Context, _argument: str = "") -> Replies:
@@ -159,13 +240,17 @@ async def payouts_preview(ctx: Context, _argument: str = "") -> Replies:
             + await _batch_checks(ctx, batch.id, total)
             + [ctx.t("admin.payout_approve_hint")],
         )
+        # The same confirmation as typing /approve_payouts <batch>.
+        button = Choice(f"approve_payouts:{batch.id}", ctx.t("admin.approve_button", id=batch.id))
+        replies[-1] = dataclasses.replace(replies[-1], choices=(button,))
+    approved = await approved_unsent(ctx)
     if replies:
         if not ctx.policy.mpesa_configured:
             replies.append(Reply(ctx.t("admin.mpesa_not_configured")))
-        return replies + held_replies
+        return approved + replies + held_replies
     due = owed
     if not due:
-        return [Reply(ctx.t("admin.payouts_nothing", minimum=minimum)), *held_replies]
+        return [*approved, Reply(ctx.t("admin.payouts_nothing", minimum=minimum)), *held_replies]
     header = ctx.t(
         "admin.payouts_preview",
         minimum=minimum,
@@ -173,7 +258,8 @@ async def payouts_preview(ctx: Context, _argument: str = "") -> Replies:
         total=ctx.money(sum(amount for _, amount in due)),
     )
     return (
-        chunks(
+        approved
+        + chunks(
             header,
             [
                 ctx.t(
@@ -245,53 +331,13 @@ async def _batch_in_the_way(ctx: Context) -> Replies:
     return []
 
 
-async def _approve_payouts(ctx: Context, argument: str) -> Replies:
-    limit = ctx.policy.payout_max_per_batch_cents
-
-    async def approve(
-        session: AsyncSession, *, batch_id: int, admin_id: int, now: datetime
-    ) -> PayoutBatch:
-        return await approve_batch(
-            session,
-            batch_id=batch_id,
-            admin_id=admin_id,
-            now=now,
-            max_batch_cents=limit,
-            check_float=ctx.policy.mpesa_configured,
-        )
-
-    try:
-        batch = await _act_on_batch(ctx, argument, _APPROVE, approve)
-    except OverBatchLimit as refused:
-        log.warning("approval of payout batch %s refused: %s", refused.batch_id, refused)
-        return _over_batch_limit(ctx, refused.batch_id, refused.total_cents)
-    except FloatTooLow as short:
-        log.warning("approval of payout batch %s refused: %s", short.batch_id, short)
-        return [
-            Reply(
-                ctx.t(
-                    "admin.approve_float_short",
-                    id=short.batch_id,
-                    total=ctx.money(short.total_cents),
-                    available=ctx.money(short.available_cents),
-                    short=ctx.money(short.total_cents - short.available_cents),
-                )
-            )
-        ]
-    if not isinstance(batch, PayoutBatch):
-        return batch
-    assert batch.id is not None
-    lines = await reports.batch_lines(ctx.session, batch.id)
-    said = {
-        "id": batch.id,
-        "by": await _batch_started_by(ctx, batch),
-        "count": len(lines),
-        "total": ctx.money(sum(payout.amount_cents for payout, _ in lines)),
-    }
-    if not ctx.policy.mpesa_configured:
-        # Never a silent drop: the money stays reserved and goes once M-Pesa is set up.
-        return [Reply(ctx.t("admin.approved_not_sent", **said))]
-    return [Reply(ctx.t("admin.approved", **said))]
+async def _approve_payouts(ctx: Context, argument: str) -> Replies | Start:
+    """Which batch, then the confirmation question (``flows/approve_payouts.py``): nothing is
+    approved before the admin has seen the total and said yes."""
+    batch_id = await _which_batch(ctx, argument, _APPROVE)
+    if not isinstance(batch_id, int):
+        return batch_id
+    return await ask_to_approve(ctx, batch_id)
 
 
 async def _cancel_payouts(ctx: Context, argument: str) -> Replies:
@@ -343,11 +389,9 @@ _CANCEL = _BatchWords(
 )
 
 
-async def _act_on_batch(
-    ctx: Context, argument: str, words: _BatchWords, act: _BatchAction
-) -> PayoutBatch | Replies:
-    """``act`` on the batch the command names, or on the one waiting for approval; else the
-    reply saying why not (not a number, several or none waiting, no such batch, too late)."""
+async def _which_batch(ctx: Context, argument: str, words: _BatchWords) -> int | Replies:
+    """The batch the command names, or the one waiting for approval; else the reply saying why
+    not (not a number, several or none waiting)."""
     batch_id = an_id(argument)
     if argument.strip() and batch_id is None:
         return [Reply(ctx.t(words.usage))]
@@ -360,6 +404,17 @@ async def _act_on_batch(
             return [Reply(ctx.t(words.which, ids=ids))]
         batch_id = waiting[0].id
         assert batch_id is not None
+    return batch_id
+
+
+async def _act_on_batch(
+    ctx: Context, argument: str, words: _BatchWords, act: _BatchAction
+) -> PayoutBatch | Replies:
+    """``act`` on the batch the command names, or on the one waiting for approval; else the
+    reply saying why not (not a number, several or none waiting, no such batch, too late)."""
+    batch_id = await _which_batch(ctx, argument, words)
+    if not isinstance(batch_id, int):
+        return batch_id
     try:
         return await act(ctx.session, batch_id=batch_id, admin_id=me(ctx), now=ctx.now)
     except NotFound:
@@ -372,6 +427,8 @@ async def _act_on_batch(
 COMMANDS: dict[str, Command] = {
     "payouts": Command(ADMINS, payouts_preview, N_("admin.help_payouts")),
     "make_payouts": Command(ADMINS, _make_payouts, N_("admin.help_make_payouts")),
-    "approve_payouts": Command(ADMINS, _approve_payouts, N_("admin.help_approve_payouts")),
+    "approve_payouts": Command(
+        ADMINS, _approve_payouts, N_("admin.help_approve_payouts"), button=True
+    ),
     "cancel_payouts": Command(ADMINS, _cancel_payouts, N_("admin.help_cancel_payouts")),
 }

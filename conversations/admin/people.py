@@ -1,28 +1,30 @@
-"""Admins' commands about the artisans: ``/artisans [skill|area]``, ``/artisan <id>``,
-``/pause <id>``, ``/resume <id>``, and ``/broadcast <skill|area|all> <text>`` to tell them all
-something at once; ``/workshop <person> on|off`` says whether a field agent works at the
+"""Admins' commands about the artisans: ``/artisans [skill|area] [page]``, ``/artisan <id>``,
+``/pause <id>``, ``/resume <id>``, and ``/broadcast <skill|area|all> en: <text> sw: <text>`` to
+tell them all something at once (one text per language they read, previewed and sent on yes:
+``flows/broadcast.py``); ``/workshop <person> on|off`` says whether a field agent works at the
 central workshop (and so assembles).
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterable
 from decimal import Decimal
 
 from sqlmodel import col, select
 
 from conversations.admin import queries as reports
+from conversations.admin.flows import broadcast
+from conversations.admin.pager import continuing, paged, split_page
 from conversations.admin.replies import (
     ADMINS,
     ARTISAN_STATUS,
-    MAX_LISTED,
     Replies,
     an_id,
-    chunks,
     percent,
 )
-from conversations.flow import Command, Context
+from conversations.flow import Command, Context, Start
 from conversations.formatting import me
 from conversations.i18n import N_
 from conversations.messages import Reply
@@ -33,9 +35,12 @@ from domain.model import (
     ArtisanProfile,
     ArtisanSkill,
     ArtisanStatus,
+    Language,
+    NameKind,
     Person,
     Role,
 )
+from domain.names import folded, match_area, match_name
 from domain.reputation import artisan_history, reputation
 from domain.services.people import pause_artisan, resume_artisan, set_at_workshop
 from domain.text import quoted
@@ -44,6 +49,26 @@ log = logging.getLogger(__name__)
 
 MAX_BROADCAST = 1_000
 _EVERYONE = frozenset({"all", "everyone", "wote", "kila mtu"})
+
+
+def _name(ctx: Context, kind: NameKind, code: str) -> str:
+    """A skill or area as the admin reads it: its name in their language (catalogue data)."""
+    return ctx.catalogue.name(ctx.language, kind, code)
+
+
+def _spellings(
+    ctx: Context, areas: Iterable[str], kind: NameKind = NameKind.AREA
+) -> dict[str, list[str]]:
+    """Each area (or skill) and its names in every language, for ``match_area``."""
+    return {
+        area: [ctx.catalogue.name(language, kind, area) for language in Language] for area in areas
+    }
+
+
+def _by_name(ctx: Context, kind: NameKind, wanted: str, codes: Iterable[str]) -> str | None:
+    """The code whose name, in any language, ``wanted`` is (case and accents aside)."""
+    found = ctx.catalogue.names.find(kind, wanted)
+    return next((code for code in codes if found is not None and folded(code) == found), None)
 
 
 def _named(text: str, names: Iterable[str]) -> str | None:
@@ -60,27 +85,43 @@ def _named(text: str, names: Iterable[str]) -> str | None:
 
 
 async def list_artisans(ctx: Context, argument: str = "") -> Replies:
-    wanted = " ".join(argument.split())
+    wanted, page = split_page(argument)
     skill = area = None
     if wanted:
         skills = await reports.known_skills(ctx.session)
         areas = await reports.known_areas(ctx.session)
-        skill = _full(wanted, skills)
+        # By code or by name in either language: "horn_carving", "uchongaji wa pembe".
+        skill = _full(wanted, skills) or _by_name(ctx, NameKind.SKILL, wanted, skills)
         if skill is None:
-            area = _full(wanted, areas)
+            area = _full(wanted, areas) or _by_name(ctx, NameKind.AREA, wanted, areas)
+        # By a word or the start of one, in either language ("horn", "shanga", "ngong"): the
+        # matching registration uses, for skills and areas alike.
+        skill_names = _spellings(ctx, skills, NameKind.SKILL)
+        if skill is None and area is None:
+            skill = match_name(wanted, skill_names).exact
+        if skill is None and area is None:
+            area = match_name(wanted, _spellings(ctx, areas)).exact
+        close = None if skill or area else match_area(wanted, _spellings(ctx, areas)).suggestion
+        if close is None and not (skill or area):
+            close_skill = match_name(wanted, skill_names).suggestion
+            close = None if close_skill is None else _name(ctx, NameKind.SKILL, close_skill)
+        if close is not None:  # "Matare": most likely Mathare, said so with the command
+            return [Reply(ctx.t("words.filter_did_you_mean", typed=quoted(wanted), area=close))]
         if skill is None and area is None:
             return [
                 Reply(
                     ctx.t(
                         "admin.artisans_unknown_filter",
                         filter=wanted,
-                        skills=", ".join(skills) or "–",
-                        areas=", ".join(quoted(area) for area in areas) or "–",
+                        skills=", ".join(_name(ctx, NameKind.SKILL, s) for s in skills) or "–",
+                        areas=", ".join(_name(ctx, NameKind.AREA, a) for a in areas) or "–",
                     )
                 )
             ]
-    rows, total = await reports.artisans(ctx.session, skill=skill, area=area, limit=MAX_LISTED)
-    if not rows:
+    rows, total = await reports.artisans(
+        ctx.session, skill=skill, area=area, limit=page.size, offset=page.offset
+    )
+    if not total:
         return [Reply(ctx.t("admin.artisans_none"))]
     lines = [
         ctx.t(
@@ -90,19 +131,29 @@ async def list_artisans(ctx: Context, argument: str = "") -> Replies:
             workshop=quoted(row.profile.workshop),
             area=quoted(row.person.area, missing="–"),
             status=ctx.t(ARTISAN_STATUS[row.profile.status]),
-            skills=", ".join(s.skill for s in row.skills) or "–",
+            skills=", ".join(_name(ctx, NameKind.SKILL, s.skill) for s in row.skills) or "–",
         )
         for row in rows
     ]
-    if total > len(rows):
-        lines.append(ctx.t("admin.more", count=total - len(rows)))
-    lines.append(ctx.t("admin.artisans_hint"))
-    return chunks(ctx.t("admin.artisans_title", count=total), lines)
+    return paged(
+        ctx,
+        command="artisans",
+        filter_text=wanted,
+        page=page,
+        total=total,
+        header=ctx.t("admin.artisans_title", count=total),
+        lines=lines,
+        footer=[ctx.t("admin.artisans_hint")],
+    )
 
 
 def _full(text: str, names: Iterable[str]) -> str | None:
-    folded = " ".join(text.casefold().split())
-    return next((name for name in names if name.casefold() == folded), None)
+    """The name ``text`` is, ignoring case and ``_`` for a space (a button's filter)."""
+
+    def folded(name: str) -> str:
+        return " ".join(name.replace("_", " ").casefold().split())
+
+    return next((name for name in names if folded(name) == folded(text)), None)
 
 
 async def _artisan_profile(ctx: Context, argument: str) -> Replies:
@@ -118,7 +169,8 @@ async def _artisan_profile(ctx: Context, argument: str) -> Replies:
         .where(ArtisanSkill.artisan_id == artisan_id)
         .order_by(col(ArtisanSkill.skill))
     )
-    score = reputation(await artisan_history(ctx.session, artisan_id, now=ctx.now))
+    history = await artisan_history(ctx.session, artisan_id, now=ctx.now)
+    score = reputation(history)
     balance = await artisan_balance(ctx.session, artisan_id)
     text = ctx.t(
         "admin.artisan_profile",
@@ -128,7 +180,10 @@ async def _artisan_profile(ctx: Context, argument: str) -> Replies:
         area=quoted(person.area, missing="–"),
         status=ctx.t(ARTISAN_STATUS[profile.status]),
         mpesa=profile.mpesa_number,
-        skills=", ".join(f"{s.skill} ({s.weekly_capacity})" for s in skills) or "–",
+        skills=", ".join(
+            f"{_name(ctx, NameKind.SKILL, s.skill)} ({s.weekly_capacity})" for s in skills
+        )
+        or "–",
         on_time=percent(Decimal(str(score.on_time_rate))),
         qc=percent(Decimal(str(score.qc_pass_rate))),
         acceptance=percent(Decimal(str(score.acceptance_rate))),
@@ -139,6 +194,17 @@ async def _artisan_profile(ctx: Context, argument: str) -> Replies:
         in_flight=ctx.money(balance.in_flight_cents),
         available=ctx.money(balance.available_cents),
     )
+    # The plain counts behind the smoothed score, and why the two (and /why's) differ.
+    text += "\n" + ctx.t(
+        "admin.artisan_record",
+        on_time=history.allocations_on_time,
+        due=history.allocations_due,
+        passed=history.qc_pieces_passed,
+        checked=history.qc_pieces_passed + history.qc_pieces_rejected,
+        accepted=history.offers_accepted,
+        offers=history.offers_decided,
+    )
+    text += "\n" + ctx.t("admin.artisan_scores_note")
     if person.opted_out:
         text += "\n" + ctx.t("admin.artisan_opted_out")
     return [Reply(text)]
@@ -172,7 +238,9 @@ async def _pause_or_resume(ctx: Context, argument: str, *, pause: bool) -> Repli
     return [Reply(ctx.t(msgid, id=artisan_id, name=quoted(person.name)))]
 
 
-async def _broadcast(ctx: Context, argument: str) -> Replies:
+async def _broadcast(ctx: Context, argument: str) -> Replies | Start:
+    """Who to, and one text per language they read; then the preview and its yes
+    (``flows/broadcast.py``): nothing goes before the admin has seen it."""
     text = argument.strip()
     if not text:
         return [Reply(ctx.t("admin.broadcast_usage"))]
@@ -187,23 +255,43 @@ async def _broadcast(ctx: Context, argument: str) -> Replies:
     message = text[len(audience) :].strip()
     if not message:
         return [Reply(ctx.t("admin.broadcast_usage"))]
-    if len(message) > MAX_BROADCAST:
-        return [Reply(ctx.t("admin.broadcast_too_long", max=MAX_BROADCAST))]
-    rows, _ = await reports.artisans(
-        ctx.session,
-        skill=skill,
-        area=area,
-        statuses=(ArtisanStatus.ACTIVE, ArtisanStatus.PAUSED),
-    )
-    if not rows:
+    people = await broadcast.recipients(ctx, skill, area)
+    if not people:
         return [Reply(ctx.t("admin.broadcast_nobody", audience=audience))]
-    sent = 0
-    for row in rows:
-        words = ctx.catalogue.t(row.person.language, "admin.broadcast_message", text=message)
-        if await notify_person(ctx.session, row.person, Reply(words), now=ctx.now) is not None:
-            sent += 1
-    log.info("person %s broadcast to %s: %s of %s sent", me(ctx), audience, sent, len(rows))
-    return [Reply(ctx.t("admin.broadcast_done", sent=sent, skipped=len(rows) - sent))]
+    counts = Counter(person.language for person in people)
+    texts = broadcast.per_language(message)
+    if texts is None:
+        return [
+            Reply(
+                ctx.t(
+                    "admin.broadcast_per_language",
+                    languages=broadcast.languages_named(ctx, counts),
+                    audience=audience,
+                )
+            )
+        ]
+    if any(len(words) > MAX_BROADCAST for words in texts.values()):
+        return [Reply(ctx.t("admin.broadcast_too_long", max=MAX_BROADCAST))]
+    missing = Counter({language: n for language, n in counts.items() if not texts.get(language)})
+    if missing:
+        return [
+            Reply(
+                ctx.t(
+                    "admin.broadcast_missing_language",
+                    languages=broadcast.languages_named(ctx, missing),
+                    codes=", ".join(f"{language}:" for language in missing),
+                )
+            )
+        ]
+    return Start(
+        broadcast.NAME,
+        {
+            "audience": audience,
+            "skill": skill,
+            "area": area,
+            "texts": {str(language): words for language, words in texts.items()},
+        },
+    )
 
 
 _ON = frozenset({"on", "yes", "ndiyo", "washa"})
@@ -225,11 +313,19 @@ async def _workshop(ctx: Context, argument: str) -> Replies:
     on = words[1] in _ON
     await set_at_workshop(ctx.session, person_id=person_id, at_workshop=on, admin_id=me(ctx))
     msgid = N_("admin.workshop_on") if on else N_("admin.workshop_off")
-    return [Reply(ctx.t(msgid, id=person_id, name=quoted(person.name)))]
+    text = ctx.t(msgid, id=person_id, name=quoted(person.name))
+    # The agent hears it too, in their language, with what they can now do (or no longer).
+    told = N_("clarity.workshop_on_notice") if on else N_("clarity.workshop_off_notice")
+    notice = Reply(ctx.catalogue.t(person.language, told))
+    if await notify_person(ctx.session, person, notice, now=ctx.now) is not None:
+        text += "\n" + ctx.t("clarity.workshop_told", name=quoted(person.name))
+    return [Reply(text)]
 
 
 COMMANDS: dict[str, Command] = {
-    "artisans": Command(ADMINS, list_artisans, N_("admin.help_artisans")),
+    "artisans": Command(
+        ADMINS, continuing("artisans", list_artisans), N_("admin.help_artisans"), button=True
+    ),
     "artisan": Command(ADMINS, _artisan_profile, N_("admin.help_artisan")),
     "pause": Command(ADMINS, _pause, N_("admin.help_pause")),
     "resume": Command(ADMINS, _resume, N_("admin.help_resume")),

@@ -65,15 +65,18 @@ class OrderRow:
 
 
 async def recent_orders(
-    session: AsyncSession, *, status: OrderStatus | None = None, limit: int
+    session: AsyncSession, *, status: OrderStatus | None = None, limit: int, offset: int = 0
 ) -> tuple[list[OrderRow], int]:
-    """The latest orders (newest first), at most ``limit``, and how many there are in all."""
+    """The latest orders (newest first), at most ``limit`` after skipping ``offset``, and how
+    many there are in all."""
     statement = select(Order, Customer).join(Customer, col(Customer.id) == col(Order.customer_id))
     counting = select(func.count()).select_from(Order)
     if status is not None:
         statement = statement.where(Order.status == status)
         counting = counting.where(Order.status == status)
-    rows = list(await session.exec(statement.order_by(col(Order.id).desc()).limit(limit)))
+    rows = list(
+        await session.exec(statement.order_by(col(Order.id).desc()).offset(offset).limit(limit))
+    )
     total = (await session.exec(counting)).one()
     ids = [order.id for order, _ in rows]
     pieces = dict(
@@ -115,8 +118,11 @@ class JobRow:
     order_id: int
 
 
-async def open_jobs(session: AsyncSession, *, limit: int) -> tuple[list[JobRow], int]:
-    """Unfinished jobs, soonest due first, at most ``limit``, and how many there are in all."""
+async def open_jobs(
+    session: AsyncSession, *, limit: int, offset: int = 0
+) -> tuple[list[JobRow], int]:
+    """Unfinished jobs, soonest due first, at most ``limit`` after skipping ``offset``, and how
+    many there are in all."""
     unfinished = col(Job.status).in_([JobStatus.OPEN, JobStatus.IN_PRODUCTION])
     rows = await session.exec(
         select(Job, Component, OrderLine.order_id)
@@ -124,6 +130,7 @@ async def open_jobs(session: AsyncSession, *, limit: int) -> tuple[list[JobRow],
         .join(OrderLine, col(OrderLine.id) == col(Job.order_line_id))
         .where(unfinished)
         .order_by(col(Job.due_date), col(Job.id))
+        .offset(offset)
         .limit(limit)
     )
     total = (await session.exec(select(func.count()).select_from(Job).where(unfinished))).one()
@@ -172,6 +179,7 @@ async def artisans(
     area: str | None = None,
     statuses: Sequence[ArtisanStatus] = tuple(ArtisanStatus),
     limit: int | None = None,
+    offset: int = 0,
 ) -> tuple[list[ArtisanRow], int]:
     """Artisans with a skill and/or in an area (both compared ignoring case), oldest first."""
     statement = (
@@ -187,7 +195,7 @@ async def artisans(
     if area is not None:
         statement = statement.where(func.lower(col(Person.area)) == area.casefold())
     found = list(await session.exec(statement.order_by(col(Person.id))))
-    shown = found if limit is None else found[:limit]
+    shown = found[offset:] if limit is None else found[offset : offset + limit]
     ids = [person.id for person, _ in shown]
     skills: dict[int, list[ArtisanSkill]] = defaultdict(list)
     for row in await session.exec(

@@ -10,8 +10,10 @@ from conversations.formatting import me
 from conversations.i18n import N_
 from conversations.messages import Reply
 from domain.errors import NotFound
+from domain.model import Allocation, Person
 from domain.services.guards import InvalidField
 from domain.services.settlement import NotCancelled, NothingToWriteOff, write_off
+from domain.text import quoted
 
 
 async def _writeoff(ctx: Context, argument: str) -> Replies:
@@ -35,11 +37,16 @@ async def _writeoff(ctx: Context, argument: str) -> Replies:
         return [Reply(ctx.t("admin.writeoff_nothing", id=allocation_id))]
     except InvalidField:
         return [Reply(ctx.t("admin.writeoff_usage"))]
+    # The job number everyone knows and whose lot, beside the lot number the command needed.
+    allocation = await ctx.session.get(Allocation, allocation_id)
+    artisan = None if allocation is None else await ctx.session.get(Person, allocation.artisan_id)
     return [
         Reply(
             ctx.t(
                 "admin.written_off",
                 id=allocation_id,
+                job=allocation.job_id if allocation is not None else "-",
+                artisan=quoted(None if artisan is None else artisan.name),
                 pieces=entry.pieces,
                 amount=ctx.money(entry.amount_cents),
                 write_off=entry.id,

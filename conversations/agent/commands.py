@@ -20,13 +20,12 @@ from sqlmodel import col, select
 from conversations.agent.flows import qc_review, receipt, visit
 from conversations.agent.queries import (
     allocations_to_visit,
-    arranged_deliveries,
     next_submission,
     parse_id,
     view_submission,
 )
 from conversations.flow import Command, Context, Start
-from conversations.formatting import me, numeric_date
+from conversations.formatting import me, written_date
 from conversations.i18n import N_
 from conversations.messages import Choice, Reply
 from conversations.queries import agent_areas
@@ -41,6 +40,7 @@ from domain.model import (
     Role,
     SubmissionStatus,
 )
+from domain.services.receipt_qc import is_qc_at_receipt
 from domain.services.visits import RiskReason, jobs_at_risk
 from domain.text import quoted
 
@@ -81,6 +81,8 @@ async def qc_command(ctx: Context, argument: str) -> list[Reply] | Start:
         return [Reply(ctx.t("agent.qc.waiting_for_photos", id=submission_id))]
     if status is not SubmissionStatus.PENDING_REVIEW:
         return [Reply(ctx.t("agent.qc.not_waiting", id=submission_id))]
+    if await is_qc_at_receipt(ctx.session, submission_id):  # said ready without photos (USSD)
+        return [Reply(ctx.t("agent.receipt_qc.at_receipt", id=submission_id))]
     return Start(qc_review.NAME, {"submission": submission_id, "skipped": []})
 
 
@@ -88,7 +90,7 @@ async def qc_command(ctx: Context, argument: str) -> list[Reply] | Start:
 
 
 async def start_receipt(ctx: Context) -> list[Reply] | Start:
-    if not await arranged_deliveries(ctx):
+    if not await receipt.anything_to_receive(ctx):
         return [Reply(ctx.t("agent.receipt.none_arranged"))]
     return Start(receipt.PICK_NAME)
 
@@ -166,10 +168,11 @@ async def at_risk(ctx: Context) -> list[Reply]:
             ctx.t(
                 "agent.atrisk.line",
                 allocation=row.allocation_id,
+                job=row.job_id,  # the job's own number, as the artisan and the admins see it
                 artisan=quoted(row.artisan_name),
                 area=quoted(row.area),
                 component=components.get(row.job_id, "-"),
-                due=numeric_date(row.due_date),
+                due=written_date(ctx.language, row.due_date),
                 when=when,
                 done=row.pieces_done,
                 quantity=row.quantity,

@@ -38,6 +38,7 @@ from domain.model import (
     Role,
     Submission,
 )
+from domain.services.receipt_qc import is_qc_at_receipt
 from domain.text import quoted
 
 
@@ -88,7 +89,21 @@ async def _submission_created(
         session, Role.FIELD_AGENT
     )
 
+    at_receipt = await is_qc_at_receipt(session, event.submission_id)  # no photos (USSD)
+
     def make(agent: Person) -> Reply:
+        if at_receipt:
+            return Reply(
+                ctx.catalogue.t(
+                    agent.language,
+                    "agent.notice.ready_at_receipt",
+                    id=event.submission_id,
+                    count=submission.count,
+                    component=component.name if component is not None else "-",
+                    artisan=quoted(artisan.name),
+                    area=quoted(artisan.area),
+                )
+            )
         return Reply(
             ctx.catalogue.t(
                 agent.language,
@@ -176,10 +191,11 @@ async def _ready_for_assembly(
             ctx.catalogue.t(
                 person.language,
                 "agent.notice.ready_for_assembly",
-                order=quoted(order.reference) if order is not None else line.order_id,
+                id=line.order_id,
+                order=quoted(order.reference if order is not None else None),
                 line=event.order_line_id,
                 quantity=line.quantity,
-                product=product.name if product is not None else "-",
+                product=product.sku if product is not None else "-",
             ),
             choices=(
                 Choice(

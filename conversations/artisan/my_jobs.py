@@ -43,7 +43,7 @@ async def my_jobs(ctx: Context) -> list[Reply]:
         rework = min(progress.rejected, progress.outstanding)
         text = ctx.t(
             "artisan.job_line",
-            id=allocation.id,
+            id=allocation.job_id,  # the job's own number, as staff see it
             component=component.name,
             quantity=allocation.quantity,
             due=weekday_date(ctx.t, allocation.due_date),

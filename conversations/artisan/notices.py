@@ -39,6 +39,7 @@ from domain.model import (
     Submission,
     WriteOff,
 )
+from domain.services.deliveries import discrepancy_words
 from domain.services.settlement import settlements_of_job
 from domain.text import quoted
 
@@ -193,7 +194,7 @@ async def _delivery_received(
     t = _speaker(ctx, artisan)
     text = t(
         "artisan.delivery_received",
-        id=event.delivery_id,
+        job=found[0].job_id,
         received=event.received,
         component=found[1].name,
         earned=ctx.money(event.earned_cents),
@@ -205,7 +206,11 @@ async def _delivery_discrepancy(
     session: AsyncSession, event: events.DeliveryDiscrepancy, ctx: NoticeContext
 ) -> int:
     artisan = await session.get(Person, event.artisan_id)
-    if artisan is None:
+    delivery = await session.get(Delivery, event.delivery_id)
+    found = (
+        None if delivery is None else await _allocation_component(session, delivery.allocation_id)
+    )
+    if artisan is None or delivery is None or found is None:
         return 0
     t = _speaker(ctx, artisan)
     msgid = (
@@ -213,7 +218,11 @@ async def _delivery_discrepancy(
         if event.received < event.declared
         else N_("artisan.delivery_extra")
     )
-    text = t(msgid, id=event.delivery_id, declared=event.declared, received=event.received)
+    text = t(msgid, job=found[0].job_id, declared=event.declared, received=event.received)
+    # The agent's own words on the count, quoted: why they counted fewer (or more).
+    words = discrepancy_words(delivery)
+    if words:
+        text += "\n" + t("clarity.delivery_agent_note", note=quoted(words))
     return await tell(session, artisan, Reply(text), ctx.now)
 
 
@@ -240,7 +249,7 @@ async def _job_cancelled(
         lines = [
             t(
                 "artisan.job_cancelled_notice",
-                id=allocation.id,
+                job=allocation.job_id,  # the number they know; the lot id is staff's (#16.7)
                 quantity=allocation.quantity,
                 component=component.name,
             )
@@ -279,7 +288,7 @@ async def _written_off(
     t = _speaker(ctx, artisan)
     text = t(
         "artisan.written_off_notice",
-        id=entry.allocation_id,
+        job=found[0].job_id,
         pieces=entry.pieces,
         component=found[1].name,
         amount=ctx.money(entry.amount_cents),

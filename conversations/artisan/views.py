@@ -45,8 +45,14 @@ async def materials_line(session: AsyncSession, t: Say, component_id: int, piece
         .where(ComponentMaterial.component_id == component_id)
         .order_by(col(ComponentMaterial.material))
     )
-    parts = [
-        f"{m.material} {amount(Decimal(m.quantity_per_piece) * pieces)} {m.unit}" for m in rows
+    parts = [  # each material by its name in the reader's language (catalogue data)
+        t(
+            "words.material_amount",
+            material=m.material,
+            amount=amount(Decimal(m.quantity_per_piece) * pieces),
+            unit=m.unit,
+        )
+        for m in rows
     ]
     return ", ".join(parts) if parts else t("artisan.offer_no_materials")
 
@@ -68,6 +74,7 @@ async def offer_text(
     return t(
         "artisan.offer_details",
         id=offer.id,
+        job=offer.job_id,
         quantity=offer.quantity,
         component=component.name,
         rate=money(offer.piece_rate_cents),
@@ -87,12 +94,28 @@ async def offer_message(
     text = await offer_text(session, t, money, offer, component)
     codes = t("artisan.offer_codes", id=offer.id, quantity=offer.quantity)
     body = "\n".join(part for part in (head, text, codes) if part)
-    return Reply(body, choices=offer_choices(t, offer.id))
+    short = t(
+        "sms.offer",
+        id=offer.id,
+        quantity=offer.quantity,
+        component=component.name,
+        rate=money(offer.piece_rate_cents),
+        due=weekday_date(t, offer.due_date),
+    )
+    return Reply(body, choices=offer_choices(t, offer.id), short=short)
 
 
 # --- allocations ----------------------------------------------------------------------------
 
 
 def job_label(t: Say, allocation: Allocation, component: Component, pieces: int) -> str:
-    """A job as one short choice label: "#7 Horn pendant (12)"."""
-    return t("artisan.job_label", id=allocation.id, component=component.name, count=pieces)
+    """A job as one short choice label: "#7 Horn pendant (12)", with the job's own number, the
+    one staff see too (``/jobs``, ``/order``, QC): an artisan's share of a job is never shown
+    under a number of its own."""
+    return t("artisan.job_label", id=allocation.job_id, component=component.name, count=pieces)
+
+
+async def job_number(session: AsyncSession, allocation_id: int) -> int | str:
+    """The number of the job an allocation is a share of, as everyone sees it ("-" if gone)."""
+    allocation = await session.get(Allocation, allocation_id)
+    return "-" if allocation is None else allocation.job_id

@@ -26,7 +26,7 @@ from conversations.flow import (
     Step,
 )
 from conversations.messages import Choice, Reply
-from domain.model import ArtisanProfile, ArtisanStatus, Role
+from domain.model import ArtisanProfile, ArtisanStatus, Person, Role
 from domain.statemachine import Transitions
 
 NAME = "menu"
@@ -42,6 +42,8 @@ class MenuItem:
     key: str
     label_msgid: str
     action: Action | None  # None: "coming soon"
+    # Who of the role sees it (None: everyone); the action still checks for itself.
+    shown: Callable[[Person], bool] | None = None
 
 
 Menus = Mapping[Role, tuple[MenuItem, ...]]
@@ -75,7 +77,8 @@ def build(menus: Menus) -> Flow:
 
     async def ask(ctx: Context) -> Reply:
         assert ctx.person is not None  # only registered people reach the menu
-        items = menus.get(ctx.person.role, ())
+        person = ctx.person
+        items = [i for i in menus.get(person.role, ()) if i.shown is None or i.shown(person)]
         choices = tuple(Choice(f"menu:{item.key}", ctx.t(item.label_msgid)) for item in items)
         text = ctx.t("menu.title", name=ctx.person.name)
         if ctx.person.role is Role.ARTISAN:

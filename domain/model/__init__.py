@@ -1,6 +1,13 @@
 """Every table of the factory, importable from one place (Alembic reads ``SQLModel.metadata``)."""
 
 from domain.model.catalogue import BomLine, Component, ComponentMaterial, Product
+from domain.model.console import (
+    ConsoleLoginAttempt,
+    ConsoleLoginCode,
+    ConsoleSession,
+    LoginAttemptKind,
+)
+from domain.model.impact import ImpactAnswers, IncomeStatement, WomenLed
 from domain.model.intake import ApiKey, ExternalOrder, WebhookDelivery
 from domain.model.ledger import (
     PAYOUT_BATCH_TRANSITIONS,
@@ -29,6 +36,7 @@ from domain.model.messaging import (
     OutboxMessage,
     OutboxStatus,
 )
+from domain.model.names import CatalogueName, NameKind
 from domain.model.orders import (
     JOB_TRANSITIONS,
     OPEN_JOB_STATUSES,
@@ -83,7 +91,10 @@ from domain.model.production import (
     WorkshopVisit,
     WriteOff,
 )
+from domain.model.questions import Question
 from domain.model.scheduling import SchedulerLease
+from domain.model.sms import SmsBudgetAlert
+from domain.model.ussd import UssdSession
 
 __all__ = [
     "ALLOCATION_TRANSITIONS",
@@ -109,10 +120,14 @@ __all__ = [
     "ArtisanStatus",
     "Assembly",
     "BomLine",
+    "CatalogueName",
     "Channel",
     "ChannelIdentity",
     "Component",
     "ComponentMaterial",
+    "ConsoleLoginAttempt",
+    "ConsoleLoginCode",
+    "ConsoleSession",
     "ConversationState",
     "Customer",
     "CustomerKind",
@@ -123,15 +138,19 @@ __all__ = [
     "ExternalOrder",
     "FloatBalanceQuery",
     "FloatQueryStatus",
+    "ImpactAnswers",
     "InboundMessage",
     "InboundStatus",
+    "IncomeStatement",
     "Job",
     "JobStatus",
     "Language",
+    "LoginAttemptKind",
     "MaterialRequest",
     "MaterialRequestStatus",
     "MaterialStock",
     "MpesaNumberChange",
+    "NameKind",
     "NumberChangeStatus",
     "Offer",
     "OfferStatus",
@@ -151,14 +170,18 @@ __all__ = [
     "Product",
     "QcReason",
     "QcReview",
+    "Question",
     "Role",
     "SchedulerLease",
+    "SmsBudgetAlert",
     "Submission",
     "SubmissionPhoto",
     "SubmissionStatus",
     "Transfer",
     "TransferPhase",
+    "UssdSession",
     "WebhookDelivery",
+    "WomenLed",
     "WorkshopVisit",
     "WriteOff",
 ]

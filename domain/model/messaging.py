@@ -110,6 +110,7 @@ class OutboxMessage(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("channel", "address", "sequence", name="uq_outbox_sequence"),
         sa.Index("ix_outbox_due", "status", "next_attempt_at"),
+        sa.Index("ix_outbox_sent", "channel", "sent_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -126,3 +127,12 @@ class OutboxMessage(SQLModel, table=True):
     error_code: str | None = Field(default=None, max_length=32)
     created_at: datetime = Field(sa_type=UTCDateTime())
     in_reply_to: int | None = Field(default=None, foreign_key="inbound_message.id", index=True)
+    # When the provider accepted it (SMS budgets count what was sent on the factory's day).
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    # SMS only: how many segments it took and what the provider said it cost, in ten-thousandths
+    # of ``cost_currency`` (Africa's Talking reports "KES 0.8000").
+    segments: int | None = Field(default=None, ge=0)
+    cost_e4: int | None = Field(default=None, ge=0)
+    cost_currency: str | None = Field(default=None, max_length=3)
+    # An SMS sent instead of a WhatsApp message that could not go: the WhatsApp message's id.
+    fallback_of: int | None = Field(default=None, index=True)

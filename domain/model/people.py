@@ -65,6 +65,9 @@ class Person(SQLModel, table=True):
     # Works at the central workshop, where components are counted in and assembled: a field
     # agent with it may record assemblies (admins always may). Meaningless for artisans.
     at_workshop: bool = Field(default=False)
+    # Where business messages go (offers, reminders, receipts) when the person has identities
+    # on several channels: chosen with /channel or by a field agent; None: where they last wrote.
+    preferred_channel: Channel | None = Field(default=None, sa_type=enum_type(Channel))
 
 
 class ChannelIdentity(SQLModel, table=True):

@@ -24,6 +24,8 @@ are those callers import from here.
 
 from domain.payouts._common import UNRESOLVED_PAYOUT_STATUSES
 from domain.payouts.batches import (
+    ApprovalCheck,
+    MakerCannotApprove,
     OverBatchLimit,
     approve_batch,
     auto_approve_batch,
@@ -31,6 +33,7 @@ from domain.payouts.batches import (
     batch_payouts,
     batch_total_cents,
     cancel_batch,
+    check_approval,
 )
 from domain.payouts.building import (
     BATCH_CHUNK,
@@ -41,9 +44,12 @@ from domain.payouts.building import (
 )
 from domain.payouts.mpesa_float import (
     FloatTooLow,
+    FloatUnknown,
     KnownFloat,
     begin_balance_query,
+    current_float,
     float_shortfall,
+    float_wanted,
     known_float,
     queries_to_retry,
     query_in_flight,
@@ -91,10 +97,13 @@ __all__ = [
     "BATCH_CHUNK",
     "TEMPORARY_RESULT_CODES",
     "UNRESOLVED_PAYOUT_STATUSES",
+    "ApprovalCheck",
     "FinishBatch",
     "FloatTooLow",
+    "FloatUnknown",
     "HoldReason",
     "KnownFloat",
+    "MakerCannotApprove",
     "OverBatchLimit",
     "PaymentOutcome",
     "SameNumber",
@@ -109,13 +118,16 @@ __all__ = [
     "begin_balance_query",
     "build_payout_batch",
     "cancel_batch",
+    "check_approval",
     "check_payee",
     "check_payees",
     "claim_for_sending",
     "clear_payee_holds",
     "confirm_number_change",
     "create_payout_batch",
+    "current_float",
     "float_shortfall",
+    "float_wanted",
     "known_float",
     "mark_sending",
     "mark_unknown",

@@ -3,6 +3,7 @@ cancellation (every reserved amount available again)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -10,7 +11,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain import events, ledger
-from domain.errors import PayoutError
+from domain.errors import NotFound, PayoutError
 from domain.model import (
     PAYOUT_BATCH_TRANSITIONS,
     PAYOUT_TRANSITIONS,
@@ -18,10 +19,18 @@ from domain.model import (
     PayoutBatch,
     PayoutBatchStatus,
     PayoutStatus,
+    Person,
+    Role,
     TransferPhase,
 )
 from domain.payouts._common import PAYOUT_TABLE, locked_batch, require_admin
-from domain.payouts.mpesa_float import FloatTooLow, float_shortfall, known_float
+from domain.payouts.mpesa_float import (
+    FloatTooLow,
+    FloatUnknown,
+    KnownFloat,
+    current_float,
+    float_shortfall,
+)
 
 
 async def batch_count_and_total(session: AsyncSession, batch_id: int) -> tuple[int, int]:
@@ -59,6 +68,74 @@ class OverBatchLimit(PayoutError):
         self.limit_cents = limit_cents
 
 
+class MakerCannotApprove(PayoutError):
+    """Maker-checker: the admin who made a batch may not approve it while another admin can."""
+
+    def __init__(self, batch_id: int, maker_id: int) -> None:
+        super().__init__(
+            f"payout batch {batch_id} was made by admin {maker_id}: another admin approves it"
+        )
+        self.batch_id = batch_id
+        self.maker_id = maker_id
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalCheck:
+    """What an admin is asked to confirm before approving: the batch, its payouts and total, the
+    float it was checked against, and whether its maker approves it alone (the only admin)."""
+
+    batch_id: int
+    count: int
+    total_cents: int
+    created_by: int | None
+    alone: bool  # maker-checker on, the maker approves: allowed only as the one admin there is
+    float_known: KnownFloat | None
+
+
+async def check_approval(
+    session: AsyncSession,
+    *,
+    batch_id: int,
+    admin_id: int,
+    max_batch_cents: int | None = None,
+    check_float: bool = False,
+    maker_checker: bool = True,
+) -> ApprovalCheck:
+    """Whether ``admin_id`` may approve batch ``batch_id`` now, without approving it; the same
+    checks :func:`approve_batch` makes, for a "pay KES 12,000 to 8 artisans?" question first.
+
+    Raises, in this order: ``Forbidden`` (not an admin), ``NotFound``, ``IllegalTransition``
+    (no longer waiting for approval), :class:`OverBatchLimit` (over ``max_batch_cents``),
+    :class:`MakerCannotApprove` (with ``maker_checker``, the batch's maker while another admin
+    exists), and with ``check_float`` (M-Pesa configured)
+    :class:`~domain.payouts.mpesa_float.FloatUnknown` or
+    :class:`~domain.payouts.mpesa_float.FloatTooLow`.
+    """
+    await require_admin(session, admin_id, "approve payouts")
+    batch = await session.get(PayoutBatch, batch_id)
+    if batch is None:
+        raise NotFound("payout batch", batch_id)
+    PAYOUT_BATCH_TRANSITIONS.check(batch.status, PayoutBatchStatus.APPROVED)
+    count, total = await batch_count_and_total(session, batch_id)
+    if max_batch_cents is not None and total > max_batch_cents:
+        raise OverBatchLimit(batch_id, total, max_batch_cents)
+    alone = False
+    if maker_checker and batch.created_by is not None and batch.created_by == admin_id:
+        others = await session.exec(
+            select(Person.id).where(Person.role == Role.ADMIN, Person.id != admin_id).limit(1)
+        )
+        if others.first() is not None:
+            raise MakerCannotApprove(batch_id, admin_id)
+        alone = True
+    known = await current_float(session) if check_float else None
+    if check_float:
+        if known is None:
+            raise FloatUnknown(batch_id, total)
+        if float_shortfall(known, total):
+            raise FloatTooLow(batch_id, total, known.available_cents)
+    return ApprovalCheck(batch_id, count, total, batch.created_by, alone, known)
+
+
 async def approve_batch(
     session: AsyncSession,
     *,
@@ -67,19 +144,23 @@ async def approve_batch(
     now: datetime,
     max_batch_cents: int | None = None,
     check_float: bool = False,
+    maker_checker: bool = True,
 ) -> PayoutBatch:
-    """An admin lets a batch be sent to M-Pesa; :class:`OverBatchLimit` when its total is over
-    ``max_batch_cents`` (a data error must not empty the float: cancel it and look), and, with
-    ``check_float``, :class:`~domain.payouts.mpesa_float.FloatTooLow` when the last float M-Pesa
-    reported does not cover it (an unknown float does not refuse)."""
-    await require_admin(session, admin_id, "approve payouts")
-    total = await batch_total_cents(session, batch_id)
-    if max_batch_cents is not None and total > max_batch_cents:
-        raise OverBatchLimit(batch_id, total, max_batch_cents)
-    if check_float:
-        known = await known_float(session)
-        if known is not None and float_shortfall(known, total):
-            raise FloatTooLow(batch_id, total, known.available_cents)
+    """An admin lets a batch be sent to M-Pesa: the one approval every surface calls (the chat's
+    ``/approve_payouts`` after its confirmation, the staff console). Refused, with nothing
+    changed, by any of :func:`check_approval`'s rules: over ``max_batch_cents`` (a data error
+    must not empty the float: cancel it and look); with ``maker_checker`` (PAYOUT_MAKER_CHECKER,
+    on by default), approval by the admin who made it while another admin exists; with
+    ``check_float`` (M-Pesa configured), a float M-Pesa has not told us or that does not cover
+    the batch."""
+    await check_approval(
+        session,
+        batch_id=batch_id,
+        admin_id=admin_id,
+        max_batch_cents=max_batch_cents,
+        check_float=check_float,
+        maker_checker=maker_checker,
+    )
     return await _approve(session, batch_id, approved_by=admin_id, now=now)
 
 

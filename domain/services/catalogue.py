@@ -215,17 +215,6 @@ async def set_bom(
     return lines
 
 
-async def bom_of(session: AsyncSession, product_id: int) -> list[tuple[Component, int]]:
-    """The components of a product with pieces per unit, by component code."""
-    rows = await session.exec(
-        select(Component, BomLine.quantity_per_unit)
-        .join(BomLine, col(BomLine.component_id) == Component.id)
-        .where(BomLine.product_id == product_id)
-        .order_by(col(Component.code))
-    )
-    return [(component, quantity) for component, quantity in rows]
-
-
 async def skills_in_use(session: AsyncSession) -> list[str]:
     """The skills some product needs: those of components that appear in a BOM, sorted."""
     rows = await session.exec(

@@ -38,15 +38,16 @@ _NEEDS_AN_ADMIN = sa.or_(col(OutboxMessage.status).in_(RETRYABLE), IS_HELD)
 
 
 async def dead_letters(
-    session: AsyncSession, *, limit: int
+    session: AsyncSession, *, limit: int, offset: int = 0
 ) -> tuple[list[tuple[OutboxMessage, Person | None]], int]:
-    """The newest ``limit`` messages needing an admin, each with its person if known, and how
-    many there are in all."""
+    """The newest ``limit`` messages needing an admin (after skipping ``offset``), each with its
+    person if known, and how many there are in all."""
     rows = await session.exec(
         select(OutboxMessage, Person)
         .join(Person, col(Person.id) == col(OutboxMessage.person_id), isouter=True)
         .where(_NEEDS_AN_ADMIN)
         .order_by(col(OutboxMessage.id).desc())
+        .offset(offset)
         .limit(limit)
     )
     total = (

@@ -9,6 +9,7 @@ order is assembled the order is ready to ship.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -412,6 +413,18 @@ async def _complete_what_is_received(
 
 def _written_off(pieces: int) -> str:
     return f", {pieces} written off as paid" if pieces else ""
+
+
+# "declared 10, received 8: two were cracked": the words after the counts.
+_AGENT_WORDS = re.compile(r"declared \d+, received \d+: (.+)", re.DOTALL)
+
+
+def discrepancy_words(delivery: Delivery) -> str | None:
+    """The receiving agent's own words on a count that differs from the declared one (what
+    ``_discrepancy_note`` stored after the two counts), for the artisan's notice; None without."""
+    found = _AGENT_WORDS.match(delivery.discrepancy_note or "")
+    words = found.group(1).strip() if found else ""
+    return words or None
 
 
 def _discrepancy_note(note: str | None, declared: int, received: int) -> str:

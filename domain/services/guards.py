@@ -9,7 +9,7 @@ from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain import text as text_rules
-from domain.errors import DomainError, Forbidden, NotFound
+from domain.errors import DomainError, Forbidden, NotFound, Problem
 from domain.model import Person, Role
 
 M = TypeVar("M", bound=SQLModel)
@@ -33,9 +33,9 @@ def clean_text(value: str, *, field: str, max_length: int) -> str:
     except text_rules.TextTooLong as too_long:
         raise InvalidField(
             field, f"must be at most {max_length} characters (got {too_long.length})"
-        ) from None
+        ).because(Problem("too_long", {"field": field, "most": max_length})) from None
     if not text:
-        raise InvalidField(field, "must not be empty")
+        raise InvalidField(field, "must not be empty").because(Problem("empty", {"field": field}))
     return text
 
 

@@ -8,7 +8,8 @@ where it is (``lines[2].sku``), and nothing is stored. It is idempotent on (cust
 the same order sent again is the same order; a different one under a used reference conflicts.
 
 A web-shop order has already been paid for: it is never refused. Unknown SKUs, a product without
-a bill of materials or an impossible date become a draft whose ``problems`` the admins are told.
+a bill of materials or an impossible date become a draft whose ``problems`` the admins are told
+(``events.DraftProblem``: facts, worded in each admin's language by the notice).
 Repeats are recognised by Shopify's order id and by the webhook delivery id.
 """
 
@@ -26,8 +27,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain import events
 from domain.errors import DomainError
-from domain.explosion import FACTORY_ZONE, factory_today, line_problems
-from domain.limits import MAX_PIECES, MAX_PRICE_CENTS
+from domain.events import DraftProblem
+from domain.explosion import FACTORY_ZONE, BomItem, factory_today, job_extremes, line_problems
+from domain.limits import MAX_MONEY_CENTS, MAX_PIECES, MAX_PRICE_CENTS
 from domain.model import (
     Customer,
     CustomerKind,
@@ -311,16 +313,25 @@ async def _same_order(
     return True
 
 
-async def _draft_problems(session: AsyncSession, order_id: int) -> tuple[str, ...]:
+async def _draft_problems(session: AsyncSession, order_id: int) -> tuple[DraftProblem, ...]:
     """What stands in the way of confirming a draft as it is: products without a bill of
     materials (confirming would refuse them)."""
     lines = await order_lines(session, order_id)
     boms = await bills_of_materials(session, [product.id for _, product in lines])
     return tuple(
-        f"{product.sku} has no bill of materials yet"
-        for _, product in lines
-        if product.sku not in boms
+        DraftProblem("no_bom", sku=product.sku) for _, product in lines if product.sku not in boms
     )
+
+
+def _limit_problems(sku: str, quantity: int, bom: Sequence[BomItem]) -> list[DraftProblem]:
+    """``line_problems`` as facts: a line that makes a job too big to take on."""
+    pieces, cents = job_extremes(quantity, bom)
+    found = []
+    if pieces > MAX_PIECES:
+        found.append(DraftProblem("too_many_pieces", sku=sku, quantity=quantity, pieces=pieces))
+    if cents > MAX_MONEY_CENTS:
+        found.append(DraftProblem("too_much_pay", sku=sku, quantity=quantity, cents=cents))
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -455,31 +466,25 @@ async def place_shopify_order(
     customer = await get_or_create_customer(session, name=customer_name, kind=CustomerKind.WEB_SHOP)
     assert customer.id is not None
     today = factory_today(now, zone)
-    problems: list[str] = []
+    problems: list[DraftProblem] = []
     due = today + timedelta(days=default_lead_days)
     if shop.due_date is not None:
         try:
             asked = date.fromisoformat(shop.due_date)
         except ValueError:
-            problems.append(
-                f"the buyer's date {shop.due_date!r} is not a date; "
-                f"due {due.isoformat()} is assumed"
-            )
+            problems.append(DraftProblem("date_not_a_date", asked=shop.due_date, assumed=due))
         else:
             if asked < today:
-                problems.append(
-                    f"the buyer's date {asked.isoformat()} is in the past; "
-                    f"due {due.isoformat()} is assumed"
-                )
+                problems.append(DraftProblem("date_in_past", asked=asked.isoformat(), assumed=due))
             else:
                 due = asked
 
     wanted: dict[str, ShopifyLine] = {}
     for line in shop.lines:
         if line.sku is None:
-            problems.append(f"{line.title!r} ({line.quantity}) has no SKU")
+            problems.append(DraftProblem("no_sku", asked=line.title, quantity=line.quantity))
         elif not 1 <= line.quantity <= MAX_PIECES:
-            problems.append(f"{line.sku}: quantity {line.quantity} is not from 1 to {MAX_PIECES:,}")
+            problems.append(DraftProblem("bad_quantity", sku=line.sku, quantity=line.quantity))
         elif line.sku in wanted:
             previous = wanted[line.sku]
             wanted[line.sku] = ShopifyLine(
@@ -494,14 +499,14 @@ async def place_shopify_order(
     boms = await bills_of_materials(session, [p.id for p in products.values()])
     for sku, line in list(wanted.items()):
         if sku not in products:
-            problems.append(f"unknown SKU {sku} ({line.quantity}): not on the draft")
+            problems.append(DraftProblem("unknown_sku", sku=sku, quantity=line.quantity))
             del wanted[sku]
             continue
         if sku not in boms:
-            problems.append(f"{sku} has no bill of materials yet")
-        problems.extend(line_problems(sku, line.quantity, boms.get(sku, ())))
+            problems.append(DraftProblem("no_bom", sku=sku))
+        problems.extend(_limit_problems(sku, line.quantity, boms.get(sku, ())))
     if not wanted:
-        problems.append("no line of the order could be matched to the catalogue")
+        problems.append(DraftProblem("nothing_matched"))
 
     reference = await _free_reference(session, customer.id, shop.name, shop.order_id)
     order = Order(customer_id=customer.id, reference=reference, due_date=due, created_at=now)

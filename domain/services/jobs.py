@@ -31,11 +31,6 @@ from domain.model import (
 from domain.services.guards import load
 
 
-async def order_of_job(session: AsyncSession, job: Job) -> Order:
-    line = await load(session, OrderLine, job.order_line_id, what="order line")
-    return await load(session, Order, line.order_id, what="order")
-
-
 async def lock_job(session: AsyncSession, job_id: int) -> tuple[Job, Order]:
     """Lock a job and its order, order first: the order in which every service takes them.
 

@@ -90,6 +90,11 @@ async def _offered(session: AsyncSession, job_id: int) -> int:
     return int(offered.one())
 
 
+async def pieces_offered(session: AsyncSession, job_id: int) -> int:
+    """Pieces of the job held by open offers (waiting for the artisans' answers)."""
+    return await _offered(session, job_id)
+
+
 async def unallocated(session: AsyncSession, job_id: int) -> int:
     """Pieces of the job no artisan has taken yet (open offers or not)."""
     job = await load(session, Job, job_id, what="job")

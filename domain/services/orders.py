@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain import events
 from domain import text as text_rules
-from domain.errors import DomainError
+from domain.errors import DomainError, Problem
 from domain.explosion import (
     FACTORY_ZONE,
     BomItem,
@@ -19,6 +19,7 @@ from domain.explosion import (
     factory_today,
     is_at_risk,
     line_problems,
+    line_reasons,
 )
 from domain.limits import (
     MAX_CARRIER_LENGTH,
@@ -45,11 +46,15 @@ from domain.services.jobs import mark_in_production as mark_in_production
 
 
 class OrderRejected(DomainError):
-    """An order that cannot be taken as given; ``problems`` names every reason, not just one."""
+    """An order that cannot be taken as given; ``problems`` names every reason, not just one
+    (in English, for logs and the CLI; ``reasons`` are the same as facts for chat)."""
 
-    def __init__(self, reference: str, problems: Iterable[str]) -> None:
+    def __init__(
+        self, reference: str, problems: Iterable[str], reasons: Iterable[Problem] = ()
+    ) -> None:
         self.reference = reference
         self.problems = tuple(problems)
+        self.reasons = tuple(reasons)
         super().__init__(f"order {reference} refused: " + "; ".join(self.problems))
 
 
@@ -69,6 +74,8 @@ async def get_or_create_customer(
         if customer.kind is not kind:
             raise DomainError(
                 f"customer {name} is a {_kind_name(customer.kind)}, not a {_kind_name(kind)}"
+            ).because(
+                Problem("customer_kind", {"customer": name, "kind": customer.kind, "asked": kind})
             )
         if cleaned_contact is not None:
             customer.contact = cleaned_contact
@@ -108,51 +115,83 @@ async def create_order(
     reference = clean_text(reference, field="order reference", max_length=60)
     prices = dict(unit_prices or {})
     problems: list[str] = []
+    reasons: list[Problem] = []  # the same, as facts people read in their language
+
+    def refuse(english: str, code: str, **fields: object) -> None:
+        problems.append(english)
+        reasons.append(Problem(code, fields))
 
     today = factory_today(now, zone)
     if due_date < today:
-        problems.append(f"due date {due_date.isoformat()} is in the past (today is {today})")
+        refuse(
+            f"due date {due_date.isoformat()} is in the past (today is {today})",
+            "due_in_past",
+            due=due_date,
+            today=today,
+        )
     duplicate = (
         await session.exec(
             select(Order.id).where(Order.customer_id == customer_id, Order.reference == reference)
         )
     ).first()
     if duplicate is not None:
-        problems.append(f"{customer.name} already has an order with reference {reference}")
+        refuse(
+            f"{customer.name} already has an order with reference {reference}",
+            "duplicate_reference",
+            customer=customer.name,
+            reference=reference,
+        )
     if not lines:
-        problems.append("an order needs at least one line")
+        refuse("an order needs at least one line", "no_lines")
 
     wanted: dict[str, int] = {}
     for raw_sku, quantity in lines:
         sku = raw_sku.strip()
         if sku in wanted:
-            problems.append(f"{sku} is on more than one line; put its whole quantity on one")
+            refuse(
+                f"{sku} is on more than one line; put its whole quantity on one",
+                "sku_twice",
+                sku=sku,
+            )
             continue
         wanted[sku] = quantity
         if not _whole_within(quantity, MAX_PIECES):
-            problems.append(
+            refuse(
                 f"{sku}: quantity must be a whole number from 1 to {MAX_PIECES:,} "
-                f"(got {quantity!r}); split a larger order"
+                f"(got {quantity!r}); split a larger order",
+                "bad_quantity",
+                sku=sku,
+                most=MAX_PIECES,
             )
     products = {
         p.sku: p for p in await session.exec(select(Product).where(col(Product.sku).in_(wanted)))
     }
-    problems.extend(f"unknown SKU {sku}" for sku in wanted if sku not in products)
+    for sku in wanted:
+        if sku not in products:
+            refuse(f"unknown SKU {sku}", "unknown_sku", sku=sku)
     for sku, price in prices.items():
         if sku not in wanted:
-            problems.append(f"a unit price is given for {sku}, which is not on the order")
+            refuse(
+                f"a unit price is given for {sku}, which is not on the order",
+                "price_not_on_order",
+                sku=sku,
+            )
         elif not _whole_within(price, MAX_PRICE_CENTS):
-            problems.append(
+            refuse(
                 f"{sku}: unit price must be a whole number of cents from 1 to "
-                f"{MAX_PRICE_CENTS:,} (got {price!r})"
+                f"{MAX_PRICE_CENTS:,} (got {price!r})",
+                "bad_price",
+                sku=sku,
+                most_cents=MAX_PRICE_CENTS,
             )
     if not problems:
         # Checked again on confirmation, when the bills of materials may have changed.
         boms = await bills_of_materials(session, [products[sku].id for sku in wanted])
         for sku, quantity in wanted.items():
             problems.extend(line_problems(sku, quantity, boms.get(sku, [])))
+            reasons.extend(line_reasons(sku, quantity, boms.get(sku, [])))
     if problems:
-        raise OrderRejected(reference, problems)
+        raise OrderRejected(reference, problems, reasons)
 
     order = Order(customer_id=customer_id, reference=reference, due_date=due_date, created_at=now)
     session.add(order)

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain import events
-from domain.errors import DomainError, NotFound
+from domain.errors import DomainError, NotFound, Problem
 from domain.limits import MAX_WEEKLY_CAPACITY
 from domain.model import (
     ARTISAN_TRANSITIONS,
@@ -37,6 +37,7 @@ from domain.services.guards import (
     load,
     person_in_role,
 )
+from domain.services.names import filed_area
 from domain.services.offers import withdraw_offer
 
 VERIFIERS = frozenset({Role.FIELD_AGENT, Role.ADMIN})
@@ -58,6 +59,7 @@ class IdentityTaken(DomainError):
         )
         self.channel = channel
         self.address = address
+        self.reasons = (Problem("identity_taken", {"channel": channel}),)
 
 
 def _clean_address(address: str) -> str:
@@ -141,7 +143,7 @@ async def register_artisan(
     """
     name = clean_text(name, field="name", max_length=80)
     workshop = clean_text(workshop, field="workshop", max_length=80)
-    area = clean_area(area)
+    area = await filed_area(session, clean_area(area))  # "mathare" is the known Mathare
     address = _clean_address(address)
     mpesa = normalise_kenyan_mobile(mpesa_number)
     capacities = await _clean_skills(session, skills)
@@ -163,12 +165,14 @@ async def register_artisan(
 
 async def _clean_skills(session: AsyncSession, skills: Mapping[str, int]) -> dict[str, int]:
     if not skills:
-        raise InvalidField("skills", "must name at least one skill")
+        raise InvalidField("skills", "must name at least one skill").because(Problem("no_skill"))
     capacities: dict[str, int] = {}
     for raw, capacity in skills.items():
         skill = clean_skill(raw)
         if skill in capacities:
-            raise InvalidField("skills", f"list {skill} twice")
+            raise InvalidField("skills", f"list {skill} twice").because(
+                Problem("skill_twice", {"skill": skill})
+            )
         if (
             isinstance(capacity, bool)
             or not isinstance(capacity, int)
@@ -177,14 +181,14 @@ async def _clean_skills(session: AsyncSession, skills: Mapping[str, int]) -> dic
             raise InvalidField(
                 f"weekly capacity for {skill}",
                 f"must be a whole number from 0 to {MAX_WEEKLY_CAPACITY:,} ({capacity!r})",
-            )
+            ).because(Problem("bad_capacity", {"skill": skill, "most": MAX_WEEKLY_CAPACITY}))
         capacities[skill] = capacity
     known = await skills_in_use(session)
     if known and (unknown := sorted(set(capacities) - set(known))):
         raise InvalidField(
             "skills",
             f"{', '.join(unknown)} not used by any product; choose from {', '.join(known)}",
-        )
+        ).because(Problem("unknown_skills", {"skills": tuple(unknown), "known": tuple(known)}))
     return capacities
 
 
@@ -207,8 +211,8 @@ async def add_person(
         raise DomainError("artisans register themselves (with skills and M-Pesa number)")
     name = clean_text(name, field="name", max_length=80)
     address = _clean_address(address)
-    home = None if area is None else clean_area(area)
-    covered = sorted({clean_area(a) for a in areas})
+    home = None if area is None else await filed_area(session, clean_area(area))
+    covered = sorted({await filed_area(session, clean_area(a)) for a in areas})
     if await person_by_identity(session, channel, address) is not None:
         raise IdentityTaken(channel, address)
 

@@ -55,14 +55,22 @@ async def submit_work(
     photos: Sequence[PhotoRef],
     note: str | None = None,
     now: datetime,
+    qc_at_receipt: bool = False,
 ) -> Submission:
-    """The artisan's finished pieces, with photos, into the QC queue."""
+    """The artisan's finished pieces, with photos, into the QC queue.
+
+    ``qc_at_receipt``: work said ready without photos (from a phone without a camera, over USSD);
+    it takes no photos and stays out of the photo QC queue: a field agent checks the pieces when
+    they are counted in at the central workshop (``domain.services.receipt_qc``).
+    """
     allocation = await _own_active_allocation(
         session, allocation_id, artisan_id, to="submit work on it", now=now
     )
     if count <= 0:
         raise InvalidQuantity(f"submit at least 1 piece (got {count})")
-    cleaned = _clean_photos(photos)
+    if qc_at_receipt and photos:
+        raise InvalidField("photos", "are not taken with work checked at the receipt")
+    cleaned = [] if qc_at_receipt else _clean_photos(photos)
     progress = await allocation_progress(session, allocation_id)
     if count > progress.outstanding:
         raise InvalidQuantity(
@@ -247,6 +255,8 @@ async def qc_queue(session: AsyncSession, *, agent_id: int, limit: int = 10) -> 
         .join(Person, col(Person.id) == col(Allocation.artisan_id))
         .where(Submission.status == SubmissionStatus.PENDING_REVIEW)
         .where(Allocation.artisan_id != agent_id)
+        # Work said ready without photos is checked at its receipt (services.receipt_qc).
+        .where(sa.exists().where(col(SubmissionPhoto.submission_id) == col(Submission.id)))
         .order_by(in_my_areas, col(Submission.submitted_at), col(Submission.id))
         .limit(limit)
     )

@@ -148,12 +148,22 @@ class Running:
         return message_id
 
 
+PATIENCE = 30.0
+"""Seconds ``eventually`` waits before it calls a check false."""
+
+
 @overload
-async def eventually(check: Callable[[], Awaitable[T | None]], *, within: float = 5.0) -> T: ...
+async def eventually(
+    check: Callable[[], Awaitable[T | None]], *, within: float = PATIENCE
+) -> T: ...
 @overload
-async def eventually(check: Callable[[], T | None], *, within: float = 5.0) -> T: ...
-async def eventually(check: Callable[[], object], *, within: float = 5.0) -> object:
-    """Poll ``check`` until it returns something truthy (or fail after ``within`` seconds)."""
+async def eventually(check: Callable[[], T | None], *, within: float = PATIENCE) -> T: ...
+async def eventually(check: Callable[[], object], *, within: float = PATIENCE) -> object:
+    """Poll ``check`` until it returns something truthy (or fail after ``within`` seconds).
+
+    ``within`` is a ceiling, not a wait: a check that comes true returns at once, so it costs a
+    passing test nothing, and it is generous because CI runs two test workers on two busy cores.
+    """
     deadline = asyncio.get_running_loop().time() + within
     while True:
         result = check()

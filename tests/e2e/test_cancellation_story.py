@@ -4,8 +4,9 @@ Wanjiru (English) holds a lot of horn pendants, four of them passed QC, and an o
 brass hooks; Otieno (Kiswahili) holds a lot of bangles with two waiting for QC. The admin cancels
 the order on WhatsApp with ``CANCELLED_WORK_GRACE_DAYS=3``. Each artisan reads, in their language,
 what stops and what happens to their pieces; Wanjiru still delivers her four passed pieces and
-the agent's receipt pays them; Otieno's two pass QC and the admin writes them off as paid. The
-ledger shows both earnings and balances.
+the agent's receipt pays them; Otieno's two pass QC and the admin writes them off as paid, and
+``/order`` lists the write-off. The ledger shows both earnings and balances, and neither artisan's
+record counts a late lot or a refused offer.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ import pytest
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from conversations.formatting import weekday_date
+from conversations.formatting import numeric_date, weekday_date
 from conversations.i18n import default_catalogue, t
 from conversations.registry import REGISTRY
 from domain import events, ledger
 from domain.explosion import factory_today
 from domain.model import Allocation, Delivery, DeliveryStatus, Submission, Transfer, WriteOff
+from domain.reputation import artisan_history
 from domain.services import work
 from domain.store import Store
 from tests.conftest import FakeClock
@@ -133,8 +135,9 @@ async def test_an_order_cancelled_midway_tells_each_artisan_and_pays_every_passe
         ADMIN,
         f"/cancel {order.order_id} customer withdrew",
         until=f"#{order.order_id}",
-    )
-    assert said == t("en", "admin.cancelled", id=order.order_id, jobs=3)
+    )  # what stops, and a question: yes
+    said = await _writes(karakana, ADMIN, "yes", until=f"#{order.order_id}")
+    assert said == t("en", "admin.cancelled", id=order.order_id, jobs=3, count=3)
 
     # 2. Each is told in their language what stops and what happens to their pieces.
     en, sw = functools.partial(t, "en"), functools.partial(t, "sw")
@@ -143,7 +146,7 @@ async def test_an_order_cancelled_midway_tells_each_artisan_and_pays_every_passe
         [
             en(
                 "artisan.job_cancelled_notice",
-                id=pendants.id,
+                job=pendants.job_id,
                 quantity=6,
                 component="Carved horn pendant",
             ),
@@ -159,7 +162,12 @@ async def test_an_order_cancelled_midway_tells_each_artisan_and_pays_every_passe
     await _told(karakana, WANJIRU, offer_notice)
     otieno_notice = "\n".join(
         [
-            sw("artisan.job_cancelled_notice", id=bangles.id, quantity=6, component="Brass bangle"),
+            sw(
+                "artisan.job_cancelled_notice",
+                job=bangles.job_id,
+                quantity=6,
+                component="Brass bangle",
+            ),
             sw("artisan.job_cancelled_in_review", count=2),
             sw(
                 "artisan.job_cancelled_grace",
@@ -190,7 +198,7 @@ async def test_an_order_cancelled_midway_tells_each_artisan_and_pays_every_passe
         WANJIRU,
         en(
             "artisan.delivery_received",
-            id=delivery.id,
+            job=pendants.job_id,
             received=4,
             component="Carved horn pendant",
             earned="KES 600",
@@ -220,19 +228,45 @@ async def test_an_order_cancelled_midway_tells_each_artisan_and_pays_every_passe
         bangle_rate = lot.piece_rate_cents
     amount = f"KES {2 * bangle_rate // 100:,}"
     assert written == t(
-        "en", "admin.written_off", id=bangles.id, pieces=2, amount=amount, write_off=entry.id
+        "en",
+        "admin.written_off",
+        id=bangles.id,
+        job=bangles.job_id,
+        artisan="“Otieno”",
+        pieces=2,
+        amount=amount,
+        write_off=entry.id,
     )
     await _told(
         karakana,
         OTIENO,
         sw(
             "artisan.written_off_notice",
-            id=bangles.id,
+            job=bangles.job_id,
             pieces=2,
             component="Brass bangle",
             amount=amount,
             reason="“customer gone, he keeps them”",
         ),
+    )
+
+    # /order lists the write-off: the lot, the artisan, the pieces, the money, who and why.
+    shown = await _writes(karakana, ADMIN, f"/order {order.order_id}", until="Write-off #")
+    assert (
+        t(
+            "en",
+            "admin.order_write_off_line",
+            id=entry.id,
+            lot=bangles.id,
+            artisan="“Otieno”",
+            pieces=2,
+            component="Brass bangle",
+            amount=amount,
+            by="“Achieng”",
+            date=numeric_date(entry.created_at),
+            reason="“customer gone, he keeps them”",
+        )
+        in shown
     )
 
     # 5. The ledger: an earning for the delivery, a write-off for the bangles, all balanced.
@@ -252,3 +286,10 @@ async def test_an_order_cancelled_midway_tells_each_artisan_and_pays_every_passe
     assert (wanjiru.earned_cents, otieno.earned_cents) == (4 * PENDANT_RATE, 2 * bangle_rate)
     assert trial.balanced
     assert len(resubmitted) == 2  # nothing else was submitted on the cancelled lots
+
+    # 6. Nobody's record is hurt: no lot counted late, no offer counted declined or expired.
+    async with store.read() as s:
+        for artisan in (factory.wanjiru, factory.otieno):
+            history = await artisan_history(s, artisan, now=now + timedelta(days=60))
+            assert (history.allocations_due, history.allocations_on_time) == (0, 0)
+            assert (history.offers_declined, history.offers_expired) == (0, 0)

@@ -48,6 +48,7 @@ from tests.fakes.server import listening_socket
 from tests.fakes.telegram_api import FakeTelegram
 from tests.integration.factory_fixtures import active_artisan, ident, owed_earnings
 from tests.integration.mpesa_harness import INITIATOR_PASSWORD, certificate
+from tests.integration.payout_chat import float_known
 
 ADMIN_CHAT = 7001
 ARTISAN_CHAT = 7002
@@ -191,12 +192,19 @@ async def test_approving_payouts_in_chat_sends_them_to_mpesa_and_settles_them_fr
         await eventually(batch_waiting)
         assert daraja.b2c_requests == []  # nothing goes before an admin approves
 
+        # Approval needs the float: the first message wakes the payout waker, which asks M-Pesa.
+        await k.say(ADMIN_CHAT, "/payouts")
+        await eventually(lambda: float_known(store))
         await k.say(ADMIN_CHAT, "/approve_payouts")
+        await eventually(
+            lambda: any(text.startswith("Approve payout batch") for text in k.texts_to(ADMIN_CHAT))
+        )
+        await k.say(ADMIN_CHAT, "yes")
 
         async def all_paid() -> bool:
             return all(p.status is PayoutStatus.SUCCEEDED for p in await _payouts(store))
 
-        await eventually(all_paid, within=10)
+        await eventually(all_paid, within=60)
         payouts = await _payouts(store)
         assert sorted(p.amount_cents for p in payouts) == [80_000, 150_000]
         assert {p.originator_conversation_id for p in payouts} == set(daraja.paid)
@@ -249,7 +257,7 @@ async def test_the_scheduled_matching_round_offers_open_jobs_and_queues_the_offe
                 new = select(Offer.artisan_id).where(col(Offer.id) > last_seeded)
                 return list((await session.exec(new)).all())
 
-        offered = await eventually(offered_artisans, within=15)
+        offered = await eventually(offered_artisans, within=60)
         assert k.bot.scheduler is not None
         assert k.bot.scheduler.running
         assert k.bot.payments is None  # no M-Pesa configured: no runner, no callback routes

@@ -121,7 +121,9 @@ async def test_messages_for_whatsapp_with_no_whatsapp_configured_are_counted_lis
         [deadletters, *_] = await _say(client, server.url, ADMIN, "/deadletters")
         assert deadletters.startswith(t("en", "admin.deadletters_title", count=waiting))
         assert t("en", "admin.deadletters_held", count=waiting) in deadletters
-        assert "no_channel" in deadletters
+        # Each held message says why in words, never the code "no_channel".
+        assert t("en", "plain.held_no_channel", channel="WhatsApp") in deadletters
+        assert "no_channel" not in deadletters
 
         shown = await client.get(
             f"{server.url}/webchat/messages",

@@ -1,7 +1,8 @@
 """An admin starts a payout batch over a real webhook, and another admin approves or cancels it.
 
 Amina (English) sends /make_payouts on WhatsApp through a Twilio-signed webhook; Zawadi (Kiswahili)
-hears on Telegram who made the batch and approves it there; Amina hears who approved it. Each
+hears on Telegram who made the batch and approves it there, after confirming the total it pays;
+Amina hears who approved it. Each
 hears of their own action once, in their command's reply. The batch remembers Amina as its maker
 and Zawadi as its approver. M-Pesa is not configured in this harness, so both are told the money
 stays reserved until it is. Cancelled instead, the batch pays nobody and its money is available
@@ -106,9 +107,23 @@ async def test_an_admin_makes_a_batch_in_chat_and_another_approves_it_seeing_who
     await karakana.telegram_update(
         karakana.telegram.text_update(ZAWADI, f"/approve_payouts {batch.id}")
     )
+    # Zawadi sees the total and is asked to confirm; she answers in Kiswahili.
+    await eventually(lambda: len(karakana.telegram_texts(ZAWADI)) >= 2)
+    question = karakana.telegram_texts(ZAWADI)[1]
+    assert question.startswith(
+        t(
+            "sw",
+            "admin.approve_confirm",
+            id=batch.id,
+            by=t("sw", "admin.batch_started_by", name="Amina"),
+            count=2,
+            total="KES 2,300",
+        )
+    )
+    await karakana.telegram_update(karakana.telegram.text_update(ZAWADI, "ndiyo"))
 
     # Zawadi's reply names Amina as the maker; Amina hears Zawadi approved it, Zawadi only once.
-    await eventually(lambda: len(karakana.telegram_texts(ZAWADI)) >= 2)
+    await eventually(lambda: len(karakana.telegram_texts(ZAWADI)) >= 3)
     reply = t(
         "sw",
         "admin.approved_not_sent",
@@ -120,8 +135,8 @@ async def test_an_admin_makes_a_batch_in_chat_and_another_approves_it_seeing_who
     heard = t("en", "payouts.batch_approved", name="Zawadi", batch=batch.id, total="2,300")
     assert await eventually(lambda: karakana.texts_to(AMINA)[2:]) == [heard]
     await settle()  # anything more for either admin would have been sent with Amina's notice
-    assert karakana.telegram_texts(ZAWADI) == [notice, reply]
-    assert len(await karakana.outbox(str(ZAWADI))) == 2
+    assert karakana.telegram_texts(ZAWADI) == [notice, question, reply]
+    assert len(await karakana.outbox(str(ZAWADI))) == 3
     assert len(karakana.texts_to(AMINA)) == 3
     async with karakana.store.transaction() as session:
         stored = await session.get(PayoutBatch, ident(batch))

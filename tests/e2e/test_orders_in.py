@@ -18,6 +18,8 @@ import pytest
 from sqlmodel import col, select
 
 from bot.intake import HMAC_HEADER, WEBHOOK_ID_HEADER, shopify_signature
+from conversations.i18n import t
+from domain import events
 from domain.model import (
     Channel,
     CustomerKind,
@@ -27,14 +29,23 @@ from domain.model import (
     OutboxStatus,
     Role,
 )
-from domain.services import api_keys
-from domain.services.orders import get_or_create_customer
+from domain.services import api_keys, deliveries, work
+from domain.services.orders import get_or_create_customer, jobs_of_order, order_lines
+from domain.services.people import add_person
 from domain.store import Store
+from domain.text import quoted
 from tests.e2e.harness import Running, eventually, running_karakana, settle
 from tests.fakes.shopify_api import CallbackReceiver, Failure, FakeShopify
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.twilio_api import FakeTwilio
-from tests.integration.factory_fixtures import stock_catalogue
+from tests.integration.factory_fixtures import (
+    accepted_offer,
+    active_artisan,
+    arranged_drop_off,
+    ident,
+    stock_catalogue,
+    submitted_work,
+)
 
 SECRET = "shopify-webhook-secret-for-e2e-tests"
 ADMIN_CHAT = 7301
@@ -86,12 +97,70 @@ class Shop:
         update = self.k.telegram.callback_update(ADMIN_CHAT, button["callback_data"])
         assert (await self.k.telegram_update(update)).status_code == 200
 
-    async def ready(self, order_id: int) -> None:
-        """The order's pieces are made and assembled (the assembly flow's part, not this test's)."""
-        async with self.k.store.transaction() as session:
-            order = await session.get(Order, order_id)
+    async def assembled(self, order_id: int) -> None:
+        """Every piece of the order is made, passed by QC and counted in at the workshop (set up
+        in the store: not what these tests are about), then the admin assembles each line with
+        ``/assemble`` in chat, and is told the order is ready to ship."""
+        now = datetime.now(UTC)
+        async with self.k.store.transaction() as s:
+            agent = ident(
+                await add_person(
+                    s,
+                    role=Role.FIELD_AGENT,
+                    name="Kamau",
+                    channel=Channel.TELEGRAM,
+                    address="7302",
+                    areas=["Kibera"],
+                    now=now,
+                )
+            )
+            maker = ident(
+                await active_artisan(
+                    s, verified_by=agent, now=now, name="Otieno", channel=Channel.TELEGRAM
+                )
+            )
+            for job in await jobs_of_order(s, order_id):
+                lot = ident(
+                    await accepted_offer(
+                        s, job_id=ident(job), artisan_id=maker, quantity=job.quantity, now=now
+                    )
+                )
+                made = await submitted_work(
+                    s, allocation_id=lot, artisan_id=maker, count=job.quantity, now=now
+                )
+                await work.review_submission(
+                    s,
+                    submission_id=ident(made),
+                    reviewer_id=agent,
+                    passed=job.quantity,
+                    rejected=0,
+                    reasons=[],
+                    now=now,
+                )
+                drop = await arranged_drop_off(
+                    s, allocation_id=lot, artisan_id=maker, quantity=job.quantity, now=now
+                )
+                await deliveries.record_receipt(
+                    s,
+                    delivery_id=ident(drop),
+                    receiver_id=agent,
+                    received_quantity=job.quantity,
+                    now=now,
+                )
+            lines = [ident(line) for line, _ in await order_lines(s, order_id)]
+            order = await s.get(Order, order_id)
             assert order is not None
-            order.status = OrderStatus.READY
+            reference = order.reference
+            events.drain(s)  # the making of it is told to nobody here
+        for line in lines:
+            await self.admin_says(f"/assemble {line}")
+        # The admin assembling the last line is answered with the Ship button (no notice).
+        ready = t("en", "polish.order_complete_ship", id=order_id, order=quoted(reference))
+        await eventually(lambda: [m for m in self.admin_messages() if ready in m["text"]])
+        async with self.k.store.read() as s:
+            order = await s.get(Order, order_id)
+            assert order is not None
+            assert order.status is OrderStatus.READY
 
     async def sent_on(self, channel: Channel) -> list[OutboxMessage]:
         async with self.k.store.read() as session:
@@ -203,7 +272,7 @@ async def test_a_shipped_shopify_order_is_fulfilled_on_shopify_once_though_the_f
     [(order_id, _, _)] = await shop.orders()
     await shop.admin_says(f"/confirm {order_id}")
     await eventually(lambda: _confirmed(shop, order_id))
-    await shop.ready(order_id)
+    await shop.assembled(order_id)
 
     await shop.admin_says(f"/ship {order_id} G4S KE123456")
 
@@ -227,7 +296,7 @@ async def test_a_shipped_shopify_order_is_fulfilled_once_when_shopify_fails_the_
     [(order_id, _, _)] = await shop.orders()
     await shop.admin_says(f"/confirm {order_id}")
     await eventually(lambda: _confirmed(shop, order_id))
-    await shop.ready(order_id)
+    await shop.assembled(order_id)
 
     await shop.admin_says(f"/ship {order_id} G4S KE777")
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
+from conversations.formatting import written_date
 from conversations.i18n import default_catalogue, t
 from conversations.registry import REGISTRY
 from domain import events
@@ -100,8 +101,7 @@ async def _whatsapp_answer(karakana: Running, number: str, text: str) -> str:
 
 
 def _due(language: str, due_date: date) -> str:
-    weekday = t(language, "artisan.weekday." + due_date.strftime("%a").lower())
-    return f"{weekday} {due_date:%d/%m}"
+    return written_date(language, due_date)
 
 
 async def _stored_offers(karakana: Running) -> dict[int, Offer]:

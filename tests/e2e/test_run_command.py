@@ -55,7 +55,10 @@ async def test_run_with_no_accounts_serves_the_web_chat_and_stops_gracefully_on_
     try:
         health = None
         async with httpx.AsyncClient(trust_env=False) as client:
-            for _ in range(300):
+            # A ceiling, not a wait: a fresh database is migrated and the demo seeded first,
+            # which takes seconds on a busy CI box.
+            deadline = asyncio.get_running_loop().time() + 90
+            while asyncio.get_running_loop().time() < deadline:
                 try:
                     health = await client.get(f"http://127.0.0.1:{port}/healthz")
                     break

@@ -41,7 +41,7 @@ BOT_USER = {
 }
 # Parameters PTB sends JSON-encoded inside a form field.
 _JSON_PARAMETERS = {"reply_markup", "allowed_updates", "entities", "caption_entities"}
-_SEND_METHODS = {"sendMessage", "sendPhoto"}
+_SEND_METHODS = {"sendMessage", "sendPhoto", "sendDocument"}
 MAX_POLL_WAIT = 0.5  # seconds getUpdates waits for an update before answering []
 
 
@@ -281,6 +281,18 @@ class FakeTelegram:
             "file_size": len(photo),
         }
         return self._ok(self._sent_message(params, photo=[size]))
+
+    async def _api_sendDocument(self, params: dict[str, Any]) -> Response:
+        document = params.get("document")
+        if not isinstance(document, bytes):
+            return self._error(400, "Bad Request: there is no document in the request")
+        file_id = self.add_file(document)
+        sent = {
+            "file_id": file_id,
+            "file_unique_id": self._files[file_id].file_unique_id,
+            "file_size": len(document),
+        }
+        return self._ok(self._sent_message(params, document=sent))
 
     async def _api_answerCallbackQuery(self, params: dict[str, Any]) -> Response:
         return self._ok(True)

@@ -52,6 +52,7 @@ from tests.integration.conversation_driver import (
     register,
     seed_catalogue,
 )
+from tests.integration.payout_chat import mpesa_said_float
 
 ADMIN = "tg:admin-amina"
 AGENT = "tg:agent-otieno"
@@ -329,7 +330,7 @@ async def test_confirm_explodes_a_draft_and_refuses_to_do_it_twice(
 ) -> None:
     order_id = await factory.order()
     assert await admin.say(f"/confirm {order_id}") == t(
-        "en", "admin.confirmed", id=order_id, jobs=3
+        "en", "admin.confirmed", id=order_id, jobs=3, count=3
     )
     assert await admin.say(f"/confirm {order_id}") == t(
         "en", "admin.confirm_not_draft", id=order_id, status="confirmed"
@@ -341,9 +342,9 @@ async def test_cancel_calls_off_an_order_with_the_reason_given(
 ) -> None:
     order_id = await factory.order()
     await admin.say(f"/confirm {order_id}")
-    assert await admin.say(f"/cancel {order_id} customer withdrew") == t(
-        "en", "admin.cancelled", id=order_id, jobs=3
-    )
+    asked = await admin.say(f"/cancel {order_id} customer withdrew")  # what stops, then yes
+    assert asked.startswith(t("en", "clarity.cancel_ask", id=order_id, count=3))
+    assert await admin.say("yes") == t("en", "admin.cancelled", id=order_id, jobs=3, count=3)
     async with factory.store.transaction() as session:
         order = await session.get(Order, order_id)
         assert order is not None
@@ -463,7 +464,14 @@ async def test_artisan_shows_profile_skills_reputation_and_balance(
     text = await admin.say(f"/artisan {wanjiru.id}")
     assert f"#{wanjiru.id} “Wanjiru” – “Wanjiru Workshop”" in text
     assert "beading (40), brass casting (20)" in text
-    assert "On time 80%" in text  # a newcomer starts at the prior, not at zero
+    # A newcomer's smoothed score starts at the prior, not at zero, and is labelled so, with
+    # the plain counts beside it and why /why's estimates can differ.
+    assert "Score (smoothed estimates): on time 80%" in text
+    record = t(
+        "en", "admin.artisan_record", on_time=0, due=0, passed=0, checked=0, accepted=0, offers=0
+    )
+    assert record in text
+    assert t("en", "admin.artisan_scores_note") in text
     assert "Earned KES 1,250" in text
     assert "available KES 1,250" in text
 
@@ -490,7 +498,8 @@ async def test_broadcast_reaches_artisans_by_skill_and_skips_those_who_said_stop
     assert baraka.id is not None
     async with factory.store.transaction() as session:
         await set_opted_out(session, person_id=baraka.id, opted_out=True)
-    reply = await admin.say("/broadcast all Materials arrive on Friday.")
+    await admin.say("/broadcast all en: Materials arrive on Friday. sw: Vifaa vitafika Ijumaa.")
+    reply = await admin.say("yes")
     assert reply == t("en", "admin.broadcast_done", sent=1, skipped=1)
     business = await outbox(factory.store, kind=OutboxKind.BUSINESS)
     sent = [m for m in business if "Materials arrive on Friday." in m.body]
@@ -500,7 +509,21 @@ async def test_broadcast_reaches_artisans_by_skill_and_skips_those_who_said_stop
 async def test_broadcast_to_a_skill_goes_in_each_artisans_language(
     factory: Factory, admin: Chat
 ) -> None:
-    reply = await admin.say("/broadcast horn carving Lete pembe Jumatatu")
+    preview = await admin.say("/broadcast horn carving sw: Lete pembe Jumatatu")
+    assert preview == "\n\n".join(
+        [
+            t("en", "admin.broadcast_preview", count=1, audience="horn carving"),
+            t(
+                "en",
+                "admin.broadcast_preview_language",
+                language="Kiswahili",
+                count=1,
+                text=t("sw", "admin.broadcast_message", text="Lete pembe Jumatatu"),
+            ),
+            t("en", "admin.confirm_yes_no"),
+        ]
+    )
+    reply = await admin.say("ndiyo")
     assert reply == t("en", "admin.broadcast_done", sent=1, skipped=0)
     [message] = [
         m for m in await outbox(factory.store, kind=OutboxKind.BUSINESS) if "pembe" in m.body
@@ -508,6 +531,47 @@ async def test_broadcast_to_a_skill_goes_in_each_artisans_language(
     assert message.person_id == factory.artisans["baraka"].id
     body = Reply.from_json(message.body).text
     assert body == t("sw", "admin.broadcast_message", text="Lete pembe Jumatatu")
+
+
+async def test_a_broadcast_is_written_per_language_previewed_and_sent_only_on_yes(
+    factory: Factory, admin: Chat
+) -> None:
+    readers = "English (1), Kiswahili (1)"
+    unmarked = await admin.say("/broadcast all Materials arrive on Friday.")
+    only_english = await admin.say("/broadcast all en: Materials arrive on Friday.")
+    asked = await admin.send("/broadcast all EN: Materials arrive. SW: Vifaa vinafika.")
+    declined = await admin.say("hapana")
+
+    assert unmarked == t("en", "admin.broadcast_per_language", languages=readers, audience="all")
+    assert only_english == t(
+        "en", "admin.broadcast_missing_language", languages="Kiswahili (1)", codes="sw:"
+    )
+    [question] = asked
+    assert [c.label for c in question.choices] == [
+        t("en", "admin.broadcast_confirm_yes"),
+        t("en", "admin.confirm_no"),
+    ]
+    assert t("en", "admin.broadcast_message", text="Materials arrive.") in question.text
+    assert t("sw", "admin.broadcast_message", text="Vifaa vinafika.") in question.text
+    assert declined == t("en", "admin.broadcast_kept")
+    business = await outbox(factory.store, kind=OutboxKind.BUSINESS)
+    assert not [m for m in business if "Materials" in m.body or "Vifaa" in m.body]
+
+    await admin.send("/broadcast all en: Materials arrive. sw: Vifaa vinafika.")
+    assert await admin.say("maybe") == t("en", "admin.confirm_unclear")
+    assert await admin.say(payload="bcast:yes") == t(
+        "en", "admin.broadcast_done", sent=2, skipped=0, count=2
+    )
+    bodies = {
+        m.person_id: Reply.from_json(m.body).text
+        for m in await outbox(factory.store, kind=OutboxKind.BUSINESS)
+    }
+    assert bodies[factory.artisans["wanjiru"].id] == t(
+        "en", "admin.broadcast_message", text="Materials arrive."
+    )
+    assert bodies[factory.artisans["baraka"].id] == t(
+        "sw", "admin.broadcast_message", text="Vifaa vinafika."
+    )
 
 
 # --- payouts --------------------------------------------------------------------------------
@@ -546,7 +610,12 @@ async def test_payouts_previews_what_would_be_paid_then_approves_a_waiting_batch
         t("en", "admin.payout_batch", id=batch_id, by=scheduled, count=1, total="KES 1,500")
         in waiting
     )
-    assert await admin.say("/approve_payouts") == t(
+    await mpesa_said_float(factory.store, factory.clock.now())
+    asked = await admin.say("/approve_payouts")
+    assert asked.startswith(
+        t("en", "admin.approve_confirm", id=batch_id, by=scheduled, count=1, total="KES 1,500")
+    )
+    assert await admin.say("yes") == t(
         "en", "admin.approved", id=batch_id, by=scheduled, count=1, total="KES 1,500"
     )
     async with factory.store.transaction() as session:
@@ -594,7 +663,7 @@ async def test_deadletters_lists_dead_messages_and_retry_queues_one_again(
         message.error_code = "63016"
         message_id = message.id
     text = await admin.say("/deadletters")
-    assert f"#{message_id} to “Wanjiru” on whatsapp, 8 tries, error 63016" in text
+    assert f"#{message_id} to “Wanjiru” on WhatsApp, 8 tries, error 63016" in text
     assert "Your offer: 40 beaded strands" in text
     assert await admin.say(f"/retry {message_id}") == t("en", "admin.retried", id=message_id)
     async with factory.store.transaction() as session:
@@ -651,7 +720,9 @@ async def test_an_admin_who_reads_kiswahili_gets_kiswahili(
     )
     chat = Chat(engine, clock, address="tg:zawadi", channel=Channel.TELEGRAM)
     order_id = await factory.order()
-    assert await chat.say(f"/confirm {order_id}") == t("sw", "admin.confirmed", id=order_id, jobs=3)
+    assert await chat.say(f"/confirm {order_id}") == t(
+        "sw", "admin.confirmed", id=order_id, jobs=3, count=3
+    )
     assert await chat.say("/order 999") == t("sw", "admin.order_not_found", id=999)
 
 

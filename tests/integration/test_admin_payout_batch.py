@@ -18,6 +18,7 @@ from sqlmodel import col, select
 from conversations.engine import Engine
 from conversations.i18n import t
 from conversations.messages import Reply
+from conversations.ports import AdminPolicy
 from conversations.registry import REGISTRY
 from domain import ledger
 from domain.model import (
@@ -40,6 +41,7 @@ from tests.integration.conversation_driver import Chat, add_staff, outbox
 from tests.integration.factory_fixtures import payee
 from tests.integration.mpesa_harness import notifier
 from tests.integration.overlap import meeting
+from tests.integration.payout_chat import approve_in_chat, mpesa_said_float
 
 AMINA = "tg:admin-amina"  # an admin, in English
 ZAWADI = "whatsapp:+254722000111"  # another admin, in Kiswahili
@@ -114,6 +116,7 @@ async def _office(store: Store, clock: FakeClock) -> Office:
         for name in ("Wanjiru", "Baraka", "Njeri"):
             owed[name] = await payee(session, name, now=clock.now())
     office = Office(store, clock, Engine(store, registry=REGISTRY), amina, zawadi, owed)
+    await mpesa_said_float(store, clock.now())  # approval needs a float M-Pesa has told us
     await office.earn("Wanjiru", 150_000)
     await office.earn("Baraka", 80_000)
     await office.earn("Njeri", 5_000)  # KES 50: below the minimum, waits for a later batch
@@ -188,7 +191,9 @@ async def test_the_approver_hears_the_approval_once_and_the_other_admins_hear_wh
     [batch] = await office.batches()
     told_before = await office.notices_to(ZAWADI)
 
-    approved = await office.chat(ZAWADI, Channel.WHATSAPP).say(f"/approve_payouts {batch.id}")
+    approved = await approve_in_chat(
+        office.chat(ZAWADI, Channel.WHATSAPP), str(batch.id), answer="ndiyo"
+    )
 
     assert approved == t(
         "sw",
@@ -228,7 +233,7 @@ async def test_every_admin_hears_the_weekly_schedule_made_a_batch_and_who_approv
     assert await office.notices_to(AMINA) == [waiting["en"]]
     assert await office.notices_to(ZAWADI) == [waiting["sw"]]
 
-    await office.chat(AMINA).say("/approve_payouts")
+    await approve_in_chat(office.chat(AMINA))
 
     assert await office.notices_to(AMINA) == [waiting["en"]]
     assert await office.notices_to(ZAWADI) == [
@@ -245,7 +250,7 @@ async def test_payouts_and_the_approval_show_which_admin_started_the_batch(
     zawadi = office.chat(ZAWADI, Channel.WHATSAPP)
 
     shown = await zawadi.say("/payouts")
-    approved = await zawadi.say(f"/approve_payouts {batch.id}")
+    approved = await approve_in_chat(zawadi, str(batch.id), answer="ndiyo")
 
     assert (
         t(
@@ -389,12 +394,16 @@ async def test_two_admins_approving_at_once_approve_the_batch_once(
     await office.chat(AMINA).say("/make_payouts")
     [waiting] = await office.batches()
     amina, zawadi = office.chat(AMINA), office.chat(ZAWADI, Channel.WHATSAPP)
+    # Maker-checker off: the maker, Amina, may approve as well as Zawadi, so both race.
+    amina.engine = zawadi.engine = Engine(
+        any_store, registry=REGISTRY, admin_policy=AdminPolicy(payout_maker_checker=False)
+    )
+    await amina.say("/approve_payouts")
+    await zawadi.say("/approve_payouts")  # both asked, neither has answered
     told_before = {ZAWADI: await office.notices_to(ZAWADI), AMINA: await office.notices_to(AMINA)}
 
     with meeting(any_store, table="payout_batch") as met:
-        replies = await asyncio.gather(
-            amina.say("/approve_payouts"), zawadi.say("/approve_payouts")
-        )
+        replies = await asyncio.gather(amina.say("yes"), zawadi.say("ndiyo"))
 
     assert met.met or is_sqlite(str(any_store.engine.url))
     [batch] = await office.batches()
@@ -412,11 +421,8 @@ async def test_two_admins_approving_at_once_approve_the_batch_once(
         count=2,
         total="KES 2,300",
     )
-    # Whether the loser's command read the batch as waiting or as already approved, it says so.
-    assert said[loser] in (
-        t(language[loser], "admin.approve_not_waiting", id=batch.id),
-        t(language[loser], "admin.approve_nothing"),
-    )
+    # The loser's yes found the batch approved already, and says so.
+    assert said[loser] == t(language[loser], "admin.approve_not_waiting", id=batch.id)
     # The approval happened once: the other admin hears of it once, the approver not at all.
     assert await office.notices_to(winner) == told_before[winner]
     assert await office.notices_to(loser) == [
@@ -495,7 +501,7 @@ async def test_the_preview_and_the_refusal_to_make_a_second_batch_say_how_to_can
 async def test_an_approved_batch_is_not_cancelled_and_stays_on_its_way(office: Office) -> None:
     await office.chat(AMINA).say("/make_payouts")
     [batch] = await office.batches()
-    await office.chat(AMINA).say(f"/approve_payouts {batch.id}")
+    await approve_in_chat(office.chat(ZAWADI, Channel.WHATSAPP), str(batch.id), answer="ndiyo")
 
     reply = await office.chat(AMINA).say(f"/cancel_payouts {batch.id}")
 
@@ -565,3 +571,129 @@ async def test_a_field_agent_cannot_cancel_a_batch(office: Office) -> None:
     assert await office.chat(OTIENO).say("/cancel_payouts") == t("en", "command.forbidden")
     [batch] = await office.batches()
     assert batch.status is PayoutBatchStatus.AWAITING_APPROVAL
+
+
+# --- confirmation and maker-checker --------------------------------------------------------
+
+
+async def test_the_maker_of_a_batch_cannot_approve_it_while_another_admin_can(
+    office: Office,
+) -> None:
+    await office.chat(AMINA).say("/make_payouts")
+    [batch] = await office.batches()
+
+    refused = await office.chat(AMINA).say(f"/approve_payouts {batch.id}")
+
+    assert refused == t("en", "admin.approve_maker_checker", id=batch.id)
+    [stored] = await office.batches()
+    assert stored.status is PayoutBatchStatus.AWAITING_APPROVAL
+    # In Kiswahili too, when Zawadi makes the next one.
+    await office.chat(AMINA).say(f"/cancel_payouts {batch.id}")
+    zawadi = office.chat(ZAWADI, Channel.WHATSAPP)
+    await zawadi.say("/make_payouts")
+    [_, second] = await office.batches()
+    assert await zawadi.say("/approve_payouts") == t(
+        "sw", "admin.approve_maker_checker", id=second.id
+    )
+
+
+async def test_the_only_admin_approves_their_own_batch_and_is_told_so(
+    store: Store, clock: FakeClock
+) -> None:
+    amina = await add_staff(
+        store, clock, name="Amina", address=AMINA, role=Role.ADMIN, language=Language.SW
+    )
+    async with store.transaction() as session:
+        wanjiru = await payee(session, "Wanjiru", now=clock.now())
+        await ledger.record_earning(
+            session, artisan_id=wanjiru, amount_cents=150_000, reference="d:1", now=clock.now()
+        )
+    await mpesa_said_float(store, clock.now())
+    chat = Chat(Engine(store, registry=REGISTRY), clock, address=AMINA, channel=Channel.TELEGRAM)
+    await chat.say("/make_payouts")
+
+    asked = await chat.say("/approve_payouts")
+    approved = await chat.say("ndiyo")
+
+    assert t("sw", "admin.approve_alone") in asked
+    [batch] = list(await _batches(store))
+    assert approved == "\n---\n".join(
+        [
+            t(
+                "sw",
+                "admin.approved",
+                id=batch.id,
+                by=started_by("sw", "Amina"),
+                count=1,
+                total="KES 1,500",
+            ),
+            t("sw", "admin.approved_alone"),
+        ]
+    )
+    assert (batch.status, batch.created_by, batch.approved_by) == (
+        PayoutBatchStatus.APPROVED,
+        amina.id,
+        amina.id,
+    )
+
+
+async def _batches(store: Store) -> list[PayoutBatch]:
+    async with store.transaction() as session:
+        return list(await session.exec(select(PayoutBatch).order_by(col(PayoutBatch.id))))
+
+
+async def test_the_approve_button_asks_with_the_total_and_no_leaves_the_batch_waiting(
+    office: Office,
+) -> None:
+    await office.chat(AMINA).say("/make_payouts")
+    [batch] = await office.batches()
+    zawadi = office.chat(ZAWADI, Channel.WHATSAPP)
+    shown = await zawadi.send("/payouts")
+    [button] = [choice for reply in shown for choice in reply.choices]
+    assert (button.payload, button.label) == (
+        f"approve_payouts:{batch.id}",
+        t("sw", "admin.approve_button", id=batch.id),
+    )
+
+    [asked] = await zawadi.send(payload=button.payload)
+    kept = await zawadi.say("hapana")
+
+    assert asked.text.startswith(
+        t(
+            "sw",
+            "admin.approve_confirm",
+            id=batch.id,
+            by=started_by("sw", "Amina"),
+            count=2,
+            total="KES 2,300",
+        )
+    )
+    assert [c.label for c in asked.choices] == [
+        t("sw", "admin.approve_confirm_yes"),
+        t("sw", "admin.confirm_no"),
+    ]
+    assert kept == t("sw", "admin.approve_kept", id=batch.id)
+    [stored] = await office.batches()
+    assert stored.status is PayoutBatchStatus.AWAITING_APPROVAL
+
+
+async def test_with_maker_checker_off_the_maker_approves_their_own_batch(
+    office: Office,
+) -> None:
+    amina = office.chat(AMINA)
+    amina.engine = Engine(
+        office.store, registry=REGISTRY, admin_policy=AdminPolicy(payout_maker_checker=False)
+    )
+    await amina.say("/make_payouts")
+    [batch] = await office.batches()
+
+    approved = await approve_in_chat(amina)
+
+    assert approved == t(
+        "en",
+        "admin.approved",
+        id=batch.id,
+        by=started_by("en", "Amina"),
+        count=2,
+        total="KES 2,300",
+    )

@@ -10,6 +10,7 @@ import pytest
 from sqlmodel import select
 
 from conversations.agent.flows.qc_review import Qc
+from conversations.formatting import written_date
 from conversations.i18n import t
 from domain.explosion import factory_today
 from domain.model import (
@@ -122,7 +123,7 @@ async def test_approving_some_and_rejecting_the_rest_with_reasons_puts_rework_on
 
     due = factory_today(floor.clock.now()) + timedelta(days=PENDANT_LEAD_DAYS)
     assert "7 passed, 3 rejected (Poor finish, Broken)" in said
-    assert due.strftime("%d/%m/%Y") in said
+    assert f"due {written_date('en', due)}" in said
     review = await _review_of(floor, submission_id)
     assert review is not None
     assert (review.passed, review.rejected) == (7, 3)

@@ -8,6 +8,7 @@ from datetime import datetime, time, timedelta
 import pytest
 from sqlmodel import select
 
+from conversations.formatting import written_date
 from conversations.i18n import t
 from conversations.messages import MediaItem
 from conversations.registry import REGISTRY
@@ -40,15 +41,15 @@ async def test_an_agent_records_a_visit_with_photos_and_a_note(floor: Floor) -> 
     [photos] = await agent.send("4")
     assert [c.label for c in photos.choices] == ["No photos"]
     assert t("en", "agent.visit.photos_only") in await agent.say(media=(VOICE,))
-    assert "Got 1 photo(s)" in await agent.say(media=(PHOTO,))
+    assert "Got 1 photo." in await agent.say(media=(PHOTO,))
     second = MediaItem("image/jpeg", 30_000, "photo-2.jpg")
     [more] = await agent.send(media=(second,))
-    assert "Got 2 photo(s)" in more.text
+    assert "Got 2 photos." in more.text
     assert [c.label for c in more.choices] == ["Done"]
     assert "Any note" in await agent.say("done")
     said = await agent.say("Waiting for more horn from the supplier")
 
-    assert "4 of 10 × Carved horn pendant done by “Wanjiru”, 2 photo(s)" in said
+    assert "4 of 10 × Carved horn pendant done by “Wanjiru”, 2 photos" in said
     [visit] = await _visits(floor)
     assert (visit.allocation_id, visit.agent_id, visit.pieces_done) == (
         allocation_id,
@@ -102,10 +103,10 @@ async def test_jobs_at_risk_list_the_late_work_in_the_agents_areas_with_a_visit_
 
     agent = floor.agent
     [listed] = await agent.send("/atrisk")
-    assert "1 job(s) at risk" in listed.text
+    assert "1 job at risk" in listed.text
     assert (
-        f"#{slow} “Wanjiru” (“Kibera”): Carved horn pendant, 0 of 10 done, "
-        f"due {due:%d/%m/%Y} – 2 day(s) left" in listed.text
+        f"“Wanjiru” (“Kibera”): Carved horn pendant (job #{floor.order.jobs['HORN-PENDANT']}), "
+        f"0 of 10 done, due {written_date('en', due)} – 2 day(s) left. /visit {slow}" in listed.text
     )
     assert "Otieno" not in listed.text
     assert [c.payload for c in listed.choices] == [f"visit:{slow}"]
@@ -137,14 +138,18 @@ async def test_every_field_agent_menu_item_works_and_none_is_coming_soon(floor: 
     agent = floor.agent
     [menu] = await agent.send("menu")
     keys = [c.payload.removeprefix("menu:") for c in menu.choices]
-    assert keys == [item.key for item in REGISTRY.menus[Role.FIELD_AGENT]]
-    assert {"pending", "qc", "receipt", "visit", "atrisk"} <= set(keys)
+    # Assembly is shown only to agents at the central workshop (test_which_number.py).
+    every = [item.key for item in REGISTRY.menus[Role.FIELD_AGENT] if item.key != "assembly"]
+    assert keys == every
+    assert {"pending", "qc", "receipt", "visit", "atrisk", "questions", "materials"} <= set(keys)
     expected = {
         "pending": t("en", "agent.no_pending"),
         "qc": t("en", "agent.qc.queue_empty"),
         "receipt": t("en", "agent.receipt.none_arranged"),
         "visit": t("en", "agent.visit.none_active"),
         "atrisk": t("en", "agent.atrisk.none"),
+        "questions": t("en", "questions.none_open"),
+        "materials": t("en", "materials.none_open"),
     }
     for key in keys:
         await agent.send("menu")

@@ -31,7 +31,7 @@ async def test_reporting_stock_with_a_typed_material_and_unit(floor: Floor) -> N
 async def test_requesting_material_for_a_job_offers_that_jobs_materials(floor: Floor) -> None:
     allocation = await floor.allocation("HORN-PENDANT", floor.factory.wanjiru, 10)
     await floor.wanjiru.send("hi")
-    await floor.wanjiru.send("6")
+    await floor.wanjiru.send("Materials")
     [which_job] = await floor.wanjiru.send("2")  # ask for material
     assert [c.payload for c in which_job.choices] == [f"job:{allocation}", "job:none"]
     [which] = await floor.wanjiru.send("1")
@@ -86,9 +86,15 @@ async def test_the_score_shows_the_real_counts_behind_each_rate(floor: Floor) ->
 
     await floor.otieno.send("menyu")
     [score] = await floor.otieno.send("Alama zangu")
-    # One job on time out of one: (1 + 0.8 x 4) / (1 + 4) = 84%.
-    assert t("sw", "artisan.score_on_time", on_time=1, due=1, rate=84) in score.text
-    # Ten pieces passed: (10 + 0.9 x 20) / (10 + 20) = 93%.
-    assert t("sw", "artisan.score_quality", passed=10, checked=10, rate=93) in score.text
+    # Plain ratios that add up: one job on time out of one, ten pieces of ten passed...
+    assert t("sw", "artisan.score_on_time_plain", on_time=1, due=1, rate=100) in score.text
+    assert t("sw", "artisan.score_quality_plain", passed=10, checked=10, rate=100) in score.text
+    # ...and, said to be smoothed, what matching uses: on time (1 + 0.8 x 4) / (1 + 4) = 84%,
+    # quality (10 + 0.9 x 20) / (10 + 20) = 93%.
+    # The one offer accepted of one reads 100%; the smoothed answering rate, 83%, is labelled.
+    assert t("sw", "artisan.score_offers_plain", accepted=1, offers=1, rate=100, answered=1) in (
+        score.text
+    )
+    assert t("sw", "artisan.score_smoothed", on_time=84, quality=93, offers=83) in score.text
     assert t("sw", "artisan.score_volume", count=10) in score.text
     assert score.text.endswith(t("sw", "artisan.score_explained"))

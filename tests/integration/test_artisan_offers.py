@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import select
 
 from conversations.engine import Engine
-from conversations.formatting import money
+from conversations.formatting import money, written_date
 from conversations.i18n import t
 from conversations.registry import REGISTRY
 from domain.model import Allocation, DeclineReason, Offer, OfferStatus
@@ -43,11 +43,9 @@ async def test_an_offer_notification_shows_everything_needed_to_decide_with_butt
     assert "10 × Carved horn pendant" in message.text
     assert "KES 150 a piece, KES 1,500 in all" in message.text
     assert "cattle horn 0.5 kg" in message.text  # 0.05 kg a piece x 10
-    assert "Mon 02/03 22:00" in message.text  # expires 12 h after 10:00 Nairobi time
+    assert "Monday 2 March 22:00" in message.text  # expires 12 h after 10:00 Nairobi time
     offer = await _offer(floor, offer_id)
-    assert f"Due: {t('en', 'artisan.weekday.' + offer.due_date.strftime('%a').lower())}" in (
-        message.text
-    )
+    assert f"Due: {written_date('en', offer.due_date)}" in message.text
     assert f"ACCEPT {offer_id}" in message.text
     assert payloads(message) == [
         f"offer:{offer_id}:accept",
@@ -82,14 +80,13 @@ async def test_accept_all_by_button_creates_the_allocation_at_the_offered_rate(
     offer_id = await floor.offer("HORN-PENDANT", floor.factory.wanjiru, 10)
     [reply] = await floor.wanjiru.send(payload=f"offer:{offer_id}:accept")
     [allocation] = await _allocations(floor)
-    due = f"{t('en', 'artisan.weekday.' + allocation.due_date.strftime('%a').lower())} "
     assert reply.text == t(
         "en",
         "artisan.offer_accepted",
         id=offer_id,
         quantity=10,
         component="Carved horn pendant",
-        due=due + allocation.due_date.strftime("%d/%m"),
+        due=written_date("en", allocation.due_date),
         total="KES 1,500",
     )
     assert (allocation.quantity, allocation.piece_rate_cents) == (10, 15_000)
@@ -100,9 +97,16 @@ async def test_accepting_part_asks_how_many_and_returns_the_rest_to_the_job(floo
 
     [question] = await floor.wanjiru.send(payload=f"offer:{offer_id}:part")
     assert question.text == t(
-        "en", "artisan.part_ask", id=offer_id, quantity=10, component="Carved horn pendant"
+        "en",
+        "artisan.part_ask",
+        id=offer_id,
+        quantity=10,
+        component="Carved horn pendant",
+        example=5,
     )
-    assert await floor.wanjiru.say("lots") == t("en", "artisan.part_not_a_number", max=10)
+    assert await floor.wanjiru.say("lots") == t(
+        "en", "artisan.part_not_a_number", max=10, example=5
+    )
     assert await floor.wanjiru.say("I can do 11") == t(
         "en", "artisan.part_out_of_range", id=offer_id, max=10
     )
@@ -127,7 +131,9 @@ async def test_a_part_answer_that_is_not_a_plain_count_is_refused_with_the_hint(
     offer_id = await floor.offer("HORN-PENDANT", floor.factory.wanjiru, 10)
     await floor.wanjiru.send(f"PART {offer_id}")
 
-    assert await floor.wanjiru.say(answer) == t("en", "artisan.part_not_a_number", max=10)
+    assert await floor.wanjiru.say(answer) == t(
+        "en", "artisan.part_not_a_number", max=10, example=5
+    )
 
     assert (await _offer(floor, offer_id)).status is OfferStatus.OPEN
     assert await _allocations(floor) == []
@@ -231,14 +237,13 @@ async def test_over_offered_the_first_to_accept_take_the_pieces_and_the_others_a
     [reply] = await floor.wanjiru.send(payload=f"offer:{second}:accept")
 
     allocation = next(a for a in await _allocations(floor) if a.offer_id == second)
-    due = f"{t('en', 'artisan.weekday.' + allocation.due_date.strftime('%a').lower())} "
     assert reply.text == t(
         "en",
         "artisan.offer_accepted_last",
         id=second,
         quantity=4,
         component="Carved horn pendant",
-        due=due + allocation.due_date.strftime("%d/%m"),
+        due=written_date("en", allocation.due_date),
         total="KES 600",
     )
     assert (await _offer(floor, second)).status is OfferStatus.PARTLY_ACCEPTED
@@ -378,14 +383,13 @@ async def test_a_typed_code_that_answers_the_offer_being_picked_closes_the_offer
 
 
 def _accepted(language: str, allocation: Allocation, *, last: bool) -> str:
-    weekday = t(language, "artisan.weekday." + allocation.due_date.strftime("%a").lower())
     return t(
         language,
         "artisan.offer_accepted_last" if last else "artisan.offer_accepted",
         id=allocation.offer_id,
         quantity=allocation.quantity,
         component="Carved horn pendant",
-        due=f"{weekday} {allocation.due_date:%d/%m}",
+        due=written_date(language, allocation.due_date),
         total=money(allocation.quantity * allocation.piece_rate_cents),
     )
 

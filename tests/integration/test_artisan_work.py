@@ -34,10 +34,11 @@ async def _submissions(floor: Floor) -> list[tuple[Submission, list[str]]]:
 
 async def test_an_album_of_three_photos_then_done_and_a_count_goes_to_qc(floor: Floor) -> None:
     allocation = await floor.allocation("HORN-PENDANT", floor.factory.wanjiru, 10)
+    job = floor.order.jobs["HORN-PENDANT"]  # shown by the job's own number, as staff see it
     await floor.wanjiru.send("hi")
 
     [ask] = await floor.wanjiru.send("Submit finished work")  # one job: straight to photos
-    assert ask.text == t("en", "artisan.photos_ask", id=allocation, component="Carved horn pendant")
+    assert ask.text == t("en", "artisan.photos_ask", id=job, component="Carved horn pendant")
     for n in (1, 2, 3):  # an album arrives as one message per photo
         [got] = await floor.wanjiru.send(media=(photo(n),))
         assert got.text == t("en", "artisan.photos_got", count=n)
@@ -51,8 +52,8 @@ async def test_an_album_of_three_photos_then_done_and_a_count_goes_to_qc(floor: 
         "artisan.submit_confirm",
         count=8,
         component="Carved horn pendant",
-        id=allocation,
-        photos=3,
+        id=job,
+        photos="3 photos",
     )
     [sent] = await floor.wanjiru.send("1")
 
@@ -84,17 +85,19 @@ async def test_a_pdf_or_voice_note_is_refused_and_text_gets_a_hint_while_photos_
 
 
 async def test_with_several_jobs_the_artisan_chooses_which_one_first(floor: Floor) -> None:
-    pendants = await floor.allocation("HORN-PENDANT", floor.factory.wanjiru, 10)
+    await floor.allocation("HORN-PENDANT", floor.factory.wanjiru, 10)
     bangles = await floor.allocation("BRASS-BANGLE", floor.factory.wanjiru, 6)
     await floor.wanjiru.send("hi")
     [which] = await floor.wanjiru.send("3")
     assert which.text == t("en", "artisan.submit_which_job")
     assert [c.label for c in which.choices] == [  # same due date: in the order accepted
-        f"#{pendants} Carved horn pendant (10 pieces)",
-        f"#{bangles} Brass bangle (6 pieces)",
+        # The jobs' own numbers, as staff see them (not the artisan's share of each).
+        f"#{floor.order.jobs['HORN-PENDANT']} Carved horn pendant (10 pieces)",
+        f"#{floor.order.jobs['BRASS-BANGLE']} Brass bangle (6 pieces)",
     ]
     [ask] = await floor.wanjiru.send(payload=f"job:{bangles}")
-    assert ask.text == t("en", "artisan.photos_ask", id=bangles, component="Brass bangle")
+    job = floor.order.jobs["BRASS-BANGLE"]
+    assert ask.text == t("en", "artisan.photos_ask", id=job, component="Brass bangle")
 
 
 async def test_kiswahili_photos_end_with_tayari(floor: Floor) -> None:
@@ -130,13 +133,13 @@ async def test_qc_results_are_explained_with_reasons_and_the_rework_due_date(flo
         rejected=2,
         component="Carved horn pendant",
         reasons="broken or cracked, wrong size",
-        due="Sat 07/03",
+        due="Saturday 7 March",
     )
 
     await floor.wanjiru.send("hi")
     [jobs] = await floor.wanjiru.send("My jobs")
     assert "Passed: 7 · Awaiting QC: 0 · To make: 1" in jobs.text
-    assert t("en", "artisan.job_rework", count=2, due="Sat 07/03") in jobs.text
+    assert t("en", "artisan.job_rework", count=2, due="Saturday 7 March") in jobs.text
 
 
 async def test_better_photos_button_collects_new_photos_for_that_submission(floor: Floor) -> None:

@@ -3,12 +3,14 @@ workshop, in English and Kiswahili, by command and by button."""
 
 from __future__ import annotations
 
+from conversations.admin.shipping import UNTRACKED
 from conversations.i18n import t
-from domain.model import Language, Order, OrderStatus
+from domain.model import Channel, Language, Order, OrderStatus, Role
 from domain.services.people import set_language
 from domain.store import Store
 from domain.text import quoted
 from tests.conftest import FakeClock
+from tests.integration.conversation_driver import Chat, add_staff
 from tests.integration.factory_fixtures import Floor, open_floor, payloads
 
 NECKLACE = "Horn pendant necklace"
@@ -39,6 +41,7 @@ async def test_an_admin_sees_what_is_ready_and_assembles_part_of_a_line(floor: F
             "en",
             "assembly.ready_line",
             line=line,
+            id=floor.order.order_id,
             order=reference,
             product=NECKLACE,
             assembled=0,
@@ -56,15 +59,19 @@ async def test_an_admin_sees_what_is_ready_and_assembles_part_of_a_line(floor: F
             units=3,
             product=NECKLACE,
             line=line,
+            id=floor.order.order_id,
             order=reference,
             assembled=3,
             ordered=10,
         )
         in said
     )
-    assert t("en", "assembly.still_to_do", left=7) in said
+    # One more has its components in: said so, not "when their components are in".
+    assert t("en", "assembly.still_ready_now", ready=1, left=7) in said
+    said = await floor.admin.say(f"/assemble {line} 1")
+    assert t("en", "assembly.still_to_do", left=6) in said
     shown = await floor.admin.say(f"/order {floor.order.order_id}")
-    assert t("en", "admin.order_item_assembled", line=line, assembled=3, quantity=10) in shown
+    assert t("en", "admin.order_item_assembled", line=line, assembled=4, quantity=10) in shown
 
 
 async def test_a_workshop_agent_reading_kiswahili_is_told_what_is_still_missing(
@@ -72,7 +79,7 @@ async def test_a_workshop_agent_reading_kiswahili_is_told_what_is_still_missing(
 ) -> None:
     agent = floor.factory.agent
     turned_on = await floor.admin.say(f"/workshop {agent} on")
-    assert turned_on == t("en", "admin.workshop_on", id=agent, name=quoted("Kamau"))
+    assert turned_on.startswith(t("en", "admin.workshop_on", id=agent, name=quoted("Kamau")))
     await reads_kiswahili(floor, agent)
     await components_in(floor, "HORN-PENDANT", 4)
     await components_in(floor, "BRASS-HOOK", 5)
@@ -114,6 +121,7 @@ async def test_a_workshop_agent_reading_kiswahili_is_told_what_is_still_missing(
             units=2,
             product=NECKLACE,
             line=necklaces,
+            id=floor.order.order_id,
             order=quoted(floor.order.reference),
             assembled=2,
             ordered=10,
@@ -162,9 +170,8 @@ async def test_the_workshop_flag_is_set_and_cleared_by_admins_only_for_field_age
     await admin.say(f"/workshop {agent} on")
     assert "/assemble" in await floor.agent.say("/help")
     assert await floor.agent.say("/assembly") == t("en", "assembly.none_ready")
-    assert await admin.say(f"/workshop {agent} off") == t(
-        "en", "admin.workshop_off", id=agent, name=quoted("Kamau")
-    )
+    turned_off = await admin.say(f"/workshop {agent} off")  # and Kamau is told (clarity.po)
+    assert turned_off.startswith(t("en", "admin.workshop_off", id=agent, name=quoted("Kamau")))
     assert await floor.agent.say("/assembly") == t("en", "assembly.not_at_workshop")
 
 
@@ -182,21 +189,16 @@ async def test_the_assemble_and_ship_buttons_take_an_order_from_components_in_to
     [notice] = [r for r in await floor.told(floor.admin) if payloads(r)]
     assert payloads(notice) == [f"assemble:{line}"]
 
-    said = await floor.admin.say(payload=f"assemble:{line}")
-    assert "3 of 3 done" in said
-    assert t("en", "assembly.order_complete", order=quoted(floor.order.reference)) in said
-    [ready] = [r for r in await floor.told(floor.admin) if f"ship:{order_id}" in payloads(r)]
-    assert ready.text == t(
-        "en",
-        "assembly.notice.order_ready",
-        id=order_id,
-        order=quoted(floor.order.reference),
-        customer=quoted("Maasai Market Crafts"),
-    )
+    [done] = await floor.admin.send(payload=f"assemble:{line}")
+    assert "3 of 3 done" in done.text
+    reference = quoted(floor.order.reference)
+    assert t("en", "polish.order_complete_ship", id=order_id, order=reference) in done.text
+    # The admin who assembled it hears it once, with the Ship button, and no second notice.
+    assert payloads(done) == [f"shipping:{order_id}"]
+    assert not [r for r in await floor.told(floor.admin) if f"shipping:{order_id}" in payloads(r)]
 
-    assert await floor.admin.say(payload=f"ship:{order_id}") == t(
-        "en", "admin.shipped", id=order_id
-    )
+    await floor.admin.send(payload=f"shipping:{order_id}")  # asks for carrier and tracking
+    assert await floor.admin.say(payload=UNTRACKED) == t("en", "admin.shipped", id=order_id)
     async with store.read() as s:
         order = await s.get(Order, order_id)
         assert order is not None
@@ -230,3 +232,46 @@ async def test_shipping_with_a_carrier_and_tracking_shows_them_on_the_order(
     )
     assert said == t("sw", "admin.shipped", id=order_id) + "\n" + with_
     assert with_ in await floor.admin.say(f"/order {order_id}")
+    again = await floor.admin.say(f"/ship {order_id} DHL 999")  # twice: nothing changes
+    assert again == t("sw", "admin.ship_already", id=order_id) + "\n" + with_
+
+
+async def test_the_admin_who_makes_an_order_ready_is_told_once_and_the_other_admins_hear_it(
+    store: Store, clock: FakeClock
+) -> None:
+    floor = await open_floor(store, clock, lines={"BANGLE-BRASS": 3})
+    await reads_kiswahili(floor, floor.factory.admin)
+    await add_staff(
+        store, clock, name="Baraka", address="tg-baraka", role=Role.ADMIN, language=Language.EN
+    )
+    baraka = Chat(floor.engine, clock, address="tg-baraka", channel=Channel.TELEGRAM)
+    line, order_id = floor.order.lines["BANGLE-BRASS"], floor.order.order_id
+    await components_in(floor, "BRASS-BANGLE", 3)
+    reference = quoted(floor.order.reference)
+    # Both admins were told the line is ready, by its order's number and reference.
+    [told] = [r for r in await floor.told(baraka) if payloads(r) == [f"assemble:{line}"]]
+    assert told.text == t(
+        "en",
+        "agent.notice.ready_for_assembly",
+        id=order_id,
+        order=reference,
+        line=line,
+        quantity=3,
+        product="Brass bangle",
+    )
+
+    [done] = await floor.admin.send(f"/assemble {line}")
+
+    assert t("sw", "polish.order_complete_ship", id=order_id, order=reference) in done.text
+    assert [(c.payload, c.label) for c in done.choices] == [
+        (f"shipping:{order_id}", t("sw", "assembly.notice.ship_button"))
+    ]
+    assert not [r for r in await floor.told(floor.admin) if f"shipping:{order_id}" in payloads(r)]
+    [ready] = [r for r in await floor.told(baraka) if f"shipping:{order_id}" in payloads(r)]
+    assert ready.text == t(
+        "en",
+        "assembly.notice.order_ready",
+        id=order_id,
+        order=reference,
+        customer=quoted("Maasai Market Crafts"),
+    )

@@ -116,7 +116,7 @@ async def test_a_question_waiting_for_a_typed_number_keeps_its_answer_and_the_of
     first = await floor.offer("HORN-PENDANT", wanjiru, 6)
     asked = await floor.wanjiru.send(f"PART {first}")
     assert asked[-1].text == t(
-        "en", "artisan.part_ask", id=first, quantity=6, component="Carved horn pendant"
+        "en", "artisan.part_ask", id=first, quantity=6, component="Carved horn pendant", example=3
     )
     second = await floor.offer("BRASS-BANGLE", wanjiru, 4)
 
@@ -127,10 +127,17 @@ async def test_a_question_waiting_for_a_typed_number_keeps_its_answer_and_the_of
         allocations = list(await session.exec(select(Allocation).order_by(col(Allocation.id))))
         assert [(a.artisan_id, a.quantity) for a in allocations] == [(wanjiru, 2)]
 
-    # Now idle, her "1" answers the newer offer: accept all of it.
-    accepted = await floor.wanjiru.send("1")
-    assert accepted[0].text.startswith("You chose “" + t("en", "artisan.offer_accept_all"))
-    assert f"#{second}" in accepted[1].text
+    # Now idle, but the reply to "how many?" came after the offer: her "1" picks nothing
+    # (conversations/numbered.py); the offer's own button still accepts all of it.
+    [unsure, menu] = await floor.wanjiru.send("1")
+    assert unsure.text == t("en", "polish.number_stale", text="“1”")
+    assert menu.text == t("en", "menu.title", name="Wanjiru")
+    async with floor.store.transaction() as session:
+        waiting = await session.get(Offer, second)
+        assert waiting is not None
+        assert waiting.status is OfferStatus.OPEN
+    accepted = await floor.wanjiru.send(payload=f"offer:{second}:accept")
+    assert f"#{second}" in accepted[-1].text
     async with floor.store.transaction() as session:
         offer = await session.get(Offer, second)
         assert offer is not None
@@ -144,7 +151,12 @@ async def test_a_numbered_reply_to_an_offer_starts_accepting_part_of_it(floor: F
 
     assert replies[0].text.startswith("You chose “" + t("en", "artisan.offer_accept_part"))
     assert replies[-1].text == t(
-        "en", "artisan.part_ask", id=offer_id, quantity=8, component="Carved horn pendant"
+        "en",
+        "artisan.part_ask",
+        id=offer_id,
+        quantity=8,
+        component="Carved horn pendant",
+        example=4,
     )
     done = await floor.wanjiru.send("I can do 5")
     assert "#" + str(offer_id) in done[-1].text

@@ -11,13 +11,13 @@ from domain.model import BomLine, Component, Product
 from domain.services.catalogue import (
     MaterialUse,
     UnknownComponents,
-    bom_of,
     component_materials,
     set_bom,
     skills_in_use,
     upsert_component,
     upsert_product,
 )
+from domain.services.catalogue_io import read_catalogue
 from domain.services.guards import InvalidField
 from domain.store import Store
 from tests.integration.factory_fixtures import BEADS, BRASS, HORN, stock_catalogue
@@ -132,11 +132,10 @@ async def test_setting_a_bom_replaces_the_old_one(store: Store) -> None:
     async with store.transaction() as session:
         await stock_catalogue(session)
         await set_bom(session, sku="NECKLACE-HORN", components={"HORN-PENDANT": 3})
-        product = (await session.exec(select(Product).where(Product.sku == "NECKLACE-HORN"))).one()
-        assert product.id is not None
-        bom = await bom_of(session, product.id)
+        catalogue = await read_catalogue(session)  # what `karakana products export` writes
 
-    assert [(c.code, qty) for c, qty in bom] == [("HORN-PENDANT", 3)]
+    [necklace] = [p for p in catalogue.products if p.sku == "NECKLACE-HORN"]
+    assert [(b.component_code, b.quantity_per_unit) for b in necklace.bom] == [("HORN-PENDANT", 3)]
 
 
 async def test_an_empty_bom_is_refused(store: Store) -> None:

@@ -278,7 +278,7 @@ async def test_a_photo_alone_with_one_job_asks_how_many_and_submits_it(floor: Fl
     kept, again = await floor.wanjiru.send(media=(PHOTO_2,))
     assert (kept.text, again.text) == (t("en", "artisan.photos_kept", count=2), count.text)
     [confirm] = await floor.wanjiru.send("4")
-    assert "with 2 photo(s)" in confirm.text
+    assert "with 2 photos" in confirm.text
     [done] = await floor.wanjiru.send("yes")
 
     submission = await _submission(floor)

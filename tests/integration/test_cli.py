@@ -194,16 +194,20 @@ def test_seeding_the_demo_then_status_shows_the_demo_factory(
         assert expected in status.output, expected
 
 
-def test_status_shows_the_remainder_of_a_job_partly_taken_by_artisans(
+def test_status_shows_the_pieces_of_a_job_accepted_on_offer_and_not_taken(
     karakana: Karakana, seeded: str
 ) -> None:
     status = karakana("status")
 
     pendant = next(line for line in status.output.splitlines() if "Horn crescent pendant" in line)
-    _job, _order, component, _skill, quantity, _due, remainder = (
+    _job, _order, component, _skill, quantity, _due, accepted, on_offer, not_taken = (
         cell.strip() for cell in pendant.split("│")[1:-1]
     )
-    assert (component, quantity, remainder) == ("Horn crescent pendant", "40", "10")
+    # 30 of the 40 taken or on offer in the demo (the old "Remainder" 10); never negative.
+    assert (component, quantity) == ("Horn crescent pendant", "40")
+    assert int(accepted) + int(on_offer) == 30
+    assert int(not_taken) == 40 - int(accepted) >= 0
+    assert "on offer: pieces in open offers" in status.output
 
 
 def test_seeding_an_already_seeded_database_says_so_and_adds_nobody(
@@ -837,3 +841,26 @@ def test_payouts_run_without_mpesa_says_what_to_configure(
     assert result.exit_code == 1
     assert "M-Pesa is not configured" in result.output
     assert "MPESA_CONSUMER_KEY" in result.output
+
+
+def test_names_are_exported_filled_in_and_imported(
+    karakana: Karakana, seeded: str, tmp_path: Path
+) -> None:
+    exported = karakana("names", "export")
+    assert exported.exit_code == 0
+    assert exported.stdout == (EXAMPLES / "names.csv").read_text(encoding="utf-8")
+    names = tmp_path / "names.csv"
+    names.write_text(
+        "kind,code,name_en,name_sw\narea,Kitengela,,\nskill,wire_work,wire work,ususi wa waya\n",
+        encoding="utf-8",
+    )
+    imported = karakana("names", "import", str(names))
+    assert imported.exit_code == 0
+    assert "1 new known area" in imported.output
+    assert "skill,wire_work,wire work,ususi wa waya" in karakana("names", "export").stdout
+    names.write_text("kind,code,name_en,name_sw\ncolour,red,red,nyekundu\n", encoding="utf-8")
+    refused = karakana("names", "import", str(names))
+    assert failed_politely(refused)
+    assert "line 2, kind: 'colour' is not one of skill, component, material, area, product" in (
+        refused.output
+    )

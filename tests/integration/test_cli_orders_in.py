@@ -1,15 +1,15 @@
 """``karakana api-keys`` and ``karakana customers set-callback``, run in-process on a real
-SQLite database: a key is shown once and kept only as a hash, listed without its secret, and
-refused once revoked; a callback URL must be https (or this machine)."""
+database (SQLite and PostgreSQL): a key is shown once and kept only as a hash, listed without
+its secret, and refused once revoked; a callback URL must be https (or this machine)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import TypeVar
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from typer.testing import CliRunner, Result
@@ -19,15 +19,19 @@ from bot.db.database import upgrade_database
 from domain.model import ApiKey, Customer, CustomerKind
 from domain.services.api_keys import authenticate, secret_digest
 from domain.services.orders import get_or_create_customer
-from domain.store import Store
+from domain.store import Store, is_sqlite
 
 SHOP = "Maasai Market Crafts"
 T = TypeVar("T")
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'factory.db'}"
+def database_url(backend_url: str) -> str:
+    """A database migrated as ``karakana db upgrade`` does: SQLite in tmp_path, or the run's
+    PostgreSQL database emptied first (the run's tests share it)."""
+    url = backend_url
+    if not is_sqlite(url):
+        asyncio.run(_empty_postgres(url))
     upgrade_database(url)
 
     async def add_customer() -> None:
@@ -40,6 +44,16 @@ def database_url(tmp_path: Path) -> str:
 
     asyncio.run(add_customer())
     return url
+
+
+async def _empty_postgres(url: str) -> None:
+    store = Store.from_url(url)
+    try:
+        async with store.engine.begin() as conn:
+            await conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+            await conn.execute(sa.text("CREATE SCHEMA public"))
+    finally:
+        await store.close()
 
 
 def _karakana(database_url: str, *args: str) -> Result:

@@ -37,7 +37,7 @@ from domain.revenue_share import (
     ComponentCost,
     SaleLine,
     check_band,
-    order_revenue_share,
+    order_sale_lines,
     revenue_share,
 )
 from domain.services.catalogue_io import read_catalogue
@@ -204,7 +204,10 @@ async def test_every_retailer_order_pays_artisans_a_share_within_the_band(demo: 
                 .where(Customer.kind == CustomerKind.RETAILER)
             )
         )
-        shares = [await order_revenue_share(session, ident(order)) for order in retailer_orders]
+        shares = [
+            revenue_share(await order_sale_lines(session, ident(order)))
+            for order in retailer_orders
+        ]
 
     assert len(shares) >= 3
     assert all(check_band(share, **BAND).within for share in shares), shares
@@ -275,3 +278,30 @@ async def fingerprint(session: AsyncSession) -> list[tuple[object, ...]]:
         for j in await session.exec(select(Job).order_by(col(Job.id)))
     ]
     return [*people, *profiles, *identities, *skills, *jobs]
+
+
+async def test_the_demo_has_months_of_consistent_history_worth_an_impact_chart(
+    demo: Store,
+) -> None:
+    """bot/demo_history.py: past months of orders, receipts, earnings and paid payouts."""
+    from domain import ledger
+    from domain.impact import impact_report
+    from domain.model import Payout, PayoutStatus
+
+    async with demo.transaction() as session:
+        report = await impact_report(session)
+        books = await ledger.trial_balance(session)
+        paid = (
+            await session.exec(select(Payout).where(Payout.status == PayoutStatus.SUCCEEDED))
+        ).all()
+    assert books.balanced, books.problems
+    assert paid
+    assert all(p.mpesa_receipt for p in paid)
+    income = report.figure("income_per_active_artisan").rows
+    assert len(income) == 6
+    assert all(not row.suppressed for row in income)
+    assert not report.figure("income_growth_since_joining").suppressed
+    assert not report.figure("income_against_before_joining").suppressed
+    assert not report.figure("women_led_share").suppressed
+    assert report.figure("orders_outside_band").rows  # the web shop's retail-priced orders
+    assert any(r.suppressed for r in report.figure("artisans_new").rows)  # small areas

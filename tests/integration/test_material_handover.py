@@ -10,7 +10,7 @@ from datetime import timedelta
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from conversations.formatting import numeric_date
+from conversations.formatting import written_date
 from conversations.i18n import default_catalogue, t
 from conversations.messages import Reply
 from domain.model import Language, MaterialRequest, MaterialRequestStatus
@@ -221,7 +221,12 @@ async def test_materials_lists_open_requests_oldest_first_with_their_age(floor: 
             ),
         ]
     )
-    assert payloads(listing) == [f"handover:{first.id}", f"handover:{second.id}"]
+    assert payloads(listing) == [
+        f"handover:{first.id}",
+        f"cantsupply:{first.id}",
+        f"handover:{second.id}",
+        f"cantsupply:{second.id}",
+    ]
 
     # A field agent sees their own areas only, in their language.
     await floor.far_agent.send("lugha sw")
@@ -229,7 +234,7 @@ async def test_materials_lists_open_requests_oldest_first_with_their_age(floor: 
     assert f"#{second.id}" in hers.text
     assert f"#{first.id}" not in hers.text
     assert t("sw", "materials.age_hours", hours=5) in hers.text
-    assert payloads(hers) == [f"handover:{second.id}"]
+    assert payloads(hers) == [f"handover:{second.id}", f"cantsupply:{second.id}"]
 
     await floor.agent.send(payload=f"handover:{first.id}")
     assert await floor.agent.say("/materials") == t("en", "materials.none_open")
@@ -336,7 +341,7 @@ async def test_an_artisan_sees_what_she_holds_and_withdraws_a_request_and_the_ag
         material="brass wire",
         quantity="1.5",
         unit="kg",
-        since=numeric_date(request.created_at),
+        since=written_date("en", request.created_at),
     )
     assert t("en", "artisan.materials_mine_no_stock") in mine.text
     assert line in mine.text

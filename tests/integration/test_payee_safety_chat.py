@@ -12,11 +12,11 @@ import pytest
 from sqlmodel import col, select
 
 from conversations.engine import Engine
-from conversations.i18n import t
+from conversations.i18n import default_catalogue, t
 from conversations.messages import Reply
 from conversations.ports import AdminPolicy
 from conversations.registry import REGISTRY
-from domain import ledger
+from domain import events, ledger
 from domain.errors import Forbidden
 from domain.model import (
     ArtisanProfile,
@@ -42,6 +42,7 @@ from domain.store import Store
 from tests.conftest import FakeClock
 from tests.integration.conversation_driver import Chat, add_staff, outbox
 from tests.integration.factory_fixtures import active_artisan, ident, payloads
+from tests.integration.payout_chat import approve_in_chat, mpesa_said_float
 
 AMINA = "tg:admin-amina"  # an admin, in English
 KAMAU = "tg:agent-kamau"  # the field agent covering Kibera, in English
@@ -234,7 +235,8 @@ async def test_a_change_after_the_batch_is_made_holds_its_unsent_payout_until_co
         await create_payout_batch(session, minimum_cents=10_000, now=workshop.clock.now())
     await workshop.artisan(WANJIRU).say(f"/mpesa {NEW_NUMBER}")
     [change] = await workshop.changes()
-    await workshop.chat(AMINA).say("/approve_payouts")
+    await mpesa_said_float(workshop.store, workshop.clock.now())
+    await approve_in_chat(workshop.chat(AMINA))
     async with workshop.store.transaction() as session:
         waiting = await payouts_to_send(session)
     assert [p.artisan_id for p in waiting] == [workshop.baraka]
@@ -370,6 +372,10 @@ async def test_after_a_name_mismatch_the_artisan_is_told_why_and_an_admin_releas
             now=workshop.clock.now(),
         )
         assert check is not None
+        # What the payout runner does with the events of a settlement: the notices.
+        await REGISTRY.notify(
+            session, events.drain(session), catalogue=default_catalogue(), now=workshop.clock.now()
+        )
 
     view = await workshop.artisan(BARAKA).say(payload="menu:mpesa")
     nothing = await workshop.chat(AMINA).say(f"/payee_ok {workshop.wanjiru}")
@@ -377,9 +383,63 @@ async def test_after_a_name_mismatch_the_artisan_is_told_why_and_an_admin_releas
     by_agent = await workshop.chat(KAMAU).say(f"/payee_ok {workshop.baraka}")
 
     assert t("sw", "artisan.mpesa_held_name") in view
+    # Baraka was told at once, in Kiswahili, what happened and what happens next.
+    assert [n.text for n in await workshop.notices_to(BARAKA)] == [
+        t(
+            "sw",
+            "artisan.payee_mismatch",
+            amount="KES 800",
+            receiver="“JOHN MWANGI”",
+            name="“Baraka Otieno”",
+        )
+    ]
     assert nothing == t("en", "admin.payee_ok_nothing", id=workshop.wanjiru, name="“Wanjiru Kamau”")
     assert released == t("en", "admin.payee_ok_done", id=workshop.baraka, name="“Baraka Otieno”")
     assert by_agent == t("en", "command.forbidden")
     assert await workshop.chat(AMINA).say("/payee_ok x") == t("en", "admin.payee_ok_usage")
     async with workshop.store.transaction() as session:
         assert await payout_holds(session) == {}
+
+
+@pytest.mark.parametrize("language", ["en", "sw"])
+async def test_payouts_shows_the_approved_batch_its_state_and_a_payout_held_inside_it(
+    workshop: Workshop, language: str
+) -> None:
+    async with workshop.store.transaction() as session:
+        batch = await create_payout_batch(session, minimum_cents=10_000, now=workshop.clock.now())
+        assert batch is not None
+        amina = await session.get(Person, workshop.amina.id)
+        assert amina is not None
+        amina.language = Language(language)
+        session.add(amina)
+    await workshop.artisan(WANJIRU).say(f"/mpesa {NEW_NUMBER}")  # after the batch was made
+    await mpesa_said_float(workshop.store, workshop.clock.now())
+    await approve_in_chat(workshop.chat(AMINA), answer="yes" if language == "en" else "ndiyo")
+
+    shown = await workshop.chat(AMINA).say("/payouts")
+
+    assert (
+        t(
+            language,
+            "admin.payouts_approved_batch",
+            id=batch.id,
+            by=t(language, "admin.batch_scheduled"),
+            approver="Amina",
+            total="KES 2,300",
+            paid=0,
+            sending=0,
+            waiting=2,
+            failed=0,
+        )
+        in shown
+    )
+    held = t(
+        language,
+        "admin.payout_held_line",
+        id=workshop.wanjiru,
+        name="“Wanjiru Kamau”",
+        amount="KES 1,500",
+        reason=t(language, "admin.hold_number_unconfirmed"),
+    )
+    assert held in shown
+    assert t(language, "admin.payouts_approved_going") in shown  # Baraka's goes

@@ -9,6 +9,7 @@ import json
 
 from sqlmodel import col, select
 
+from conversations.i18n import t
 from domain import ledger
 from domain.model import (
     OutboxMessage,
@@ -118,6 +119,14 @@ async def test_a_receiver_in_another_name_holds_the_next_payout_and_tells_the_ad
         f"Payout {payout.id}" in text and "“JOHN MWANGI”" in text and f"/payee_ok {first}" in text
         for text in await outbox_texts(store)
     )
+    told = t(
+        "en",
+        "artisan.payee_mismatch",
+        amount="KES 1,500",
+        receiver="“JOHN MWANGI”",
+        name="“Artisan 0”",
+    )
+    assert told in await outbox_texts(store)  # the artisan hears it too, with what comes next
 
     # Both earn again: the next batch leaves the first artisan out until an admin clears it.
     async with store.transaction() as session:

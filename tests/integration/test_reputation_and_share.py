@@ -32,7 +32,7 @@ from domain.model import (
     SubmissionStatus,
 )
 from domain.reputation import ArtisanHistory, artisan_history, reputation
-from domain.revenue_share import NothingSold, order_revenue_share
+from domain.revenue_share import NothingSold, order_sale_lines, revenue_share
 from domain.store import Store
 from tests.integration.factory_fixtures import hire_staff, ident, pending_artisan
 
@@ -316,7 +316,7 @@ async def test_an_order_s_revenue_share_comes_from_its_bill_of_materials(any_sto
         necklace = await rows.product("NECK-01", [(pendant, 1), (hook, 2)])
         earrings = await rows.product("EAR-01", [(strand, 2)])
         order = await rows.order([(necklace, 10, 50_000), (earrings, 4, 30_000)])
-        share = await order_revenue_share(session, order.id or 0)
+        share = revenue_share(await order_sale_lines(session, order.id or 0))
     assert share == Decimal(10 * 15_000 + 4 * 8_000) / Decimal(10 * 50_000 + 4 * 30_000)
 
 
@@ -324,7 +324,7 @@ async def test_the_revenue_share_of_a_missing_or_empty_order_is_refused(any_stor
     async with any_store.transaction() as session:
         rows = Rows(session)
         with pytest.raises(NotFound):
-            await order_revenue_share(session, 404)
+            await order_sale_lines(session, 404)
         empty = await rows.order([])
         with pytest.raises(NothingSold):
-            await order_revenue_share(session, empty.id or 0)
+            revenue_share(await order_sale_lines(session, empty.id or 0))

@@ -404,3 +404,18 @@ async def test_a_reply_with_a_stored_photo_uploads_it_before_the_text(
         "sendMessage",
     ]
     assert telegram.sent("sendPhoto")[0]["photo"] == JPEG
+
+
+async def test_a_reply_with_a_pdf_sends_it_as_a_document(
+    telegram: FakeTelegram, sender: TelegramSender, store: LocalMediaStore
+) -> None:
+    pdf = b"%PDF-1.4\n% a statement\n%%EOF\n"
+    ref = await store.save(pdf, "application/pdf")
+    await sender.send(
+        str(AGENT_CHAT), Reply("Your statement", media=(MediaItem("application/pdf", 1, ref),))
+    )
+    assert [call.method for call in telegram.calls if call.method.startswith("send")] == [
+        "sendDocument",
+        "sendMessage",
+    ]
+    assert telegram.sent("sendDocument")[0]["document"] == pdf

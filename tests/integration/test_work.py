@@ -16,7 +16,6 @@ from domain.errors import (
 )
 from domain.model import (
     Allocation,
-    Job,
     QcReason,
     Submission,
     SubmissionPhoto,
@@ -24,7 +23,7 @@ from domain.model import (
 )
 from domain.quantities import allocation_progress
 from domain.services import orders
-from domain.services.jobs import order_of_job
+from domain.services.jobs import lock_job
 from domain.services.work import (
     PhotoRef,
     add_photos,
@@ -202,9 +201,7 @@ async def test_made_work_is_submitted_only_within_the_grace_once_the_order_is_ca
     store: Store, clock: FakeClock, allocation: Allocation
 ) -> None:
     async with store.transaction() as s:
-        job = await s.get(Job, allocation.job_id)
-        assert job is not None
-        order = await order_of_job(s, job)
+        _, order = await lock_job(s, allocation.job_id)
         assert order.id is not None
         await orders.cancel_order(
             s, order.id, reason="retailer closed", now=clock.now(), grace_days=1

@@ -27,6 +27,12 @@ from domain.model import Language
 
 CODE = Path(conversations.__file__).parent
 MSGID = re.compile(r"[a-z_]+(?:\.[a-z0-9_]+)+")
+# Everyday English words no Kiswahili sentence of ours has (a Kiswahili message showing one
+# leaks English: a copied clause, an untranslated word).
+ENGLISH_WORDS = re.compile(
+    r"\b(the|you|your|please|with|and|is|are|not|this|that|will|from|could|must)\b",
+    re.IGNORECASE,
+)
 
 
 def _calls_to_t(tree: ast.AST) -> list[str]:
@@ -56,7 +62,15 @@ def used_msgids() -> set[str]:
 
 
 def catalogue_entries(language: Language) -> dict[str, str]:
-    return {str(m.id): str(m.string) for m in read_catalog(language) if m.id}
+    """Each message id and its text; a message with plural forms by its one key, its forms
+    joined (so their placeholders are compared together)."""
+    return {
+        str(m.id[0] if isinstance(m.id, tuple) else m.id): (
+            "\n".join(m.string) if isinstance(m.string, tuple) else str(m.string)
+        )
+        for m in read_catalog(language)
+        if m.id
+    }
 
 
 def test_the_code_scan_finds_the_messages_it_should() -> None:
@@ -103,6 +117,25 @@ def test_kiswahili_is_a_translation_not_a_copy_of_the_english() -> None:
     # Only commands and symbols may read the same in both languages.
     same = {k for k in english if english[k] == kiswahili.get(k)}
     assert same <= {"menu.item.orders"}, same
+
+    # As people read them: every message, each of its plural forms, filled in. A Kiswahili
+    # reader must never get an English sentence (longer than a few words, so commands and
+    # symbols may stay), nor English words in a Kiswahili one.
+    catalogue = Catalogue.load()
+    copied, leaked = set(), {}
+    for msgid, text in english.items():
+        filled: dict[str, object] = {name: f"‹{name}›" for name in placeholders(text)}
+        for count in (1, 5):
+            filled["count"] = count
+            said_en = catalogue.t(Language.EN, msgid, **filled)
+            said_sw = catalogue.t(Language.SW, msgid, **filled)
+            if said_en == said_sw and len(said_en.split()) > 3:
+                copied.add(msgid)
+            words = ENGLISH_WORDS.findall(re.sub(r"‹[^›]*›", "", said_sw))
+            if words:
+                leaked[msgid] = words
+    assert not copied, f"the Kiswahili is the English: {sorted(copied)}"
+    assert not leaked, f"English words in Kiswahili messages: {leaked}"
 
 
 def test_messages_compile_and_fill_in_their_placeholders() -> None:

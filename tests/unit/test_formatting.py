@@ -13,6 +13,7 @@ from conversations.formatting import (
     short_date_time,
     weekday_date,
     weekday_date_time,
+    written_date,
 )
 from conversations.i18n import default_catalogue
 from conversations.notices import NoticeContext
@@ -44,12 +45,17 @@ def test_dates_are_read_in_nairobi() -> None:
     assert short_date_time(late_evening) == "13/03 01:30"
 
 
-def test_weekday_dates_are_said_in_the_readers_language() -> None:
-    def t(msgid: str, **params: Any) -> str:
-        return default_catalogue().t(Language.EN, msgid, **params)
+def test_dates_are_written_out_in_the_readers_language() -> None:
+    def say(language: Language) -> Any:
+        def t(msgid: str, **params: Any) -> str:
+            return default_catalogue().t(language, msgid, **params)
 
-    friday = date(2026, 3, 13)
-    assert weekday_date(t, friday) == f"{t('artisan.weekday.fri')} 13/03"
-    assert weekday_date_time(t, datetime(2026, 3, 13, 11, 0, tzinfo=UTC)) == (
-        f"{t('artisan.weekday.fri')} 13/03 14:00"
-    )
+        return t
+
+    sunday = date(2027, 1, 3)
+    assert weekday_date(say(Language.EN), sunday) == "Sunday 3 January"
+    assert weekday_date(say(Language.SW), sunday) == "Jumapili 3 Januari"
+    assert written_date(Language.SW, date(2026, 3, 13)) == "Ijumaa 13 Machi"
+    evening = datetime(2026, 3, 13, 11, 0, tzinfo=UTC)
+    assert weekday_date_time(say(Language.EN), evening) == "Friday 13 March 14:00"
+    assert weekday_date_time(say(Language.SW), evening) == "Ijumaa 13 Machi 14:00"

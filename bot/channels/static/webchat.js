@@ -76,6 +76,16 @@ function picture(src, alt) {
   return image;
 }
 
+function download(href, type) {
+  // A document (an artisan's statement as a PDF): a link to save it, never shown inline.
+  const link = document.createElement("a");
+  link.href = href;
+  link.textContent = type === "application/pdf" ? "PDF" : "file";
+  link.setAttribute("download", "");
+  link.className = "download";
+  return link;
+}
+
 function showProblem(message) {
   const problem = $("problem");
   problem.textContent = message || "";
@@ -194,7 +204,11 @@ function renderMessage(message) {
   const item = bubble(mine ? "me" : "them", message.text, noteFor(message));
   if (message.held) item.classList.add("held");
   for (const media of message.media) {
-    item.append(picture(media.url, mine ? "a photo sent" : "a photo from Karakana"));
+    if (media.content_type.startsWith("image/")) {
+      item.append(picture(media.url, mine ? "a photo sent" : "a photo from Karakana"));
+    } else {
+      item.append(download(media.url, media.content_type));
+    }
   }
   if (message.choices.length) {
     const choices = document.createElement("div");
@@ -204,7 +218,9 @@ function renderMessage(message) {
     message.choices.forEach((choice, index) => {
       const button = document.createElement("button");
       button.type = "button";
-      button.textContent = `${index + 1}. ${choice.label}`;
+      // A quantity question's shortcuts ("All 15") carry no number: a typed number is a count.
+      button.textContent =
+        message.numbered === false ? choice.label : `${index + 1}. ${choice.label}`;
       button.dataset.payload = choice.payload;
       button.addEventListener("click", () => sendChoice(choice));
       choices.append(button);

@@ -6,7 +6,7 @@ command with ``Start(<module>.NAME)``.
 
 from __future__ import annotations
 
-from conversations.admin.flows import new_order
+from conversations.admin.flows import approve_payouts, broadcast, cancel_order, new_order
 from conversations.flow import Flow
 
-FLOWS: tuple[Flow, ...] = (new_order.FLOW,)
+FLOWS: tuple[Flow, ...] = (new_order.FLOW, approve_payouts.FLOW, broadcast.FLOW, cancel_order.FLOW)

@@ -3,7 +3,10 @@
 Started by ``/neworder``. The state table is ``TABLE`` below; ``new_order.mmd`` beside this file
 draws it. Nothing is written until the admin says "create" on the summary: a new customer is
 created together with their order, so an abandoned order leaves no stray customer behind.
-Confirming the draft (exploding it into jobs) stays a separate, deliberate ``/confirm <id>``.
+Confirming the draft (exploding it into jobs) stays a separate, deliberate step: the Confirm
+button on the "created" reply, or ``/confirm <id>``. Due dates are read by ``typed_dates``
+("15/1", "15 Jan", "15 Januari": the next such day), and every example shown is valid: a SKU
+from the catalogue, a date four weeks ahead.
 """
 
 from __future__ import annotations
@@ -16,13 +19,15 @@ from pathlib import Path
 from sqlmodel import col, func, select
 
 from conversations.admin.replies import ADMINS, CUSTOMER_KIND
+from conversations.admin.typed_dates import day_in_words, example_day, parse_day
+from conversations.errors import error_text
 from conversations.flow import DONE, Answer, Ask, Context, Expect, Finish, Flow, Goto, Outcome, Step
-from conversations.formatting import numeric_date
+from conversations.formatting import numeric_date, written_date, written_day
 from conversations.messages import Choice, Reply
 from domain.errors import DomainError
 from domain.explosion import factory_today
 from domain.limits import MAX_PIECES
-from domain.model import Customer, CustomerKind, Order, Product
+from domain.model import Customer, CustomerKind, NameKind, Order, Product
 from domain.numbers import or_none, whole_number
 from domain.services.orders import OrderRejected, create_order, get_or_create_customer
 from domain.statemachine import Transitions
@@ -37,10 +42,6 @@ MAX_QUANTITY = MAX_PIECES
 _DONE_WORDS = frozenset({"done", "finish", "finished", "maliza", "nimemaliza", "tayari"})
 _YES = frozenset({"yes", "y", "ok", "create", "ndiyo", "ndio", "sawa", "unda"})
 _LINE = re.compile(r"(?P<sku>[^\s×*]+?)\s*(?:[x×*]\s*)?(?P<qty>[0-9]+)", re.IGNORECASE)
-_DATE_FORMATS = (
-    re.compile(r"(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})"),
-    re.compile(r"(?P<d>\d{1,2})[/.-](?P<m>\d{1,2})(?:[/.-](?P<y>\d{2}|\d{4}))?"),
-)
 
 
 class NewOrder(StrEnum):
@@ -164,36 +165,30 @@ async def _on_reference(ctx: Context, answer: Answer) -> Outcome:
     return Goto(NewOrder.DUE)
 
 
-def parse_day(text: str, today: date) -> date | None:
-    """``2026-03-20``, ``20/03/2026``, ``20.3.26`` or ``20/3`` (this year, or next if passed)."""
-    token = text.strip()
-    for pattern in _DATE_FORMATS:
-        match = pattern.fullmatch(token)
-        if match is None:
-            continue
-        year = match.group("y")
-        try:
-            if year is None:
-                guess = date(today.year, int(match.group("m")), int(match.group("d")))
-                return guess if guess >= today else guess.replace(year=today.year + 1)
-            full = int(year) + 2000 if len(year) == 2 else int(year)
-            return date(full, int(match.group("m")), int(match.group("d")))
-        except ValueError:
-            return None
-    return None
+def _due_examples(ctx: Context) -> dict[str, str]:
+    """A due date four weeks ahead, as figures and in words: an example that is always valid."""
+    example = example_day(factory_today(ctx.now))
+    return {"example": numeric_date(example), "example_words": day_in_words(ctx.language, example)}
 
 
 async def _ask_due(ctx: Context) -> Reply:
-    return Reply(ctx.t("neworder.ask_due", today=numeric_date(factory_today(ctx.now))))
+    today = written_date(ctx.language, factory_today(ctx.now))
+    return Reply(ctx.t("neworder.ask_due", today=today, **_due_examples(ctx)))
 
 
 async def _on_due(ctx: Context, answer: Answer) -> Outcome:
     today = factory_today(ctx.now)
     due = parse_day(answer.text, today)
     if due is None:
-        return Ask(ctx.t("neworder.due_invalid"))
+        return Ask(ctx.t("neworder.due_invalid", **_due_examples(ctx)))
     if due < today:
-        return Ask(ctx.t("neworder.due_past", due=numeric_date(due), today=numeric_date(today)))
+        return Ask(
+            ctx.t(
+                "neworder.due_past",
+                due=written_day(ctx.language, due, today),
+                today=written_date(ctx.language, today),
+            )
+        )
     ctx.data["due"] = due.isoformat()
     return Goto(NewOrder.LINES)
 
@@ -219,8 +214,18 @@ async def _ask_lines(ctx: Context) -> Reply:
     products = await ctx.session.exec(
         select(Product).order_by(col(Product.sku)).limit(MAX_PRODUCTS_LISTED)
     )
-    catalogue = "\n".join(f"• {p.sku} – {p.name}" for p in products)
-    return Reply(ctx.t("neworder.ask_lines", products=catalogue or "–"))
+    catalogue = "\n".join(
+        f"• {p.sku} – {ctx.catalogue.name(ctx.language, NameKind.PRODUCT, p.sku)}" for p in products
+    )
+    return Reply(
+        ctx.t("neworder.ask_lines", products=catalogue or "–", example=await _example_line(ctx))
+    )
+
+
+async def _example_line(ctx: Context) -> str:
+    """``NECK-1 x 10`` with a SKU that really is in the catalogue (the first one)."""
+    sku = (await ctx.session.exec(select(Product.sku).order_by(col(Product.sku)))).first()
+    return f"{sku} x 10" if sku is not None else ctx.t("neworder.example_no_products")
 
 
 async def _on_lines(ctx: Context, answer: Answer) -> Outcome:
@@ -238,7 +243,7 @@ async def _on_lines(ctx: Context, answer: Answer) -> Outcome:
             continue
         match = _LINE.fullmatch(part.strip())
         if match is None:
-            return Ask(ctx.t("neworder.line_invalid"))
+            return Ask(ctx.t("neworder.line_invalid", example=await _example_line(ctx)))
         quantity = or_none(whole_number, match.group("qty"), least=1, most=MAX_QUANTITY)
         wanted.append((match.group("sku"), quantity))
     skus = {
@@ -286,7 +291,7 @@ async def _summary(ctx: Context) -> str:
             ctx.t(
                 "neworder.summary_line",
                 sku=sku,
-                name=product.name,
+                name=ctx.catalogue.name(ctx.language, NameKind.PRODUCT, sku),
                 quantity=quantity,
                 price=ctx.money(price),
                 total=ctx.money(price * quantity),
@@ -297,7 +302,7 @@ async def _summary(ctx: Context) -> str:
         customer=ctx.data["customer"],
         kind=ctx.t(CUSTOMER_KIND[kind]),
         reference=ctx.data["reference"],
-        due=numeric_date(date.fromisoformat(ctx.data["due"])),
+        due=written_day(ctx.language, date.fromisoformat(ctx.data["due"]), factory_today(ctx.now)),
         lines="\n".join(rows),
         total=ctx.money(total),
     )
@@ -320,7 +325,7 @@ async def _on_confirm(ctx: Context, answer: Answer) -> Outcome:
     if payload == "neworder:restart":
         return Goto(NewOrder.CUSTOMER)
     if payload != "neworder:create":
-        return Ask(ctx.t("engine.choose_one", count=len(ctx.choices)))
+        return Ask(ctx.unclear(answer.text))
     if ctx.person is None or ctx.person.role not in ADMINS:  # the role may have changed since
         return Finish(say=(Reply(ctx.t("command.forbidden")),))
     try:
@@ -341,10 +346,11 @@ async def _on_confirm(ctx: Context, answer: Answer) -> Outcome:
         )
     except OrderRejected as rejected:
         # Something changed since the answers were checked (a clash with another admin).
-        return Ask(ctx.t("neworder.rejected", problems="; ".join(rejected.problems)))
+        return Ask(ctx.t("neworder.rejected", problems=error_text(ctx, rejected)))
     except DomainError as exc:
-        return Ask(ctx.t("neworder.rejected", problems=str(exc)))
-    return Finish(say=(Reply(ctx.t("neworder.created", id=order.id)),))
+        return Ask(ctx.t("neworder.rejected", problems=error_text(ctx, exc)))
+    confirm = Choice(f"confirm:{order.id}", ctx.t("neworder.confirm_button", id=order.id))
+    return Finish(say=(Reply(ctx.t("neworder.created", id=order.id), choices=(confirm,)),))
 
 
 FLOW = Flow(

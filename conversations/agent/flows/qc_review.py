@@ -37,7 +37,7 @@ from conversations.flow import (
     Start,
     Step,
 )
-from conversations.formatting import numeric_date
+from conversations.formatting import written_date
 from conversations.i18n import N_
 from conversations.messages import Choice, Reply
 from domain.errors import DomainError, Forbidden, IllegalTransition
@@ -141,9 +141,9 @@ async def _show(ctx: Context) -> Reply:
             artisan=quoted(view.artisan.name),
             workshop=quoted(view.workshop),
             area=quoted(view.artisan.area),
-            sent=numeric_date(view.submission.submitted_at),
-            due=numeric_date(view.allocation.due_date),
-            photos=len(view.photos),
+            sent=written_date(ctx.language, view.submission.submitted_at),
+            due=written_date(ctx.language, view.allocation.due_date),
+            photos=ctx.t("words.photos", count=len(view.photos)),
         )
     ]
     if view.submission.note:
@@ -173,7 +173,7 @@ async def _on_verdict(ctx: Context, answer: Answer) -> Outcome:
         case "qcr:skip":
             ctx.data.setdefault("skipped", []).append(int(ctx.data["submission"]))
             return await _next(ctx, (Reply(ctx.t("agent.qc.skipped")),))
-    return Ask(ctx.t("engine.choose_one", count=len(ctx.choices)))
+    return Ask(ctx.unclear(answer.text))
 
 
 # --- approve some, reject the rest ---------------------------------------------------------
@@ -286,7 +286,9 @@ async def _review(ctx: Context, *, passed: int, reasons: list[str], note: str | 
             passed=review.passed,
             rejected=review.rejected,
             reasons=", ".join(ctx.t(_REASON_LABELS[QcReason(r)]) for r in reasons),
-            due=numeric_date(review.rework_due_date) if review.rework_due_date else "-",
+            due=written_date(ctx.language, review.rework_due_date)
+            if review.rework_due_date
+            else "-",
             artisan=quoted(view.artisan.name),
         )
     return await _next(ctx, (Reply(said),))

@@ -17,6 +17,7 @@ import logging
 from enum import StrEnum
 from pathlib import Path
 
+from conversations.agent.flows import receipt_qc
 from conversations.agent.queries import (
     DeliveryView,
     arranged_deliveries,
@@ -35,15 +36,18 @@ from conversations.flow import (
     Goto,
     Option,
     Outcome,
+    Start,
     Step,
-    pick_one_flow,
+    pick_one_step,
 )
-from conversations.formatting import short_date_time
+from conversations.formatting import weekday_date_time
 from conversations.i18n import N_
 from conversations.messages import Choice, Reply
+from conversations.quantity import means_all, quantity_question
 from domain.errors import DomainError, Forbidden, IllegalTransition
 from domain.limits import MAX_PIECES
 from domain.services.deliveries import record_receipt
+from domain.services.receipt_qc import awaiting_receipt_qc
 from domain.statemachine import Transitions
 from domain.text import clean_text, quoted
 
@@ -70,22 +74,45 @@ def _label(ctx: Context, view: DeliveryView) -> str:
         artisan=quoted(view.artisan.name),
         count=view.delivery.declared_quantity,
         component=view.component.name,
-        slot=short_date_time(view.delivery.slot_start),
+        slot=weekday_date_time(ctx.t, view.delivery.slot_start),
     )
 
 
+QC_AT_RECEIPT = "s"  # an option key "s12": submission 12, work said ready without photos
+
+
 async def _deliveries(ctx: Context) -> list[Option]:
-    return [Option(view.id, _label(ctx, view)) for view in await arranged_deliveries(ctx)]
+    """Deliveries on their way, then work said ready without photos (USSD), to check here."""
+    listed = [Option(view.id, _label(ctx, view)) for view in await arranged_deliveries(ctx)]
+    for submission in await awaiting_receipt_qc(ctx.session):
+        label = await receipt_qc.submission_label(ctx, submission)
+        listed.append(Option(f"{QC_AT_RECEIPT}{submission.id}", label))
+    return listed
 
 
-PICK_FLOW = pick_one_flow(
-    PICK_NAME,
-    step=Pick.DELIVERY,
-    asks=N_("agent.receipt.ask_delivery"),
-    none_left=N_("agent.receipt.none_arranged"),
-    prefix="rcpt",
-    options=_deliveries,
-    target_flow=NAME,
+async def anything_to_receive(ctx: Context) -> bool:
+    return bool(await arranged_deliveries(ctx) or await awaiting_receipt_qc(ctx.session, limit=1))
+
+
+async def _picked(ctx: Context, key: str) -> Outcome:
+    if key.startswith(QC_AT_RECEIPT):
+        return Start(receipt_qc.NAME, {"submission": int(key.removeprefix(QC_AT_RECEIPT))})
+    return Start(NAME, {"delivery": int(key)})
+
+
+PICK_FLOW = Flow(
+    name=PICK_NAME,
+    first=Pick.DELIVERY,
+    table=Transitions(PICK_NAME, {Pick.DELIVERY: frozenset({Pick.DONE}), Pick.DONE: frozenset()}),
+    steps={
+        Pick.DELIVERY: pick_one_step(
+            asks=N_("agent.receipt.ask_delivery"),
+            none_left=N_("agent.receipt.none_arranged"),
+            prefix="rcpt",
+            options=_deliveries,
+            picked=_picked,
+        )
+    },
     diagram=Path(__file__).with_name("receipt_pick.mmd"),
 )
 
@@ -115,7 +142,8 @@ async def _delivery(ctx: Context) -> DeliveryView:
 async def _ask_count(ctx: Context) -> Reply:
     view = await _delivery(ctx)
     declared = view.delivery.declared_quantity
-    return Reply(
+    return quantity_question(
+        ctx,
         ctx.t(
             "agent.receipt.ask_count",
             id=view.id,
@@ -124,9 +152,9 @@ async def _ask_count(ctx: Context) -> Reply:
             count=declared,
             component=view.component.name,
             method=method_label(ctx, view.delivery.method),
-            slot=short_date_time(view.delivery.slot_start),
+            slot=weekday_date_time(ctx.t, view.delivery.slot_start),
         ),
-        choices=(Choice("rcpt:all", ctx.t("agent.receipt.all_arrived", count=declared)),),
+        Choice("rcpt:all", ctx.t("agent.receipt.all_arrived", count=declared)),
     )
 
 
@@ -135,7 +163,7 @@ async def _on_count(ctx: Context, answer: Answer) -> Outcome:
     declared = view.delivery.declared_quantity
     # A typed number is always a count: "1" is one piece, not the first option ("All 10").
     received = parse_count(answer.text, most=MAX_RECEIVED)
-    if answer.choice is not None and answer.choice.payload == "rcpt:all" and received is None:
+    if received is None and means_all(answer, "rcpt:all"):
         received = declared
     if received is None:
         return Ask(ctx.t("agent.receipt.count_invalid", max=MAX_RECEIVED))
@@ -222,7 +250,7 @@ FLOW = Flow(
     first=Receipt.COUNT,
     table=Transitions(NAME, TABLE),
     steps={
-        Receipt.COUNT: Step(Expect.TEXT, _ask_count, _on_count),
+        Receipt.COUNT: Step(Expect.QUANTITY, _ask_count, _on_count),
         Receipt.NOTE: Step(Expect.TEXT, _ask_note, _on_note),
     },
     diagram=Path(__file__).with_name("receipt.mmd"),

@@ -35,7 +35,7 @@ from conversations.flow import (
     Step,
     pick_one_flow,
 )
-from conversations.formatting import numeric_date
+from conversations.formatting import written_date
 from conversations.i18n import N_
 from conversations.messages import Choice, Reply
 from domain.errors import DomainError, Forbidden
@@ -63,10 +63,11 @@ def _label(ctx: Context, view: AllocationView) -> str:
     return ctx.t(
         "agent.visit.choice",
         id=view.id,
+        job=view.allocation.job_id,
         artisan=quoted(view.artisan.name),
         count=view.allocation.quantity,
         component=view.component.name,
-        due=numeric_date(view.allocation.due_date),
+        due=written_date(ctx.language, view.allocation.due_date),
     )
 
 
@@ -117,11 +118,12 @@ async def _ask_done(ctx: Context) -> Reply:
         ctx.t(
             "agent.visit.ask_done",
             id=view.id,
+            job=view.allocation.job_id,
             artisan=quoted(view.artisan.name),
             area=quoted(view.artisan.area),
             count=view.allocation.quantity,
             component=view.component.name,
-            due=numeric_date(view.allocation.due_date),
+            due=written_date(ctx.language, view.allocation.due_date),
             passed=passed,
             waiting=waiting,
         )
@@ -211,7 +213,7 @@ async def _on_note(ctx: Context, answer: Answer) -> Outcome:
                     count=view.allocation.quantity,
                     component=view.component.name,
                     artisan=quoted(view.artisan.name),
-                    photos=len(ctx.data.get("photos", [])),
+                    photos=ctx.t("words.photos", count=len(ctx.data.get("photos", []))),
                 )
             ),
         )

@@ -7,7 +7,14 @@ artisan's menu (``conversations/artisan/menu.py``) or a command (``commands.py``
 
 from __future__ import annotations
 
-from conversations.artisan.flows import delivery, materials, offers, submit_work
+from conversations.artisan.flows import (
+    delivery,
+    materials,
+    offers,
+    optional_answers,
+    submit_work,
+    talk_to_person,
+)
 from conversations.flow import Flow
 
 FLOWS: tuple[Flow, ...] = (
@@ -19,4 +26,6 @@ FLOWS: tuple[Flow, ...] = (
     submit_work.BETTER_PHOTOS_FLOW,
     delivery.FLOW,
     materials.FLOW,
+    talk_to_person.FLOW,
+    optional_answers.FLOW,  # issue 19: the optional impact answers, changed or withdrawn
 )

@@ -15,7 +15,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from conversations.artisan.queries import active_allocations, cancelled_allocations
-from conversations.artisan.views import job_label, one_number
+from conversations.artisan.views import job_label, job_number, one_number
 from conversations.flow import (
     DONE,
     Answer,
@@ -34,12 +34,14 @@ from conversations.flow import (
 from conversations.formatting import me, weekday_date_time
 from conversations.i18n import N_
 from conversations.messages import Choice, Reply
+from conversations.quantity import means_all, quantity_question
 from domain.errors import DomainError, Forbidden, InvalidQuantity, NotFound
 from domain.explosion import FACTORY_ZONE
 from domain.model import Allocation, Component, DeliveryMethod
 from domain.quantities import allocation_progress
 from domain.services.deliveries import arrange_delivery
 from domain.statemachine import Transitions
+from domain.text import quoted
 
 NAME = "delivery"
 SLOT_HOURS = (9, 14)  # the central workshop receives at 09:00 and 14:00, Nairobi time
@@ -140,18 +142,19 @@ async def _ready(ctx: Context) -> int:
 
 async def _ask_quantity(ctx: Context) -> Reply:
     ready = await _ready(ctx)
-    return Reply(
+    return quantity_question(
+        ctx,
         ctx.t("artisan.delivery_how_many", max=ready),
-        choices=(Choice("qty:all", ctx.t("artisan.delivery_all", count=ready)),),
+        Choice("qty:all", ctx.t("artisan.delivery_all", count=ready)),
     )
 
 
 async def _on_quantity(ctx: Context, answer: Answer) -> Outcome:
     ready = await _ready(ctx)
-    if answer.choice is not None:
-        count: int | None = ready
-    else:
-        count = one_number(answer.text)
+    # A typed number is always the count ("1" is one piece); "all" or the button is all of them.
+    count = one_number(answer.text)
+    if count is None and means_all(answer, "qty:all"):
+        count = ready
     if count is None or not 1 <= count <= ready:
         return Ask(ctx.t("artisan.delivery_count_invalid", max=ready))
     ctx.data["count"] = count
@@ -173,9 +176,47 @@ async def _ask_slot(ctx: Context) -> Reply:
     )
 
 
+# Time words for a slot: the day, then the part of it, in either language ("kesho asubuhi").
+_DAYS = {"today": 0, "leo": 0, "tomorrow": 1, "kesho": 1}
+_PARTS = {"morning": 9, "asubuhi": 9, "afternoon": 14, "mchana": 14, "evening": None, "jioni": None}
+
+
+def slot_in_words(text: str, now: datetime) -> datetime | str | None:
+    """The offered slot "tomorrow morning" / "kesho asubuhi" / "leo mchana" names: its start; or
+    "none" when the words name a day or part of it with no slot offered (an evening, a weekend);
+    None when they name no time at all. A day alone is its first slot; a part alone is today's,
+    else the next day's."""
+    words = "".join(ch if ch.isalpha() else " " for ch in text.casefold()).split()
+    days = [_DAYS[w] for w in words if w in _DAYS]
+    parts = [_PARTS[w] for w in words if w in _PARTS]
+    if not days and not parts:
+        return None
+    if len(set(days)) > 1 or len(set(parts)) > 1 or (parts and parts[0] is None):
+        return "none"
+    today = now.astimezone(FACTORY_ZONE).date()
+    offered = next_slots(now)
+    for slot in offered:
+        local = slot.astimezone(FACTORY_ZONE)
+        if days and (local.date() - today).days != days[0]:
+            continue
+        if parts and local.hour != parts[0]:
+            continue
+        return slot
+    return "none"
+
+
 async def _on_slot(ctx: Context, answer: Answer) -> Outcome:
-    assert answer.choice is not None  # Expect.CHOICE
-    slot = datetime.strptime(answer.choice.payload.removeprefix("slot:") + "+0000", "%Y%m%d%H%M%z")
+    if answer.choice is None:  # typed: "kesho asubuhi", "tomorrow morning"
+        named = slot_in_words(answer.text, ctx.now)
+        if named is None:
+            return Ask(ctx.unclear(answer.text))
+        if isinstance(named, str):
+            return Ask(ctx.t("input.slot_not_offered", text=quoted(answer.text)))
+        slot = named
+    else:
+        slot = datetime.strptime(
+            answer.choice.payload.removeprefix("slot:") + "+0000", "%Y%m%d%H%M%z"
+        )
     if slot - SLOT_LEAD < ctx.now:  # the list was shown a while ago and this slot has begun
         return Ask(ctx.t("artisan.delivery_slot_passed"))
     allocation_id: int = ctx.data["allocation"]
@@ -195,7 +236,8 @@ async def _on_slot(ctx: Context, answer: Answer) -> Outcome:
     except Forbidden:
         return Finish(say=(Reply(ctx.t("command.forbidden")),))
     except (NotFound, DomainError):
-        return Finish(say=(Reply(ctx.t("artisan.job_closed", id=allocation_id)),))
+        job = await job_number(ctx.session, allocation_id)
+        return Finish(say=(Reply(ctx.t("artisan.job_closed", id=job)),))
     msgid = (
         N_("artisan.delivery_booked_drop_off")
         if method is DeliveryMethod.DROP_OFF
@@ -206,7 +248,7 @@ async def _on_slot(ctx: Context, answer: Answer) -> Outcome:
             Reply(
                 ctx.t(
                     msgid,
-                    id=delivery.id,
+                    job=await job_number(ctx.session, allocation_id),  # the number they know
                     count=delivery.declared_quantity,
                     when=weekday_date_time(ctx.t, slot),
                 )
@@ -224,8 +266,9 @@ FLOW = Flow(
         Delivery.JOB: pick_one_step(
             asks=N_("artisan.delivery_which_job"), prefix="job", options=_jobs, picked=_on_job
         ),
-        Delivery.QUANTITY: Step(Expect.TEXT, _ask_quantity, _on_quantity),
-        Delivery.SLOT: Step(Expect.CHOICE, _ask_slot, _on_slot),
+        Delivery.QUANTITY: Step(Expect.QUANTITY, _ask_quantity, _on_quantity),
+        # TEXT: a slot by button, number, or time words ("tomorrow morning", "kesho asubuhi").
+        Delivery.SLOT: Step(Expect.TEXT, _ask_slot, _on_slot),
     },
     diagram=Path(__file__).with_name("delivery.mmd"),
 )

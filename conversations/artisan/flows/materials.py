@@ -34,11 +34,11 @@ from conversations.flow import (
     Step,
     pick_one_step,
 )
-from conversations.formatting import me, numeric_date
+from conversations.formatting import me, written_date
 from conversations.i18n import N_
 from conversations.messages import Choice, Reply
 from domain.errors import DomainError, Forbidden, IllegalTransition, NotFound
-from domain.model import ComponentMaterial, MaterialStock
+from domain.model import ComponentMaterial, MaterialStock, NameKind
 from domain.services.catalogue import clean_material
 from domain.services.materials import (
     cancel_material_request,
@@ -52,6 +52,9 @@ from domain.statemachine import Transitions
 NAME = "materials"
 MAX_LISTED = 8
 _AMOUNT = re.compile(r"(\d{1,9}(?:[.,]\d{1,3})?)\s*([^\W\d_][\w.]{0,11})?", re.UNICODE)
+_UNIT_FIRST = re.compile(r"([^\W\d_][\w.]{0,11})\s+(\d{1,9}(?:[.,]\d{1,3})?)", re.UNICODE)
+# Pieces, however they are written, are stored as ``pcs`` (shown as "vipande" in Kiswahili).
+_PIECES = dict.fromkeys(("pc", "pcs", "pcs.", "piece", "pieces", "kipande", "vipande"), "pcs")
 
 
 class Materials(StrEnum):
@@ -157,12 +160,20 @@ async def _ask_material(ctx: Context) -> Reply:
     )
     return Reply(
         ctx.t(msgid),
-        choices=tuple(Choice(f"m:{n}", name) for n, name in enumerate(known, start=1)),
+        choices=tuple(  # each by its name in the artisan's language (catalogue data)
+            Choice(f"m:{n}", ctx.catalogue.name(ctx.language, NameKind.MATERIAL, code))
+            for n, code in enumerate(known, start=1)
+        ),
     )
 
 
 async def _on_material(ctx: Context, answer: Answer) -> Outcome:
-    name = answer.choice.label if answer.choice is not None else answer.text
+    if answer.choice is not None:  # the material behind the numbered name
+        listed = list(await _known(ctx))
+        number = int(answer.choice.payload.rsplit(":", 1)[1])
+        name = listed[number - 1] if number <= len(listed) else answer.choice.label
+    else:  # typed: a material's name in either language is that material
+        name = ctx.catalogue.names.find(NameKind.MATERIAL, answer.text) or answer.text
     if not any(ch.isalpha() for ch in name):
         return Ask(ctx.t("artisan.materials_name_invalid"))
     try:
@@ -192,12 +203,15 @@ async def _ask_amount(ctx: Context) -> Reply:
 
 def _parse_amount(text: str, default_unit: str | None) -> tuple[Decimal, str] | None:
     match = _AMOUNT.fullmatch(text.strip())
-    if match is None:
+    if match is not None:
+        number, unit = match.group(1), match.group(2) or default_unit
+    elif (match := _UNIT_FIRST.fullmatch(text.strip())) is not None:  # "vipande 40"
+        unit, number = match.group(1), match.group(2)
+    else:
         return None
-    unit = match.group(2) or default_unit
     if not unit:
         return None
-    return Decimal(match.group(1).replace(",", ".")), unit.lower()
+    return Decimal(number.replace(",", ".")), _PIECES.get(unit.lower(), unit.lower())
 
 
 async def _on_amount(ctx: Context, answer: Answer) -> Outcome:
@@ -256,7 +270,7 @@ async def _holdings(ctx: Context) -> str:
             material=request.material,
             quantity=amount(request.quantity),
             unit=request.unit,
-            since=numeric_date(request.created_at),
+            since=written_date(ctx.language, request.created_at),
         )
         for request in await open_requests_of(ctx.session, me(ctx))
     ]

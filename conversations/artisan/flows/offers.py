@@ -98,6 +98,12 @@ DECLINE_TABLE: dict[Decline, frozenset[Decline]] = {
 # --- checks and answers shared by the flows and the commands -------------------------------
 
 
+def part_example(quantity: int) -> int:
+    """A number to show as an example answer to "how many can you make?": inside the range (half
+    the offer), never a number the reply would then refuse."""
+    return max(1, quantity // 2)
+
+
 async def answerable(ctx: Context, offer_id: int) -> Offer | str:
     """The artisan's own open offer, or what to tell them instead (nothing is changed)."""
     offer = await ctx.session.get(Offer, offer_id)
@@ -292,6 +298,7 @@ async def _ask_how_many(ctx: Context) -> Reply:
             "artisan.part_ask",
             id=offer.id,
             quantity=offer.quantity,
+            example=part_example(offer.quantity),
             component=component.name,
         )
     )
@@ -303,7 +310,13 @@ async def _on_how_many(ctx: Context, answer: Answer) -> Outcome:
         return Finish(say=(Reply(offer),))
     count = one_number(answer.text)
     if count is None:
-        return Ask(ctx.t("artisan.part_not_a_number", max=offer.quantity))
+        return Ask(
+            ctx.t(
+                "artisan.part_not_a_number",
+                max=offer.quantity,
+                example=part_example(offer.quantity),
+            )
+        )
     if not 1 <= count <= offer.quantity:
         return Ask(ctx.t("artisan.part_out_of_range", id=offer.id, max=offer.quantity))
     return Finish(say=tuple(await accept(ctx, ctx.data["offer"], count)))

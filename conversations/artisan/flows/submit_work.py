@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 
 from conversations.artisan.queries import active_allocations, cancelled_allocations
-from conversations.artisan.views import job_label, one_number
+from conversations.artisan.views import job_label, job_number, one_number
 from conversations.flow import (
     DONE,
     Answer,
@@ -82,6 +82,7 @@ class Submit(StrEnum):
 
 
 class Better(StrEnum):
+    WHICH = "which"  # photos sent unasked while more than one thing could take them
     PHOTOS = "photos"
     DONE = DONE
 
@@ -97,6 +98,7 @@ SUBMIT_TABLE: dict[Submit, frozenset[Submit]] = {
     Submit.DONE: frozenset(),
 }
 BETTER_TABLE: dict[Better, frozenset[Better]] = {
+    Better.WHICH: frozenset({Better.WHICH, Better.PHOTOS, Better.DONE}),
     Better.PHOTOS: frozenset({Better.PHOTOS, Better.DONE}),
     Better.DONE: frozenset(),
 }
@@ -126,7 +128,7 @@ async def _closed_cancelled(ctx: Context) -> list[Reply]:
         Reply(
             ctx.t(
                 "artisan.cancelled_work_closed",
-                id=allocation.id,
+                job=allocation.job_id,
                 component=component.name,
                 date=weekday_date(ctx.t, allocation.submit_by),
             )
@@ -149,29 +151,66 @@ async def menu_submit(ctx: Context) -> list[Reply] | Start:
 
 
 async def photos_sent(ctx: Context) -> list[Reply] | Start:
-    """Photos sent while no question asked for one: "submit finished work" with them attached,
-    asking which job (unless there is only one) and then how many pieces."""
+    """Photos sent while no question asked for one. For a submission whose better photos a
+    field agent asked for, they are its new photos (the ``better_photos`` flow, as the "Send new
+    photos" button); with more than one such submission, or new work to submit as well, the
+    artisan is asked which. Otherwise "submit finished work" with them attached, asking which job
+    (unless there is only one) and then how many pieces, unless the caption says how many
+    ("6 pieces", "vipande 6")."""
     if len(ctx.media) > MAX_PHOTOS_PER_SUBMISSION:
         return [Reply(ctx.t("artisan.photos_too_many_at_once", max=MAX_PHOTOS_PER_SUBMISSION))]
+    photos = [[item.ref, item.content_type] for item in ctx.media]
+    requested = await _photos_requested(ctx)
     work = await _open_work(ctx)
+    if len(requested) == 1 and not work:
+        return Start(
+            BETTER_PHOTOS,
+            {"submission": requested[0], "photos": photos},
+            say=(Reply(ctx.t("input.photos_for_submission", id=requested[0])),),
+            step=Better.PHOTOS,
+        )
+    if requested:
+        data = {"photos": photos, "caption": ctx.caption}
+        return Start(BETTER_PHOTOS, data, step=Better.WHICH)
+    return await _new_work_with(ctx, photos, work)
+
+
+async def _new_work_with(
+    ctx: Context, photos: list[list[str]], work: list[tuple[Allocation, Component, int]]
+) -> list[Reply] | Start:
+    """Submit finished work with ``photos`` already sent: which job, then how many (or the
+    count the caption gave, when it is one number that fits)."""
     if not work:
         return [Reply(ctx.t("artisan.photo_no_work"))]
-    photos = [[item.ref, item.content_type] for item in ctx.media]
+    said = one_number(ctx.caption) if ctx.caption else None
     if len(work) > 1:
-        return Start(NAME, {"photos": photos})
-    allocation, component, _ = work[0]
+        return Start(NAME, {"photos": photos, **({"count": said} if said else {})})
+    allocation, component, left = work[0]
     got = ctx.t(
         "artisan.photos_got_for_job",
         count=len(photos),
-        id=allocation.id,
+        id=allocation.job_id,
         component=component.name,
     )
-    return Start(
-        SUBMIT_PHOTOS,
-        {"allocation": allocation.id, "photos": photos},
-        say=(Reply(got),),
-        step=Submit.COUNT,
+    data: dict[str, Any] = {"allocation": allocation.id, "photos": photos}
+    if said is not None and 1 <= said <= left:  # "6 pieces" in the caption: no need to ask
+        data["count"] = said
+        return Start(SUBMIT_PHOTOS, data, say=(Reply(got),), step=Submit.CONFIRM)
+    return Start(SUBMIT_PHOTOS, data, say=(Reply(got),), step=Submit.COUNT)
+
+
+async def _photos_requested(ctx: Context) -> list[int]:
+    """The artisan's submissions a field agent asked better photos for, oldest first."""
+    rows = await ctx.session.exec(
+        select(Submission.id)
+        .join(Allocation, col(Allocation.id) == col(Submission.allocation_id))
+        .where(
+            Allocation.artisan_id == me(ctx),
+            Submission.status == SubmissionStatus.PHOTOS_REQUESTED,
+        )
+        .order_by(col(Submission.id))
     )
+    return [submission_id for submission_id in rows if submission_id is not None]
 
 
 async def start_better_photos(ctx: Context, submission_id: int) -> list[Reply] | Start:
@@ -228,6 +267,11 @@ async def _on_job(ctx: Context, answer: Answer) -> Outcome:
         return Ask(ctx.unclear(answer.text))
     allocation = int(answer.choice.payload.removeprefix("job:"))
     photos = _photos(ctx)
+    said = ctx.data.get("count")  # the count a caption gave, if it fits this job
+    left = {option.id: n for option, _, n in await _open_work(ctx)}.get(allocation, 0)
+    if photos and isinstance(said, int) and 1 <= said <= left:
+        data = {"allocation": allocation, "photos": photos, "count": said}
+        return Start(SUBMIT_PHOTOS, data, step=Submit.CONFIRM)
     if photos:  # sent before the job was known: straight on to how many
         return Start(SUBMIT_PHOTOS, {"allocation": allocation, "photos": photos}, step=Submit.COUNT)
     return Start(SUBMIT_PHOTOS, {"allocation": allocation})
@@ -288,7 +332,7 @@ async def _ask_photos(ctx: Context) -> Reply:
     found = await _job(ctx)
     component = found[1].name if found else "-"
     return Reply(
-        ctx.t("artisan.photos_ask", id=ctx.data["allocation"], component=component),
+        ctx.t("artisan.photos_ask", id=found[0].job_id if found else "-", component=component),
     )
 
 
@@ -332,8 +376,8 @@ async def _ask_confirm(ctx: Context) -> Reply:
             "artisan.submit_confirm",
             count=ctx.data["count"],
             component=found[1].name if found else "-",
-            id=ctx.data["allocation"],
-            photos=len(_photos(ctx)),
+            id=found[0].job_id if found else "-",
+            photos=ctx.t("words.photos", count=len(_photos(ctx))),
         ),
         choices=(
             Choice("sub:yes", ctx.t("artisan.submit_yes")),
@@ -367,7 +411,7 @@ async def _on_confirm(ctx: Context, answer: Answer) -> Outcome:
         found = await _job(ctx)
         text = ctx.t(
             "artisan.cancelled_work_closed",
-            id=closed.allocation_id,
+            job=found[0].job_id if found else "-",
             component=found[1].name if found else "-",
             date=weekday_date(ctx.t, closed.submit_by),
         )
@@ -376,7 +420,8 @@ async def _on_confirm(ctx: Context, answer: Answer) -> Outcome:
         log.warning("person %s tried to submit on allocation %s", me(ctx), ctx.data["allocation"])
         return Finish(say=(Reply(ctx.t("command.forbidden")),))
     except (NotFound, DomainError):
-        return Finish(say=(Reply(ctx.t("artisan.job_closed", id=ctx.data["allocation"])),))
+        job = await job_number(ctx.session, ctx.data["allocation"])
+        return Finish(say=(Reply(ctx.t("artisan.job_closed", id=job)),))
     return Finish(
         say=(Reply(ctx.t("artisan.submitted", id=submission.id, count=submission.count)),)
     )
@@ -390,6 +435,42 @@ async def _room_left(ctx: Context) -> int:
         select(sa.func.count()).where(SubmissionPhoto.submission_id == ctx.data["submission"])
     )
     return max(0, MAX_PHOTOS_PER_SUBMISSION - int(existing.one()))
+
+
+async def _ask_which(ctx: Context) -> Reply:
+    """Photos sent unasked while several submissions wait for better photos (or new work could
+    take them too): which one are they for?"""
+    choices = [
+        Choice(f"better:{submission_id}", ctx.t("input.photos_for_which", id=submission_id))
+        for submission_id in await _photos_requested(ctx)
+    ]
+    if await _open_work(ctx):
+        choices.append(Choice("better:new", ctx.t("input.photos_new_work")))
+    return Reply(ctx.t("input.photos_which", count=len(_photos(ctx))), choices=tuple(choices))
+
+
+async def _on_which(ctx: Context, answer: Answer) -> Outcome:
+    if answer.media:  # the rest of the album: kept, and the question again
+        collected = await _collect(ctx, answer, room=MAX_PHOTOS_PER_SUBMISSION, step=Better.WHICH)
+        assert collected is not None  # with media, never "done"
+        return collected
+    if answer.choice is None:
+        return Ask(ctx.unclear(answer.text))
+    picked = answer.choice.payload.removeprefix("better:")
+    photos = _photos(ctx)
+    if picked == "new":
+        ctx.caption = str(ctx.data.get("caption") or "")
+        started = await _new_work_with(ctx, photos, await _open_work(ctx))
+        if isinstance(started, Start):
+            return started
+        return Finish(say=tuple(started))
+    submission_id = int(picked)
+    if submission_id not in await _photos_requested(ctx):
+        return Finish(say=(Reply(ctx.t("artisan.photos_closed", id=submission_id)),))
+    ctx.data["submission"] = submission_id
+    if len(photos) > await _room_left(ctx):
+        return Ask(ctx.t("artisan.photos_too_many", max=await _room_left(ctx)))
+    return Goto(Better.PHOTOS)
 
 
 async def _ask_better(ctx: Context) -> Reply:
@@ -448,6 +529,10 @@ BETTER_PHOTOS_FLOW = Flow(
     name=BETTER_PHOTOS,
     first=Better.PHOTOS,
     table=Transitions(BETTER_PHOTOS, BETTER_TABLE),
-    steps={Better.PHOTOS: Step(Expect.MEDIA, _ask_better, _on_better)},
+    steps={
+        # MEDIA: the rest of an album sent unasked arrives while "which one?" is asked.
+        Better.WHICH: Step(Expect.MEDIA, _ask_which, _on_which),
+        Better.PHOTOS: Step(Expect.MEDIA, _ask_better, _on_better),
+    },
     diagram=_HERE / "better_photos.mmd",
 )
