@@ -6,15 +6,17 @@ from collections.abc import Sequence
 from typing import Annotated
 
 import typer
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.cli.common import say, with_factory
+from bot.cli.common import fail, say, with_factory
 from bot.main import Factory
 from domain.errors import DomainError
 from domain.limits import MAX_WEEKLY_CAPACITY
 from domain.model import Channel, Language, Person, Role
 from domain.numbers import NotAWholeNumber, whole_number
 from domain.phone import InvalidPhoneNumber, normalise_kenyan_mobile
-from domain.services.people import add_person, register_artisan
+from domain.services.channel_choice import choose_channel
+from domain.services.people import add_person, link_identity, register_artisan
 
 app = typer.Typer(help="Artisans, field agents and admins.")
 
@@ -91,58 +93,83 @@ def people_add(
             help="Field agents: works at the central workshop, so may record assemblies.",
         ),
     ] = False,
+    phone: Annotated[
+        str | None,
+        typer.Option(
+            "--phone",
+            help="With --telegram: their phone number, +2547..., which the staff console's "
+            "login asks for; the code still goes to their Telegram chat.",
+        ),
+    ] = None,
 ) -> None:
     """Add an artisan, a field agent or an admin, reachable on WhatsApp or Telegram."""
+    if phone is not None and telegram is None:
+        fail("--phone is for people on --telegram: a WhatsApp number is their phone already")
 
     async def work(factory: Factory) -> Person:
         channel, address = _identity(whatsapp, telegram)
         async with factory.store.transaction() as session:
-            if role is Role.ARTISAN:
-                missing = [
-                    option
-                    for option, value in (
-                        ("--workshop", workshop),
-                        ("--mpesa", mpesa),
-                        ("--area", area),
-                        ("--skill", skill or None),
-                    )
-                    if value is None
-                ]
-                if missing:
-                    raise DomainError(f"an artisan also needs {', '.join(missing)}")
-                assert workshop is not None
-                assert mpesa is not None
-                assert area is not None
-                return await register_artisan(
+            person = await _add(factory, session, channel, address)
+            if phone is not None and person.id is not None:
+                # Telegram tells us no phone number: keep theirs as an SMS identity (the same
+                # number is the same person, domain/services/channel_choice.py), and keep their
+                # messages on the chat they chose.
+                await link_identity(
                     session,
-                    name=name,
-                    workshop=workshop,
-                    area=area,
-                    skills=_skills(skill or []),
-                    mpesa_number=_phone("--mpesa", mpesa),
-                    language=language,
-                    channel=channel,
-                    address=address,
-                    now=factory.now(),
+                    person_id=person.id,
+                    channel=Channel.SMS,
+                    address=_phone("--phone", phone),
                 )
-            if workshop is not None or mpesa is not None or skill:
-                raise DomainError("--workshop, --mpesa and --skill are for artisans only")
-            if at_workshop and role is not Role.FIELD_AGENT:
-                raise DomainError(
-                    "--at-workshop is for field agents only (admins may always assemble)"
+                await choose_channel(session, person.id, channel)
+            return person
+
+    async def _add(
+        factory: Factory, session: AsyncSession, channel: Channel, address: str
+    ) -> Person:
+        if role is Role.ARTISAN:
+            missing = [
+                option
+                for option, value in (
+                    ("--workshop", workshop),
+                    ("--mpesa", mpesa),
+                    ("--area", area),
+                    ("--skill", skill or None),
                 )
-            return await add_person(
+                if value is None
+            ]
+            if missing:
+                raise DomainError(f"an artisan also needs {', '.join(missing)}")
+            assert workshop is not None
+            assert mpesa is not None
+            assert area is not None
+            return await register_artisan(
                 session,
-                role=role,
                 name=name,
+                workshop=workshop,
+                area=area,
+                skills=_skills(skill or []),
+                mpesa_number=_phone("--mpesa", mpesa),
+                language=language,
                 channel=channel,
                 address=address,
-                language=language,
-                area=area,
-                areas=[area] if role is Role.FIELD_AGENT and area else [],
-                at_workshop=at_workshop,
                 now=factory.now(),
             )
+        if workshop is not None or mpesa is not None or skill:
+            raise DomainError("--workshop, --mpesa and --skill are for artisans only")
+        if at_workshop and role is not Role.FIELD_AGENT:
+            raise DomainError("--at-workshop is for field agents only (admins may always assemble)")
+        return await add_person(
+            session,
+            role=role,
+            name=name,
+            channel=channel,
+            address=address,
+            language=language,
+            area=area,
+            areas=[area] if role is Role.FIELD_AGENT and area else [],
+            at_workshop=at_workshop,
+            now=factory.now(),
+        )
 
     person = with_factory(work)
     what = str(person.role).replace("_", " ")

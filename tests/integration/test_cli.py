@@ -526,6 +526,27 @@ def test_people_add_registers_an_artisan_as_pending(karakana: Karakana, seeded: 
     )
 
 
+def test_people_add_keeps_a_telegram_agents_phone_for_the_console_login(
+    karakana: Karakana, upgraded: str
+) -> None:
+    result = karakana(
+        "people", "add", "--role", "field_agent", "--name", "Baraka", "--telegram", "777001",
+        "--phone", "0711 222 333", "--area", "Mathare",
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    number = (ChannelIdentity.channel == Channel.SMS, ChannelIdentity.address == "+254711222333")
+    assert count(upgraded, ChannelIdentity, *number) == 1
+    # Their messages stay on Telegram, where they chat: the number only identifies them.
+    assert count(upgraded, Person, Person.preferred_channel == Channel.TELEGRAM) == 1
+    refused = karakana(
+        "people", "add", "--role", "admin", "--name", "Grace", "--whatsapp", "0712345678",
+        "--phone", "0712345678",
+    )  # fmt: skip
+    assert failed_politely(refused)
+    assert "--phone is for people on --telegram" in refused.output
+
+
 def test_people_add_a_field_agent_on_telegram_who_covers_an_area(
     karakana: Karakana, upgraded: str
 ) -> None:

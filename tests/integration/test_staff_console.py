@@ -44,8 +44,9 @@ from domain.model import (
     Role,
 )
 from domain.payouts import create_payout_batch
+from domain.services.channel_choice import choose_channel
 from domain.services.orders import get_or_create_customer
-from domain.services.people import add_person
+from domain.services.people import add_person, link_identity
 from domain.store import Store
 from tests.conftest import FakeClock
 from tests.integration.conversation_driver import Chat
@@ -366,3 +367,26 @@ def test_every_word_of_the_console_pages_is_listed_for_the_catalogues() -> None:
     for language in ("en", "sw"):
         for msgid in CONSOLE_WORDS:
             assert default_catalogue().has(Language(language), msgid), msgid
+
+
+async def test_a_field_agent_on_telegram_logs_in_with_the_phone_number_kept_for_them(
+    store: Store, factory: Factory, web: httpx.AsyncClient
+) -> None:
+    """Telegram tells us no phone number: `karakana people add --telegram ID --phone NUMBER`
+    keeps it as an SMS identity and keeps their messages on Telegram (tests/integration/test_cli.py
+    shows the command), so the code reaches their Telegram chat."""
+    phone = "+254711222333"
+    async with store.transaction() as session:
+        await link_identity(
+            session, person_id=factory.far_agent, channel=Channel.SMS, address=phone
+        )
+        await choose_channel(session, factory.far_agent, Channel.TELEGRAM)
+
+    await ask_code(web, "0711 222 333")
+
+    telegram = CHATS["far_agent"][1]
+    assert await codes_sent(store, phone) == []  # nothing by SMS
+    (code,) = await codes_sent(store, telegram)
+    response = await enter(web, phone, code)
+    assert response.status_code == 303, response.text
+    assert (await web.get("/console/artisans")).status_code == 200
