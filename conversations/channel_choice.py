@@ -5,7 +5,8 @@
   ``/channel sms`` typed);
 - ``/channel sms`` (or ``whatsapp``, ``telegram``; a ``channel:sms`` button) chooses;
 - a field agent or an admin sets it for an artisan, for instance while verifying one who
-  registered by SMS but also uses WhatsApp: ``/channel 12 sms``.
+  registered by SMS but also uses WhatsApp: ``/verify 12 sms`` (conversations/verification.py),
+  or later ``/channel 12 sms``.
 
 A command and a menu action (one answer each), so no flow and no diagram. The rule itself is
 ``domain.services.channel_choice``; conversations/outbox.py follows the choice.
@@ -40,8 +41,12 @@ _BY_WORD = {
 }
 
 
-def _channel(word: str) -> Channel | None:
+def channel_named(word: str) -> Channel | None:
+    """``sms``, ``whatsapp``, ``telegram`` (and ``ujumbe``, ``wa``) as typed; None otherwise."""
     return _BY_WORD.get(word.strip().casefold())
+
+
+_channel = channel_named
 
 
 async def where_we_message_you(ctx: Context) -> list[Reply]:

@@ -18,6 +18,8 @@ import logging
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from conversations.channel_choice import NAMES as CHANNEL_NAMES
+from conversations.channel_choice import channel_named
 from conversations.flow import Command, Context
 from conversations.i18n import N_, Catalogue
 from conversations.messages import Choice, Reply
@@ -37,6 +39,7 @@ from domain.model import (
     Role,
 )
 from domain.numbers import or_none, whole_number
+from domain.services.channel_choice import NotOnChannel, choose_channel
 from domain.services.people import verify_artisan
 from domain.text import quoted
 
@@ -110,8 +113,11 @@ def _artisan_id(argument: str) -> int | None:
 async def _verify(ctx: Context, argument: str) -> list[Reply]:
     assert ctx.person is not None
     assert ctx.person.id is not None
-    artisan_id = _artisan_id(argument)
-    if artisan_id is None:
+    # "/verify 12", or "/verify 12 sms" to choose at once where their business messages go.
+    words = argument.split()
+    artisan_id = _artisan_id(words[0]) if words else None
+    channel = channel_named(words[1]) if len(words) == 2 else None
+    if artisan_id is None or len(words) > 2 or (len(words) == 2 and channel is None):
         return [Reply(ctx.t("agent.verify_usage"))]
     try:
         await verify_artisan(
@@ -126,7 +132,24 @@ async def _verify(ctx: Context, argument: str) -> list[Reply]:
         return [Reply(ctx.t("command.forbidden"))]
     artisan = await ctx.session.get(Person, artisan_id)
     assert artisan is not None
-    return [Reply(ctx.t("agent.verified", id=artisan_id, name=quoted(artisan.name)))]
+    said = [Reply(ctx.t("agent.verified", id=artisan_id, name=quoted(artisan.name)))]
+    if channel is not None:
+        try:
+            await choose_channel(ctx.session, artisan_id, channel)
+        except NotOnChannel:
+            said.append(Reply(ctx.t("channel.not_on", channel=CHANNEL_NAMES[channel])))
+        else:
+            said.append(
+                Reply(
+                    ctx.t(
+                        "channel.chosen_for",
+                        id=artisan_id,
+                        name=artisan.name,
+                        channel=CHANNEL_NAMES[channel],
+                    )
+                )
+            )
+    return said
 
 
 COMMANDS: dict[str, Command] = {
