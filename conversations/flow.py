@@ -132,6 +132,14 @@ class Start:
 Outcome = Ask | Goto | Finish | Start
 
 
+def as_command_replies(outcome: Ask | Finish) -> list[Reply]:
+    """What a command says when it ran a flow's last step itself (``/reply 12 text`` instead of
+    the "Answer" button's flow): the step's refusal, or what it said on finishing."""
+    if isinstance(outcome, Ask):
+        return [Reply(outcome.problem)]
+    return list(outcome.say)
+
+
 @dataclass(frozen=True, slots=True)
 class Command:
     """A slash command: who may run it, what it does, its one-line help (a msgid).

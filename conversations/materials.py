@@ -44,6 +44,7 @@ from conversations.flow import (
     Outcome,
     Start,
     Step,
+    as_command_replies,
 )
 from conversations.formatting import written_date
 from conversations.i18n import N_, Catalogue
@@ -289,10 +290,8 @@ async def _cant_supply(ctx: Context, argument: str) -> list[Reply] | Start:
     if not reason.strip():
         return Start(DECLINE, {"request": request_id})
     outcome = await _decline(ctx, request_id, reason)
-    if isinstance(outcome, Ask):
-        return [Reply(outcome.problem)]
-    assert isinstance(outcome, Finish)
-    return list(outcome.say)
+    assert isinstance(outcome, Ask | Finish)
+    return as_command_replies(outcome)
 
 
 COMMANDS: dict[str, Command] = {

@@ -40,6 +40,7 @@ from conversations.flow import (
     Outcome,
     Start,
     Step,
+    as_command_replies,
 )
 from conversations.formatting import Say
 from conversations.i18n import N_, Catalogue
@@ -269,10 +270,8 @@ async def _reply(ctx: Context, argument: str) -> list[Reply] | Start:
     if not text.strip():
         return Start(REPLY, {"question": question_id})
     outcome = await _answer(ctx, question_id, text)
-    if isinstance(outcome, Ask):
-        return [Reply(outcome.problem)]
-    assert isinstance(outcome, Finish)
-    return list(outcome.say)
+    assert isinstance(outcome, Ask | Finish)
+    return as_command_replies(outcome)
 
 
 COMMANDS: dict[str, Command] = {

@@ -17,7 +17,7 @@ from __future__ import annotations
 from conversations.artisan.flows import offers, submit_work, talk_to_person
 from conversations.artisan.mpesa import change_mpesa_number
 from conversations.artisan.queries import open_offers
-from conversations.flow import Ask, Command, Context, Finish, Start
+from conversations.flow import Ask, Command, Context, Finish, Start, as_command_replies
 from conversations.formatting import me
 from conversations.i18n import N_
 from conversations.messages import Reply
@@ -111,10 +111,8 @@ async def _ask_a_person(ctx: Context, argument: str) -> list[Reply] | Start:
     if not argument.strip():
         return Start(talk_to_person.NAME)
     outcome = await talk_to_person.send_question(ctx, argument)
-    if isinstance(outcome, Ask):
-        return [Reply(outcome.problem)]
-    assert isinstance(outcome, Finish)
-    return list(outcome.say)
+    assert isinstance(outcome, Ask | Finish)
+    return as_command_replies(outcome)
 
 
 COMMANDS: dict[str, Command] = {
